@@ -1,0 +1,115 @@
+"""Plain result types and errors of the gateway package.
+
+Everything the client returns is one of these frozen data classes; everything it raises is a
+`GatewayError` (the gateway said no, or could not be understood) or a `Refused` (the request was
+stopped before any call: bad number, text too long). Codes are always 3-digit strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Encoding = Literal["gsm7", "ucs2"]
+
+
+class GatewayError(Exception):
+    """The gateway answered `ERR:` (code may be None, as for coverage), or its reply was unusable.
+
+    `code` is the 3-digit string from the wire (or None), `description` what the wire said, and
+    `explanation` plain words from the code tables that say what it means and what to do.
+    """
+
+    def __init__(self, code: str | None, description: str, explanation: str | None = None):
+        self.code = code
+        self.description = description
+        self.explanation = explanation or description
+        prefix = f"{code}: " if code else ""
+        super().__init__(f"{prefix}{self.explanation}")
+
+
+class OutcomeUnknown(GatewayError):
+    """A send may or may not have reached the gateway (timeout, dropped connection) and checking
+    with `querymsg` by climsgid did not settle it. The caller must not resend blindly."""
+
+    def __init__(self, description: str):
+        super().__init__(None, description, description)
+
+
+class Refused(ValueError):
+    """Stopped before any gateway call; the message says why in plain words."""
+
+
+class InvalidNumber(Refused):
+    def __init__(self, raw: str, reason: str):
+        self.raw = raw
+        super().__init__(f"{raw!r} is not a valid phone number: {reason}")
+
+
+class TextTooLong(Refused):
+    def __init__(self, length: int, parts: int, max_parts: int, encoding: Encoding):
+        self.length, self.parts, self.max_parts, self.encoding = length, parts, max_parts, encoding
+        unit = "GSM characters" if encoding == "gsm7" else "UCS-2 characters"
+        super().__init__(
+            f"The text is {length} {unit} and needs {parts} parts; the limit is {max_parts} "
+            f"part{'s' if max_parts != 1 else ''}. Shorten it or raise SMS_MAX_PARTS."
+        )
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """Text ready for `sendmsg`: `text` is the exact parameter value (Latin-1 bytes for gsm7, the
+    UTF-16BE hex string for ucs2), `unicode` the flag to send, `length` in GSM septets or UCS-2
+    units, `parts` the number of SMS parts (the `concat` value)."""
+
+    encoding: Encoding
+    text: bytes | str
+    unicode: bool
+    length: int
+    parts: int
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    """One recipient of a send. `apimsgid` is None when the gateway refused this recipient (then
+    `error` says why) or when the send was confirmed by climsgid without per-recipient IDs."""
+
+    to: str
+    apimsgid: str | None
+    climsgid: str
+    error: GatewayError | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    messages: tuple[RecipientResult, ...]
+    parts: int
+    encoding: Encoding
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    apimsgid: str
+    status: str
+    description: str
+
+
+@dataclass(frozen=True)
+class MessageCharge:
+    apimsgid: str
+    charge: float
+    status: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Coverage:
+    msisdn: str
+    routable: bool
+    charge: float | None
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    ok: bool
+    code: str

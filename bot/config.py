@@ -1,0 +1,204 @@
+"""Configuration from the environment (product.md §2).
+
+`load_settings()` loads `.env` from the working directory first (never overriding variables that
+are already set), then validates every variable. A missing or malformed setting raises
+`ConfigError`, whose message is the one line start-up prints: the variable and what it must hold.
+Secrets are never part of that message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import phonenumbers
+from dotenv import load_dotenv
+
+DEFAULT_BASE_URL = "https://api.clickatell.com"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    def __init__(self, variable: str, requirement: str):
+        self.variable = variable
+        super().__init__(f"{variable} {requirement}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    sms_channel: str | None = None
+    clickatell_api_id: str | None = None
+    clickatell_user: str | None = None
+    clickatell_password: str | None = None
+    clickatell_base_url: str = DEFAULT_BASE_URL
+    clickatell_from: str | None = None
+    clickatell_timeout: float = 10.0
+    callback_user: str | None = None
+    callback_password: str | None = None
+    default_region: str | None = None
+    max_parts: int = 3
+    allowed_users: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()
+    db_path: str = "./sms-bot.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """No real account configured: the built-in sandbox gateway is used."""
+        return not self.clickatell_api_id
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def secrets(self) -> list[str]:
+        """Every configured secret, for scrubbing and for tests that scan logs."""
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.clickatell_password,
+            self.callback_password,
+        ]
+        return [v for v in values if v]
+
+    def require_serve(self) -> None:
+        """Check what `serve` needs beyond what every command needs."""
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN", "is required for serve: the bot token (xoxb-…)")
+        if not self.slack_bot_token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
+        if not self.socket_mode and not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET",
+                "is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)",
+            )
+        if not self.sms_channel:
+            raise ConfigError(
+                "SMS_CHANNEL", "is required for serve: a channel ID such as C0123456789"
+            )
+        if not self.uses_sandbox and not self.callback_password:
+            raise ConfigError(
+                "CLICKATELL_CALLBACK_PASSWORD",
+                "is required for serve with a real gateway: the password callbacks must carry",
+            )
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _number(env: Mapping[str, str], name: str, default, kind, low, high, what: str):
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be {what}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be {what}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _text(env, name) or default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, "must be an http:// or https:// URL")
+    return raw
+
+
+def _user_ids(env: Mapping[str, str], name: str) -> frozenset[str]:
+    ids = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    for user_id in ids:
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user_id):
+            raise ConfigError(name, "must be comma-separated Slack user IDs such as U0123ABCD")
+    return frozenset(ids)
+
+
+def _region(env: Mapping[str, str]) -> str | None:
+    raw = _text(env, "SMS_DEFAULT_REGION")
+    if raw is None:
+        return None
+    region = raw.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError("SMS_DEFAULT_REGION", "must be a two-letter region code such as ZA or GB")
+    return region
+
+
+def _channel(env: Mapping[str, str]) -> str | None:
+    raw = _text(env, "SMS_CHANNEL")
+    if raw is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", raw):
+        raise ConfigError("SMS_CHANNEL", "must be a channel ID such as C0123456789, not a name")
+    return raw
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Validate a mapping of variables (no `.env` loading): the pure part, for tests."""
+    api_id = _text(env, "CLICKATELL_API_ID")
+    if api_id and not (_text(env, "CLICKATELL_USER") and _text(env, "CLICKATELL_PASSWORD")):
+        raise ConfigError(
+            "CLICKATELL_USER",
+            "and CLICKATELL_PASSWORD are required when CLICKATELL_API_ID is set",
+        )
+    return Settings(
+        slack_bot_token=_text(env, "SLACK_BOT_TOKEN"),
+        slack_signing_secret=_text(env, "SLACK_SIGNING_SECRET"),
+        slack_app_token=_app_token(env),
+        slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL),
+        sms_channel=_channel(env),
+        clickatell_api_id=api_id,
+        clickatell_user=_text(env, "CLICKATELL_USER"),
+        clickatell_password=_text(env, "CLICKATELL_PASSWORD"),
+        clickatell_base_url=_url(env, "CLICKATELL_BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
+        clickatell_from=_sender(env),
+        clickatell_timeout=_number(
+            env, "CLICKATELL_TIMEOUT", 10.0, float, 0.1, 300, "a number of seconds (0.1 to 300)"
+        ),
+        callback_user=_text(env, "CLICKATELL_CALLBACK_USER"),
+        callback_password=_text(env, "CLICKATELL_CALLBACK_PASSWORD"),
+        default_region=_region(env),
+        max_parts=_number(env, "SMS_MAX_PARTS", 3, int, 1, 255, "a whole number from 1 to 255"),
+        allowed_users=_user_ids(env, "SMS_ALLOWED_USERS"),
+        admins=_user_ids(env, "SMS_ADMINS"),
+        db_path=_text(env, "SMS_BOT_DB") or "./sms-bot.sqlite3",
+        host=_text(env, "HOST") or "127.0.0.1",
+        port=_number(env, "PORT", 3000, int, 0, 65535, "a port number (0 to 65535)"),
+    )
+
+
+def _app_token(env: Mapping[str, str]) -> str | None:
+    token = _text(env, "SLACK_APP_TOKEN")
+    if token and not token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+    return token
+
+
+def _sender(env: Mapping[str, str]) -> str | None:
+    sender = _text(env, "CLICKATELL_FROM")
+    if sender is None:
+        return None
+    digits = sender.lstrip("+")
+    if not (re.fullmatch(r"\d{1,16}", digits) or re.fullmatch(r"[A-Za-z0-9 ]{1,11}", sender)):
+        raise ConfigError(
+            "CLICKATELL_FROM", "must be at most 16 digits or at most 11 letters and digits"
+        )
+    return digits if digits.isdigit() else sender
+
+
+def load_settings(env: Mapping[str, str] | None = None, dotenv_path: str = ".env") -> Settings:
+    """Load `.env` (without overriding the environment), then validate."""
+    if env is None:
+        load_dotenv(dotenv_path, override=False)
+        env = os.environ
+    return settings_from(env)

@@ -1,0 +1,58 @@
+import pytest
+
+from bot.config import ConfigError, settings_from
+
+
+def test_defaults_use_the_sandbox():
+    settings = settings_from({})
+    assert settings.uses_sandbox
+    assert settings.clickatell_timeout == 10.0
+    assert settings.max_parts == 3
+    assert (settings.host, settings.port) == ("127.0.0.1", 3000)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"SMS_MAX_PARTS": "zero"}, "SMS_MAX_PARTS"),
+        ({"SMS_MAX_PARTS": "0"}, "SMS_MAX_PARTS"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"CLICKATELL_TIMEOUT": "-1"}, "CLICKATELL_TIMEOUT"),
+        ({"SMS_DEFAULT_REGION": "XX"}, "SMS_DEFAULT_REGION"),
+        ({"SMS_ALLOWED_USERS": "alice"}, "SMS_ALLOWED_USERS"),
+        ({"SMS_CHANNEL": "#general"}, "SMS_CHANNEL"),
+        ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN"),
+        ({"CLICKATELL_BASE_URL": "ftp://x"}, "CLICKATELL_BASE_URL"),
+        ({"CLICKATELL_API_ID": "123"}, "CLICKATELL_USER"),
+    ],
+)
+def test_malformed_settings_name_the_variable(env, variable):
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env)
+    assert str(caught.value).startswith(variable + " ")
+
+
+def test_serve_requirements_never_echo_secrets():
+    settings = settings_from(
+        {"SLACK_BOT_TOKEN": "xoxb-secret-value", "SLACK_SIGNING_SECRET": "s3cret"}
+    )
+    with pytest.raises(ConfigError) as caught:
+        settings.require_serve()
+    assert caught.value.variable == "SMS_CHANNEL"
+    assert "secret" not in str(caught.value).lower().replace("xoxb-…", "")
+
+
+def test_real_gateway_needs_callback_password_for_serve():
+    settings = settings_from(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s",
+            "SMS_CHANNEL": "C123",
+            "CLICKATELL_API_ID": "1",
+            "CLICKATELL_USER": "u",
+            "CLICKATELL_PASSWORD": "p",
+        }
+    )
+    with pytest.raises(ConfigError) as caught:
+        settings.require_serve()
+    assert caught.value.variable == "CLICKATELL_CALLBACK_PASSWORD"
