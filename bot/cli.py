@@ -37,8 +37,8 @@ def help_text() -> str:
     lines.append(grammar.help_text(grammar.PROGRAM, GATEWAY_COMMANDS))
     lines += [
         "",
-        "Gateway commands take --json right after the command name (sms-bot balance --json) and",
-        "then print exactly one JSON object. Exit codes: 0 done, 1 failed, 2 usage or",
+        "Gateway commands take --json (sms-bot balance --json, sms-bot coverage NUMBER --json)",
+        "and then print exactly one JSON object. Exit codes: 0 done, 1 failed, 2 usage or",
         "configuration error. Without CLICKATELL_API_ID they use the sandbox gateway.",
     ]
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 coverage, redeem and ping.
 
 Words are parsed by the one grammar (`bot.grammar.parse_argv`); `--json` goes right after the
-command name. The gateway is chosen from the configuration:
+command name, or anywhere before a `--`. The gateway is chosen from the configuration:
 
 * `CLICKATELL_API_ID` set: the real account at `CLICKATELL_BASE_URL`;
 * otherwise `CLICKATELL_BASE_URL` set: a sandbox running there (e.g. `sms-bot sandbox`), with
@@ -14,7 +14,7 @@ Exit codes: 0 success; 1 the command failed (gateway error, refused input, unrea
 — with `--json` it prints `{"error": {"code": …, "description": …}}`; 2 usage or configuration
 errors. `send` exits 0 when at least one recipient was accepted (the others carry their error in
 their entry, so a script never resends to phones that already got the SMS) and 1 when every
-recipient failed.
+recipient failed (its JSON then also carries the `error` object every failure has).
 """
 
 from __future__ import annotations
@@ -70,11 +70,13 @@ class _Output:
 
 
 def split_json_flag(argv: Sequence[str]) -> tuple[list[str], bool]:
-    """Remove `--json` given right after the command name (as product.md §4 writes it)."""
+    """Remove `--json`: right after the command name (as product.md §4 writes it) or anywhere
+    among the options, since people write `sms-bot coverage NUMBER --json` too. After `--` it
+    is an ordinary word (message text)."""
     words = list(argv)
-    if len(words) > 1 and words[1] == "--json":
-        return [words[0], *words[2:]], True
-    return words, False
+    end = words.index("--") if "--" in words else len(words)
+    kept = [w for i, w in enumerate(words) if not (0 < i < end and w == "--json")]
+    return kept, len(kept) != len(words)
 
 
 def run(
@@ -185,11 +187,31 @@ def _send(client: ClickatellClient, command: grammar.Send) -> Outcome:
         else:
             code = f"error {m.error.code}: " if m.error.code else ""
             lines.append(f"{m.to}: not sent, {code}{m.error.explanation}")
-    plural = "s" if result.parts != 1 else ""
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
-    lines.append(f"{result.parts} part{plural}, {result.encoding}{when}")
-    failed = all(m.error is not None for m in result.messages)
-    return Outcome(data, lines, EXIT_FAILED if failed else EXIT_OK)
+    lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
+    failures = [m.error for m in result.messages if m.error is not None]
+    if len(failures) < len(result.messages):
+        return Outcome(data, lines, EXIT_OK)
+    # Nobody got it: a failed command, so the §4 `error` object is there as for any failure
+    # (the per-recipient entries stay, so a script sees every reason).
+    data["error"] = _send_failure(failures)
+    return Outcome(data, lines, EXIT_FAILED)
+
+
+def _send_failure(failures: list[GatewayError]) -> dict[str, Any]:
+    codes = {error.code for error in failures}
+    if len(failures) == 1 or len(codes) == 1:
+        return {"code": failures[0].code, "description": failures[0].explanation}
+    return {
+        "code": None,
+        "description": f"None of the {len(failures)} recipients was sent the message; "
+        "each message's error says why.",
+    }
+
+
+def _count(amount: float, unit: str) -> str:
+    """'1 credit', '2 credits', '0.5 credits'."""
+    return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
 def _by_id(lookup: Callable[..., Any], message_id: str) -> Any:
@@ -227,7 +249,8 @@ def _charge(client: ClickatellClient, command: grammar.Charge) -> Outcome:
         "status": charge.status,
         "description": charge.description,
     }
-    line = f"{charge.apimsgid}: charge {charge.charge:g}, {charge.status} {charge.description}"
+    cost = _count(charge.charge, "credit")
+    line = f"{charge.apimsgid}: {cost}, {charge.status} {charge.description}"
     return Outcome(data, [line])
 
 
@@ -240,7 +263,9 @@ def _coverage(client: ClickatellClient, command: grammar.Coverage) -> Outcome:
     coverage = client.coverage(command.number)
     data = {"msisdn": coverage.msisdn, "routable": coverage.routable, "charge": coverage.charge}
     if coverage.routable:
-        price = f", {coverage.charge:g} credits per part" if coverage.charge is not None else ""
+        price = (
+            f", {_count(coverage.charge, 'credit')} per part" if coverage.charge is not None else ""
+        )
         line = f"{coverage.msisdn}: routable{price}"
     else:
         line = f"{coverage.msisdn}: not routable"

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.clickatell.client import validate_climsgid, validate_sender
+
 SLASH = "/sms"
 PROGRAM = "sms-bot"
 MAX_SCHEDULE = timedelta(days=7)
@@ -176,32 +178,12 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
 
 # --- shared validation --------------------------------------------------------------------------
 
-_SENDER_DIGITS = re.compile(r"\+?\d{1,16}")
-_SENDER_ALNUM = re.compile(r"[A-Za-z0-9]{1,11}")
-_CLIENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-_VOUCHER = re.compile(r"\d{16}")
+_VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
 _RELATIVE = re.compile(r"\+(\d{1,6})([mhd])", re.IGNORECASE)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _NAME = re.compile(r"[^\s,\"'“”‘’]+(?: [^\s,\"'“”‘’]+)*")
 _NAME_MAX = 40
-
-
-def validate_sender(raw: str) -> str:
-    """A sender ID: at most 16 digits (a leading + is dropped) or at most 11 letters and digits."""
-    if _SENDER_DIGITS.fullmatch(raw):
-        return raw.lstrip("+")
-    if _SENDER_ALNUM.fullmatch(raw):
-        return raw
-    raise ValueError(
-        f"--from {raw!r} is not a sender ID: use at most 16 digits or at most 11 letters and digits"
-    )
-
-
-def validate_client_id(raw: str) -> str:
-    if not _CLIENT_ID.fullmatch(raw):
-        raise ValueError(f"--id {raw!r} must be 1 to 32 letters and digits")
-    return raw
 
 
 def parse_when(raw: str, now: datetime) -> datetime:
@@ -248,9 +230,11 @@ class _Option:
 
 
 SEND_OPTIONS: dict[str, _Option] = {
+    # --from and --id follow the client's own rules, so the grammar never accepts what the
+    # client would refuse (or the other way round).
     "--from": _Option("sender", lambda raw, now: validate_sender(raw)),
     "--at": _Option("at", parse_when),
-    "--id": _Option("client_id", lambda raw, now: validate_client_id(raw)),
+    "--id": _Option("client_id", lambda raw, now: validate_climsgid(raw)),
 }
 
 
@@ -267,8 +251,8 @@ def _apply_option(
         raise UsageError(f"{name} is given twice.", usage)
     try:
         options[spec.field] = spec.check(value.strip(), now)
-    except ValueError as error:
-        raise UsageError(f"{error}.", usage) from None
+    except ValueError as error:  # Refused is a ValueError too
+        raise UsageError(f"{str(error).rstrip('.')}.", usage) from None
 
 
 def _recipients(items: list[str], usage: str) -> tuple[str, ...]:

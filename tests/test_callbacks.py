@@ -368,3 +368,34 @@ def test_parse_udh_raises_only_callback_error(hex_udh: str) -> None:
     except CallbackError:
         return
     assert result is None or 1 <= result.sequence <= result.total
+
+
+# ------------------------------------------------------------------- inverses (sandbox side)
+
+
+@given(st.integers(0, 4_000_000_000))
+def test_mo_timestamp_round_trip(seconds: int) -> None:
+    from bot.clickatell.callbacks import format_mo_timestamp
+
+    written = format_mo_timestamp(seconds)
+    assert decode_mo(mo_params(timestamp=written.encode())).timestamp == datetime.fromtimestamp(
+        seconds, UTC
+    )
+
+
+def test_mo_timestamp_written_in_gmt_plus_2() -> None:
+    from bot.clickatell.callbacks import format_mo_timestamp
+
+    assert format_mo_timestamp(datetime(2023, 12, 31, 23, 30, tzinfo=UTC).timestamp()) == (
+        "2024-01-01 01:30:00"
+    )
+
+
+@given(st.integers(0, 255), st.integers(2, 255), st.data())
+def test_concatenation_udh_round_trip(reference: int, total: int, data: st.DataObject) -> None:
+    from bot.clickatell.callbacks import concatenation_udh
+
+    sequence = data.draw(st.integers(1, total))
+    written = concatenation_udh(reference, total, sequence)
+    assert written == f"050003{reference:02X}{total:02X}{sequence:02X}"
+    assert parse_udh(written) == Concatenation(reference, total, sequence)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -258,16 +259,20 @@ def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def test_subprocess_balance_json_against_a_sandbox(sandbox, clean_env):
-    env = subprocess_env({"CLICKATELL_BASE_URL": sandbox.url})
-    done = subprocess.run(
+def balance_in_subprocess(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot balance --json` against the gateway at `url`, as a user runs it."""
+    return subprocess.run(
         [sys.executable, "-m", "bot", "balance", "--json"],
-        env=env,
-        cwd=clean_env,
+        env=subprocess_env({"CLICKATELL_BASE_URL": url}),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_subprocess_balance_json_against_a_sandbox(sandbox, clean_env):
+    done = balance_in_subprocess(sandbox.url, clean_env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"credit": 100.0}
 
@@ -284,15 +289,7 @@ def test_subprocess_sandbox_command_serves_until_interrupted(clean_env):
     try:
         line = process.stdout.readline()
         url = line.split(" listening on ")[1].split()[0]
-        env = subprocess_env({"CLICKATELL_BASE_URL": url})
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", "balance", "--json"],
-            env=env,
-            cwd=clean_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = balance_in_subprocess(url, clean_env)
         assert json.loads(done.stdout) == {"credit": 42.0}
     finally:
         process.send_signal(signal.SIGINT)
@@ -302,3 +299,72 @@ def test_subprocess_sandbox_command_serves_until_interrupted(clean_env):
             process.kill()
             process.wait()
     assert process.returncode == 0
+
+
+# --- review fixes -------------------------------------------------------------------------------
+
+
+def test_json_flag_is_accepted_after_the_arguments_too(capsys, sandbox):
+    # Users write `sms-bot coverage NUMBER --json`; it must not be read as part of the number.
+    code, out, _ = run(capsys, "coverage", NUMBER_UNROUTABLE, "--json")
+    assert (code, one_json(out)) == (
+        0,
+        {"msisdn": NUMBER_UNROUTABLE, "routable": False, "charge": None},
+    )
+    code, out, _ = run(capsys, "send", "--at", "+1h", PHONE, "hi", "--json")
+    assert code == 0 and one_json(out)["messages"][0]["error"] is None
+    # After `--` it is text like any other word.
+    code, out, _ = run(capsys, "send", "--json", "--", PHONE, "try", "--json")
+    assert code == 0
+    [message] = sandbox.messages()[-1:]
+    assert message.text == "try --json"
+
+
+def test_send_that_reaches_nobody_is_a_failure_with_an_error_object(capsys, sandbox):
+    code, out, _ = run(capsys, "send", "--json", NUMBER_UNROUTABLE, "hi")
+    data = one_json(out)
+    assert code == 1
+    assert data["error"]["code"] == "114" and data["error"]["description"]
+    assert data["messages"][0]["error"]["code"] == "114"  # the §4 send shape is kept
+    code, out, _ = run(capsys, "send", "--json", f"{PHONE},{NUMBER_UNROUTABLE}", "hi")
+    assert code == 0 and "error" not in one_json(out)
+
+
+def test_human_lines_read_well(capsys, sandbox):
+    code, out, _ = run(capsys, "coverage", PHONE)
+    assert (code, out.strip()) == (0, f"{PHONE}: routable, 1 credit per part")
+    _, out, _ = run(capsys, "send", "--json", PHONE, "x" * 200)
+    apimsgid = one_json(out)["messages"][0]["apimsgid"]
+    _, out, _ = run(capsys, "charge", apimsgid)
+    assert re.fullmatch(
+        rf"{apimsgid}: 2 credits, 00[34] (Delivered to gateway|Received by recipient)", out.strip()
+    )
+
+
+def test_redeeming_a_voucher_twice_says_so(capsys, sandbox):
+    assert run(capsys, "redeem", "1234567812345678")[0] == 0
+    code, out, _ = run(capsys, "redeem", "--json", "1234567812345678")
+    error = one_json(out)["error"]
+    assert code == 1 and error["code"] == "101"
+    assert "already been redeemed" in error["description"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--port", "99999"),
+        ("--port", "-1"),
+        ("--session-ttl", "nan"),
+        ("--session-ttl", "0"),
+        ("--balance", "nan"),
+        ("--balance", "inf"),
+        ("--balance", "-1"),
+    ],
+)
+def test_sandbox_bad_numbers_are_usage_errors_not_tracebacks(capsys, monkeypatch, option, value):
+    import bot.clickatell.sandbox as sandbox_package
+
+    monkeypatch.setattr(sandbox_package, "serve_forever", lambda **kw: pytest.fail("started"))
+    code, _, err = run(capsys, "sandbox", option, value)
+    assert code == 2
+    assert option in err and "Traceback" not in err

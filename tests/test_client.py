@@ -16,6 +16,7 @@ from bot.clickatell.client import (
     chunk_climsgid,
     form_body,
 )
+from bot.clickatell.codes import explain_error
 from bot.clickatell.types import (
     GatewayError,
     InvalidNumber,
@@ -325,7 +326,9 @@ def test_timeout_then_found_by_climsgid_is_not_resent(server, clock, sleeps):
     release = threading.Event()
     server.on("sendmsg", Reply("ID: late", hold=release))
     server.on("querymsg", "ID: found1 Status: 003")
-    with ClickatellClient(server.url, "1", "u", "p", timeout=0.3, clock=clock) as fast:
+    with ClickatellClient(
+        server.url, "1", "u", "p", timeout=0.3, clock=clock, sleep=sleeps.append
+    ) as fast:
         result = fast.send(PHONE, "hi", climsgid="once1")
     release.set()
     assert result.messages[0].apimsgid == "found1"
@@ -333,20 +336,20 @@ def test_timeout_then_found_by_climsgid_is_not_resent(server, clock, sleeps):
     assert server.calls("querymsg")[0].form()["climsgid"] == b"once1"
 
 
-def test_dropped_connection_then_104_resends_with_the_same_climsgid(server, clock):
+def test_dropped_connection_then_104_resends_with_the_same_climsgid(server, clock, sleeps):
     server.on("sendmsg", Reply(drop=True), "ID: again")
     server.on("querymsg", "ERR: 104, Unknown client message ID")
-    with ClickatellClient(server.url, "1", "u", "p", clock=clock) as fast:
+    with ClickatellClient(server.url, "1", "u", "p", clock=clock, sleep=sleeps.append) as fast:
         result = fast.send(PHONE, "hi", climsgid="twice")
     assert result.messages[0].apimsgid == "again"
     assert [r.form()["climsgid"] for r in sendmsgs(server)] == [b"twice", b"twice"]
 
 
-def test_unknown_outcome_when_the_check_fails_is_never_resent(server, clock):
+def test_unknown_outcome_when_the_check_fails_is_never_resent(server, clock, sleeps):
     server.on("sendmsg", Reply(drop=True))
     server.on("querymsg", Reply(drop=True))
     with (
-        ClickatellClient(server.url, "1", "u", "p", clock=clock) as fast,
+        ClickatellClient(server.url, "1", "u", "p", clock=clock, sleep=sleeps.append) as fast,
         pytest.raises(OutcomeUnknown) as caught,
     ):
         fast.send(PHONE, "hi", climsgid="maybe")
@@ -354,11 +357,11 @@ def test_unknown_outcome_when_the_check_fails_is_never_resent(server, clock):
     assert len(sendmsgs(server)) == 1
 
 
-def test_resends_are_bounded(server, clock):
+def test_resends_are_bounded(server, clock, sleeps):
     server.script = lambda r: Reply(drop=True) if r.command == "sendmsg" else None
     server.on("querymsg", *["ERR: 104, Unknown client message ID"] * 5)
     with (
-        ClickatellClient(server.url, "1", "u", "p", clock=clock) as fast,
+        ClickatellClient(server.url, "1", "u", "p", clock=clock, sleep=sleeps.append) as fast,
         pytest.raises(GatewayError) as caught,
     ):
         fast.send(PHONE, "hi")
@@ -498,8 +501,11 @@ def test_query_cancel_charge(server, client):
     server.on("delmsg", "ID: m1 Status: 006\r\n")
     server.on("getmsgcharge", "apiMsgId: m1 charge: 0.3 status: 004")
     status = client.query("m1")
-    assert (status.apimsgid, status.status) == ("m1", "004")
-    assert status.description
+    assert (status.apimsgid, status.status, status.description) == (
+        "m1",
+        "004",
+        "Received by recipient",
+    )
     assert client.cancel(climsgid="c1").status == "006"
     assert server.calls("delmsg")[0].form()["climsgid"] == b"c1"
     charge = client.charge("m1")
@@ -515,7 +521,8 @@ def test_query_error_is_a_gateway_error_with_code(server, client):
     with pytest.raises(GatewayError) as caught:
         client.query("nope")
     assert caught.value.code == "103"
-    assert caught.value.explanation
+    assert caught.value.description == "Unknown API message ID"
+    assert caught.value.explanation == explain_error("103")
 
 
 def test_coverage(server, client):
@@ -574,3 +581,107 @@ def test_unicode_batch_fields_are_hex(server, client):
     assert server.calls("senditem")[0].form()["field1"] == b"03A9"
     with pytest.raises(Refused):
         client.send_item("b2", PHONE, {"name": "x"})
+
+
+# --- review fixes: batch sends carry no climsgid, so nothing may be resent blindly ---------------
+
+
+def test_quicksend_later_chunk_failure_keeps_earlier_results(server, client):
+    server.on(
+        "quicksend",
+        "".join(f"ID: q{n} To: {n}\n" for n in numbers(MAX_RECIPIENTS)),
+        Reply(drop=True),
+    )
+    results = client.quicksend("b1", numbers(2 * MAX_RECIPIENTS + 1))
+    assert [r.to for r in results] == numbers(2 * MAX_RECIPIENTS + 1)
+    assert results[0].apimsgid == f"q{numbers(1)[0]}" and results[0].error is None
+    assert isinstance(results[300].error, OutcomeUnknown)
+    assert "earlier part" in results[600].error.description
+    assert len(server.calls("quicksend")) == 2
+
+
+def test_quicksend_first_chunk_unknown_outcome_raises(server, client):
+    server.on("quicksend", Reply(drop=True))
+    with pytest.raises(OutcomeUnknown):
+        client.quicksend("b1", numbers(2))
+    assert len(server.calls("quicksend")) == 1
+
+
+@pytest.mark.parametrize("command", ["senditem", "quicksend"])
+def test_batch_sends_do_not_retry_901_blindly(server, client, sleeps, command):
+    server.on(command, "ERR: 901, Internal error", "ID: again To: 27821000000")
+    with pytest.raises(OutcomeUnknown):
+        if command == "senditem":
+            client.send_item("b1", PHONE, {"field1": "x"})
+        else:
+            client.quicksend("b1", numbers(1))
+    assert len(server.calls(command)) == 1
+    assert sleeps == []
+
+
+def test_senditem_without_a_reply_is_outcome_unknown(server, client):
+    server.on("senditem", Reply(drop=True))
+    with pytest.raises(OutcomeUnknown, match="may or may not"):
+        client.send_item("b1", PHONE, {"field1": "x"})
+    assert len(server.calls("senditem")) == 1
+
+
+def test_every_optional_section_4_parameter_reaches_the_wire(server, client):
+    server.on("sendmsg", "ID: abc")
+    client.send(
+        PHONE,
+        "hi",
+        deliv_ack=1,
+        req_feat=16384,
+        queue=1,
+        validity=60,
+        mo=0,
+        data="48656C6C6F",
+        binary="00",
+    )
+    form = sendmsgs(server)[0].form()
+    expected = {"deliv_ack": b"1", "req_feat": b"16384", "queue": b"1", "validity": b"60"}
+    expected |= {"mo": b"0", "data": b"48656C6C6F", "binary": b"00"}
+    assert {k: form[k] for k in expected} == expected
+
+
+def test_ping_sends_the_session_id_only(server, client):
+    client.ping()
+    assert server.calls("ping")[0].form() == {"session_id": b"0123456789abcdef0123456789abcdef"}
+
+
+def test_after_a_timeout_the_check_waits_for_the_gateway_to_finish(server, clock):
+    # The gateway is still working on the timed-out sendmsg: until it commits, querymsg says
+    # 104. Checking at once would resend, and the phone would get the SMS twice.
+    committed = threading.Event()
+    server.on("sendmsg", Reply("ID: late", hold=committed))
+
+    def script(request: Request):
+        if request.command == "querymsg":
+            return "ID: late Status: 003" if committed.is_set() else "ERR: 104, Unknown"
+        return None
+
+    server.script = script
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # time passes: the gateway commits the message
+        waits.append(seconds)
+        committed.set()
+
+    with ClickatellClient(server.url, "1", "u", "p", timeout=0.3, clock=clock, sleep=sleep) as c:
+        result = c.send(PHONE, "hi", climsgid="slow1")
+    assert result.messages[0].apimsgid == "late"
+    assert len(sendmsgs(server)) == 1
+    assert waits == [0.3]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"sender": "٢٧٨٢"}, {"queue": "١"}, {"validity": "٦٠"}, {"deliv_time": "٥"}]
+)
+def test_non_ascii_digits_are_refused_before_any_call(server, client, kwargs):
+    # str.isdigit() and \d accept Arabic-Indic digits; the gateway reads only 0-9.
+    with pytest.raises(Refused):
+        client.send(PHONE, "hi", **kwargs)
+    with pytest.raises(Refused):
+        client.redeem("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦")
+    assert server.requests == []

@@ -93,7 +93,7 @@ def test_send_option_with_equals_and_quoted_value():
         ("send --from 27821234567 hi", "needs a text"),
         ("send --from", "--from needs a value"),
         ("send --from Acme --from Beta 1 hi", "given twice"),
-        ("send --from TooLongSender1 1 hi", "not a sender ID"),
+        ("send --from TooLongSender1 1 hi", "not a valid sender ID"),
         ("send --id has-dash 1 hi", "1 to 32 letters"),
         ('send "+27 82 hi', "never closed"),
         ('send "+27 82"x hi', "Put a space or a comma"),
@@ -308,3 +308,21 @@ def test_slash_round_trip(command):
 @given(st.one_of(sends, others))
 def test_argv_round_trip(command):
     assert parse_argv(grammar.to_argv(command), now=NOW) == command
+
+
+def test_send_options_are_checked_by_the_clients_own_rules():
+    # One rule for --from/--id, the client's: what the grammar accepts the client sends, and
+    # what the client refuses the grammar refuses (a sender with a space or a `+` alone).
+    from bot.clickatell.client import validate_climsgid, validate_sender
+
+    for sender in ("+27821234567", "Acme", "A1b2C3d4E5f", "1" * 16):
+        assert text(f"send --from {sender} 1 hi").sender == validate_sender(sender)
+    for bad in ("+", "+Acme", "1" * 17, "Twelve12345x"):
+        with pytest.raises(UsageError, match="not a valid sender ID"):
+            text(f'send --from "{bad}" 1 hi')
+    assert text("send --id " + "a" * 32 + " 1 hi").client_id == validate_climsgid("a" * 32)
+
+
+def test_voucher_digits_are_ascii():
+    with pytest.raises(UsageError, match="16-digit"):
+        argv("redeem", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦")

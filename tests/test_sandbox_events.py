@@ -517,7 +517,7 @@ def test_bad_options_are_refused():
     ):
         with pytest.raises(ValueError):
             SandboxServer(autorun=False, **options)
-    assert main(["--session-ttl", "-5"]) == 1
+    assert main(["--session-ttl", "-5"]) == 2  # a usage error, named by argparse
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])

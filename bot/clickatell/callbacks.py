@@ -264,6 +264,12 @@ def encode_mo_text(text: str, charset: str) -> bytes:
     return text.encode(codec)
 
 
+def format_mo_timestamp(at: float) -> str:
+    """The inverse of the MO timestamp decoding, for the sandbox: Unix seconds as the gateway
+    writes them, 'YYYY-MM-DD HH:MM:SS' in GMT+2."""
+    return datetime.fromtimestamp(at, MO_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _mo_time(value: str) -> datetime:
     match = _MO_TIME_RE.fullmatch(value)
     if match is None:
@@ -308,6 +314,12 @@ def parse_udh(hex_udh: str) -> Concatenation | None:
             found = _concatenation(iei, body)
         position += 2 + length
     return found
+
+
+def concatenation_udh(reference: int, total: int, sequence: int) -> str:
+    """The inverse of `parse_udh`, for the sandbox: the hex header of part `sequence` of
+    `total` with an 8-bit reference (`05 00 03 ref total seq`)."""
+    return f"050003{reference:02X}{total:02X}{sequence:02X}"
 
 
 def _concatenation(iei: int, body: bytes) -> Concatenation:

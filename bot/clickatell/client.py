@@ -13,7 +13,8 @@ What it guarantees, and why:
   (`InvalidNumber`, `TextTooLong`, `Refused`) cost nothing.
 * Sends are idempotent. Each `sendmsg` carries a `climsgid` (one per chunk of at most 300
   recipients). When a send's outcome is unknown (timeout, connection dropped after sending,
-  unreadable reply, `901`) the client asks `querymsg` by that `climsgid` before anything else:
+  unreadable reply, `901`) the client asks `querymsg` by that `climsgid` before anything else
+  (after no reply, only once the gateway has had as long again to finish the request):
   found means sent (never resent); `104` means the gateway never saw it, so resending is safe
   (a bounded number of times); a failed check raises `OutcomeUnknown` and nothing is resent.
 """
@@ -30,7 +31,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote, quote_from_bytes
+from typing import TypeVar
+from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -64,13 +66,23 @@ SESSION_CODES = frozenset({"003", "005"})
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # Values whose commas must reach the gateway literally (recipient lists).
 _LITERAL_COMMAS = frozenset({"to"})
+# form_body runs on every call, so it skips urllib's per-byte quoting: characters that
+# percent-encoding never changes are matched at once, and every other byte of a Latin-1 value is
+# looked up in a table (the same `%XX` as quote_from_bytes(value, safe="")).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_PERCENT_ENCODED = {
+    byte: f"%{byte:02X}"
+    for byte in range(256)
+    if not (chr(byte).isascii() and (chr(byte).isalnum() or chr(byte) in "_.~-"))
+}
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _MSG_TYPE = re.compile(r"[A-Z0-9_]{1,32}")
-_VOUCHER = re.compile(r"\d{16}")
+_VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
 _FIELD = re.compile(r"(?:field)?([1-9]\d{0,2})")
 
 Pairs = list[tuple[str, str | bytes]]
+_T = TypeVar("_T")
 
 # Conversations send to the same numbers again and again; validating a number with phonenumbers
 # costs more than the rest of preparing a send, so results are kept (errors are not cached).
@@ -113,7 +125,8 @@ class _Param:
 
 
 def _int_in(low: int, high: int) -> Callable[[str], bool]:
-    return lambda value: value.isdigit() and low <= int(value) <= high
+    # isascii: str.isdigit() also accepts digits of other scripts, which the gateway does not.
+    return lambda value: value.isascii() and value.isdigit() and low <= int(value) <= high
 
 
 # §4 parameters passed through **params (to, text, from, climsgid, scheduled_time, deliv_time,
@@ -164,12 +177,13 @@ def validate_params(params: Mapping[str, object]) -> Pairs:
 def validate_sender(sender: str) -> str:
     """`from`: at most 16 digits (a leading + is dropped) or at most 11 letters and digits."""
     digits = sender.strip().removeprefix("+")
-    if digits.isdigit() and len(digits) <= 16:
+    if digits.isascii() and digits.isdigit() and len(digits) <= 16:
         return digits
     if _ALNUM.fullmatch(sender) and len(sender) <= 11:
         return sender
     raise Refused(
-        f"Sender {sender!r} is not valid: use at most 16 digits or at most 11 letters and digits."
+        f"{sender!r} is not a valid sender ID: use at most 16 digits "
+        "or at most 11 letters and digits."
     )
 
 
@@ -204,10 +218,13 @@ def form_body(pairs: Iterable[tuple[str, str | bytes]]) -> bytes:
     out = []
     for key, value in pairs:
         if isinstance(value, bytes):
-            encoded = quote_from_bytes(value, safe="")
+            encoded = value.decode("latin-1").translate(_PERCENT_ENCODED)
+        elif _UNRESERVED.fullmatch(value):
+            encoded = value  # IDs, numbers, flags: percent-encoding leaves them as they are
         else:
             encoded = quote(value, safe="," if key in _LITERAL_COMMAS else "")
-        out.append(f"{quote(key, safe='')}={encoded}")
+        name = key if _UNRESERVED.fullmatch(key) else quote(key, safe="")
+        out.append(f"{name}={encoded}")
     return "&".join(out).encode("ascii")
 
 
@@ -398,17 +415,10 @@ class ClickatellClient:
         base = validate_climsgid(climsgid) if climsgid is not None else new_climsgid()
         pairs = self._send_pairs(encoded, sender, scheduled_time, deliv_time, params)
         chunks = _chunks(numbers)
-        results: list[RecipientResult] = []
-        for index, chunk in enumerate(chunks):
-            chunk_id = chunk_climsgid(base, index, len(chunks))
-            try:
-                results += self._send_chunk(chunk, pairs, chunk_id)
-            except GatewayError as error:
-                if index == 0:
-                    raise
-                results += [RecipientResult(n, None, chunk_id, error) for n in chunk]
-                results += _skipped(chunks[index + 1 :], base, index + 1, len(chunks), error)
-                break
+        ids = [chunk_climsgid(base, index, len(chunks)) for index in range(len(chunks))]
+        results = _each_chunk(
+            chunks, ids, lambda chunk, chunk_id: self._send_chunk(chunk, pairs, chunk_id)
+        )
         return SendResult(tuple(results), encoded.parts, encoded.encoding)
 
     def _numbers(self, to: str | Sequence[str]) -> list[str]:
@@ -480,6 +490,11 @@ class ClickatellClient:
                 cause = error
             if cause.code == "901":
                 self._sleep(BACKOFF_901[min(attempt, len(BACKOFF_901)) - 1])
+            elif isinstance(cause, NoReply):
+                # The gateway may still be working on the request it did not answer: asked at
+                # once, querymsg could say 104 before it commits, and the resend would reach
+                # the phone twice. Give it as long again as it had before asking.
+                self._sleep(self.timeout)
             found = self._check_sent(numbers, climsgid, cause)
             if found is not None:
                 return found
@@ -560,7 +575,19 @@ class ClickatellClient:
         token = re.sub(r"[\s-]", "", voucher)
         if not _VOUCHER.fullmatch(token):
             raise Refused("A voucher is 16 digits.")
-        code = replies.read_ok(self._command("/http/token_pay", [("token", token)]))
+        try:
+            code = replies.read_ok(self._command("/http/token_pay", [("token", token)]))
+        except GatewayError as error:
+            if error.code != "101":
+                raise
+            # The token is well-formed (checked above), so 101 is the gateway refusing this
+            # voucher; the generic "parameter missing" words would send people hunting a bug.
+            raise GatewayError(
+                error.code,
+                error.description,
+                "The gateway refused the voucher: it is not a valid voucher or has already been "
+                "redeemed (each works once). Check the 16 digits.",
+            ) from None
         return Redeemed(True, code)
 
     # --- batches ---
@@ -604,24 +631,44 @@ class ClickatellClient:
                 raise Refused(f"Batch field {key!r} must be named field1, field2, …")
             name = f"field{match.group(1)}"
             pairs.append((name, self._field_value(batch_id, name, str(value))))
-        return replies.read_id(self._command("/http_batch/senditem", pairs))
+        return self._batch_send(
+            "/http_batch/senditem", pairs, replies.read_id, f"The batch message to {msisdn}"
+        )
 
     def quicksend(self, batch_id: str, to: Sequence[str]) -> tuple[RecipientResult, ...]:
         """`quicksend`: the batch template to many numbers, 300 per POST, results in order.
-        Batch sends carry no climsgid, so an unknown outcome raises OutcomeUnknown."""
-        numbers = self._numbers(to)
-        results: list[RecipientResult] = []
-        for chunk in _chunks(numbers):
+        A chunk whose outcome is unknown is OutcomeUnknown (raised for the first chunk, per
+        recipient after that, like `send`)."""
+        chunks = _chunks(self._numbers(to))
+
+        def send_chunk(chunk: list[str], _climsgid: str) -> list[RecipientResult]:
             pairs: Pairs = [("batch_id", batch_id), ("to", ",".join(chunk))]
-            try:
-                body = self._command("/http_batch/quicksend", pairs)
-            except (NoReply, Garbled) as error:
-                raise OutcomeUnknown(
-                    f"quicksend to {len(chunk)} numbers may or may not have been sent: "
-                    f"{error.description}"
-                ) from None
-            results += _match(chunk, "", replies.read_send(body))
-        return tuple(results)
+            return self._batch_send(
+                "/http_batch/quicksend",
+                pairs,
+                lambda body: _match(chunk, "", replies.read_send(body)),
+                f"The batch message to {len(chunk)} number{'s' if len(chunk) > 1 else ''}",
+            )
+
+        return tuple(_each_chunk(chunks, [""] * len(chunks), send_chunk))
+
+    def _batch_send(self, path: str, pairs: Pairs, read: Callable[[bytes], _T], what: str) -> _T:
+        """senditem/quicksend carry no climsgid, so an unknown outcome cannot be checked with
+        querymsg: nothing is retried (not even 901), and no reply, an unreadable one or a 901
+        is OutcomeUnknown, which tells the caller not to resend blindly."""
+        try:
+            body = self._command(path, pairs, retry_901=False)
+            error = replies.call_error(body)
+            if error is not None and error.code == "901":
+                raise error
+            return read(body)
+        except GatewayError as error:
+            if not _unknown_outcome(error):
+                raise
+            raise OutcomeUnknown(
+                f"{what} may or may not have been sent ({error.description}); it was not "
+                "resent. Check the batch's messages before sending again."
+            ) from None
 
     def end_batch(self, batch_id: str) -> None:
         replies.read_ok(self._command("/http_batch/endbatch", [("batch_id", batch_id)]))
@@ -680,13 +727,30 @@ def _match(
     return results
 
 
-def _skipped(
-    rest: list[list[str]], base: str, first: int, total: int, cause: GatewayError
+def _each_chunk(
+    chunks: list[list[str]],
+    ids: list[str],
+    send_one: Callable[[list[str], str], list[RecipientResult]],
 ) -> list[RecipientResult]:
-    """Results for chunks not attempted after an earlier chunk failed."""
-    error = gateway_error(None, f"Not sent: an earlier part of this send failed ({cause}).")
-    return [
-        RecipientResult(number, None, chunk_climsgid(base, first + offset, total), error)
-        for offset, chunk in enumerate(rest)
-        for number in chunk
-    ]
+    """Every chunk's results, in order. A failing first chunk is raised (nothing was sent);
+    after that the failing chunk's recipients carry its error and later chunks are not tried,
+    so the results of chunks already sent are never lost: a caller that lost them could only
+    resend, and those phones would get the SMS twice."""
+    results: list[RecipientResult] = []
+    for index, (chunk, chunk_id) in enumerate(zip(chunks, ids, strict=True)):
+        try:
+            results += send_one(chunk, chunk_id)
+        except GatewayError as error:
+            if index == 0:
+                raise
+            results += [RecipientResult(n, None, chunk_id, error) for n in chunk]
+            skipped = gateway_error(
+                None, f"Not sent: an earlier part of this send failed ({error})."
+            )
+            results += [
+                RecipientResult(n, None, ids[later], skipped)
+                for later in range(index + 1, len(chunks))
+                for n in chunks[later]
+            ]
+            break
+    return results

@@ -18,9 +18,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import urlsplit
 
 import requests
+
+from bot.clickatell.callbacks import parse_params
 
 SESSION_ID = "0123456789abcdef0123456789abcdef"
 
@@ -52,13 +54,9 @@ class Request:
         return self.body if self.method == "POST" else self.query
 
     def form(self) -> dict[str, bytes]:
-        """Parameters percent-decoded to bytes (never UTF-8 first), split on the raw '&'/'='."""
-        result: dict[str, bytes] = {}
-        for item in self.raw.split(b"&"):
-            if item:
-                key, _, value = item.partition(b"=")
-                result[key.decode("latin-1")] = unquote_to_bytes(value.replace(b"+", b" "))
-        return result
+        """Parameters percent-decoded to bytes (never UTF-8 first): the project's one form
+        decoder, the one the callback endpoints use."""
+        return parse_params(self.raw)
 
     def raw_param(self, name: str) -> bytes | None:
         """A parameter exactly as it was on the wire (still percent-encoded)."""

@@ -10,11 +10,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote
 
-from bot.clickatell.callbacks import encode_mo_text
+from bot.clickatell.callbacks import encode_mo_text, format_mo_timestamp
+from bot.clickatell.client import form_body
 
 from .outbox import MO, RETRY_DELAYS, STATUS, CallbackSender, Delivery
 from .phone import SANDBOX_TWO_WAY_NUMBER, Reply
@@ -28,7 +27,6 @@ FINAL_STATUSES = frozenset({"004", "005", "007", "009", "010", "012"})
 ERROR_STATUSES = frozenset({"005", "007", "009", "010", "012"})
 REPORT_ALL = 7
 
-MO_TIMEZONE = timezone(timedelta(hours=2))  # GMT+2, no daylight saving (§7)
 DELIVERY_LOG_SIZE = 10_000
 
 
@@ -44,12 +42,9 @@ def wants_status(level: int, status: str) -> bool:
 
 def form(pairs: list[tuple[str, str | bytes]]) -> str:
     """A form body with every byte outside the unreserved set percent-encoded (spaces as %20,
-    so a UTF-16BE 0x20 byte can never be mistaken for a `+`)."""
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
-
-
-def mo_timestamp(at: float) -> str:
-    return datetime.fromtimestamp(at, MO_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+    so a UTF-16BE 0x20 byte can never be mistaken for a `+`): the client's encoder, since
+    callbacks carry no recipient lists whose commas would stay literal."""
+    return form_body(pairs).decode("ascii")
 
 
 def reply_address(sender: str | None) -> str:
@@ -157,7 +152,7 @@ class EventRunner:
                 ("moMsgId", record.momsgid),
                 ("from", record.sender),
                 ("to", record.to),
-                ("timestamp", mo_timestamp(record.at)),
+                ("timestamp", format_mo_timestamp(record.at)),
                 ("text", encode_mo_text(record.text, record.charset)),
                 ("charset", record.charset),
                 ("udh", record.udh),

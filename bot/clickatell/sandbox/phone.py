@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from bot.clickatell.callbacks import concatenation_udh
 from bot.clickatell.encoding import split_parts
 
 from .text import mo_charset
@@ -106,7 +107,7 @@ def _concatenated(text: str, reference: int, order: tuple[int, ...] | None = Non
     pieces = split_parts(text)
     total = len(pieces)
     parts = [
-        ReplyPart(piece, f"050003{reference:02X}{total:02X}{seq:02X}" if total > 1 else "")
+        ReplyPart(piece, concatenation_udh(reference, total, seq) if total > 1 else "")
         for seq, piece in enumerate(pieces, start=1)
     ]
     if order is not None and sorted(order) == list(range(1, total + 1)):

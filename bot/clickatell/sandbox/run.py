@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -49,18 +50,48 @@ def _interrupt_on_sigterm() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw} is not a port (0 to 65535; 0 picks a free one)")
+    return port
+
+
+def _finite(raw: str, *, positive: bool) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        need = "a positive number" if positive else "a number, 0 or more"
+        raise argparse.ArgumentTypeError(f"{raw} is not {need}")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    return _finite(raw, positive=True)
+
+
+def _credits(raw: str) -> float:
+    return _finite(raw, positive=False)
+
+
 def build_parser(prog: str = "sms-bot sandbox") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Run the simulated Clickatell HTTP API as an HTTP server."
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--session-ttl", type=float, default=900.0, metavar="SECONDS")
+    # Checked here so a bad number is a usage error naming the option, not a traceback.
+    parser.add_argument("--port", type=_port, default=0, metavar="N", help="0 picks a free port")
+    parser.add_argument("--session-ttl", type=_seconds, default=900.0, metavar="SECONDS")
     parser.add_argument("--callback-url", metavar="URL", help="where status callbacks go")
     parser.add_argument("--mo-url", metavar="URL", help="where replies from phones go")
     parser.add_argument("--callback-user", metavar="U")
     parser.add_argument("--callback-password", metavar="P")
-    parser.add_argument("--balance", type=float, default=100.0, metavar="CREDITS")
+    parser.add_argument("--balance", type=_credits, default=100.0, metavar="CREDITS")
     parser.add_argument("--api-id", metavar="ID", help="accept only this api_id")
     parser.add_argument("--user", metavar="U", help="accept only this user")
     parser.add_argument("--password", metavar="P", help="accept only this password")
@@ -79,7 +110,10 @@ def options_from(namespace: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    options = options_from(parser.parse_args(argv))
+    try:
+        options = options_from(parser.parse_args(argv))
+    except SystemExit as exit_:  # argparse printed the usage and the problem (or --help)
+        return int(exit_.code or 0)
     try:
         serve_forever(**options)
     except (ValueError, OSError) as exc:

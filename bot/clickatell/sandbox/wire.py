@@ -9,30 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# Code -> description as real servers write it after `ERR: <code>, `.
+from bot.clickatell.codes import ERROR_CODES
+
+# Code -> description as real servers write it after `ERR: <code>, `: the documented wording
+# (codes.ERROR_CODES) except where the wire's differs.
 WIRE_ERRORS: dict[str, str] = {
-    "001": "Authentication failed",
-    "002": "Unknown username or password",
-    "003": "Session ID expired",
-    "004": "Account frozen",
-    "005": "Missing session ID",
-    "007": "IP Lockdown violation",
-    "101": "Invalid or missing parameters",
-    "102": "Invalid user data header",
-    "103": "Unknown API message ID",
-    "104": "Unknown client message ID",
+    **ERROR_CODES,
     "105": "Invalid Destination Address",
     "106": "Invalid Source Address",
-    "107": "Empty message",
     "108": "Invalid or missing api_id",
-    "109": "Missing message ID",
-    "112": "Invalid message type",
     "113": "Max message parts exceeded",
-    "114": "Cannot route message",
     "116": "Invalid Unicode Data",
-    "120": "Invalid delivery time",
-    "201": "Invalid batch ID",
-    "202": "No batch template",
     "301": "No Credit Left",
     "901": "Internal error - please retry",
 }
