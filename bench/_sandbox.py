@@ -8,18 +8,37 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@dataclass(frozen=True)
+class RunningSandbox:
+    url: str
+    pid: int | None  # the sandbox's own process; None when it runs in this one
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the sandbox process has used so far; None when it runs
+        in-process (its time is then this process's) or /proc is not available."""
+        if self.pid is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (command)"
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def sandbox_url(in_process: bool = False, balance: float = 1e9) -> Iterator[str]:
+def sandbox(in_process: bool = False, balance: float = 1e9) -> Iterator[RunningSandbox]:
     if in_process:
         from bot.clickatell.sandbox import SandboxServer
 
         with SandboxServer(balance=balance, autorun=False) as server:
-            yield server.url
+            yield RunningSandbox(server.url, None)
         return
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "bot.clickatell.sandbox", "--port", "0"]
@@ -29,7 +48,13 @@ def sandbox_url(in_process: bool = False, balance: float = 1e9) -> Iterator[str]
         line = process.stdout.readline() if process.stdout else ""
         if " listening on " not in line:
             raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield line.split(" listening on ")[1].split()[0]
+        yield RunningSandbox(line.split(" listening on ")[1].split()[0], process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def sandbox_url(in_process: bool = False, balance: float = 1e9) -> Iterator[str]:
+    with sandbox(in_process, balance) as running:
+        yield running.url

@@ -9,27 +9,40 @@ recipient (§1) and the sandbox reproduces that.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 AUTH_SECRETS = frozenset({"password", "session_id"})
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
+    """One parameter (immutable; a tuple because every request builds several of these)."""
+
     decoded: bytes
     raw: bytes  # as it appeared in the query string or form body
 
 
+_PERCENT, _PLUS = ord("%"), ord("+")  # byte values: `int in bytes` is the cheapest test
+
+
 def _unquote(data: bytes) -> bytes:
+    if _PERCENT not in data and _PLUS not in data:
+        return data  # nothing to decode: most names and values (numbers, flags, hex, IDs)
     return unquote_to_bytes(data.replace(b"+", b" "))
 
 
 class Params(Mapping[str, bytes]):
-    """name -> decoded bytes. A repeated name keeps its last value, as PHP did."""
+    """name -> decoded bytes. A repeated name keeps its last value, as PHP did. Immutable."""
 
     def __init__(self, values: Mapping[str, Value] | None = None):
         self._values: dict[str, Value] = dict(values or {})
+
+    @classmethod
+    def _owning(cls, values: dict[str, Value]) -> Params:
+        """Params over `values` without copying them (the caller gives them up)."""
+        params = cls.__new__(cls)
+        params._values = values
+        return params
 
     @classmethod
     def parse(cls, data: bytes) -> Params:
@@ -39,7 +52,7 @@ class Params(Mapping[str, bytes]):
                 continue
             name, _, raw = piece.partition(b"=")
             values[_unquote(name).decode("latin-1")] = Value(_unquote(raw), raw)
-        return cls(values)
+        return cls._owning(values)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> Params:
@@ -49,7 +62,9 @@ class Params(Mapping[str, bytes]):
 
     def merged(self, later: Params) -> Params:
         """These parameters overridden by `later` (a POST's body over its query string)."""
-        return Params({**self._values, **later._values})
+        if not self._values:  # the usual POST: no query string
+            return later
+        return Params._owning({**self._values, **later._values})
 
     def __getitem__(self, name: str) -> bytes:
         return self._values[name].decoded

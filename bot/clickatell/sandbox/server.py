@@ -68,6 +68,9 @@ class SentMessage:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection
+    # Buffer the reply: http.server flushes after each request, so status line, headers and
+    # body leave in one write and wake the client once instead of twice.
+    wbufsize = 1 << 16
     server: _HttpServer
     error_content_type = "text/plain"
     error_message_format = "%(code)d %(message)s\n"
