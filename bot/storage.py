@@ -1506,7 +1506,7 @@ class Storage:
         with self._write() as conn:
             conn.execute("DELETE FROM kv WHERE key = ?", (key,))
 
-    # ---- outbox claims after a restart (added by the inbound work, engineer F)
+    # ---- added by the inbound work (engineer F): restart, group commit, batch processing
 
     def release_claims(self) -> int:
         """Make outbox items claimed by a previous run of this process due again (its claims
@@ -1516,3 +1516,102 @@ class Storage:
                 """UPDATE outbox SET claimed_until = NULL
                    WHERE state = 'pending' AND claimed_until IS NOT NULL"""
             ).rowcount
+
+    def store_callbacks(
+        self, items: Sequence[tuple[CallbackKind, str, bytes]], received_at: datetime | None = None
+    ) -> list[bool]:
+        """`store_callback` for many callbacks in one transaction (group commit of the callback
+        endpoints): per item True when stored, False for a duplicate (of a row stored before, or
+        of an earlier item in `items`). A fixed handful of statements whatever the batch size:
+        each SQLite call releases the interpreter lock, and under load getting it back is what
+        costs, not the work."""
+        for kind, _, _ in items:
+            if kind not in ("status", "mo"):
+                raise ValueError(f"callback kind must be 'status' or 'mo', not {kind!r}")
+        stamp = self._stamp(received_at)
+        results: list[bool] = []
+        with self._write() as conn:
+            for start in range(0, len(items), 200):  # 4 parameters each: under SQLite's limit
+                results += self._insert_callbacks(conn, items[start : start + 200], stamp)
+        return results
+
+    @staticmethod
+    def _insert_callbacks(
+        conn: sqlite3.Connection, chunk: Sequence[tuple[str, str, bytes]], stamp: float
+    ) -> list[bool]:
+        seen: set[tuple[str, str]] = set()
+        for kind in {kind for kind, _, _ in chunk}:  # one indexed lookup per kind (usually one)
+            keys = [key for k, key, _ in chunk if k == kind]
+            rows = conn.execute(
+                "SELECT unique_key FROM inbox WHERE kind = ? AND unique_key IN ("
+                + ", ".join(["?"] * len(keys))
+                + ")",
+                [kind, *keys],
+            )
+            seen.update((kind, row[0]) for row in rows)
+        fresh: dict[tuple[str, str], bytes] = {}
+        results = []
+        for kind, key, raw in chunk:
+            new = (kind, key) not in seen and (kind, key) not in fresh
+            if new:
+                fresh[(kind, key)] = bytes(raw)
+            results.append(new)
+        if fresh:
+            conn.execute(
+                "INSERT INTO inbox (kind, unique_key, params, received_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(fresh)),
+                [v for (kind, key), raw in fresh.items() for v in (kind, key, raw, stamp)],
+            )
+        return results
+
+    def apply_statuses(
+        self,
+        reports: Sequence[tuple[str, str | None, str, str, datetime, float | None]],
+    ) -> list[tuple[int, int, bool] | None]:
+        """`find_recipient` + `update_status` for a batch of status callbacks in ONE
+        transaction with two statements per report (the inbox worker's hot path). Each report is
+        (apimsgid, climsgid, msisdn, status, at, charge); each result is (recipient id, send id,
+        status changed) or None when no recipient matches. Reports apply in order, so a batch
+        holding 003 and 004 of one message ends at 004 whatever their order."""
+        results: list[tuple[int, int, bool] | None] = []
+        with self._write() as conn:
+            for apimsgid, climsgid, msisdn, status, at, charge in reports:
+                row = conn.execute(
+                    "SELECT id, send_id, status FROM recipients WHERE apimsgid = ? "
+                    "ORDER BY id DESC LIMIT 1",
+                    (apimsgid,),
+                ).fetchone()
+                if row is None and climsgid and msisdn:
+                    row = conn.execute(
+                        "SELECT id, send_id, status FROM recipients WHERE climsgid = ? "
+                        "AND msisdn = ? ORDER BY id DESC LIMIT 1",
+                        (climsgid, msisdn),
+                    ).fetchone()
+                if row is None:
+                    results.append(None)
+                    continue
+                current = row["status"]
+                forward = current is None or status_rank(status) > status_rank(current)
+                conn.execute(
+                    """UPDATE recipients SET
+                           status = CASE WHEN ?1 THEN ?2 ELSE status END,
+                           status_at = CASE WHEN ?1 THEN ?3 ELSE status_at END,
+                           charge = coalesce(?4, charge),
+                           apimsgid = coalesce(apimsgid, ?5)
+                       WHERE id = ?6""",
+                    (forward, status, _seconds(at), charge, apimsgid or None, row["id"]),
+                )
+                results.append((row["id"], row["send_id"], forward))
+        return results
+
+    def mark_processed_many(self, item_ids: Sequence[int]) -> None:
+        """`mark_processed` for many inbox rows in one statement per 500."""
+        now = self._clock()
+        with self._write() as conn:
+            for start in range(0, len(item_ids), 500):
+                chunk = list(item_ids[start : start + 500])
+                conn.execute(
+                    f"UPDATE inbox SET processed_at = ? WHERE processed_at IS NULL "
+                    f"AND id IN ({_placeholders(len(chunk))})",
+                    (now, *chunk),
+                )

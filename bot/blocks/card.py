@@ -1,0 +1,218 @@
+"""The send card: the one channel message that shows a `/sms send` and is updated in place.
+
+`card_message(send)` renders a stored send (bot.storage.Send) as it stands now: who sent it, to
+whom (contact names where known), the text, parts and encoding, one status line per recipient, or a
+tally when there are many, the message IDs, a Sandbox marker, and a Cancel button while a scheduled
+message can still be stopped. Whoever updates the card (the send flow, delivery reports) renders
+the latest stored state with this same function, so every update shows everything at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
+from bot.clickatell.codes import describe_status, explain_error, is_final
+from bot.clickatell.numbers import display_number
+
+CANCEL_ACTION = "cancel_send"
+TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each
+LISTED_PROBLEMS = 10  # failures still named individually under a tally
+
+State = Literal["sending", "scheduled", "on_the_way", "received", "failed", "cancelled", "unknown"]
+
+_ICONS: dict[State, str] = {
+    "sending": ":hourglass_flowing_sand:",
+    "scheduled": ":clock3:",
+    "on_the_way": ":outbox_tray:",
+    "received": ":white_check_mark:",
+    "failed": ":x:",
+    "cancelled": ":no_entry_sign:",
+    "unknown": ":warning:",
+}
+_TALLY_WORDS: dict[State, str] = {
+    "received": "received",
+    "on_the_way": "on the way",
+    "scheduled": "scheduled",
+    "sending": "sending",
+    "cancelled": "cancelled",
+    "failed": "failed",
+    "unknown": "outcome unknown",
+}
+ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
+
+# The storage marks a recipient whose send may or may not have reached the gateway with this
+# pseudo error code (real codes are 3 digits).
+OUTCOME_UNKNOWN = "unknown"
+
+
+class RecipientRow(Protocol):
+    msisdn: str
+    contact_name: str | None
+    apimsgid: str | None
+    climsgid: str
+    status: str | None
+    error_code: str | None
+    error_description: str | None
+
+
+class SendRow(Protocol):
+    id: int
+    slack_user: str
+    text: str
+    encoding: str
+    parts: int
+    scheduled_at: datetime | None
+    sandbox: bool
+    cancelled_at: datetime | None
+
+    @property
+    def recipients(self) -> tuple[RecipientRow, ...]: ...
+
+
+@dataclass(frozen=True)
+class Line:
+    state: State
+    words: str  # plain words for the state, e.g. "Received by recipient"
+
+
+def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelled: bool) -> Line:
+    """Where one recipient's message is, in plain words."""
+    if recipient.error_code == OUTCOME_UNKNOWN:
+        return Line("unknown", recipient.error_description or "Outcome unknown")
+    if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
+        words = explain_error(recipient.error_code, recipient.error_description or "")
+        suffix = f" (code {recipient.error_code})" if recipient.error_code else ""
+        return Line("failed", f"Not sent: {words}{suffix}")
+    status = recipient.status
+    if status and is_final(status):
+        state: State = "received" if status == "004" else "failed"
+        state = "cancelled" if status == "006" else state
+        return Line(state, describe_status(status))
+    if cancelled:
+        return Line("cancelled", "Cancelled")
+    if status == "011" or (recipient.apimsgid and scheduled and not status):
+        when = f" for {_when(scheduled)}" if scheduled else ""
+        return Line("scheduled", f"Scheduled{when}")
+    if status:
+        return Line("on_the_way", describe_status(status))
+    if recipient.apimsgid:
+        return Line("on_the_way", "Accepted by the gateway")
+    return Line("sending", "Sending…")
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _who(recipient: RecipientRow) -> str:
+    number = escape(display_number(recipient.msisdn))
+    if recipient.contact_name:
+        return f"*{escape(recipient.contact_name)}* ({number})"
+    return number
+
+
+def _detail_line(recipient: RecipientRow, line: Line) -> str:
+    ident = f" · {code(recipient.apimsgid)}" if recipient.apimsgid else ""
+    return f"{_ICONS[line.state]} {_who(recipient)} — {escape(line.words)}{ident}"
+
+
+def cancellable(send: SendRow) -> bool:
+    """A scheduled send not cancelled yet, with a recipient the gateway still holds."""
+    if send.scheduled_at is None or send.cancelled_at is not None:
+        return False
+    return any(r.apimsgid and not (r.status and is_final(r.status)) for r in send.recipients)
+
+
+def card_message(send: SendRow) -> Message:
+    lines = [
+        recipient_line(r, send.scheduled_at, send.cancelled_at is not None) for r in send.recipients
+    ]
+    blocks: list[Block] = [
+        section(_heading(send)),
+        section(quote(send.text) or ">"),
+        context(_facts(send)),
+    ]
+    blocks.extend(_recipient_blocks(send, lines))
+    if cancellable(send):
+        blocks.append(_cancel_actions(send))
+    return Message(_fallback(send, lines), blocks)
+
+
+def _heading(send: SendRow) -> str:
+    count = len(send.recipients)
+    whom = "1 recipient" if count == 1 else f"{count} recipients"
+    marker = "  ·  :test_tube: *Sandbox* (no real SMS is sent)" if send.sandbox else ""
+    return f":incoming_envelope: *SMS* from <@{send.slack_user}> to {whom}{marker}"
+
+
+def _facts(send: SendRow) -> str:
+    parts = "1 part" if send.parts == 1 else f"{send.parts} parts"
+    facts = [parts, ENCODING_NAMES.get(send.encoding, send.encoding)]
+    if send.scheduled_at:
+        facts.append(f"scheduled for {_when(send.scheduled_at)}")
+    if send.cancelled_at:
+        facts.append(f"cancelled at {_when(send.cancelled_at)}")
+    return " · ".join(facts)
+
+
+def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
+    pairs = list(zip(send.recipients, lines, strict=True))
+    if len(pairs) <= TALLY_OVER:
+        return [section("\n".join(_detail_line(r, line) for r, line in pairs))]
+    tally = Counter(line.state for line in lines)
+    summary = " · ".join(
+        f"{_ICONS[state]} {tally[state]} {_TALLY_WORDS[state]}"
+        for state in _TALLY_WORDS
+        if tally[state]
+    )
+    blocks = [section(f"*Status:* {summary}")]
+    problems = [(r, line) for r, line in pairs if line.state in ("failed", "unknown")]
+    if problems:
+        shown = [_detail_line(r, line) for r, line in problems[:LISTED_PROBLEMS]]
+        if len(problems) > LISTED_PROBLEMS:
+            shown.append(f"…and {len(problems) - LISTED_PROBLEMS} more; see `/sms log NUMBER`.")
+        blocks.append(section("\n".join(shown)))
+    blocks.append(context("Message IDs per number: `/sms log NUMBER`"))
+    return blocks
+
+
+def _cancel_actions(send: SendRow) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"card-{send.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": CANCEL_ACTION,
+                "text": {"type": "plain_text", "text": "Cancel", "emoji": True},
+                "style": "danger",
+                "value": str(send.id),
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Cancel this SMS?"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": "The scheduled message will not be sent.",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Cancel it"},
+                    "deny": {"type": "plain_text", "text": "Keep it"},
+                },
+            }
+        ],
+    }
+
+
+def _fallback(send: SendRow, lines: list[Line]) -> str:
+    """Notification text: who, to whom, what state; plain text (no blocks needed to read it)."""
+    count = len(send.recipients)
+    if count == 1:
+        whom = send.recipients[0].contact_name or display_number(send.recipients[0].msisdn)
+    else:
+        whom = f"{count} recipients"
+    states = Counter(line.state for line in lines)
+    state = " / ".join(_TALLY_WORDS[s] for s in _TALLY_WORDS if states[s])
+    sandbox = " [sandbox]" if send.sandbox else ""
+    return escape(clip(f"SMS to {whom}{sandbox} ({state}): {send.text}", 300))

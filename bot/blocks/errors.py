@@ -1,0 +1,30 @@
+"""Ephemeral error and refusal messages: the cause in plain words, the gateway code, what to do."""
+
+from __future__ import annotations
+
+from bot.blocks.base import Message, context, escape, section
+
+
+def error_message(problem: str, *, code: str | None = None, hint: str | None = None) -> Message:
+    """`problem` says what went wrong and (usually) what to do; `code` is the gateway's code;
+    `hint` an extra line, e.g. the usage."""
+    label = f" (gateway code {code})" if code else ""
+    text = f":warning: {escape(problem)}{label}"
+    blocks = [section(text)]
+    if hint:
+        blocks.append(context(escape(hint)))
+    fallback = f"{problem}{label}" + (f"\n{hint}" if hint else "")
+    return Message(escape(fallback), blocks)
+
+
+def usage_message(problem: str, usage: str) -> Message:
+    return error_message(problem, hint=f"Usage: {usage}  ·  /sms help lists every command")
+
+
+def refused_message(reason: str) -> Message:
+    """Refused before any gateway call (authorization, bad number, opt-out, too long)."""
+    return Message(escape(reason), [section(f":no_entry: {escape(reason)}")])
+
+
+def info_message(text: str) -> Message:
+    return Message(escape(text), [section(escape(text))])

@@ -1,0 +1,219 @@
+"""Inbound SMS, delivery reports, the durable Slack outbox and conversation threads (issue 4).
+
+`install(services)` builds the pieces on the process's services and starts them:
+
+    CallbackEndpoints  /clickatell/status and /clickatell/mo: store durably, answer 200
+    InboxWriter        worker: group commit of the endpoints' callbacks
+    InboxProcessor     worker: stored callbacks -> state, conversation posts, card updates
+    SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
+    ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
+    BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
+
+and connects them to the services' seams: `workers` (health, shutdown), `on_message_event`
+(thread replies) and `refresh_card` (card updates go through the coalescing outbox).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.blocks.card import card_message
+from bot.inbound.alerts import BalanceWatcher, low_balance_threshold
+from bot.inbound.conversations import ConversationRouter
+from bot.inbound.endpoints import CallbackEndpoints, Credentials, InboxWriter, WriteGate
+from bot.inbound.outbox import CARD_KEY, UPDATE, SlackOutbox, Timing
+from bot.inbound.processor import PART_WAIT, InboxProcessor
+from bot.inbound.replies import SMS, ReplyRelay, reaction_for
+from bot.inbound.worker import LoopWorker
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Inbound", "Options", "install"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tunables; tests shorten the waits, production keeps the defaults."""
+
+    timing: Timing = field(default_factory=Timing)
+    part_wait_seconds: float = PART_WAIT.total_seconds()
+    balance_interval: float = 900.0
+    low_balance: float | None = None  # None: SMS_LOW_BALANCE from the environment
+    relay_backoff: float = 2.0
+    start: bool = True
+
+
+def outbox_client(slack: WebClient) -> WebClient:
+    """A client like the services' one but without retry handlers: the outbox does its own
+    retrying (a handler sleeping through Retry-After would stall every channel)."""
+    return WebClient(
+        token=slack.token,
+        base_url=slack.base_url,
+        timeout=slack.timeout,
+        retry_handlers=[],
+        logger=slack.logger,
+    )
+
+
+class Inbound:
+    """Everything of issue 4, built on `services`; `start()`/`stop()` run the workers."""
+
+    def __init__(self, services: Any, options: Options = Options()) -> None:
+        self.services = services
+        storage, settings = services.storage, services.settings
+        clock = _aware(services.clock)
+        self.relay = ReplyRelay(
+            storage,
+            services.gateway,
+            allowed=lambda user: _may_use(settings, user),
+            max_parts=settings.max_parts,
+            sandbox=services.sandboxed,
+            clock=clock,
+            on_enqueue=self._wake_outbox,
+            backoff=options.relay_backoff,
+        )
+        self.outbox = SlackOutbox(
+            storage,
+            outbox_client(services.slack),
+            clock=clock,
+            render_card=card_message,
+            timing=options.timing,
+            handlers={SMS: self.relay.submit},
+            reaction_for=reaction_for,
+        )
+        self.router = ConversationRouter(
+            storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
+        )
+        self.gate = WriteGate()
+        self.writer = InboxWriter(storage, gate=self.gate)
+        self.processor = InboxProcessor(
+            storage,
+            self.router,
+            clock=clock,
+            refresh_card=self.refresh_card,
+            refresh_reply=self.relay.refresh,
+            reply_failed=self.relay.status_failed,
+            part_wait=_seconds(options.part_wait_seconds),
+            gate=self.gate,
+        )
+        threshold = low_balance_threshold() if options.low_balance is None else options.low_balance
+        self.balance = BalanceWatcher(
+            storage,
+            services.gateway,
+            settings.sms_channel or "",
+            threshold,
+            sandbox=services.sandboxed,
+            interval=options.balance_interval,
+            on_enqueue=self._wake_outbox,
+        )
+        self.endpoints = CallbackEndpoints(
+            storage,
+            api_id=services.gateway_api_id,
+            credentials=Credentials(settings.callback_user, settings.callback_password),
+            on_stored=self._wake_processor,
+            store=self.writer.store,
+            remember=self.processor.decoded.put,
+            forget=self.processor.decoded.take,
+        )
+        idle = options.timing.idle
+        self.outbox_worker = LoopWorker("slack-outbox", self.outbox.step, max_pause=idle)
+        self.processor_worker = LoopWorker("inbox-processor", self.processor.step)
+        self.balance_worker = LoopWorker(
+            "balance-watcher",
+            self.balance.step,
+            max_pause=options.balance_interval,
+            error_pause=options.balance_interval,
+        )
+        self.workers = [
+            self.relay,
+            self.outbox_worker,
+            self.processor_worker,
+            self.balance_worker,
+            self.writer,
+        ]
+        self._card_channels: dict[int, tuple[str, bool]] = {}  # send -> (channel, is a reply)
+
+    # ---- seams
+
+    def refresh_card(self, send_id: int) -> None:
+        """Services.refresh_card: queue ONE coalesced update showing the send's latest state
+        (a relayed thread reply gets its reaction updated instead)."""
+        storage = self.services.storage
+        known = self._card_channels.get(send_id)
+        if known is None:
+            send = storage.get_send(send_id)  # loads every recipient: remembered once posted
+            if send is None:
+                return
+            known = (send.card_channel or send.channel, send.thread_ts is not None)
+            if send.card_channel:
+                self._card_channels[send_id] = known
+        channel, is_reply = known
+        if is_reply:
+            self.relay.refresh(send_id)
+            return
+        storage.enqueue(
+            channel, UPDATE, {"send_id": send_id}, coalesce_key=CARD_KEY.format(send_id)
+        )
+        self._wake_outbox()
+
+    def routes(self, status_path: str, mo_path: str) -> dict[str, Any]:
+        return self.endpoints.routes(status_path, mo_path)
+
+    def _wake_outbox(self) -> None:
+        self.outbox_worker.wake()
+
+    def _wake_processor(self) -> None:
+        self.processor_worker.wake()
+
+    # ---- lifecycle
+
+    def start(self) -> Inbound:
+        released = self.services.storage.release_claims()
+        if released:
+            log.info("outbox: %d item(s) claimed before a restart are due again", released)
+        self.writer.start()
+        self.outbox_worker.start()
+        self.processor_worker.start()
+        self.balance_worker.start()
+        return self
+
+    def stop(self) -> None:
+        for worker in reversed(self.workers):
+            worker.stop()
+
+
+def install(services: Any, options: Options = Options()) -> Inbound:
+    """Build the inbound side on `services`, wire its seams and (by default) start it."""
+    inbound = Inbound(services, options)
+    services.workers.extend(inbound.workers)
+    services.on_message_event = inbound.relay.handle_event
+    services.refresh_card = inbound.refresh_card
+    services.inbound = inbound
+    if options.start:
+        inbound.start()
+    return inbound
+
+
+def _may_use(settings: Any, user: str | None) -> bool:
+    from bot.listeners.common import may_use
+
+    return may_use(settings, user)
+
+
+def _aware(clock: Any) -> Any:
+    """The services' clock (aware UTC datetimes); a naive one is taken as UTC."""
+
+    def now() -> datetime:
+        value = clock()
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    return now
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)

@@ -1,0 +1,90 @@
+"""Low-balance alert: one message in SMS_CHANNEL when the credit falls under a threshold.
+
+The watcher asks `getbalance` periodically. Under the threshold it posts one alert (through the
+outbox, so it survives Slack being down) and remembers that in storage, so neither the next check
+nor a restart repeats it; once the balance is back at or above the threshold the memory is
+cleared and a later fall alerts again.
+
+The threshold is SMS_LOW_BALANCE (credits; default 10; 0 turns the alert off), read from the
+environment like every other setting (.env already loaded by load_settings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.blocks import inbound as blocks
+from bot.clickatell.types import GatewayError
+from bot.config import ConfigError
+from bot.inbound.conversations import POST, post_payload
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 10.0
+CHECK_INTERVAL = 900.0  # seconds between getbalance calls
+_ALERTED = "alerts.low_balance"
+
+
+def low_balance_threshold(env: Mapping[str, str] | None = None) -> float:
+    """SMS_LOW_BALANCE as a number of credits (0 disables); ConfigError names the variable."""
+    raw = (os.environ if env is None else env).get("SMS_LOW_BALANCE", "").strip()
+    if not raw:
+        return DEFAULT_THRESHOLD
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:
+        raise ConfigError("SMS_LOW_BALANCE", "must be a number of credits (0 turns the alert off)")
+    return value
+
+
+class BalanceWatcher:
+    def __init__(
+        self,
+        storage: Any,
+        gateway: Any,
+        channel: str,
+        threshold: float,
+        *,
+        sandbox: bool,
+        interval: float = CHECK_INTERVAL,
+        on_enqueue: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.storage = storage
+        self.gateway = gateway
+        self.channel = channel
+        self.threshold = threshold
+        self.sandbox = sandbox
+        self.interval = interval
+        self.on_enqueue = on_enqueue
+
+    def step(self) -> float:
+        self.check()
+        return self.interval
+
+    def check(self) -> bool:
+        """Look at the balance once; True when an alert was queued by this check."""
+        if self.threshold <= 0:
+            return False
+        try:
+            balance = self.gateway.balance()
+        except GatewayError as error:
+            log.warning("balance check failed: %s", error)
+            return False
+        alerted = self.storage.get_value(_ALERTED) is not None
+        if balance >= self.threshold:
+            if alerted:
+                self.storage.delete_value(_ALERTED)
+            return False
+        if alerted:
+            return False
+        message = blocks.low_balance_alert(balance, self.threshold, self.sandbox)
+        with self.storage.transaction():
+            self.storage.enqueue(self.channel, POST, post_payload(message))
+            self.storage.set_value(_ALERTED, f"{balance:g}")
+        self.on_enqueue()
+        return True

@@ -1,0 +1,172 @@
+"""Conversation threads: where an inbound SMS goes, opt-out keywords, Slack text for phones.
+
+An inbound SMS goes into the thread of the newest card or conversation with its number (7 days),
+else it starts a conversation message in SMS_CHANNEL (product.md §6). All Slack work goes through
+the durable outbox; every post about one number shares an `order_key`, so a conversation's root
+is posted before its replies and replies keep their order. A reply whose thread root is still in
+the outbox names the root item (`thread_root_item`); the outbox resolves it when due.
+
+`ConversationRouter.deliver` only writes to storage: the caller wraps it in the same transaction
+that marks the inbox row processed, so an SMS is routed exactly once even across a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.blocks import inbound as blocks
+from bot.blocks.base import Message
+
+OPT_OUT_KEYWORDS = frozenset({"STOP", "END", "CANCEL", "UNSUBSCRIBE", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START"})
+THREAD_WINDOW = timedelta(days=7)
+
+POST = "post"  # outbox kind: chat.postMessage
+
+
+def keyword(text: str) -> str | None:
+    """The opt-out/opt-in keyword a whole message is (any case, surrounding space ignored)."""
+    word = text.strip().upper()
+    return word if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS else None
+
+
+def order_key(msisdn: str) -> str:
+    """Slack posts about one number keep their order (root first, then replies, then notes)."""
+    return f"sms:{msisdn}"
+
+
+def post_payload(
+    message: Message,
+    *,
+    thread_ts: str | None = None,
+    root_item: int | None = None,
+    literal: bool = False,
+) -> dict[str, Any]:
+    """The outbox payload of a chat.postMessage. `literal`: the fallback text holds a phone's
+    words, so Slack must not format it (mrkdwn off) besides the escaping already done."""
+    payload: dict[str, Any] = {"text": message.text, "blocks": message.blocks}
+    if literal:
+        payload["mrkdwn"] = False
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
+    elif root_item is not None:
+        payload["thread_root_item"] = root_item
+    return payload
+
+
+# Slack sends what a person typed with its own markup: <https://x|x> links, <@U…> mentions,
+# <!here>, <#C…|name> channels, and &amp; &lt; &gt; escapes. A phone must get the plain words.
+_SLACK_TOKEN = re.compile(r"<([^<>]*)>")
+
+
+def _token_text(inner: str) -> str:
+    target, _, label = inner.partition("|")
+    if target.startswith(("@", "#")):
+        return "@" + label if label and target.startswith("@") else (label or target)
+    if target.startswith("!"):
+        return label or "@" + target[1:].split("^")[0]
+    return label or target.removeprefix("mailto:")
+
+
+def slack_text_to_sms(text: str) -> str:
+    """The text a person typed in Slack, as the phone should read it."""
+    plain = _SLACK_TOKEN.sub(lambda m: _token_text(m.group(1)), text)
+    return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A whole inbound SMS (reassembled when it came in parts)."""
+
+    msisdn: str
+    text: str
+    at: datetime  # when the phone sent it (orders opt-out/opt-in changes)
+    missing: blocks.Missing | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `deliver` queued: the outbox item id, and whether it started a conversation."""
+
+    item: int
+    new_conversation: bool
+    opt_change: str | None  # "out" / "in" when the message changed the number's opt-out state
+
+
+class ConversationRouter:
+    """Turns an inbound SMS into conversation state and a queued Slack post."""
+
+    def __init__(
+        self,
+        storage: Any,
+        channel: str,
+        *,
+        clock: Callable[[], datetime],
+        on_enqueue: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.storage = storage
+        self.channel = channel
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+
+    def deliver(self, sms: InboundSms) -> Delivery:
+        notes, change = self._opt_change(sms)
+        contact = self.storage.contact_name(sms.msisdn)
+        ref = self.storage.find_thread(sms.msisdn, now=self.clock(), window=THREAD_WINDOW)
+        if ref is None:
+            delivery = self._start(sms, contact, notes, change)
+        else:
+            delivery = self._reply(sms, contact, notes, change, ref)
+        self.on_enqueue()
+        return delivery
+
+    def _opt_change(self, sms: InboundSms) -> tuple[list[str], str | None]:
+        word = keyword(sms.text) if sms.missing is None else None
+        if word in OPT_OUT_KEYWORDS:
+            if self.storage.record_opt_out(sms.msisdn, word, at=sms.at):
+                return [blocks.opt_out_note(sms.msisdn, word)], "out"
+        elif word in OPT_IN_KEYWORDS and self.storage.record_opt_in(sms.msisdn, word, at=sms.at):
+            return [blocks.opt_in_note(sms.msisdn)], "in"
+        return [], None
+
+    def _start(
+        self, sms: InboundSms, contact: str | None, notes: list[str], change: str | None
+    ) -> Delivery:
+        message = blocks.sms_message(
+            sms.msisdn,
+            contact,
+            sms.text,
+            starts_conversation=True,
+            missing=sms.missing,
+            notes=notes,
+        )
+        item = self.storage.enqueue(
+            self.channel, POST, post_payload(message, literal=True), order_key=order_key(sms.msisdn)
+        )
+        self.storage.start_conversation(sms.msisdn, self.channel, root_item=item)
+        return Delivery(item, True, change)
+
+    def _reply(
+        self, sms: InboundSms, contact: str | None, notes: list[str], change: str | None, ref: Any
+    ) -> Delivery:
+        message = blocks.sms_message(
+            sms.msisdn,
+            contact,
+            sms.text,
+            starts_conversation=False,
+            missing=sms.missing,
+            notes=notes,
+        )
+        payload = post_payload(
+            message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
+        )
+        item = self.storage.enqueue(ref.channel, POST, payload, order_key=order_key(sms.msisdn))
+        if ref.thread_ts:
+            self.storage.touch_conversation(ref.channel, ref.thread_ts, sms.msisdn)
+        elif ref.conversation_id is not None:
+            self.storage.touch_conversation_id(ref.conversation_id, sms.msisdn)
+        return Delivery(item, False, change)

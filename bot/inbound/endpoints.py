@@ -1,0 +1,360 @@
+"""The callback endpoints `/clickatell/status` and `/clickatell/mo` (product.md §3, issue 4).
+
+Each request is answered in milliseconds and does nothing slow: it checks the credentials,
+decodes the parameters from the RAW bytes of the query string and body (a UTF-16BE text is
+destroyed by decoding as UTF-8 first), and stores the callback in the inbox with its unique key
+before answering 200. Processing (state, Slack) happens afterwards on the inbox worker.
+
+Storing uses group commit (`InboxWriter`): request threads hand their callback to one writer
+thread, which commits everything waiting in one transaction and then releases them, so a burst
+costs one disk sync per batch and the request threads never queue on SQLite's lock (whose busy
+handler sleeps in growing steps). `WriteGate` lets these writes go before the worker's.
+
+Answers: 200 stored (or a duplicate, dropped), 200 for Clickatell's parameterless URL check,
+401 with WWW-Authenticate without the configured basic credentials (compared in constant time),
+403 for another account's api_id, 400 with the reason for malformed parameters, 405 for other
+methods, 413 above 64 KiB, and 503 (with Retry-After) when the database cannot store it right
+now (locked, disk full): Clickatell then retries, so a callback is never acknowledged and lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
+from bot.storage import StorageError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+BODY_KEY = "sms_bot.body"  # bot.web puts the already read (bounded) body here
+REALM = 'Basic realm="sms-bot callbacks", charset="UTF-8"'
+RETRY_AFTER = "30"
+# How long the writer lets a batch fill before committing it: a little latency for far fewer
+# commits (and disk syncs) under load.
+LINGER = 0.002
+
+StartResponse = Callable[..., Any]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What callbacks must carry. No password configured: no check (development only; `serve`
+    with a real gateway requires one, the sandbox generates one). No user: any user name."""
+
+    user: str | None
+    password: str | None
+
+    def accept(self, header: str | None) -> bool:
+        if not self.password:
+            return True
+        user, password = _basic(header)
+        # Both comparisons always run, over bytes, in constant time.
+        user_ok = hmac.compare_digest(user, (self.user or "").encode()) if self.user else True
+        password_ok = hmac.compare_digest(password, self.password.encode())
+        return user_ok and password_ok
+
+
+def _basic(header: str | None) -> tuple[bytes, bytes]:
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return b"", b"\x00"
+    try:
+        decoded = base64.b64decode(value.strip().encode("latin-1"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return b"", b"\x00"
+    user, sep, password = decoded.partition(b":")
+    return (user, password) if sep else (b"", b"\x00")
+
+
+class WriteGate:
+    """Orders this process's own database writers: they queue on a Python lock (woken at once)
+    instead of SQLite's busy handler (which sleeps in growing steps), and callback storage goes
+    first: `background()` waits up to `max_defer` seconds while callbacks are waiting to be
+    stored, so a burst of callbacks is not held up behind a batch of processing."""
+
+    def __init__(self, max_defer: float = 0.05):
+        self.lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = 0
+        self._last_store = 0.0
+        self.max_defer = max_defer
+
+    def announce(self, count: int) -> None:
+        """`count` callbacks are waiting to be stored."""
+        with self._cond:
+            self._waiting += count
+
+    def settle(self, count: int) -> None:
+        with self._cond:
+            self._waiting -= count
+            self._last_store = time.monotonic()
+            if self._waiting <= 0:
+                self._cond.notify_all()
+
+    def busy(self, within: float = 0.05) -> bool:
+        """Callbacks are arriving: one was stored within `within` seconds, or one is waiting."""
+        return self._waiting > 0 or time.monotonic() - self._last_store < within
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        with self._cond:
+            if self._waiting > 0:
+                self._cond.wait(self.max_defer)
+        with self.lock:
+            yield
+
+
+@dataclass
+class _Job:
+    kind: str
+    key: str
+    raw: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+    stored: bool = False
+    error: BaseException | None = None
+
+
+class InboxWriter:
+    """Group commit for the inbox. A request thread hands its callback over and waits; one
+    writer thread stores everything waiting in ONE transaction, so a burst of callbacks costs
+    one disk sync per batch instead of one per callback, and request threads never fight over
+    the database lock. The 200 still goes out only after the commit."""
+
+    name = "inbox-writer"
+
+    def __init__(
+        self,
+        storage: Any,
+        *,
+        gate: WriteGate | None = None,
+        max_batch: int = 512,
+        wait: float = 10.0,
+        linger: float = LINGER,
+    ) -> None:
+        self.storage = storage
+        self.gate = gate or WriteGate()
+        self.max_batch = max_batch
+        self.wait = wait
+        self.linger = linger
+        self._cond = threading.Condition()
+        self._jobs: list[_Job] = []
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> InboxWriter:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def store(self, kind: str, key: str, raw: bytes) -> bool:
+        """Store durably (True) or recognise a duplicate (False); StorageError when the
+        database cannot take it now. Without a running writer thread, stores directly."""
+        if not self.alive():
+            return self.storage.store_callback(kind, key, raw)
+        job = _Job(kind, key, raw)
+        with self._cond:
+            if self._stopping:
+                raise StorageError("the inbox writer is stopping")
+            self.gate.announce(1)
+            self._jobs.append(job)
+            self._cond.notify()
+        if not job.done.wait(self.wait):
+            raise StorageError("the database did not store the callback in time")
+        if job.error is not None:
+            raise job.error
+        return job.stored
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stopping:
+                    self._cond.wait()
+                if not self._jobs:
+                    return
+                if self.linger and len(self._jobs) < self.max_batch and not self._stopping:
+                    # Group commit: let the callbacks arriving right now join this batch, so
+                    # one commit (and one disk sync) serves many of them.
+                    self._cond.wait(self.linger)
+                batch = self._jobs[: self.max_batch]
+                del self._jobs[: self.max_batch]
+            self._write(batch)
+
+    def _write(self, batch: list[_Job]) -> None:
+        try:
+            with self.gate.lock:
+                results = self.storage.store_callbacks([(j.kind, j.key, j.raw) for j in batch])
+        except Exception as error:  # every waiting request answers 503; the gateway retries
+            log.error("storing %d callback(s) failed: %s", len(batch), error)
+            for job in batch:
+                job.error = error if isinstance(error, StorageError) else StorageError(str(error))
+        else:
+            for job, stored in zip(batch, results, strict=True):
+                job.stored = stored
+        finally:
+            self.gate.settle(len(batch))
+        for job in batch:
+            job.done.set()
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, text: str, headers: Iterable[tuple[str, str]] = ()):
+        super().__init__(text)
+        self.status, self.text, self.headers = status, text, list(headers)
+
+
+class CallbackEndpoints:
+    """`status` and `mo` are the two WSGI applications."""
+
+    def __init__(
+        self,
+        storage: Any,
+        *,
+        api_id: str | None,
+        credentials: Credentials,
+        on_stored: Callable[[], None] = lambda: None,
+        store: Callable[[str, str, bytes], bool] | None = None,
+        remember: Callable[[str, str, Any], None] | None = None,
+        forget: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.api_id = api_id or None
+        self.credentials = credentials
+        self.on_stored = on_stored
+        self.store = store or storage.store_callback  # InboxWriter.store: group commit
+        self.remember = remember  # hands the decoded callback to the worker (saves decoding)
+        self.forget = forget
+
+    def routes(self, status_path: str, mo_path: str) -> dict[str, Callable[..., Iterable[bytes]]]:
+        return {status_path: self.status, mo_path: self.mo}
+
+    def status(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._serve("status", environ, start_response)
+
+    def mo(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._serve("mo", environ, start_response)
+
+    def _serve(
+        self, kind: str, environ: Mapping[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        try:
+            status, text, headers = self._handle(kind, environ)
+        except _Answer as answer:
+            status, text, headers = answer.status, answer.text, answer.headers
+        data = text.encode()
+        start_response(
+            f"{status} {_REASONS[status]}",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                *headers,
+            ],
+        )
+        return [data]
+
+    def _handle(self, kind: str, environ: Mapping[str, Any]) -> tuple[int, str, list]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "POST"):
+            raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
+        if not self.credentials.accept(environ.get("HTTP_AUTHORIZATION")):
+            raise _Answer(401, "Authentication required\n", [("WWW-Authenticate", REALM)])
+        raw = _raw_params(environ)
+        params = parse_params(raw)
+        if not params:
+            return 200, "OK\n", []  # Clickatell's URL check: no parameters at all
+        self._check_account(params)
+        try:
+            callback = decode_status(params) if kind == "status" else decode_mo(params)
+        except CallbackError as error:
+            raise _Answer(400, f"Bad callback: {error}\n") from None
+        return self._store(kind, callback, raw)
+
+    def _check_account(self, params: Mapping[str, bytes]) -> None:
+        if self.api_id is None:
+            return
+        given = params.get("api_id", b"").strip()
+        if not hmac.compare_digest(given, self.api_id.encode()):
+            raise _Answer(403, "This callback is for another account (api_id)\n")
+
+    def _store(self, kind: str, callback: Any, raw: bytes) -> tuple[int, str, list]:
+        key = callback.unique_key
+        # Handed over before the commit, so the worker, woken by any later commit, finds it;
+        # taken back when nothing was stored, so nothing lingers.
+        if self.remember is not None:
+            self.remember(kind, key, callback)
+        try:
+            stored = self.store(kind, key, raw)
+        except (StorageError, sqlite3.Error) as error:
+            self._forget(kind, key)
+            log.error("cannot store %s callback %s: %s", kind, key, error)
+            raise _Answer(
+                503, "Cannot store the callback now; retry later\n", [("Retry-After", RETRY_AFTER)]
+            ) from None
+        if not stored:
+            self._forget(kind, key)
+            return 200, "OK (duplicate)\n", []
+        self.on_stored()
+        return 200, "OK\n", []
+
+    def _forget(self, kind: str, key: str) -> None:
+        if self.forget is not None:
+            self.forget(kind, key)
+
+
+def _raw_params(environ: Mapping[str, Any]) -> bytes:
+    """The body then the query string, as bytes; `parse_params` keeps a name's first value,
+    so a form body wins over the query string. PEP 3333 hands QUERY_STRING over as Latin-1
+    text: encoding it back gives the exact bytes."""
+    query = (environ.get("QUERY_STRING") or "").encode("latin-1", errors="replace")
+    body = _body(environ)
+    if len(query) > MAX_BODY:
+        raise _Answer(413, f"Query string too large: at most {MAX_BODY} bytes\n")
+    return b"&".join(part for part in (body, query) if part)
+
+
+def _body(environ: Mapping[str, Any]) -> bytes:
+    if BODY_KEY in environ:
+        return bytes(environ[BODY_KEY])
+    raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if raw_length and not raw_length.isdigit():
+        raise _Answer(400, "Bad Content-Length\n")
+    if raw_length and int(raw_length) > MAX_BODY:
+        raise _Answer(413, f"Body too large: at most {MAX_BODY} bytes\n")
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    body = stream.read(int(raw_length) if raw_length else MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise _Answer(413, f"Body too large: at most {MAX_BODY} bytes\n")
+    return body

@@ -1,0 +1,379 @@
+"""The paced, durable Slack sender: drains the storage outbox (issue 4, "Processing").
+
+Everything the inbound side shows in Slack is first written to the outbox (in the same
+transaction as the state change that caused it), then sent from here, so nothing acknowledged is
+lost when Slack is down or the process is killed:
+
+- Pacing: about one message per second per channel (Slack's limit for chat.postMessage), kept
+  per channel: a paced channel is left out of the next fetch (`exclude_channels`), so other
+  channels go on; nothing here runs on a request thread.
+- Card updates are coalesced by storage (one pending update per card, replaced in place) and
+  rendered from the latest stored state when sent; at most one per `card_interval` (3 s) per
+  card, so a 500-recipient send makes a handful of updates, not 500.
+- 429: the channel waits what Retry-After says and the item is retried then (not counted as a
+  failure). 5xx, `ok: false` with a transient error, and network errors: retried with
+  exponential backoff, for as long as it takes. Other errors (e.g. channel_not_found) are final.
+- Order within a conversation is the storage's `order_key` rule; a post whose thread root is
+  still in the outbox (`thread_root_item`) takes the root's ts when it is due.
+
+Exactly once across a crash. The window that matters is between Slack accepting a post and the
+outbox marking it done. Each post carries message metadata naming its item (and this database's
+instance token), and an "in flight" marker is stored before the call and removed in the same
+transaction that completes the item. A post found with a marker (the process died, or the answer
+was lost: timeout, 5xx) is first looked up with conversations.history/replies
+(include_all_metadata); if Slack has it, the item is completed with that ts instead of posting
+again. Residual risk: if that lookup fails (Slack down, scope missing) the post is sent again
+(at least once), which is logged. chat.update and reactions are idempotent, so repeating them is
+harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.blocks.base import Message
+from bot.storage import StorageError
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "sms_bot_outbox"
+POST, UPDATE, REACTION, EPHEMERAL = "post", "update", "reaction", "ephemeral"
+CARD_KEY = "card:{}"
+GATEWAY_CHANNEL = "~gateway"  # pseudo channel of non-Slack work handed to other workers
+
+_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+_ALREADY = frozenset({"already_reacted", "no_reaction"})
+_INSTANCE_KEY = "outbox.instance"
+_INFLIGHT_KEY = "outbox.inflight.{}"
+_LOOKUP_PAGES = 5
+MAX_BUGGY_ATTEMPTS = 5
+MAX_CARD_WAITS = 30
+MIN_DELAY = 0.01
+
+
+class GiveUp(Exception):
+    """A problem retrying cannot fix (the send is gone, an unknown kind): fail the item."""
+
+
+class Retry(Exception):
+    """Try the item again after `delay` seconds (pacing, not-yet-ready data)."""
+
+    def __init__(self, delay: float, reason: str, *, count: bool = False):
+        super().__init__(reason)
+        self.delay, self.count = delay, count
+
+
+@dataclass(frozen=True)
+class Timing:
+    post_interval: float = 1.0  # seconds between Slack writes in one channel
+    card_interval: float = 3.0  # seconds between updates of one card
+    backoff: float = 1.0  # first retry delay after a failure; doubles per attempt
+    max_backoff: float = 300.0
+    lease: timedelta = timedelta(seconds=60)  # longer than any one Slack call with its timeout
+    idle: float = 0.5  # longest pause when nothing is known to be due
+
+
+Handler = Callable[[Any], None]
+
+
+class SlackOutbox:
+    """Sends due outbox items. `step()` does everything due now and says how long to pause."""
+
+    def __init__(
+        self,
+        storage: Any,
+        slack: WebClient,
+        *,
+        clock: Callable[[], datetime],
+        render_card: Callable[[Any], Message],
+        timing: Timing = Timing(),
+        handlers: Mapping[str, Handler] | None = None,
+        reaction_for: Callable[[Any], str | None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.slack = slack
+        self.clock = clock
+        self.render_card = render_card
+        self.timing = timing
+        self.handlers = dict(handlers or {})
+        self.reaction_for = reaction_for
+        self._channel_free: dict[str, datetime] = {}
+        self._card_sent: dict[str, datetime] = {}
+        self._instance: str | None = None
+
+    # ---- the loop
+
+    def step(self) -> float:
+        """Send everything due now (one item at a time, honouring pacing); return the pause."""
+        while True:
+            now = self.clock()
+            busy = [ch for ch, free in self._channel_free.items() if free > now]
+            items = self.storage.fetch_due(
+                limit=1, now=now, lease=self.timing.lease, exclude_channels=busy
+            )
+            if not items:
+                return self._pause(now)
+            self.handle(items[0])
+
+    def _pause(self, now: datetime) -> float:
+        waits = [(free - now).total_seconds() for free in self._channel_free.values() if free > now]
+        return max(0.0, min([self.timing.idle, *waits]))
+
+    def handle(self, item: Any) -> None:
+        """Do one claimed item; every outcome completes, reschedules or gives it up."""
+        try:
+            if item.kind in self.handlers:
+                self.handlers[item.kind](item)  # takes over the item (e.g. an SMS send)
+                return
+            result = self._dispatch(item)
+        except Retry as retry:
+            self._later(item, retry.delay, str(retry), count=retry.count)
+        except GiveUp as error:
+            self._fail(item, str(error))
+        except SlackApiError as error:
+            self._slack_error(item, error)
+        except (SlackClientError, OSError) as error:
+            self._later(item, self._backoff(item), f"network: {error}", count=True)
+        except StorageError:
+            raise  # the database itself: the worker pauses and tries again
+        except Exception as error:
+            # A bug or bad data in one item must not stall the queue: back off, then give up.
+            log.exception("outbox item %s (%s) failed", item.id, item.kind)
+            if item.attempts >= MAX_BUGGY_ATTEMPTS:
+                self._fail(item, f"{type(error).__name__}: {error}")
+            else:
+                self._later(item, self._backoff(item), f"{type(error).__name__}", count=True)
+        else:
+            with self.storage.transaction():
+                self.storage.complete(item, result)
+                self.storage.delete_value(_INFLIGHT_KEY.format(item.id))
+
+    def _dispatch(self, item: Any) -> str | None:
+        payload = item.payload
+        if item.kind == POST:
+            return self._post(item, payload)
+        if item.kind == UPDATE:
+            return self._update(item, payload)
+        if item.kind == REACTION:
+            return self._reaction(item, payload)
+        if item.kind == EPHEMERAL:
+            self._paced_call(item.channel)
+            self._call("chat_postEphemeral", channel=item.channel, **payload)
+            return None
+        raise GiveUp(f"unknown outbox kind {item.kind!r}")
+
+    # ---- outcomes
+
+    def _later(self, item: Any, delay: float, reason: str, *, count: bool) -> None:
+        # A floor, so an item due again "now" cannot spin the loop.
+        not_before = self.clock() + timedelta(seconds=max(delay, MIN_DELAY))
+        self.storage.reschedule(item, not_before, error=reason[:500], count_attempt=count)
+
+    def _backoff(self, item: Any) -> float:
+        return min(self.timing.max_backoff, self.timing.backoff * 2 ** min(item.attempts, 20))
+
+    def _slack_error(self, item: Any, error: SlackApiError) -> None:
+        response = error.response
+        status = getattr(response, "status_code", 200)
+        code = _error_code(response)
+        if status == 429 or code == "ratelimited":
+            delay = _retry_after(response)
+            self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
+            self.storage.delete_value(_INFLIGHT_KEY.format(item.id))  # refused: not posted
+            self._later(item, delay, "rate limited (429)", count=False)
+        elif status >= 500 or code in _TRANSIENT:
+            self._later(item, self._backoff(item), f"Slack {status}: {code}", count=True)
+        else:
+            self._fail(item, f"Slack: {code}")
+
+    def _fail(self, item: Any, reason: str) -> None:
+        log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, reason)
+        with self.storage.transaction():
+            self.storage.give_up(item, reason[:500])
+            self.storage.delete_value(_INFLIGHT_KEY.format(item.id))
+
+    # ---- Slack calls
+
+    def _call(self, method: str, **params: Any) -> Any:
+        return getattr(self.slack, method)(**params)
+
+    def _paced_call(self, channel: str) -> None:
+        """Reserve the channel's next slot (taken even if the call fails: Slack counted it)."""
+        self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
+
+    def _post(self, item: Any, payload: Mapping[str, Any]) -> str:
+        thread_ts = self._thread_ts(payload)
+        marker_key = _INFLIGHT_KEY.format(item.id)
+        marker = self.storage.get_value(marker_key)
+        if marker is not None:
+            found = self._find_posted(item, json.loads(marker))
+            if found is not None:
+                log.info(
+                    "outbox item %s was already posted (%s); not posting again", item.id, found
+                )
+                return found
+        since = self.clock() - timedelta(seconds=5)
+        self.storage.set_value(
+            marker_key, json.dumps({"since": since.timestamp(), "thread_ts": thread_ts})
+        )
+        params: dict[str, Any] = {
+            "channel": item.channel,
+            "text": payload.get("text", ""),
+            "blocks": payload.get("blocks") or None,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {
+                "event_type": EVENT_TYPE,
+                "event_payload": {"item": item.id, "instance": self._instance_token()},
+            },
+        }
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if payload.get("mrkdwn") is False:
+            params["mrkdwn"] = False
+        self._paced_call(item.channel)
+        response = self._call("chat_postMessage", **params)
+        return str(response["ts"])
+
+    def _thread_ts(self, payload: Mapping[str, Any]) -> str | None:
+        if payload.get("thread_ts"):
+            return str(payload["thread_ts"])
+        root = payload.get("thread_root_item")
+        if root is None:
+            return None
+        ts = self.storage.outbox_result(int(root))
+        if ts is not None:
+            return ts
+        root_item = self.storage.outbox_item(int(root))
+        if root_item is not None and root_item.state == "pending":
+            raise Retry(self.timing.post_interval, f"thread root {root} not posted yet")
+        return None  # the root failed for good: post at the top level rather than lose it
+
+    def _find_posted(self, item: Any, marker: Mapping[str, Any]) -> str | None:
+        """The ts of this item's post if Slack already has it (a previous attempt got through)."""
+        params: dict[str, Any] = {
+            "channel": item.channel,
+            "oldest": f"{float(marker.get('since', 0)):.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+            "inclusive": True,
+        }
+        method = "conversations_history"
+        if marker.get("thread_ts"):
+            method, params["ts"] = "conversations_replies", marker["thread_ts"]
+        token = self._instance_token()
+        try:
+            for _ in range(_LOOKUP_PAGES):
+                response = self._call(method, **params)
+                for message in response.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    body = meta.get("event_payload") or {}
+                    ours = meta.get("event_type") == EVENT_TYPE and body.get("instance") == token
+                    if ours and body.get("item") == item.id:
+                        return str(message["ts"])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return None
+                params["cursor"] = cursor
+        except SlackApiError as error:
+            if (
+                getattr(error.response, "status_code", 200) == 429
+                or _error_code(error.response) in _TRANSIENT
+            ):
+                raise
+            log.warning(
+                "cannot check whether outbox item %s was posted (%s); posting it again",
+                item.id,
+                _error_code(error.response),
+            )
+        return None
+
+    def _update(self, item: Any, payload: Mapping[str, Any]) -> str | None:
+        key = item.coalesce_key or f"update:{item.id}"
+        sent = self._card_sent.get(key)
+        now = self.clock()
+        if sent is not None and (now - sent).total_seconds() < self.timing.card_interval:
+            raise Retry(self.timing.card_interval - (now - sent).total_seconds(), "card pacing")
+        if "send_id" in payload:
+            channel, ts, message = self._card(int(payload["send_id"]), item)
+        else:
+            channel, ts = item.channel, str(payload["ts"])
+            message = Message(payload["text"], payload.get("blocks") or [])
+        self._paced_call(channel)
+        self._card_sent[key] = now
+        self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
+        return ts
+
+    def _card(self, send_id: int, item: Any) -> tuple[str, str, Message]:
+        send = self.storage.get_send(send_id)
+        if send is None:
+            raise GiveUp(f"send {send_id} no longer exists")
+        if not send.card_ts:
+            if item.attempts >= MAX_CARD_WAITS:
+                raise GiveUp(f"send {send_id} never got a card")
+            raise Retry(2.0, f"card of send {send_id} not posted yet", count=True)
+        return send.card_channel or item.channel, send.card_ts, self.render_card(send)
+
+    def _reaction(self, item: Any, payload: Mapping[str, Any]) -> None:
+        """Make the reaction on a relayed reply show its current state (idempotent)."""
+        send = self.storage.get_send(int(payload["send_id"]))
+        if send is None or not send.card_ts or self.reaction_for is None:
+            return None
+        wanted = self.reaction_for(send)
+        state_key = f"outbox.reaction.{send.id}"
+        shown = self.storage.get_value(state_key)
+        if wanted == shown:
+            return None
+        target = {"channel": send.card_channel or item.channel, "timestamp": send.card_ts}
+        if shown:
+            self._ignore_already("reactions_remove", name=shown, **target)
+        if wanted:
+            self._ignore_already("reactions_add", name=wanted, **target)
+        self.storage.set_value(state_key, wanted or "")
+        return None
+
+    def _ignore_already(self, method: str, **params: Any) -> None:
+        try:
+            self._call(method, **params)
+        except SlackApiError as error:
+            if _error_code(error.response) not in _ALREADY:
+                raise
+
+    def _instance_token(self) -> str:
+        """A random token of this database, so another installation's items never match."""
+        if self._instance is None:
+            token = self.storage.get_value(_INSTANCE_KEY)
+            if token is None:
+                token = secrets.token_hex(8)
+                self.storage.set_value(_INSTANCE_KEY, token)
+            self._instance = token
+        return self._instance
+
+
+def _error_code(response: Any) -> str:
+    try:
+        return str(response.get("error") or "unknown_error")
+    except Exception:
+        return "unknown_error"
+
+
+def _retry_after(response: Any) -> float:
+    headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+    raw = headers.get("retry-after", "1")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else "1"
+    try:
+        return min(3600.0, max(0.0, float(raw)))
+    except (TypeError, ValueError):
+        return 1.0

@@ -1,0 +1,360 @@
+"""The inbox worker: stored callbacks become state and Slack work (issue 4, "Processing").
+
+Each pass takes the oldest unprocessed callbacks and handles a batch of them in ONE storage
+transaction (status moved forward, SMS part stored, Slack work enqueued, row marked processed):
+all or nothing, so a crash half-way leaves the rows unprocessed and the next pass redoes them,
+and a batch costs one disk sync instead of one per callback. A row that fails unexpectedly sends
+its batch back through one row at a time, so one poison row cannot hold up the others.
+
+- Status callbacks move a recipient's status only forward (storage does the ranking) and ask for
+  ONE coalesced card update per card per batch, rendered from the latest stored state when the
+  outbox sends it, so a 1,000-recipient send does not make 1,000 updates. A status for a relayed
+  thread reply updates that reply's reaction instead (and notes a failure in the thread).
+- A status for a message we cannot find yet is retried a few times (the gateway can report before
+  the send's answer was stored), then dropped: it is not one of ours (e.g. a command-line send).
+- Inbound SMS parts are reassembled by their UDH; groups still missing parts after `part_wait`
+  (10 minutes) are posted as received, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.blocks import inbound as blocks
+from bot.clickatell.callbacks import (
+    CallbackError,
+    MoCallback,
+    StatusCallback,
+    decode_mo,
+    decode_status,
+    parse_params,
+)
+from bot.clickatell.codes import is_final
+from bot.inbound.conversations import ConversationRouter, InboundSms
+from bot.inbound.worker import Rest
+
+log = logging.getLogger(__name__)
+
+BATCH = 256  # rows per transaction when the endpoints are quiet (catching up fast)
+BUSY_BATCH = 16  # ...and while callbacks arrive: the database lock is held only briefly
+PART_WAIT = timedelta(minutes=10)
+# Waits before retrying a status whose message is not known yet; after the last one it is dropped.
+UNKNOWN_RETRIES = (1.0, 3.0, 10.0)
+SWEEP_EVERY = timedelta(seconds=5)  # how often incomplete multi-part SMS are looked for
+PRUNE_EVERY = timedelta(hours=1)
+MAX_FAILURES = 20  # a row failing this often (about 1.5 hours of retries) is set aside, logged
+# Processed callbacks are kept this long: longer than the gateway's retry span (status retries
+# run to 3 days and 2 hours), so a late retry is still recognised as a duplicate.
+KEEP_CALLBACKS = timedelta(days=7)
+KEEP_OUTBOX = timedelta(days=7)  # finished Slack work (its results: posted ts) for inspection
+# During a burst of callbacks, rest this many times as long as a batch took (so processing gets
+# about 1 / (1 + YIELD_FACTOR) of the time while the endpoints get the rest).
+YIELD_FACTOR = 3.0
+
+
+@dataclass
+class _Batch:
+    """Slack work a batch asks for, enqueued once at its end (coalescing within the batch)."""
+
+    cards: set[int] = field(default_factory=set)
+    replies: set[int] = field(default_factory=set)
+    failed_replies: dict[int, tuple[str, str]] = field(
+        default_factory=dict
+    )  # send -> (msisdn, code)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    processed: int
+    deferred: int
+    dropped: int
+
+
+def msisdn_of(raw: str) -> str:
+    """The phone number of a callback as stored: digits only ('+27 82…' -> '2782…')."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return digits.removeprefix("00") if digits.startswith("00") else digits
+
+
+class InboxProcessor:
+    """One pass at a time (`run_once`); `LoopWorker` runs it in the background."""
+
+    def __init__(
+        self,
+        storage: Any,
+        router: ConversationRouter,
+        *,
+        clock: Callable[[], datetime],
+        refresh_card: Callable[[int], None],
+        refresh_reply: Callable[[int], None],
+        reply_failed: Callable[[int, str, str], None],
+        part_wait: timedelta = PART_WAIT,
+        batch: int = BATCH,
+        busy_batch: int = BUSY_BATCH,
+        unknown_retries: Sequence[float] = UNKNOWN_RETRIES,
+        gate: Any = None,
+        yield_factor: float = YIELD_FACTOR,
+        decoded: Decoded | None = None,
+    ) -> None:
+        self.storage = storage
+        self.router = router
+        self.clock = clock
+        self.refresh_card = refresh_card
+        self.refresh_reply = refresh_reply
+        self.reply_failed = reply_failed
+        self.part_wait = part_wait
+        self.batch = batch
+        self.busy_batch = busy_batch
+        self.unknown_retries = tuple(unknown_retries)
+        self._retry_at: dict[int, datetime] = {}
+        self._gate = gate  # endpoints.WriteGate: callbacks being stored go first
+        self.yield_factor = yield_factor
+        self._next_sweep = clock()
+        self._next_prune = clock()
+        self._reply_sends: dict[int, bool] = {}  # send id -> is a relayed reply (never changes)
+        self.decoded = decoded if decoded is not None else Decoded()
+
+    # ---- the loop body
+
+    def step(self) -> float:
+        """One pass (plus the stale-part sweep now and then); the pause until the next one.
+
+        While callbacks are arriving, batches are small and each full one is followed by a rest
+        of `yield_factor` times its own duration: acknowledging callbacks fast matters more than
+        showing them at once, so during a burst processing gets a bounded share of the
+        interpreter and catches up after.
+        """
+        busy = self._gate is not None and self._gate.busy()
+        limit = self.busy_batch if busy else self.batch
+        started = time.monotonic()
+        result = self.run_once(limit)
+        spent = time.monotonic() - started
+        now = self.clock()
+        if now >= self._next_sweep:
+            self.flush_stale_parts()
+            self._next_sweep = now + SWEEP_EVERY
+        if now >= self._next_prune:
+            self.prune(now)
+            self._next_prune = now + PRUNE_EVERY
+        if result.processed >= limit:
+            return Rest(spent * self.yield_factor) if busy else 0.0
+        return 1.0 if not self._retry_at else min(1.0, self._next_retry())
+
+    def _next_retry(self) -> float:
+        now = self.clock()
+        return max(0.0, min((t - now).total_seconds() for t in self._retry_at.values()))
+
+    def run_once(self, limit: int | None = None) -> PassResult:
+        """Process up to `limit` (default: `batch`) due rows in one transaction."""
+        limit = limit or self.batch
+        now = self.clock()
+        rows = self.storage.fetch_unprocessed(limit=limit + len(self._retry_at))
+        due = [row for row in rows if self._retry_at.get(row.id, now) <= now][:limit]
+        if not due:
+            return PassResult(0, 0, 0)
+        try:
+            outcome = self._process(due)
+        except Exception:
+            log.exception("inbox batch failed; processing its %d rows one by one", len(due))
+            outcome = _Outcome()
+            for row in due:
+                outcome.merge(self._process_alone(row))
+        return PassResult(outcome.processed, len(outcome.unknown), outcome.dropped)
+
+    def _process(self, rows: Sequence[Any]) -> _Outcome:
+        outcome, work = _Outcome(), _Batch()
+        with self._turn(), self.storage.transaction():
+            reports: list[tuple[Any, StatusCallback]] = []
+            for row in rows:
+                decoded = self._decode(row)
+                if isinstance(decoded, StatusCallback):
+                    reports.append((row, decoded))
+                    continue
+                if isinstance(decoded, MoCallback):
+                    self._mo(decoded)
+                outcome.done.append(row.id)
+            self._statuses(reports, work, outcome)
+            self.storage.mark_processed_many(outcome.done)
+            self._enqueue(work)
+        outcome.processed = len(outcome.done)
+        self._after(outcome)
+        return outcome
+
+    def _turn(self) -> Any:
+        return self._gate.background() if self._gate is not None else nullcontext()
+
+    def _process_alone(self, row: Any) -> _Outcome:
+        try:
+            return self._process([row])
+        except Exception as error:
+            log.exception("inbox row %s (%s) failed", row.id, row.kind)
+            attempts = self.storage.record_inbox_failure(row.id, f"{type(error).__name__}: {error}")
+            if attempts >= MAX_FAILURES:
+                log.error("inbox row %s failed %d times; giving up on it", row.id, attempts)
+                self.storage.mark_processed(row.id)
+                self._retry_at.pop(row.id, None)
+                return _Outcome(dropped=1)
+            self._retry_at[row.id] = self.clock() + timedelta(seconds=min(300, 2**attempts))
+            return _Outcome()
+
+    def _after(self, outcome: _Outcome) -> None:
+        """Outside the transaction: count attempts of unknown statuses, drop the hopeless."""
+        now = self.clock()
+        for row_id in outcome.done:
+            self._retry_at.pop(row_id, None)
+        for row_id in outcome.unknown:
+            attempts = self.storage.record_inbox_failure(row_id, "message not known (yet)")
+            if attempts > len(self.unknown_retries):
+                log.info("status callback %s is for a message we never sent; dropped", row_id)
+                self.storage.mark_processed(row_id)
+                self._retry_at.pop(row_id, None)
+                outcome.dropped += 1
+            else:
+                delay = self.unknown_retries[attempts - 1]
+                self._retry_at[row_id] = now + timedelta(seconds=delay)
+
+    # ---- rows
+
+    def _decode(self, row: Any) -> StatusCallback | MoCallback | None:
+        """The callback a row holds: as the endpoint decoded it (no second decoding), or from
+        its raw bytes. None for a row that cannot be decoded (written by an older version: the
+        endpoint refuses malformed callbacks); it is marked processed, not retried forever."""
+        known = self.decoded.take(row.kind, row.unique_key)
+        if known is not None:
+            return known
+        try:
+            params = parse_params(row.params)
+            return decode_status(params) if row.kind == "status" else decode_mo(params)
+        except CallbackError as error:
+            log.warning("inbox row %s cannot be decoded (%s); skipped", row.id, error)
+            return None
+
+    def _statuses(
+        self, reports: Sequence[tuple[Any, StatusCallback]], work: _Batch, outcome: _Outcome
+    ) -> None:
+        """Move recipients forward (one storage call for the whole batch)."""
+        if not reports:
+            return
+        results = self.storage.apply_statuses(
+            [
+                (c.apimsgid, c.climsgid, msisdn_of(c.to), c.status, c.timestamp, c.charge)
+                for _, c in reports
+            ]
+        )
+        for (row, callback), result in zip(reports, results, strict=True):
+            if result is None:
+                outcome.unknown.append(row.id)
+                continue
+            outcome.done.append(row.id)
+            _, send_id, changed = result
+            if changed:
+                self._note_change(send_id, msisdn_of(callback.to), callback.status, work)
+
+    def _note_change(self, send_id: int, msisdn: str, status: str, work: _Batch) -> None:
+        if not self._is_reply(send_id):
+            work.cards.add(send_id)
+            return
+        work.replies.add(send_id)
+        if is_final(status) and status != "004":
+            work.failed_replies[send_id] = (msisdn, status)
+
+    def _is_reply(self, send_id: int) -> bool:
+        known = self._reply_sends.get(send_id)
+        if known is None:
+            send = self.storage.get_send(send_id)
+            known = send is not None and send.thread_ts is not None
+            if len(self._reply_sends) > 10_000:
+                self._reply_sends.clear()
+            self._reply_sends[send_id] = known
+        return known
+
+    def _mo(self, mo: MoCallback) -> None:
+        sender = msisdn_of(mo.sender)
+        part = mo.concatenation
+        if part is None or part.total == 1:
+            self.router.deliver(InboundSms(sender, mo.text, mo.timestamp))
+            return
+        whole = self.storage.add_mo_part(
+            sender, part.reference, part.total, part.sequence, mo.text, received_at=self.clock()
+        )
+        if whole is not None:
+            self.storage.delete_mo_group(sender, part.reference, part.total)
+            self.router.deliver(InboundSms(sender, whole, mo.timestamp))
+
+    def _enqueue(self, work: _Batch) -> None:
+        for send_id in sorted(work.cards):
+            self.refresh_card(send_id)
+        for send_id in sorted(work.replies):
+            self.refresh_reply(send_id)
+        for send_id, (msisdn, status) in sorted(work.failed_replies.items()):
+            self.reply_failed(send_id, msisdn, status)
+
+    def prune(self, now: datetime) -> tuple[int, int]:
+        """Forget old processed callbacks and finished outbox items; (callbacks, items)."""
+        callbacks = self.storage.prune_inbox(KEEP_CALLBACKS, now=now)
+        items = self.storage.prune_outbox(KEEP_OUTBOX, now=now)
+        if callbacks or items:
+            log.info("pruned %d old callbacks and %d finished Slack items", callbacks, items)
+        return callbacks, items
+
+    # ---- incomplete multi-part SMS
+
+    def flush_stale_parts(self) -> int:
+        """Post groups whose missing parts did not come within `part_wait`, marked incomplete."""
+        now = self.clock()
+        groups = self.storage.stale_mo_groups(self.part_wait, now=now)
+        for group in groups:
+            missing = tuple(s for s in range(1, group.total + 1) if s not in group.parts)
+            text = "".join(group.parts.get(s, "[…]") for s in range(1, group.total + 1))
+            sms = InboundSms(
+                group.sender,
+                text,
+                group.first_received_at,
+                missing=blocks.Missing(group.total, missing),
+            )
+            with self._turn(), self.storage.transaction():
+                self.router.deliver(sms)
+                self.storage.delete_mo_group(group.sender, group.reference, group.total)
+        return len(groups)
+
+
+class Decoded:
+    """Callbacks the endpoint just decoded, by (kind, unique key), so the worker need not decode
+    them again. Only a shortcut: bounded, forgotten on restart, rows are decodable on their own."""
+
+    def __init__(self, limit: int = 20_000):
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limit = limit
+
+    def put(self, kind: str, key: str, callback: Any) -> None:
+        with self._lock:
+            self._items[(kind, key)] = callback
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def take(self, kind: str, key: str) -> Any:
+        with self._lock:
+            return self._items.pop((kind, key), None)
+
+
+@dataclass
+class _Outcome:
+    processed: int = 0
+    dropped: int = 0
+    done: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+
+    def merge(self, other: _Outcome) -> None:
+        self.processed += other.processed
+        self.dropped += other.dropped
+        self.done.extend(other.done)
+        self.unknown.extend(other.unknown)

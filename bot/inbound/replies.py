@@ -1,0 +1,352 @@
+"""Thread replies from Slack to the phone (product.md §6; issue 4, "Conversations").
+
+A person's message in the thread of a card or conversation is texted to that thread's number: the
+phone whose SMS arrived there last, else the card's only recipient. `handle_event` runs on the
+work executor (never on Bolt's listener threads) and does only fast, local work in one storage
+transaction: claim the Slack message (so a redelivered event is relayed once), record the reply
+as a send (`thread_ts` set, shown by the person's own message), and queue the gateway call and
+the "on its way" reaction in the outbox. The gateway call itself (`send_item`) runs on this
+module's own small pool, handed over by the outbox; a send interrupted by a crash is checked with
+`querymsg` by its climsgid before being tried again, so the phone never gets it twice.
+
+Not relayed: replies starting with `note:`, bot messages, message subtypes (joins, edits, file
+shares, ...). An edited or deleted reply that was already relayed gets a short note that the phone
+keeps the original. Refusals (not allowed, opted out, too long, no single number) are ephemeral.
+The reply's reaction follows its delivery reports: outbox_tray, then white_check_mark or x.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.blocks import inbound as blocks
+from bot.clickatell.codes import describe_status, is_final
+from bot.clickatell.encoding import measure
+from bot.clickatell.types import GatewayError, OutcomeUnknown, Refused
+from bot.inbound.conversations import POST, order_key, post_payload, slack_text_to_sms
+from bot.inbound.outbox import EPHEMERAL, GATEWAY_CHANNEL, REACTION
+
+log = logging.getLogger(__name__)
+
+SMS = "sms"  # outbox kind: a relayed reply's gateway send
+NOTE_PREFIX = "note:"
+QUEUED, RECEIVED, FAILED = "outbox_tray", "white_check_mark", "x"
+MAX_TRANSIENT_ATTEMPTS = 8
+_INFLIGHT = "relay.inflight.{}"
+_UNKNOWN_CODES = frozenset({"103", "104"})  # querymsg: the gateway never saw this message
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `handle_event` did with one event, for logs and tests."""
+
+    action: str  # "relayed", "refused", "noted", "ignored", "duplicate"
+    reason: str = ""
+    send_id: int | None = None
+
+
+def reaction_for(send: Any) -> str | None:
+    """The reaction that shows a relayed reply's state now."""
+    if not send.recipients:
+        return None
+    recipient = send.recipients[0]
+    if recipient.error_code or recipient.error_description:
+        return FAILED
+    if recipient.status and is_final(recipient.status):
+        return RECEIVED if recipient.status == "004" else FAILED
+    return QUEUED
+
+
+class ReplyRelay:
+    def __init__(
+        self,
+        storage: Any,
+        gateway: Any,
+        *,
+        allowed: Callable[[str | None], bool],
+        max_parts: int,
+        sandbox: bool,
+        clock: Callable[[], datetime],
+        on_enqueue: Callable[[], None] = lambda: None,
+        backoff: float = 2.0,
+        pool_size: int = 4,
+    ) -> None:
+        self.storage = storage
+        self.gateway = gateway
+        self.allowed = allowed
+        self.max_parts = max_parts
+        self.sandbox = sandbox
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.backoff = backoff
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="sms-relay")
+        self._running: set[int] = set()  # outbox items being sent now (a lapsed lease refetches)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.name = "reply-relay"
+
+    # ---- worker protocol (Services.workers)
+
+    def alive(self) -> bool:
+        return not self._closed.is_set()
+
+    def stop(self) -> None:
+        self._closed.set()
+        self._pool.shutdown(wait=True)
+
+    # ---- Slack events
+
+    def handle_event(self, body: Mapping[str, Any]) -> Decision:
+        """One Events API envelope (or a bare `message` event)."""
+        event = body.get("event", body)
+        if not isinstance(event, Mapping) or event.get("type", "message") != "message":
+            return Decision("ignored", "not a message event")
+        subtype = event.get("subtype")
+        if subtype in ("message_changed", "message_deleted"):
+            return self._changed(event, deleted=subtype == "message_deleted")
+        if subtype or event.get("bot_id") or not event.get("user"):
+            return Decision("ignored", f"subtype {subtype}" if subtype else "not a person")
+        channel, ts, thread_ts = event.get("channel"), event.get("ts"), event.get("thread_ts")
+        if not (channel and ts and thread_ts) or thread_ts == ts:
+            return Decision("ignored", "not a thread reply")
+        text = slack_text_to_sms(str(event.get("text") or ""))
+        if text.lstrip().lower().startswith(NOTE_PREFIX):
+            return Decision("ignored", "note")
+        info = self.storage.thread_info(channel, thread_ts)
+        if info is None:
+            return Decision("ignored", "not one of our threads")
+        return self._relay(event, info, text)
+
+    def _relay(self, event: Mapping[str, Any], info: Any, text: str) -> Decision:
+        channel, ts, user = event["channel"], event["ts"], event.get("user")
+        refusal, msisdn = self._check(user, info, text)
+        with self.storage.transaction():
+            if not self.storage.claim(_claim_key(channel, ts)):
+                return Decision("duplicate")
+            if refusal is not None:
+                self._ephemeral(channel, user, info.thread_ts, refusal)
+                decision = Decision("refused", refusal)
+            else:
+                decision = Decision("relayed", send_id=self._record(event, info, msisdn, text))
+        self.on_enqueue()
+        return decision
+
+    def _check(self, user: str | None, info: Any, text: str) -> tuple[str | None, str]:
+        """(refusal text or None, the number to text)."""
+        msisdn = info.last_msisdn or (info.recipients[0] if len(info.recipients) == 1 else "")
+        if not self.allowed(user):
+            return blocks.refused_not_allowed(), msisdn
+        if not msisdn:
+            return blocks.ask_to_use_send(info.recipients), msisdn
+        if self.storage.is_opted_out(msisdn):
+            return blocks.refused_opted_out(msisdn), msisdn
+        if not text.strip():
+            return blocks.refused_text("the reply has no text to send."), msisdn
+        _, length, parts = measure(text)
+        if parts > self.max_parts:
+            return blocks.refused_text(
+                f"the reply needs {parts} SMS parts ({length} characters); the limit is "
+                f"{self.max_parts}. Shorten it."
+            ), msisdn
+        return None, msisdn
+
+    def _record(self, event: Mapping[str, Any], info: Any, msisdn: str, text: str) -> int:
+        from bot.storage import NewRecipient
+
+        channel, ts = event["channel"], event["ts"]
+        encoding, _, parts = measure(text)
+        send = self.storage.record_send(
+            slack_user=event.get("user") or "",
+            channel=channel,
+            text=text,
+            encoding=encoding,
+            parts=parts,
+            recipients=[
+                NewRecipient(
+                    msisdn=msisdn,
+                    climsgid=uuid.uuid4().hex,
+                    contact_name=self.storage.contact_name(msisdn),
+                )
+            ],
+            sandbox=self.sandbox,
+            intent_key=_claim_key(channel, ts),
+            thread_ts=info.thread_ts,
+        )
+        self.storage.attach_card(send.id, channel, ts)
+        self.storage.enqueue(GATEWAY_CHANNEL, SMS, {"send_id": send.id})
+        self.refresh(send.id)
+        return send.id
+
+    def _ephemeral(self, channel: str, user: str | None, thread_ts: str, text: str) -> None:
+        if user:
+            payload = {"user": user, "text": text, "thread_ts": thread_ts}
+            self.storage.enqueue(channel, EPHEMERAL, payload)
+
+    def _changed(self, event: Mapping[str, Any], *, deleted: bool) -> Decision:
+        channel = event.get("channel")
+        previous = event.get("previous_message") or {}
+        current = event.get("message") or {}
+        ts = event.get("deleted_ts") if deleted else current.get("ts")
+        if not (channel and ts):
+            return Decision("ignored", "incomplete change event")
+        if not deleted and ("edited" not in current or current.get("text") == previous.get("text")):
+            return Decision("ignored", "not an edit of the text")  # e.g. an unfurl
+        send = self.storage.send_by_intent(_claim_key(channel, ts))
+        if send is None or not send.thread_ts:
+            return Decision("ignored", "not a relayed reply")
+        with self.storage.transaction():
+            what = "deleted" if deleted else "edited"
+            if not self.storage.claim(f"relay-{what}:{channel}:{ts}"):  # one note of each kind
+                return Decision("duplicate")
+            payload = post_payload(blocks.relay_changed(deleted), thread_ts=send.thread_ts)
+            order = order_key(send.recipients[0].msisdn) if send.recipients else None
+            self.storage.enqueue(channel, POST, payload, order_key=order)
+        self.on_enqueue()
+        return Decision("noted", "deleted" if deleted else "edited", send.id)
+
+    # ---- delivery state
+
+    def refresh(self, send_id: int) -> None:
+        """Queue the reaction that shows the reply's current state (coalesced per reply)."""
+        send = self.storage.get_send(send_id)
+        if send is not None and send.card_channel:
+            self.storage.enqueue(
+                send.card_channel, REACTION, {"send_id": send_id}, coalesce_key=f"reply:{send_id}"
+            )
+            self.on_enqueue()
+
+    def note_failure(self, send_id: int, msisdn: str, words: str, code: str | None) -> None:
+        """Say in the thread why a relayed reply did not reach the phone."""
+        send = self.storage.get_send(send_id)
+        if send is None or not send.thread_ts:
+            return
+        payload = post_payload(blocks.relay_failed(msisdn, words, code), thread_ts=send.thread_ts)
+        self.storage.enqueue(
+            send.card_channel or send.channel, POST, payload, order_key=order_key(msisdn)
+        )
+        self.on_enqueue()
+
+    def status_failed(self, send_id: int, msisdn: str, status: str) -> None:
+        """A delivery report said the reply failed (007, 010, ...)."""
+        self.note_failure(send_id, msisdn, describe_status(status), status)
+
+    # ---- the gateway send (outbox handler for SMS items)
+
+    def submit(self, item: Any) -> None:
+        """Outbox handler: send on the relay pool; the outbox thread goes on at once."""
+        with self._lock:
+            if item.id in self._running:
+                return  # still being sent (slow gateway): its worker will finish it
+            self._running.add(item.id)
+        try:
+            self._pool.submit(self._send_safely, item)
+        except RuntimeError:  # shutting down: the claim lapses and the item is sent after restart
+            log.info("relay pool closed; SMS item %s left for the next start", item.id)
+            with self._lock:
+                self._running.discard(item.id)
+
+    def _send_safely(self, item: Any) -> None:
+        try:
+            self.send_item(item)
+        except Exception as error:
+            log.exception("relaying outbox item %s failed", item.id)
+            self._retry(item, f"{type(error).__name__}: {error}")
+        finally:
+            with self._lock:
+                self._running.discard(item.id)
+
+    def send_item(self, item: Any) -> None:
+        send = self.storage.get_send(int(item.payload["send_id"]))
+        if send is None or not send.recipients:
+            self.storage.give_up(item, "the reply's record is gone")
+            return
+        recipient = send.recipients[0]
+        if recipient.apimsgid or recipient.error_code or recipient.error_description:
+            self._finish(item, send.id)  # already done before a crash
+            return
+        if self.storage.is_opted_out(recipient.msisdn):
+            words = "the number opted out (texted STOP) before the reply went out"
+            self._failed(item, send, recipient, None, words)
+            return
+        marker = _INFLIGHT.format(send.id)
+        if self.storage.get_value(marker) is not None and self._already_sent(item, send, recipient):
+            return
+        self.storage.set_value(marker, json.dumps({"at": self.clock().timestamp()}))
+        try:
+            result = self.gateway.send(recipient.msisdn, send.text, climsgid=recipient.climsgid)
+        except OutcomeUnknown as error:
+            self._retry(item, f"outcome unknown: {error}")
+            return
+        except GatewayError as error:
+            if _transient(error) and item.attempts < MAX_TRANSIENT_ATTEMPTS:
+                self.storage.delete_value(marker)
+                self._retry(item, str(error))
+                return
+            self._failed(item, send, recipient, error.code, error.explanation)
+            return
+        except Refused as error:
+            self._failed(item, send, recipient, None, str(error))
+            return
+        self._sent(item, send, recipient, result.messages[0])
+
+    def _already_sent(self, item: Any, send: Any, recipient: Any) -> bool:
+        """After a crash mid-send: does the gateway know this climsgid? Then do not resend."""
+        try:
+            status = self.gateway.query(climsgid=recipient.climsgid)
+        except GatewayError as error:
+            if error.code in _UNKNOWN_CODES:
+                return False
+            self._retry(item, f"cannot check an interrupted send: {error}")
+            return True
+        with self.storage.transaction():
+            self.storage.update_recipient_result(recipient.id, apimsgid=status.apimsgid)
+            self.storage.update_status(recipient.id, status.status, apimsgid=status.apimsgid)
+            self._finish(item, send.id)
+        return True
+
+    def _sent(self, item: Any, send: Any, recipient: Any, result: Any) -> None:
+        error = result.error
+        if error is not None:
+            self._failed(item, send, recipient, error.code, error.explanation)
+            return
+        with self.storage.transaction():
+            self.storage.update_recipient_result(recipient.id, apimsgid=result.apimsgid)
+            self._finish(item, send.id)
+
+    def _failed(self, item: Any, send: Any, recipient: Any, code: str | None, words: str) -> None:
+        with self.storage.transaction():
+            self.storage.update_recipient_result(
+                recipient.id, apimsgid=None, error_code=code, error_description=words
+            )
+            self.note_failure(send.id, recipient.msisdn, words, code)
+            self._finish(item, send.id)
+
+    def _finish(self, item: Any, send_id: int) -> None:
+        with self.storage.transaction():
+            self.storage.complete(item)
+            self.storage.delete_value(_INFLIGHT.format(send_id))
+            self.refresh(send_id)
+
+    def _retry(self, item: Any, reason: str) -> None:
+        delay = min(300.0, self.backoff * 2 ** min(item.attempts, 10))
+        self.storage.reschedule(item, self.clock() + timedelta(seconds=delay), error=reason[:500])
+        self.on_enqueue()
+
+
+def _claim_key(channel: str, ts: str) -> str:
+    return f"relay:{channel}:{ts}"
+
+
+def _transient(error: GatewayError) -> bool:
+    """Worth trying again later: never reached the gateway, or the gateway's own 901."""
+    from bot.clickatell.client import NotSent
+
+    return isinstance(error, NotSent) or error.code == "901"

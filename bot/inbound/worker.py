@@ -1,0 +1,76 @@
+"""A background loop thread: the shape shared by the inbox processor, the outbox sender and the
+balance watcher.
+
+`step()` does whatever is due now and returns how long the loop may sleep before the next call;
+`wake()` cuts that sleep short (a new inbox row, a new outbox item). A step that raises is logged
+and retried after `error_pause`: a worker never dies of one bad row or one network failure, and
+/healthz reports a worker whose thread ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Rest(float):
+    """A pause `wake()` does not cut short (a worker yielding the CPU on purpose); `stop()`
+    still does."""
+
+
+class LoopWorker:
+    """Runs `step` on its own daemon thread until `stop()`."""
+
+    def __init__(
+        self,
+        name: str,
+        step: Callable[[], float],
+        *,
+        max_pause: float = 1.0,
+        error_pause: float = 1.0,
+    ) -> None:
+        self.name = name
+        self._step = step
+        self._max_pause = max_pause
+        self._error_pause = error_pause
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LoopWorker:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                pause = self._step()
+            except Exception:
+                log.exception("%s: step failed; retrying in %.1fs", self.name, self._error_pause)
+                pause = self._error_pause
+            if self._stopping.is_set():
+                break
+            if isinstance(pause, Rest):
+                self._stopping.wait(max(0.0, min(pause, self._max_pause)))
+                continue
+            # Clear before waiting only when there is nothing left: a wake() that arrived during
+            # the step must not be lost, so the event is cleared after it was observed.
+            if self._wake.wait(max(0.0, min(pause, self._max_pause))):
+                self._wake.clear()

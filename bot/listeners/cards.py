@@ -1,0 +1,78 @@
+"""Posting and refreshing send cards.
+
+A card is always rendered from the latest stored state (`blocks.card.card_message`), so any
+number of refreshes in any order converge on the truth. Refreshes of one card are serialized by a
+per-card lock that covers reading the state and the `chat.update`: a later refresh cannot be
+overtaken by an earlier one carrying older state.
+
+`refresh(send_id)` is the default `Services.refresh_card`; the inbound work may replace it with
+its coalescing, rate-limited outbox (`Services.refresh_card = ...`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.card import card_message
+from bot.listeners.common import slack_error
+
+log = logging.getLogger(__name__)
+
+
+LOCK_STRIPES = 64  # a fixed set of locks (one per card would grow forever)
+
+
+class CardPublisher:
+    def __init__(self, services: Any):
+        self._services = services
+        self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+    def _lock(self, send_id: int) -> threading.Lock:
+        return self._locks[send_id % LOCK_STRIPES]
+
+    def post(self, send_id: int) -> str | None:
+        """Post the card of a recorded send in its channel and remember it. Returns None when
+        posted, else Slack's error code (e.g. not_in_channel, channel_not_found)."""
+        services = self._services
+        with self._lock(send_id):
+            send = services.storage.get_send(send_id)
+            try:
+                answer = services.slack.chat_postMessage(
+                    channel=send.channel, unfurl_links=False, **card_message(send).as_kwargs()
+                )
+            except SlackApiError as error:
+                return slack_error(error)
+            except Exception as error:  # Slack unreachable even after the retries
+                log.warning("could not post card of send %s: %s", send_id, error)
+                return f"Slack unreachable: {type(error).__name__}"
+            services.storage.attach_card(send_id, answer["channel"], answer["ts"])
+            return None
+
+    def refresh(self, send_id: int) -> None:
+        """Show the latest stored state on the card (no card: nothing to do)."""
+        services = self._services
+        with self._lock(send_id):
+            send = services.storage.get_send(send_id)
+            if send is None or not send.card_ts:
+                return
+            try:
+                services.slack.chat_update(
+                    channel=send.card_channel, ts=send.card_ts, **card_message(send).as_kwargs()
+                )
+            except SlackApiError as error:
+                log.warning("could not update card of send %s: %s", send_id, slack_error(error))
+            except Exception as error:  # Slack unreachable even after the retries
+                log.warning("could not update card of send %s: %s", send_id, error)
+
+
+def install(services: Any) -> CardPublisher:
+    """Give the services their card publisher and the default `refresh_card`."""
+    publisher = CardPublisher(services)
+    services.cards = publisher
+    if services.refresh_card is None:
+        services.refresh_card = publisher.refresh
+    return publisher

@@ -1,0 +1,209 @@
+"""Running one `/sms …` command on the work executor (after the acknowledgement)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import grammar
+from bot.blocks.contacts import contact_removed_message, contact_saved_message, contacts_message
+from bot.blocks.errors import error_message, refused_message, usage_message
+from bot.blocks.help import help_message
+from bot.blocks.log import log_message
+from bot.blocks.results import (
+    balance_message,
+    cancel_message,
+    charge_message,
+    coverage_message,
+    ping_message,
+    redeem_message,
+    status_message,
+)
+from bot.clickatell.numbers import normalize_msisdn
+from bot.clickatell.types import GatewayError, InvalidNumber, MessageStatus, Refused
+from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
+from bot.listeners.sending import Refusal, SendIntent, execute, prepare
+from bot.listeners.tracking import apply_status
+
+log = logging.getLogger(__name__)
+
+LOG_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Who typed the command, where, and how to answer them."""
+
+    user: str
+    channel: str
+    trigger_id: str | None
+    reply: Replier
+
+
+def run_command(services: Any, command: dict[str, Any], text: str, reply: Replier) -> None:
+    trigger = command.get("trigger_id") or None
+    if trigger and not services.storage.claim(f"slash:{trigger}"):
+        log.info("repeated slash command %s ignored", trigger)
+        return
+    call = Invocation(
+        str(command.get("user_id") or ""), str(command.get("channel_id") or ""), trigger, reply
+    )
+    try:
+        parsed = grammar.parse_text(text, now=services.clock())
+    except grammar.UsageError as error:
+        reply(usage_message(error.problem, error.usage))
+        return
+    if not isinstance(parsed, grammar.Help) and not may_use(services.settings, call.user):
+        reply(refused_message(not_allowed_text(call.user)))
+        return
+    handler = HANDLERS.get(type(parsed))
+    if handler is None:  # Compose arrives only as a bare /sms, handled by the listener
+        reply(usage_message(f"{text!r} is not available in Slack.", "/sms help"))
+        return
+    try:
+        handler(services, parsed, call)
+    except Refusal as refusal:
+        reply(refused_message(refusal.reason))
+    except (InvalidNumber, Refused) as error:
+        reply(refused_message(str(error)))
+    except GatewayError as error:
+        reply(error_message(error.explanation, code=error.code))
+    except Exception:
+        log.exception("command failed: %s", type(parsed).__name__)
+        reply(error_message("Something went wrong on our side; it has been logged. Try again."))
+
+
+# --------------------------------------------------------------------------- send
+
+
+def _send(services: Any, command: grammar.Send, call: Invocation) -> None:
+    intent = SendIntent(
+        user=call.user,
+        channel=call.channel,
+        to=command.to,
+        text=command.text,
+        intent_key=f"slash:{call.trigger_id}" if call.trigger_id else _fresh_key(),
+        sender=command.sender,
+        at=command.at,
+        client_id=command.client_id,
+    )
+    execute(services, prepare(services, intent), call.reply)
+
+
+def _fresh_key() -> str:
+    return f"anon:{uuid.uuid4().hex}"
+
+
+# --------------------------------------------------------------------------- gateway queries
+
+
+def _by_any_id(operation: Callable[..., Any], message_id: str) -> Any:
+    """By apimsgid; when the gateway does not know it (103), the ID may be our climsgid."""
+    try:
+        return operation(message_id)
+    except GatewayError as error:
+        if error.code != "103" or len(message_id) > 32:
+            raise
+        return operation(climsgid=message_id)
+
+
+def _status(services: Any, command: grammar.Status, call: Invocation) -> None:
+    found: MessageStatus = _by_any_id(services.gateway.query, command.id)
+    apply_status(services, found.apimsgid, found.status)
+    call.reply(status_message(found.apimsgid, found.status, found.description, services.sandboxed))
+
+
+def _cancel(services: Any, command: grammar.Cancel, call: Invocation) -> None:
+    found: MessageStatus = _by_any_id(services.gateway.cancel, command.id)
+    apply_status(services, found.apimsgid, found.status)
+    call.reply(cancel_message(found.apimsgid, found.status, found.description, services.sandboxed))
+
+
+def _charge(services: Any, command: grammar.Charge, call: Invocation) -> None:
+    found = _by_any_id(services.gateway.charge, command.id)
+    apply_status(services, found.apimsgid, found.status, charge=found.charge)
+    call.reply(
+        charge_message(
+            found.apimsgid, found.charge, found.status, found.description, services.sandboxed
+        )
+    )
+
+
+def _balance(services: Any, command: grammar.Balance, call: Invocation) -> None:
+    call.reply(balance_message(services.gateway.balance(), services.sandboxed))
+
+
+def _coverage(services: Any, command: grammar.Coverage, call: Invocation) -> None:
+    msisdn = normalize_msisdn(command.number, services.settings.default_region)
+    found = services.gateway.coverage(msisdn)
+    call.reply(coverage_message(found.msisdn, found.routable, found.charge, services.sandboxed))
+
+
+def _redeem(services: Any, command: grammar.Redeem, call: Invocation) -> None:
+    if not is_admin(services.settings, call.user):
+        call.reply(refused_message(admin_only_text(call.user)))
+        return
+    found = services.gateway.redeem(command.voucher)
+    call.reply(redeem_message(found.code, services.sandboxed))
+
+
+def _ping(services: Any, command: grammar.Ping, call: Invocation) -> None:
+    services.gateway.ping()
+    call.reply(ping_message(services.sandboxed))
+
+
+# --------------------------------------------------------------------------- local state
+
+
+def _contact_add(services: Any, command: grammar.ContactAdd, call: Invocation) -> None:
+    msisdn = normalize_msisdn(command.number, services.settings.default_region)
+    new = services.storage.save_contact(command.name, msisdn)
+    call.reply(contact_saved_message(command.name, msisdn, new))
+
+
+def _contact_remove(services: Any, command: grammar.ContactRemove, call: Invocation) -> None:
+    if not services.storage.remove_contact(command.name):
+        call.reply(refused_message(f"There is no contact named {command.name}. See /sms contacts."))
+        return
+    call.reply(contact_removed_message(command.name))
+
+
+def _contacts(services: Any, command: grammar.Contacts, call: Invocation) -> None:
+    call.reply(contacts_message(services.storage.contacts()))
+
+
+def _log(services: Any, command: grammar.Log, call: Invocation) -> None:
+    msisdn = None
+    if command.number:
+        contact = services.storage.contact(command.number)
+        msisdn = (
+            contact.msisdn
+            if contact is not None
+            else normalize_msisdn(command.number, services.settings.default_region)
+        )
+    entries = services.storage.recent_log(msisdn, limit=LOG_LIMIT)
+    call.reply(log_message(entries, msisdn))
+
+
+def _help(services: Any, command: grammar.Help, call: Invocation) -> None:
+    call.reply(help_message(services.sandboxed))
+
+
+HANDLERS: dict[type, Callable[[Any, Any, Invocation], None]] = {
+    grammar.Send: _send,
+    grammar.Status: _status,
+    grammar.Cancel: _cancel,
+    grammar.Charge: _charge,
+    grammar.Balance: _balance,
+    grammar.Coverage: _coverage,
+    grammar.Redeem: _redeem,
+    grammar.Ping: _ping,
+    grammar.ContactAdd: _contact_add,
+    grammar.ContactRemove: _contact_remove,
+    grammar.Contacts: _contacts,
+    grammar.Log: _log,
+    grammar.Help: _help,
+}

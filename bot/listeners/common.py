@@ -1,0 +1,108 @@
+"""Helpers shared by the listener groups: services from the context, authorization, replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.base import Message
+from bot.config import Settings
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def services_of(context: BoltContext) -> Services:
+    return context["services"]
+
+
+# --------------------------------------------------------------------------- authorization
+
+
+def may_use(settings: Settings, user: str | None) -> bool:
+    """SMS_ALLOWED_USERS may send and query (empty allows every member); admins always may."""
+    if not user:
+        return False
+    return not settings.allowed_users or user in settings.allowed_users or user in settings.admins
+
+
+def is_admin(settings: Settings, user: str | None) -> bool:
+    return bool(user) and user in settings.admins
+
+
+def not_allowed_text(user: str | None) -> str:
+    return (
+        f"You are not allowed to use /sms: your Slack user ID ({user or 'unknown'}) is not in "
+        "SMS_ALLOWED_USERS. Ask the person who runs sms-bot to add it."
+    )
+
+
+def admin_only_text(user: str | None) -> str:
+    return (
+        f"Only admins may redeem vouchers: your Slack user ID ({user or 'unknown'}) is not in "
+        "SMS_ADMINS. Ask an admin to redeem it."
+    )
+
+
+# --------------------------------------------------------------------------- replies
+
+
+class Replier(Protocol):
+    """Where a command's answers go: only the person who typed it sees them."""
+
+    def __call__(self, message: Message) -> None: ...
+
+
+class RespondReplier:
+    """Ephemeral answers through the command's response_url (respond())."""
+
+    def __init__(self, respond: Callable[..., Any]):
+        self._respond = respond
+
+    def __call__(self, message: Message) -> None:
+        try:
+            self._respond(
+                text=message.text,
+                blocks=message.blocks,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        except Exception:
+            # Nothing else can reach the person; the outcome is recorded (and in /sms log).
+            log.exception("could not answer through the response URL")
+
+
+class EphemeralReplier:
+    """Ephemeral answers with chat.postEphemeral (modal submissions have no response_url)."""
+
+    def __init__(self, client: WebClient, channel: str, user: str):
+        self._client, self._channel, self._user = client, channel, user
+
+    def __call__(self, message: Message) -> None:
+        try:
+            self._client.chat_postEphemeral(
+                channel=self._channel, user=self._user, **message.as_kwargs()
+            )
+        except SlackApiError as error:
+            # E.g. the app cannot post in that conversation: a direct message still reaches them.
+            log.info("ephemeral reply failed (%s); sending a direct message", _code(error))
+            try:
+                self._client.chat_postMessage(channel=self._user, **message.as_kwargs())
+            except Exception as second:
+                log.warning("could not reach %s at all: %s", self._user, second)
+        except Exception as error:  # Slack unreachable even after the retries
+            log.warning("could not reach %s: %s", self._user, error)
+
+
+def _code(error: SlackApiError) -> str:
+    return str(error.response.get("error", error)) if error.response is not None else str(error)
+
+
+def slack_error(error: SlackApiError) -> str:
+    """Slack's error code ('not_in_channel', 'ratelimited', ...) of a failed Web API call."""
+    return _code(error)

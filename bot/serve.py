@@ -1,0 +1,224 @@
+"""`sms-bot serve`: the HTTP listener (waitress) and, when SLACK_APP_TOKEN is set, Socket Mode.
+
+Start-up order matters: the listening socket is bound first, so its real address is known (PORT=0
+picks a free port) before the sandbox is told where to send its callbacks; requests that arrive
+before the app is assembled get a 503. One line is logged when everything is up: the mode, the
+address and the gateway (never a secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.error import URLError
+
+from waitress import create_server, wasyncore
+
+from bot.config import ConfigError, Settings
+from bot.web import MAX_BODY, StartResponse, WSGIApp, build_web_app, respond
+
+log = logging.getLogger("sms-bot")
+
+HTTP_THREADS = 16
+
+
+class _Deferred:
+    """The server's application until the real one is assembled: 503 meanwhile."""
+
+    def __init__(self) -> None:
+        self.app: WSGIApp | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.app is None:
+            return respond(start_response, 503, "Starting up\n")
+        return self.app(environ, start_response)
+
+
+class HttpServer:
+    """waitress on (host, port) in a background thread; port 0 picks a free one."""
+
+    def __init__(self, host: str, port: int, *, threads: int = HTTP_THREADS):
+        self._app = _Deferred()
+        self._server = create_server(
+            self._app,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=MAX_BODY + 1,  # waitress refuses sizes >= this
+            ident="sms-bot",
+        )
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.effective_host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def local_url(self) -> str:
+        """Where this process reaches its own listener (a wildcard host means loopback)."""
+        host = str(self._server.effective_host)
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    def serve(self, app: WSGIApp) -> None:
+        self._app.app = app
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        server = self._server
+        # Let in-flight requests finish first: each one wakes the loop through the trigger's
+        # pipe when done, and once the pipe is closed that write fails (EBADF) or, worse, lands
+        # in whatever file reuses the descriptor.
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        if self._thread.is_alive():
+            # Close every socket from inside the server's own loop (the trigger runs the thunk
+            # there), so the loop sees an empty map and returns.
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            self._thread.join(timeout=5)
+        else:
+            wasyncore.close_all(server._map)
+
+
+class StartupError(Exception):
+    """A start-up failure already worded as the one line to print (variable first)."""
+
+
+class Runtime:
+    """A running app: HTTP listener, services, Bolt app, and the Socket Mode connection."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        services_options: dict[str, Any] | None = None,
+        http_threads: int = HTTP_THREADS,
+        inbound_options: Any = None,  # bot.inbound.Options (tests shorten its waits)
+    ):
+        from bot.app import build_app
+        from bot.services import build_services
+
+        try:
+            self.http = HttpServer(settings.host, settings.port, threads=http_threads)
+        except OSError as error:
+            raise StartupError(
+                f"HOST/PORT: cannot listen on {settings.host}:{settings.port} ({error.strerror})"
+            ) from error
+        self.socket_handler: Any = None
+        try:
+            self.services = build_services(
+                settings, public_url=self.http.local_url, **(services_options or {})
+            )
+        except BaseException:
+            self.http.stop()
+            raise
+        try:
+            from bot.inbound import install as install_inbound
+
+            install_inbound(self.services, *([inbound_options] if inbound_options else []))
+            self.app = build_app(self.services)
+            http_slack = None if settings.socket_mode else self.app
+            self.http.serve(build_web_app(self.services, http_slack))
+            if settings.socket_mode:
+                self._connect_socket_mode(settings.slack_app_token or "")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _connect_socket_mode(self, token: str) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        # connect(), not start(): start() would block this thread, and the HTTP listener must
+        # keep serving callbacks and health checks beside the socket.
+        self.socket_handler = SocketModeHandler(self.app, token)
+        self.socket_handler.connect()
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    def describe(self) -> str:
+        mode = "Socket Mode" if self.socket_handler is not None else "HTTP mode (/slack/events)"
+        gateway = self.services.gateway_label
+        if gateway == "sandbox":
+            gateway = f"sandbox at {self.services.sandbox.url} (no real SMS is sent)"
+        return f"sms-bot serving on {self.url}: Slack {mode}; gateway {gateway}"
+
+    def stop(self) -> None:
+        if self.socket_handler is not None:
+            try:
+                self.socket_handler.close()
+            except Exception:
+                log.exception("closing the Socket Mode connection failed")
+        self.http.stop()
+        self.services.close()
+
+
+def main(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM. Configuration problems: one line naming the variable, exit 2."""
+    try:
+        settings.require_serve()
+    except ConfigError as error:
+        print(f"sms-bot: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        runtime = Runtime(settings)
+    except Exception as error:
+        print(f"sms-bot: {_startup_problem(error, settings)}", file=sys.stderr)
+        return 2
+    log.info(runtime.describe())
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    log.info("sms-bot stopping")
+    runtime.stop()
+    return 0
+
+
+def _startup_problem(error: Exception, settings: Settings) -> str:
+    """One line naming the variable behind a start-up failure, without secrets."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.storage import StorageError
+
+    if isinstance(error, StartupError):
+        return str(error)
+    if isinstance(error, StorageError):
+        return f"SMS_BOT_DB: {error}"
+    if settings.socket_mode and "apps.connections.open" in str(error):
+        return "SLACK_APP_TOKEN: Slack did not accept the app-level token (xapp-…)"
+    if isinstance(error, BoltError | SlackApiError):
+        return (
+            "SLACK_BOT_TOKEN: Slack did not accept the bot token, or SLACK_API_URL is wrong "
+            f"({_scrub(str(error), settings)})"
+        )
+    if isinstance(error, URLError | ConnectionError | TimeoutError):
+        return f"SLACK_API_URL: cannot reach Slack at {settings.slack_api_url} ({error})"
+    return f"start-up failed: {type(error).__name__}: {_scrub(str(error), settings)}"
+
+
+def _scrub(text: str, settings: Settings) -> str:
+    for secret in settings.secrets():
+        text = text.replace(secret, "***")
+    return text[:300]

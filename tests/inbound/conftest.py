@@ -1,0 +1,47 @@
+"""Fixtures of the inbound tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.inbound.fakes import HistorySlack
+from tests.inbound.harness import InboundHarness
+from tests.inbound.rig import Rig
+
+
+@pytest.fixture
+def slack() -> Iterator[HistorySlack]:
+    with HistorySlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def rig(tmp_path: Path, slack: HistorySlack) -> Iterator[Rig]:
+    built = Rig(tmp_path, slack)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
+    started: list[InboundHarness] = []
+
+    def start(**options: Any) -> InboundHarness:
+        directory = tmp_path / f"app{len(started)}"
+        directory.mkdir()
+        harness = InboundHarness(slack, directory, **options)
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in reversed(started):
+        harness.stop()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., InboundHarness]) -> InboundHarness:
+    return make_app()

@@ -1,0 +1,85 @@
+"""Test doubles of the inbound tests.
+
+`HistorySlack` is the shared `FakeSlack` plus what the outbox's exactly-once check reads: it
+keeps each posted message's `metadata` and answers `conversations.history` / `conversations.replies`
+from the messages it holds; `hold(method)` makes the next call of a method be recorded (the
+message exists, as when Slack accepted it) while its answer is held back until `release()` — the
+window between Slack accepting a post and the sender learning it did.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from tests.support.fake_slack import Call, FakeSlack
+
+
+class HistorySlack(FakeSlack):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._held: set[str] = set()
+        self._release = threading.Event()
+        self.holding = threading.Event()  # set while an answer is being held back
+        # A client that gave up on a held answer leaves a broken pipe: expected, not news.
+        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
+
+    # -- scripting ------------------------------------------------------------------------------
+    def hold(self, method: str) -> None:
+        self._release.clear()
+        self._held.add(method)
+
+    def release(self) -> None:
+        self._held.clear()
+        self._release.set()
+
+    def release_failures(self) -> None:
+        """Forget every scripted failure (Slack is back)."""
+        with self._lock:
+            self._failures.clear()
+
+    def stop(self) -> None:
+        self.release()
+        super().stop()
+
+    # -- inspection -----------------------------------------------------------------------------
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages posted (in order), optionally in one channel."""
+        return [
+            c.params
+            for c in self.calls_to("chat.postMessage")
+            if channel is None or c.params.get("channel") == channel
+        ]
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.posts(channel) if m.get("thread_ts") == thread_ts]
+
+    # -- the API --------------------------------------------------------------------------------
+    def _record(self, call: Call) -> tuple[int, dict[str, str], dict[str, Any]]:
+        result = super()._record(call)
+        if call.method in self._held:
+            self._held.discard(call.method)
+            self.holding.set()
+            self._release.wait(30)
+            self.holding.clear()
+        return result
+
+    def _answer(self, call: Call) -> dict[str, Any]:
+        if call.method in ("conversations.history", "conversations.replies"):
+            return self._history(call.params)
+        answer = super()._answer(call)
+        if call.method == "chat.postMessage" and answer.get("ok") and "metadata" in call.params:
+            key = (answer["channel"], answer["ts"])
+            self.messages[key] = {**self.messages[key], "metadata": call.params["metadata"]}
+        return answer
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        # `oldest` is not applied: this fake's ts values are counters, not times.
+        channel = params.get("channel")
+        thread = params.get("ts")
+        found = [
+            dict(m)
+            for (ch, ts), m in sorted(self.messages.items())
+            if ch == channel and (thread is None or m.get("thread_ts") == thread or ts == thread)
+        ]
+        return {"ok": True, "messages": found, "has_more": False}

@@ -1,0 +1,165 @@
+"""The real app for the inbound tests: `bot.serve.Runtime` on 127.0.0.1 (port 0) with the in-process
+sandbox as gateway (its status and MO callbacks pointed at the app's endpoints, with the generated
+basic credentials), the bot's WebClient pointed at a `HistorySlack`, a temporary database, and the
+inbound waits shortened (`FAST`). The sandbox runs on a `FakeClock`: it moves only when a test
+calls `advance()`, so every delivery report and phone reply happens exactly when the test says.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.config import settings_from
+from bot.inbound import Options
+from bot.inbound.outbox import Timing
+from bot.serve import Runtime
+from bot.services import build_web_client
+from tests.inbound.fakes import HistorySlack
+from tests.support.sandbox_fixtures import FakeClock
+from tests.support.signing import SlackRequest, event_callback, slash_command
+from tests.support.wait import wait_for
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1234-5678-test"
+CHANNEL = "C0GENERAL"
+SMS_CHANNEL = "C0SMS"
+USER = "U0ALICE"
+
+FAST = Options(
+    timing=Timing(post_interval=0.0, card_interval=0.0, backoff=0.01, max_backoff=0.05, idle=0.02),
+    balance_interval=3600.0,
+)
+
+
+class InboundHarness:
+    def __init__(
+        self,
+        fake: HistorySlack,
+        db_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        options: Options = FAST,
+    ):
+        self.fake = fake
+        base = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "SMS_CHANNEL": SMS_CHANNEL,
+            "SMS_BOT_DB": str(db_dir / "sms-bot.sqlite3"),
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+        }
+        self.settings = settings_from({**base, **(env or {})})
+        self.clock = FakeClock(time.time())
+        slack = build_web_client(self.settings, sleep=lambda _s: None, backoff=0.0)
+        self.runtime = Runtime(
+            self.settings,
+            services_options={"slack": slack, "sandbox_options": {"clock": self.clock}},
+            inbound_options=options,
+        )
+        self.services = self.runtime.services
+        self.storage = self.services.storage
+        self.sandbox = self.services.sandbox
+        self.inbound = self.services.inbound
+        self.http = requests.Session()
+        self._ids = itertools.count(1)
+
+    @property
+    def url(self) -> str:
+        return self.runtime.url
+
+    @property
+    def callback_auth(self) -> tuple[str, str]:
+        return self.services.settings.callback_user, self.services.settings.callback_password
+
+    def stop(self) -> None:
+        self.http.close()
+        self.runtime.stop()
+
+    # ---- the sandbox's clock
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's time; its due reports and replies are sent (synchronously)."""
+        self.sandbox.advance(seconds)
+
+    # ---- Slack traffic
+
+    def post(self, request: SlackRequest) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/slack/events",
+            data=request.body,
+            headers=request.headers(SECRET),
+            timeout=30,
+        )
+
+    def send(self, text: str, *, user: str = USER, channel: str = CHANNEL) -> dict[str, Any]:
+        """Type `/sms send ...` and wait for its card; returns the card's postMessage params."""
+        before = len(self.fake.posts(channel))
+        trigger = f"trigger{next(self._ids)}"
+        request = slash_command(
+            text,
+            user_id=user,
+            channel_id=channel,
+            trigger_id=trigger,
+            response_url=self.fake.response_url(trigger),
+        )
+        assert self.post(request).status_code == 200
+        posts = wait_for(
+            lambda: self.fake.posts(channel)[before:] or None, what=f"the card of /sms {text}"
+        )
+        return posts[0]
+
+    def card_ts(self, channel: str = CHANNEL) -> str:
+        """The ts of the newest card in a channel (the fake numbers messages in order)."""
+        return max(ts for (ch, ts) in self.fake.messages if ch == channel)
+
+    def reply_in_thread(
+        self,
+        text: str,
+        thread_ts: str,
+        *,
+        user: str = USER,
+        channel: str = CHANNEL,
+        ts: str | None = None,
+        event_id: str | None = None,
+        **extra: Any,
+    ) -> tuple[requests.Response, str]:
+        ts = ts or f"1800000000.{next(self._ids):06d}"
+        event = {
+            "type": "message",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "thread_ts": thread_ts,
+            "channel_type": "channel",
+            **extra,
+        }
+        request = event_callback(event, event_id=event_id or f"Ev{next(self._ids):06d}")
+        return self.post(request), ts
+
+    def event(self, event: dict[str, Any]) -> requests.Response:
+        return self.post(event_callback(event, event_id=f"Ev{next(self._ids):06d}"))
+
+    # ---- what Slack shows
+
+    def card_text(self, channel: str, ts: str) -> str:
+        return json.dumps(self.fake.message(channel, ts), ensure_ascii=False)
+
+    def wait_idle(self) -> None:
+        """Every stored callback processed and every outbox item sent."""
+
+        def idle() -> bool:
+            return not self.storage.fetch_unprocessed(limit=1) and (
+                self.storage.pending_outbox() == 0
+            )
+
+        wait_for(idle, what="the inbox and outbox to drain")

@@ -1,0 +1,160 @@
+"""A deterministic rig for the inbound pieces: the real `Inbound` (processor, router, outbox,
+relay) on a real database and a `HistorySlack`, with ONE fake clock for storage and workers and
+no background threads: a test stores callbacks, then calls `process()` and `drain()` itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.config import settings_from
+from bot.inbound import Inbound, Options
+from bot.inbound.outbox import Timing
+from bot.storage import NewRecipient, Send, Storage
+from tests.inbound.callbacks import form, mo_params, status_params
+from tests.inbound.fakes import HistorySlack
+
+SMS_CHANNEL = "C0SMS"
+CHANNEL = "C0GENERAL"
+START = 1_750_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = START):
+        self.now = now
+
+    def seconds(self) -> float:
+        return self.now
+
+    def utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeGateway:
+    """What the relay and the balance watcher need from the gateway client."""
+
+    credit: float = 100.0
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)  # climsgid -> apimsgid (querymsg)
+
+    def send(self, to: str, text: str, *, climsgid: str) -> Any:
+        from bot.clickatell.types import RecipientResult, SendResult
+
+        if self.failures:
+            raise self.failures.pop(0)
+        apimsgid = uuid.uuid4().hex
+        self.sent.append((to, text, climsgid))
+        self.known[climsgid] = apimsgid
+        return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
+
+    def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> Any:
+        from bot.clickatell.types import GatewayError, MessageStatus
+
+        if climsgid not in self.known:
+            raise GatewayError("104", "Unknown client message ID")
+        return MessageStatus(self.known[climsgid], "003", "Delivered to gateway")
+
+    def balance(self) -> float:
+        return self.credit
+
+
+@dataclass
+class _Services:
+    settings: Any
+    storage: Any
+    gateway: Any
+    slack: WebClient
+    clock: Any
+    gateway_api_id: str = "sandbox"
+    sandboxed: bool = True
+    workers: list[Any] = field(default_factory=list)
+    on_message_event: Any = None
+    refresh_card: Any = None
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, fake: HistorySlack, timing: Timing | None = None):
+        self.clock = Clock()
+        self.fake = fake
+        self.storage = Storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
+        self.gateway = FakeGateway()
+        settings = settings_from(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-rig",
+                "SLACK_API_URL": fake.api_url,
+                "SMS_CHANNEL": SMS_CHANNEL,
+            }
+        )
+        slack = WebClient(token="xoxb-rig", base_url=fake.api_url)
+        self.services = _Services(settings, self.storage, self.gateway, slack, self.clock.utc)
+        timing = timing or Timing(post_interval=1.0, card_interval=3.0, backoff=1.0)
+        self.inbound = Inbound(self.services, Options(timing=timing, low_balance=10.0, start=False))
+        self.outbox = self.inbound.outbox
+        self.processor = self.inbound.processor
+        self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        self.inbound.relay.stop()
+        self.storage.close()
+
+    # ---- state
+
+    def card(self, *numbers: str, channel: str = CHANNEL) -> Send:
+        """A send with a posted card (as /sms send leaves it), each recipient accepted."""
+        send = self.storage.record_send(
+            slack_user="U0ALICE",
+            channel=channel,
+            text="Hello",
+            encoding="gsm7",
+            parts=1,
+            recipients=[
+                NewRecipient(msisdn=n, climsgid=f"c{i}", apimsgid=f"api-{n}-{next(self._ids)}")
+                for i, n in enumerate(numbers)
+            ],
+        )
+        response = self.inbound.outbox.slack.chat_postMessage(channel=channel, text="card")
+        self.storage.attach_card(send.id, channel, response["ts"])
+        return self.storage.get_send(send.id)
+
+    # ---- callbacks (stored as the endpoint stores them)
+
+    def status(self, apimsgid: str, code: str, *, to: str = "27821234567") -> bool:
+        params = status_params(apimsgid, code, to=to, timestamp=self.clock.now)
+        return self.storage.store_callback("status", f"{apimsgid}:{code}", form(params))
+
+    def mo(self, sender: str, text: str | bytes, **kw: Any) -> bool:
+        momsgid = kw.pop("momsgid", None) or f"mo{next(self._ids)}"
+        params = mo_params(momsgid, sender, text, at=self.clock.utc(), **kw)
+        return self.storage.store_callback("mo", momsgid, form(params))
+
+    # ---- running
+
+    def process(self) -> None:
+        while self.processor.run_once().processed:
+            pass
+        self.processor.flush_stale_parts()
+
+    def drain(self) -> float:
+        return self.outbox.step()
+
+    def settle(self, rounds: int = 50) -> None:
+        """Process, then drain while moving the clock to whenever the outbox is due next."""
+        self.process()
+        for _ in range(rounds):
+            pause = self.drain()
+            if self.storage.pending_outbox() == 0:
+                return
+            self.clock.advance(max(pause, 0.05))
+        raise AssertionError("the outbox did not drain")

@@ -1,0 +1,256 @@
+"""The inbox worker and conversation routing, deterministic: a fake clock, no threads."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
+from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
+
+PHONE = "27821234567"
+
+
+def updates(rig: Rig) -> list[dict]:
+    return [c.params for c in rig.fake.calls_to("chat.update")]
+
+
+def blocks_text(params: dict) -> str:
+    return json.dumps(params.get("blocks"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- delivery reports
+
+
+def test_status_moves_only_forward(rig: Rig) -> None:
+    send = rig.card(PHONE)
+    apimsgid = send.recipients[0].apimsgid
+    rig.status(apimsgid, "004", to=PHONE)
+    rig.settle()
+    rig.clock.advance(10)
+    rig.status(apimsgid, "003", to=PHONE)  # late, after 004
+    rig.settle()
+    assert rig.storage.get_send(send.id).recipients[0].status == "004"
+    assert len(updates(rig)) == 1  # the late 003 changed nothing, so no update either
+    assert "Received by recipient" in blocks_text(updates(rig)[-1])
+
+
+def test_status_found_by_climsgid_before_the_apimsgid_was_stored(rig: Rig) -> None:
+    send = rig.card(PHONE)
+    recipient = send.recipients[0]
+    rig.storage.update_recipient_result(recipient.id, apimsgid=None)  # the answer is not in yet
+    params_id = "f" * 32
+    from tests.inbound.callbacks import form, status_params
+
+    params = status_params(params_id, "003", to=PHONE, climsgid=recipient.climsgid)
+    rig.storage.store_callback("status", f"{params_id}:003", form(params))
+    rig.settle()
+    stored = rig.storage.get_send(send.id).recipients[0]
+    assert (stored.status, stored.apimsgid) == ("003", params_id)
+
+
+def test_reports_of_a_big_send_make_one_update_per_card_interval(rig: Rig) -> None:
+    numbers = [f"2782{i:07d}" for i in range(500)]
+    send = rig.card(*numbers)
+    times: list[float] = []
+    original = rig.outbox._call
+
+    def timed(method: str, **params: object) -> object:
+        times.append(rig.clock.now)
+        return original(method, **params)
+
+    rig.outbox._call = timed  # type: ignore[method-assign]
+    for recipient in send.recipients:
+        rig.status(recipient.apimsgid, "003", to=recipient.msisdn)
+    rig.process()
+    assert rig.storage.pending_outbox() == 1  # 500 reports, one coalesced update waiting
+    rig.drain()
+    rig.clock.advance(1)
+    for recipient in send.recipients:
+        rig.status(recipient.apimsgid, "004", to=recipient.msisdn)
+    rig.settle()
+    assert len(updates(rig)) == 2
+    assert times[1] - times[0] >= 3.0  # at most one update per 3 s per card
+    assert "500 received" in blocks_text(updates(rig)[-1])
+
+
+def test_status_for_a_message_we_never_sent_is_retried_then_dropped(rig: Rig) -> None:
+    rig.status("9" * 32, "004")
+    for wait in (1.0, 3.0, 10.0):  # the processor's retry delays
+        rig.process()
+        (row,) = rig.storage.fetch_unprocessed()
+        rig.process()  # not due yet: nothing changes
+        assert rig.storage.fetch_unprocessed()[0].attempts == row.attempts
+        rig.clock.advance(wait)
+    rig.process()
+    assert rig.storage.fetch_unprocessed() == []  # dropped after the last retry
+    assert rig.storage.pending_outbox() == 0
+
+
+def test_a_row_that_fails_does_not_hold_up_the_others(rig: Rig, monkeypatch) -> None:
+    original = rig.inbound.router.deliver
+
+    def deliver(sms):  # type: ignore[no-untyped-def]
+        if sms.msisdn == "27820000001":
+            raise RuntimeError("boom")
+        return original(sms)
+
+    monkeypatch.setattr(rig.inbound.router, "deliver", deliver)
+    rig.mo("27820000001", "poison")
+    rig.mo("27820000002", "fine")
+    rig.process()
+    pending = rig.storage.fetch_unprocessed()
+    assert [r.attempts for r in pending] == [1]  # the poison row, counted and kept
+    assert rig.storage.pending_outbox() == 1  # the good one went on
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def test_sms_from_a_new_number_starts_a_conversation(rig: Rig) -> None:
+    rig.storage.save_contact("Bob", PHONE)
+    rig.mo(PHONE, "first")
+    rig.mo(PHONE, "second")  # arrives before the root is posted
+    rig.settle()
+    root, reply = rig.fake.posts(SMS_CHANNEL)
+    assert "New SMS conversation" in blocks_text(root) and "Bob" in blocks_text(root)
+    assert "+27 82 123 4567" in blocks_text(root) and "first" in blocks_text(root)
+    root_ts = rig.storage.outbox_result(1)
+    assert reply["thread_ts"] == root_ts and "second" in blocks_text(reply)
+
+
+def test_sms_goes_into_the_newest_card_thread_within_seven_days(rig: Rig) -> None:
+    rig.card(PHONE)
+    newest = rig.card(PHONE)
+    rig.clock.advance(timedelta(days=6).total_seconds())
+    rig.mo(PHONE, "answer")
+    rig.settle()
+    (post,) = rig.fake.posts(CHANNEL)[2:]
+    assert post["thread_ts"] == newest.card_ts
+
+
+def test_after_seven_days_a_new_conversation_starts(rig: Rig) -> None:
+    rig.card(PHONE)
+    rig.clock.advance(timedelta(days=8).total_seconds())
+    rig.mo(PHONE, "late answer")
+    rig.settle()
+    (post,) = rig.fake.posts(SMS_CHANNEL)
+    assert "thread_ts" not in post and "late answer" in blocks_text(post)
+
+
+def test_phone_text_is_shown_literally(rig: Rig) -> None:
+    text = "<!channel> hi <@U024BE7LH> see <https://evil.example|bank> & *bold* :x:"
+    rig.mo(PHONE, text)
+    rig.settle()
+    (post,) = rig.fake.posts(SMS_CHANNEL)
+    sections = [b for b in post["blocks"] if b["type"] == "section"]
+    body = sections[1]["text"]
+    assert body["type"] == "plain_text" and body["emoji"] is False  # no mrkdwn, no emoji codes
+    assert body["text"] == (
+        "&lt;!channel&gt; hi &lt;@U024BE7LH&gt; see &lt;https://evil.example|bank&gt; "
+        "&amp; *bold* :x:"
+    )
+    assert post["mrkdwn"] is False  # the notification text is not formatted either
+    raw = json.dumps(post, ensure_ascii=False)
+    for control in ("<!channel>", "<@U024BE7LH>", "<https://evil"):
+        assert control not in raw
+
+
+@pytest.mark.parametrize(
+    "udh", ["0500034203{seq:02X}", "06080412AB03{seq:02X}"], ids=["8bit", "16bit"]
+)
+def test_parts_in_any_order_are_reassembled(rig: Rig, udh: str) -> None:
+    pieces = {1: "Привет, ", 2: "как дела? ", 3: "Пока 📱"}
+    for seq in (3, 1, 2):
+        rig.mo(PHONE, pieces[seq], charset="UTF-16BE", udh=udh.format(seq=seq))
+        rig.process()
+    rig.settle()
+    (post,) = rig.fake.posts(SMS_CHANNEL)
+    assert "Привет, как дела? Пока 📱" in blocks_text(post)
+
+
+def test_parts_still_missing_after_ten_minutes_are_posted_incomplete(rig: Rig) -> None:
+    rig.mo(PHONE, "one ", udh="0500030903" + "01")
+    rig.mo(PHONE, "three", udh="0500030903" + "03")
+    rig.process()
+    rig.clock.advance(9 * 60)
+    rig.settle()
+    assert rig.fake.posts() == []
+    rig.clock.advance(61)
+    rig.settle()
+    (post,) = rig.fake.posts(SMS_CHANNEL)
+    assert "one […]three" in blocks_text(post)
+    assert "Incomplete" in blocks_text(post) and "part 2 of 3" in blocks_text(post)
+
+
+# ---------------------------------------------------------------- opt-out
+
+
+@given(
+    word=st.sampled_from(sorted(OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS)),
+    flips=st.lists(st.booleans(), min_size=11, max_size=11),
+    left=st.sampled_from(["", " ", "\n", "  \t"]),
+    right=st.sampled_from(["", " ", "\r\n", " \t "]),
+)
+def test_keywords_in_any_case_and_spacing(word: str, flips: list[bool], left: str, right: str):
+    typed = "".join(c.lower() if f else c for c, f in zip(word, flips, strict=False))
+    assert keyword(left + typed + right) == word
+
+
+@given(st.text(max_size=30))
+def test_only_a_whole_message_is_a_keyword(text: str) -> None:
+    found = keyword(text)
+    assert found is None or text.strip().upper() == found
+
+
+@pytest.mark.parametrize("text", ["STOP please", "stopp", "don't stop", "START now"])
+def test_keyword_inside_a_sentence_is_just_text(text: str) -> None:
+    assert keyword(text) is None
+
+
+def test_stop_records_an_opt_out_and_start_reverses_it(rig: Rig) -> None:
+    rig.card(PHONE)
+    rig.mo(PHONE, "  Unsubscribe ")
+    rig.settle()
+    assert rig.storage.is_opted_out(PHONE)
+    note = blocks_text(rig.fake.posts(CHANNEL)[-1])
+    assert "opted out (texted UNSUBSCRIBE)" in note
+    rig.clock.advance(60)
+    rig.mo(PHONE, "start")
+    rig.settle()
+    assert not rig.storage.is_opted_out(PHONE)
+    assert "texted START" in blocks_text(rig.fake.posts(CHANNEL)[-1])
+
+
+# ---------------------------------------------------------------- low balance
+
+
+def test_low_balance_alerts_once_until_it_recovers(rig: Rig) -> None:
+    watcher = rig.inbound.balance
+    rig.gateway.credit = 4.5
+    assert watcher.check() is True
+    assert watcher.check() is False  # not repeated
+    rig.gateway.credit = 50
+    assert watcher.check() is False
+    rig.gateway.credit = 3
+    assert watcher.check() is True
+    rig.settle()
+    alerts = rig.fake.posts(SMS_CHANNEL)
+    assert len(alerts) == 2 and "Low SMS credit" in blocks_text(alerts[0])
+
+
+def test_reports_of_one_message_in_one_batch_end_at_the_highest(rig: Rig) -> None:
+    first, second = rig.card(PHONE), rig.card("27821234568")
+    a, b = first.recipients[0].apimsgid, second.recipients[0].apimsgid
+    rig.status(a, "004", to=PHONE)
+    rig.status(a, "003", to=PHONE)  # older news, later in the same batch
+    rig.status(b, "003", to="27821234568")
+    rig.status(b, "004", to="27821234568")
+    rig.settle()
+    assert rig.storage.get_send(first.id).recipients[0].status == "004"
+    assert rig.storage.get_send(second.id).recipients[0].status == "004"
+    assert len(updates(rig)) == 2  # one per card

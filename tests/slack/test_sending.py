@@ -1,0 +1,62 @@
+"""The send pipeline's wording of gateway errors (what the person is told, ephemerally)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clickatell.codes import gateway_error
+from bot.clickatell.encoding import encode_text
+from bot.clickatell.types import OutcomeUnknown
+from bot.listeners.sending import PreparedSend, SendIntent, Target, _problems
+
+
+@dataclass(frozen=True)
+class Rcpt:
+    msisdn: str
+    error_code: str | None = None
+    error_description: str | None = None
+    apimsgid: str | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    recipients: tuple[Rcpt, ...] = field(default_factory=tuple)
+
+
+def _prepared(text: str = "hello") -> PreparedSend:
+    intent = SendIntent("U0ALICE", "C0GENERAL", ("27821234567",), text, "k")
+    return PreparedSend(intent, (Target("27821234567", None),), encode_text(text))
+
+
+def test_everything_accepted_says_nothing() -> None:
+    assert _problems(Sent((Rcpt("27821234567", apimsgid="x"),)), None, _prepared()) is None
+
+
+def test_invalid_destination_names_the_number() -> None:
+    sent = Sent((Rcpt("27821234567", "105", "Invalid Destination Address"),))
+    message = _problems(sent, None, _prepared())
+    assert message is not None
+    assert "+27 82 123 4567" in message.text
+    assert "105" in message.text
+    assert "country code" in message.text  # what to do
+
+
+def test_no_credit_says_how_to_top_up() -> None:
+    message = _problems(Sent(), gateway_error("301", "No Credit Left"), _prepared())
+    assert message is not None
+    assert "(gateway code 301)" in message.text
+    assert "/sms redeem" in message.text and "Top up" in message.text
+
+
+def test_too_many_parts_says_how_long_the_text_is() -> None:
+    text = "x" * 400
+    message = _problems(Sent(), gateway_error("113", "Max message parts exceeded"), _prepared(text))
+    assert message is not None
+    assert "400 GSM characters, 3 parts" in message.text
+    assert "113" in message.text
+
+
+def test_unknown_outcome_says_to_check_before_resending() -> None:
+    message = _problems(Sent(), OutcomeUnknown("no reply"), _prepared())
+    assert message is not None
+    assert "/sms status" in message.text and "before sending again" in message.text

@@ -1,0 +1,183 @@
+"""`sms-bot serve` start-up: configuration errors, the start-up line, the listener."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import requests
+
+from bot.config import settings_from
+from bot.serve import HttpServer, Runtime, _startup_problem, main
+from bot.services import build_web_client
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_app import SECRET, AppHarness
+from tests.support.wait import wait_for
+
+
+def _env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test-token-value",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "SMS_CHANNEL": "C0ALERTS",
+        "SMS_BOT_DB": str(tmp_path / "db.sqlite3"),
+        "PORT": "0",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [
+        ("SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        ("SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        ("SMS_CHANNEL", "SMS_CHANNEL"),
+    ],
+)
+def test_missing_setting_is_one_line_naming_it(
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    missing: str,
+    variable: str,
+) -> None:
+    env = _env(fake_slack, tmp_path)
+    del env[missing]
+    assert main(settings_from(env)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"sms-bot: {variable}")
+    assert fake_slack.calls == []  # stopped before contacting Slack
+
+
+def test_unusable_database_is_one_line_naming_sms_bot_db(
+    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    env = _env(fake_slack, tmp_path, SMS_BOT_DB=str(blocker / "db.sqlite3"))
+    assert main(settings_from(env)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sms-bot: SMS_BOT_DB")
+
+
+def test_rejected_token_is_one_line_without_the_secret(
+    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_slack.fail("auth.test", error="invalid_auth")
+    assert main(settings_from(_env(fake_slack, tmp_path))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sms-bot: SLACK_BOT_TOKEN")
+    assert "xoxb-test-token-value" not in err and SECRET not in err
+
+
+def test_port_in_use_is_one_line(
+    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holder = HttpServer("127.0.0.1", 0)
+    try:
+        env = _env(fake_slack, tmp_path, PORT=str(holder.port))
+        assert main(settings_from(env)) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("sms-bot: HOST/PORT")
+    finally:
+        holder.stop()
+
+
+def test_startup_line_names_mode_and_gateway(app: AppHarness) -> None:
+    line = app.runtime.describe()
+    assert "\n" not in line
+    assert "HTTP mode" in line
+    assert "sandbox" in line
+    assert app.url in line
+    for secret in app.settings.secrets():
+        assert secret not in line
+
+
+def test_sandbox_callbacks_point_at_this_app_with_generated_credentials(app: AppHarness) -> None:
+    settings = app.services.settings
+    assert settings.callback_user and settings.callback_password  # generated for the sandbox
+    credentials = (settings.callback_user, settings.callback_password)
+    url_check = requests.get(f"{app.url}/clickatell/status", auth=credentials, timeout=10)
+    assert url_check.status_code == 200
+    # The sandbox reports delivery to this app, which updates the card.
+    app.command("send 27825550103 are you there?")
+
+    def received() -> bool:
+        updates = app.fake.calls_to("chat.update")
+        return any("Received by recipient" in json.dumps(c.params) for c in updates)
+
+    wait_for(received, 10, "the delivery report on the card")
+
+
+def test_requests_before_the_app_is_ready_get_503() -> None:
+    server = HttpServer("127.0.0.1", 0)
+    try:
+        server.serve(None)  # type: ignore[arg-type]  # listener up, app not assembled yet
+        answer = requests.get(f"{server.url}/healthz", timeout=10)
+        assert answer.status_code == 503
+    finally:
+        server.stop()
+
+
+class _SocketModeStandIn:
+    """Records how serve uses Bolt's SocketModeHandler (no websocket in tests)."""
+
+    made: ClassVar[list[_SocketModeStandIn]] = []
+
+    def __init__(self, app: object, app_token: str):
+        self.app, self.app_token = app, app_token
+        self.connected = self.started = self.closed = False
+        _SocketModeStandIn.made.append(self)
+
+    def connect(self) -> None:
+        self.connected = True
+
+    def start(self) -> None:  # would block serve's thread
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_socket_mode_connects_and_keeps_http_for_callbacks_and_health(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import slack_bolt.adapter.socket_mode as socket_mode
+
+    monkeypatch.setattr(socket_mode, "SocketModeHandler", _SocketModeStandIn)
+    _SocketModeStandIn.made.clear()
+    app = make_app(env={"SLACK_APP_TOKEN": "xapp-1-A0-123-abc", "SLACK_SIGNING_SECRET": ""})
+    [handler] = _SocketModeStandIn.made
+    assert handler.connected and not handler.started
+    assert handler.app_token == "xapp-1-A0-123-abc"
+    assert "Socket Mode" in app.runtime.describe()
+    assert requests.get(f"{app.url}/healthz", timeout=10).status_code == 200
+    assert requests.post(f"{app.url}/slack/events", data=b"x", timeout=10).status_code == 404
+    app.stop()
+    assert handler.closed
+
+
+def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> None:
+    closed = HttpServer("127.0.0.1", 0)  # a free port, then nobody listens on it
+    port = closed.port
+    closed.stop()
+    settings = settings_from(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test-token-value",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+            "SMS_CHANNEL": "C0ALERTS",
+            "SMS_BOT_DB": str(tmp_path / "db.sqlite3"),
+            "PORT": "0",
+        }
+    )
+    no_wait = build_web_client(settings, sleep=lambda seconds: None)  # retries, without sleeping
+    with pytest.raises(Exception) as failure:
+        Runtime(settings, services_options={"slack": no_wait})
+    line = _startup_problem(failure.value, settings)
+    assert line.startswith("SLACK_API_URL: cannot reach Slack")
+    assert "\n" not in line and "xoxb-test-token-value" not in line

@@ -1,0 +1,147 @@
+"""The real app, started as `sms-bot serve` starts it, for tests and benchmarks.
+
+`AppHarness` runs `bot.serve.Runtime` (waitress on 127.0.0.1, port 0) with the bot's WebClient
+pointed at a `FakeSlack`, the in-process sandbox gateway, and a temporary database; it sends
+signed requests exactly as Slack does. `Gate` blocks the sandbox's replies until opened, to show
+what happens while the gateway is slow without sleeping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.config import settings_from
+from bot.serve import Runtime
+from bot.services import build_web_client
+from tests.support.fake_slack import FakeSlack
+from tests.support.signing import SlackRequest, slash_command
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1234-5678-test"
+CHANNEL = "C0GENERAL"
+ALERTS = "C0ALERTS"
+
+
+class Gate:
+    """A sandbox `sleep` that holds every gateway reply until `open()`; `waiting` counts the
+    replies held so far."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self._count = itertools.count(1)
+        self.waiting = 0
+        self.held: list[threading.Thread] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waiting = next(self._count)
+        self.held.append(threading.current_thread())
+        self.opened.wait(30)
+
+    def open(self) -> None:
+        self.opened.set()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Open, and wait until every held reply has been written (or failed to be)."""
+        self.open()
+        for thread in self.held:
+            thread.join(timeout)
+
+    def close(self) -> None:
+        self.opened.clear()
+
+
+class AppHarness:
+    def __init__(
+        self,
+        fake: FakeSlack,
+        db_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        sandbox_options: Mapping[str, Any] | None = None,
+        workers: int = 32,
+        http_threads: int = 16,
+    ):
+        self.fake = fake
+        base = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "SMS_CHANNEL": ALERTS,
+            "SMS_BOT_DB": str(db_dir / "sms-bot.sqlite3"),
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+        }
+        self.settings = settings_from({**base, **(env or {})})
+        self.slack_sleeps: list[float] = []
+        slack = build_web_client(self.settings, sleep=self.slack_sleeps.append, backoff=0.0)
+        self.runtime = Runtime(
+            self.settings,
+            services_options={
+                "slack": slack,
+                "sandbox_options": dict(sandbox_options or {}),
+                "workers": workers,
+            },
+            http_threads=http_threads,
+        )
+        self.services = self.runtime.services
+        self.sandbox = self.services.sandbox
+        self.http = requests.Session()
+        self._triggers = itertools.count(1)
+        self._stopped = False
+
+    @property
+    def url(self) -> str:
+        return self.runtime.url
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.http.close()
+        self.runtime.stop()
+
+    def post(
+        self, request: SlackRequest, *, secret: str = SECRET, timestamp: int | None = None
+    ) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/slack/events",
+            data=request.body,
+            headers=request.headers(secret, timestamp),
+            timeout=30,
+        )
+
+    def command(
+        self,
+        text: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = CHANNEL,
+        trigger_id: str | None = None,
+    ) -> tuple[requests.Response, str]:
+        """Type `/sms TEXT`; returns the acknowledgement and the response_url's name."""
+        trigger = trigger_id or f"trigger{next(self._triggers)}.{id(self)}"
+        name = trigger.replace(".", "-")
+        request = slash_command(
+            text,
+            user_id=user,
+            channel_id=channel,
+            trigger_id=trigger,
+            response_url=self.fake.response_url(name),
+        )
+        return self.post(request), name
+
+    def responses(self, name: str) -> list[dict[str, Any]]:
+        """What the command's response_url received (respond() calls), in order."""
+        return [c.params for c in self.fake.calls_to("response_url") if c.path.endswith(name)]
+
+    def wait_response(self, name: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+        calls = self.fake.wait_for_call(
+            "response_url", lambda c: c.path.endswith("/" + name), timeout=timeout, count=count
+        )
+        return calls[count - 1].params
