@@ -1,0 +1,371 @@
+"""Requests built exactly as Slack builds them, signed as Slack signs them.
+
+- slash commands: an `application/x-www-form-urlencoded` form with Slack's fields, the text
+  escaped as Slack escapes it (&, <, >);
+- interactivity (block_actions on a message or in a modal, view_submission): a form with one
+  `payload` field holding JSON;
+- Events API: a JSON `event_callback` envelope around a `message` event (a reply typed in a
+  thread, its edit `message_changed` or its deletion `message_deleted`).
+
+Signing: v0 HMAC-SHA256 over `v0:<timestamp>:<raw body>` with the signing secret (Slack's
+scheme, verified by Bolt), computed by slack_sdk's SignatureVerifier.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class SlackRequest:
+    body: bytes
+    content_type: str
+
+    def headers(self, secret: str, timestamp: int | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=self.body)
+        return {
+            "Content-Type": self.content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or "",
+        }
+
+
+def slack_escape(text: str) -> str:
+    """What Slack does to text people type before it sends it to an app."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+
+
+@dataclass
+class Workspace:
+    """The one workspace, app and channel the console plays. Issues the unique IDs Slack would
+    (trigger IDs, event IDs, action timestamps)."""
+
+    channel_id: str
+    channel_name: str
+    team_id: str = "T0TEAM"
+    team_domain: str = "console"
+    api_app_id: str = "A0SMSBOT"
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(18))  # legacy verif. token
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def trigger_id(self) -> str:
+        return f"{int(time.time())}.{next(self._counter)}.{secrets.token_hex(12)}"
+
+    def event_id(self) -> str:
+        return f"Ev{next(self._counter):08d}{secrets.token_hex(3).upper()}"
+
+    def action_ts(self) -> str:
+        return f"{time.time():.6f}"
+
+    def team(self) -> dict[str, str]:
+        return {"id": self.team_id, "domain": self.team_domain}
+
+    def user(self, user: User) -> dict[str, str]:
+        return {"id": user.id, "username": user.name, "name": user.name, "team_id": self.team_id}
+
+
+def slash_command(
+    ws: Workspace, user: User, text: str, *, response_url: str, trigger_id: str, command="/sms"
+) -> SlackRequest:
+    """A slash command form body with the fields (and their order) Slack sends."""
+    fields = {
+        "token": ws.token,
+        "team_id": ws.team_id,
+        "team_domain": ws.team_domain,
+        "channel_id": ws.channel_id,
+        "channel_name": ws.channel_name,
+        "user_id": user.id,
+        "user_name": user.name,
+        "command": command,
+        "text": slack_escape(text),
+        "api_app_id": ws.api_app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
+    }
+    return SlackRequest(urlencode(fields).encode(), FORM)
+
+
+def _interactive(payload: Mapping[str, Any]) -> SlackRequest:
+    return SlackRequest(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+
+
+def _action(element: Mapping[str, Any], block_id: str | None, action_ts: str) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "type": element.get("type", "button"),
+        "action_id": element.get("action_id", ""),
+        "block_id": block_id or "",
+        "action_ts": action_ts,
+    }
+    for key in ("text", "value", "style", "url"):
+        if key in element:
+            action[key] = element[key]
+    return action
+
+
+def block_action_on_message(
+    ws: Workspace,
+    user: User,
+    *,
+    element: Mapping[str, Any],
+    block_id: str | None,
+    channel: str,
+    message: Mapping[str, Any],
+    response_url: str,
+    trigger_id: str,
+    ephemeral: bool = False,
+) -> SlackRequest:
+    """A button pressed on a message (in a channel, or on an ephemeral message)."""
+    ts = str(message.get("ts", ""))
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": channel,
+        "is_ephemeral": ephemeral,
+    }
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    shown = {"type": "message", "ts": ts, "text": message.get("text", "")}
+    if message.get("blocks"):
+        shown["blocks"] = message["blocks"]
+    if message.get("user"):
+        shown["user"] = message["user"]
+    if message.get("thread_ts"):
+        shown["thread_ts"] = message["thread_ts"]
+    payload = {
+        "type": "block_actions",
+        "user": ws.user(user),
+        "api_app_id": ws.api_app_id,
+        "token": ws.token,
+        "container": container,
+        "trigger_id": trigger_id,
+        "team": ws.team(),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": ws.channel_name if channel == ws.channel_id else ""},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [_action(element, block_id, ws.action_ts())],
+    }
+    if not ephemeral:
+        payload["message"] = shown
+    return _interactive(payload)
+
+
+def view_state(
+    view: Mapping[str, Any], values: Mapping[str, str | None]
+) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """`state.values` of a modal: {block_id: {action_id: {type, value}}} for every input block,
+    with the value typed (None when left empty, as Slack sends it)."""
+    state: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in view.get("blocks") or []:
+        if not isinstance(block, Mapping) or block.get("type") != "input":
+            continue
+        element = block.get("element") or {}
+        block_id = str(block.get("block_id") or "")
+        value = values.get(block_id)
+        state[block_id] = {
+            str(element.get("action_id") or ""): {
+                "type": element.get("type", "plain_text_input"),
+                "value": value if value else None,
+            }
+        }
+    return {"values": state}
+
+
+def _view_payload(
+    ws: Workspace, view: Mapping[str, Any], values: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """The view as Slack echoes it back to the app: what was opened, plus ids and state."""
+    shown = {k: v for k, v in view.items() if k not in ("state",)}
+    shown.update(
+        {
+            "team_id": ws.team_id,
+            "app_id": ws.api_app_id,
+            "bot_id": "B0BOT",
+            "state": view_state(view, values),
+            "previous_view_id": None,
+            "root_view_id": view.get("id"),
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": ws.team_id,
+        }
+    )
+    shown.setdefault("private_metadata", "")
+    shown.setdefault("callback_id", "")
+    return shown
+
+
+def block_action_in_view(
+    ws: Workspace,
+    user: User,
+    *,
+    view: Mapping[str, Any],
+    values: Mapping[str, str | None],
+    block_id: str,
+    action_id: str,
+    value: str,
+    trigger_id: str,
+) -> SlackRequest:
+    """An input with dispatch_action: Slack sends the typed value as a block action."""
+    payload = {
+        "type": "block_actions",
+        "user": ws.user(user),
+        "api_app_id": ws.api_app_id,
+        "token": ws.token,
+        "container": {"type": "view", "view_id": view.get("id")},
+        "trigger_id": trigger_id,
+        "team": ws.team(),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": _view_payload(ws, view, values),
+        "actions": [
+            {
+                "type": "plain_text_input",
+                "block_id": block_id,
+                "action_id": action_id,
+                "value": value,
+                "action_ts": ws.action_ts(),
+            }
+        ],
+    }
+    return _interactive(payload)
+
+
+def view_submission(
+    ws: Workspace,
+    user: User,
+    *,
+    view: Mapping[str, Any],
+    values: Mapping[str, str | None],
+    trigger_id: str,
+) -> SlackRequest:
+    payload = {
+        "type": "view_submission",
+        "team": ws.team(),
+        "user": ws.user(user),
+        "api_app_id": ws.api_app_id,
+        "token": ws.token,
+        "trigger_id": trigger_id,
+        "view": _view_payload(ws, view, values),
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _interactive(payload)
+
+
+def _rich_text(text: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "rich_text",
+            "block_id": secrets.token_hex(3),
+            "elements": [
+                {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+            ],
+        }
+    ]
+
+
+def user_message_fields(ws: Workspace, raw_text: str) -> dict[str, Any]:
+    """The fields of a person's message besides ts, channel, user and the (escaped) text."""
+    return {
+        "type": "message",
+        "team": ws.team_id,
+        "blocks": _rich_text(raw_text),
+        "client_msg_id": str(uuid.uuid4()),
+    }
+
+
+def event_callback(ws: Workspace, event: Mapping[str, Any]) -> SlackRequest:
+    body = {
+        "token": ws.token,
+        "team_id": ws.team_id,
+        "context_team_id": ws.team_id,
+        "api_app_id": ws.api_app_id,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": ws.event_id(),
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": ws.team_id,
+                "user_id": "U0BOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    return SlackRequest(json.dumps(body).encode(), JSON)
+
+
+def message_event(
+    message: Mapping[str, Any], channel: str, parent_user_id: str | None = None
+) -> dict[str, Any]:
+    """The `message` event for a new message (a thread reply carries its parent's author)."""
+    event = {**message, "channel": channel, "event_ts": message["ts"], "channel_type": "channel"}
+    if message.get("thread_ts") and parent_user_id:
+        event["parent_user_id"] = parent_user_id
+    return event
+
+
+def _inner(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as nested in an event (Slack puts the channel on the event only)."""
+    return {k: v for k, v in message.items() if k != "channel"}
+
+
+def message_changed_event(
+    previous: Mapping[str, Any], current: Mapping[str, Any], channel: str, event_ts: str
+) -> dict[str, Any]:
+    edited = {**_inner(current), "edited": {"user": current.get("user"), "ts": event_ts}}
+    return {
+        "type": "message",
+        "subtype": "message_changed",
+        "message": edited,
+        "previous_message": _inner(previous),
+        "channel": channel,
+        "hidden": True,
+        "ts": event_ts,
+        "event_ts": event_ts,
+        "channel_type": "channel",
+    }
+
+
+def message_deleted_event(
+    previous: Mapping[str, Any], channel: str, event_ts: str
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "deleted_ts": previous.get("ts"),
+        "channel": channel,
+        "previous_message": _inner(previous),
+        "ts": event_ts,
+        "event_ts": event_ts,
+        "channel_type": "channel",
+    }
+    if previous.get("thread_ts"):
+        event["thread_ts"] = previous["thread_ts"]
+    return event
