@@ -181,27 +181,21 @@ def _make_send(
     from slack_sdk import WebClient
 
     from bot.storage import NewRecipient
+    from tests.inbound.rig import send_with_card
 
     numbers = [f"2783{i:07d}" for i in range(recipients)]
-    send = storage.record_send(
-        slack_user="U0BENCH",
-        channel=channel,
-        text="Bench",
-        encoding="gsm7",
-        parts=1,
-        recipients=[
+    send = send_with_card(
+        storage,
+        WebClient(token="xoxb-bench", base_url=slack_url),
+        channel,
+        [
             NewRecipient(msisdn=n, climsgid=f"{tag}c", apimsgid=f"{tag}{i:026d}")
             for i, n in enumerate(numbers)
         ],
+        user="U0BENCH",
+        text="Bench",
     )
-    card = WebClient(token="xoxb-bench", base_url=slack_url).chat_postMessage(
-        channel=channel, text="card"
-    )
-    storage.attach_card(send.id, channel, card["ts"])
-    return {
-        "ts": card["ts"],
-        "recipients": [(r.apimsgid, r.msisdn) for r in storage.get_send(send.id).recipients],
-    }
+    return {"ts": send.card_ts, "recipients": [(r.apimsgid, r.msisdn) for r in send.recipients]}
 
 
 def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:

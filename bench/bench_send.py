@@ -63,12 +63,9 @@ def third_party(url: str) -> Callable[[], None]:
     return send
 
 
-def bare(url: str) -> Callable[[], None]:
-    """The floor: one keep-alive session posting the form this client posts, nothing else."""
-    session = requests.Session()
-    auth = session.post(f"{url}/http/auth", data=b"api_id=b&user=b&password=b", headers=FORM)
-    session_id = auth.text.split(":", 1)[1].strip()
-    fixed = [
+def _sendmsg_fields(session_id: str) -> list[tuple[str, str | bytes]]:
+    """The fields this client posts to sendmsg for one message, but for its climsgid."""
+    return [
         ("session_id", session_id),
         ("to", PHONE),
         ("text", TEXT.encode("latin-1")),
@@ -76,6 +73,14 @@ def bare(url: str) -> Callable[[], None]:
         ("concat", "1"),
         ("callback", "7"),
     ]
+
+
+def bare(url: str) -> Callable[[], None]:
+    """The floor: one keep-alive session posting the form this client posts, nothing else."""
+    session = requests.Session()
+    auth = session.post(f"{url}/http/auth", data=b"api_id=b&user=b&password=b", headers=FORM)
+    session_id = auth.text.split(":", 1)[1].strip()
+    fixed = _sendmsg_fields(session_id)
 
     def send() -> None:
         body = form_body([*fixed, ("climsgid", uuid.uuid4().hex[:24])])
@@ -92,14 +97,7 @@ def raw(url: str) -> Callable[[], None]:
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.request("POST", "/http/auth", body=b"api_id=b&user=b&password=b", headers=FORM)
     session_id = connection.getresponse().read().decode().split(":", 1)[1].strip()
-    fixed = [
-        ("session_id", session_id),
-        ("to", PHONE),
-        ("text", TEXT.encode("latin-1")),
-        ("unicode", "0"),
-        ("concat", "1"),
-        ("callback", "7"),
-    ]
+    fixed = _sendmsg_fields(session_id)
 
     def send() -> None:
         body = form_body([*fixed, ("climsgid", uuid.uuid4().hex[:24])])

@@ -8,11 +8,14 @@
   thread, its edit `message_changed` or its deletion `message_deleted`).
 
 Signing: v0 HMAC-SHA256 over `v0:<timestamp>:<raw body>` with the signing secret (Slack's
-scheme, verified by Bolt), computed by slack_sdk's SignatureVerifier.
+scheme, verified by Bolt). The console and the tests (tests/support/signing.py) both build their
+requests here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import secrets
@@ -23,10 +26,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
-
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 signature. Computed here rather than with slack_sdk's SignatureVerifier, which
+    refuses an empty secret and decodes the body as UTF-8: tests sign such requests too."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str, body: bytes, content_type: str = FORM, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature(secret, ts, body),
+    }
 
 
 @dataclass(frozen=True)
@@ -35,13 +54,7 @@ class SlackRequest:
     content_type: str
 
     def headers(self, secret: str, timestamp: int | None = None) -> dict[str, str]:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=self.body)
-        return {
-            "Content-Type": self.content_type,
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature or "",
-        }
+        return signed_headers(secret, self.body, self.content_type, timestamp)
 
 
 def slack_escape(text: str) -> str:
@@ -85,9 +98,17 @@ class Workspace:
 
 
 def slash_command(
-    ws: Workspace, user: User, text: str, *, response_url: str, trigger_id: str, command="/sms"
+    ws: Workspace,
+    user: User,
+    text: str,
+    *,
+    response_url: str,
+    trigger_id: str,
+    command: str = "/sms",
+    escape: bool = True,
 ) -> SlackRequest:
-    """A slash command form body with the fields (and their order) Slack sends."""
+    """A slash command form body with the fields (and their order) Slack sends. `text` is what
+    the person typed; escape=False sends it as given (already as Slack would send it)."""
     fields = {
         "token": ws.token,
         "team_id": ws.team_id,
@@ -97,7 +118,7 @@ def slash_command(
         "user_id": user.id,
         "user_name": user.name,
         "command": command,
-        "text": slack_escape(text),
+        "text": slack_escape(text) if escape else text,
         "api_app_id": ws.api_app_id,
         "is_enterprise_install": "false",
         "response_url": response_url,
@@ -106,8 +127,28 @@ def slash_command(
     return SlackRequest(urlencode(fields).encode(), FORM)
 
 
-def _interactive(payload: Mapping[str, Any]) -> SlackRequest:
+def interactive(payload: Mapping[str, Any]) -> SlackRequest:
+    """block_actions / view_submission: `payload=<JSON>` as a form."""
     return SlackRequest(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+
+
+def _interaction(
+    ws: Workspace, user: User, kind: str, trigger_id: str, **fields: Any
+) -> SlackRequest:
+    """The envelope every interactivity payload shares, around its own `fields`."""
+    return interactive(
+        {
+            "type": kind,
+            "user": ws.user(user),
+            "api_app_id": ws.api_app_id,
+            "token": ws.token,
+            "trigger_id": trigger_id,
+            "team": ws.team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            **fields,
+        }
+    )
 
 
 def _action(element: Mapping[str, Any], block_id: str | None, action_ts: str) -> dict[str, Any]:
@@ -134,6 +175,7 @@ def block_action_on_message(
     response_url: str,
     trigger_id: str,
     ephemeral: bool = False,
+    action_ts: str | None = None,
 ) -> SlackRequest:
     """A button pressed on a message (in a channel, or on an ephemeral message)."""
     ts = str(message.get("ts", ""))
@@ -146,30 +188,21 @@ def block_action_on_message(
     if message.get("thread_ts"):
         container["thread_ts"] = message["thread_ts"]
     shown = {"type": "message", "ts": ts, "text": message.get("text", "")}
-    if message.get("blocks"):
-        shown["blocks"] = message["blocks"]
-    if message.get("user"):
-        shown["user"] = message["user"]
-    if message.get("thread_ts"):
-        shown["thread_ts"] = message["thread_ts"]
-    payload = {
-        "type": "block_actions",
-        "user": ws.user(user),
-        "api_app_id": ws.api_app_id,
-        "token": ws.token,
-        "container": container,
-        "trigger_id": trigger_id,
-        "team": ws.team(),
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": channel, "name": ws.channel_name if channel == ws.channel_id else ""},
-        "state": {"values": {}},
-        "response_url": response_url,
-        "actions": [_action(element, block_id, ws.action_ts())],
-    }
-    if not ephemeral:
-        payload["message"] = shown
-    return _interactive(payload)
+    for key in ("blocks", "user", "thread_ts"):
+        if message.get(key):
+            shown[key] = message[key]
+    return _interaction(
+        ws,
+        user,
+        "block_actions",
+        trigger_id,
+        container=container,
+        channel={"id": channel, "name": ws.channel_name if channel == ws.channel_id else ""},
+        state={"values": {}},
+        response_url=response_url,
+        actions=[_action(element, block_id, action_ts or ws.action_ts())],
+        **({} if ephemeral else {"message": shown}),
+    )
 
 
 def view_state(
@@ -193,10 +226,11 @@ def view_state(
     return {"values": state}
 
 
-def _view_payload(
+def echoed_view(
     ws: Workspace, view: Mapping[str, Any], values: Mapping[str, str | None]
 ) -> dict[str, Any]:
-    """The view as Slack echoes it back to the app: what was opened, plus ids and state."""
+    """The view as Slack echoes it back to the app: what was opened, plus ids and the state of
+    its inputs filled in with `values`."""
     shown = {k: v for k, v in view.items() if k not in ("state",)}
     shown.update(
         {
@@ -220,58 +254,37 @@ def block_action_in_view(
     user: User,
     *,
     view: Mapping[str, Any],
-    values: Mapping[str, str | None],
     block_id: str,
     action_id: str,
     value: str,
     trigger_id: str,
+    action_ts: str | None = None,
 ) -> SlackRequest:
-    """An input with dispatch_action: Slack sends the typed value as a block action."""
-    payload = {
-        "type": "block_actions",
-        "user": ws.user(user),
-        "api_app_id": ws.api_app_id,
-        "token": ws.token,
-        "container": {"type": "view", "view_id": view.get("id")},
-        "trigger_id": trigger_id,
-        "team": ws.team(),
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "view": _view_payload(ws, view, values),
-        "actions": [
-            {
-                "type": "plain_text_input",
-                "block_id": block_id,
-                "action_id": action_id,
-                "value": value,
-                "action_ts": ws.action_ts(),
-            }
-        ],
+    """An input with dispatch_action: Slack sends the typed value as a block action. `view` is
+    the view as Slack echoes it (see echoed_view)."""
+    action = {
+        "type": "plain_text_input",
+        "block_id": block_id,
+        "action_id": action_id,
+        "value": value,
+        "action_ts": action_ts or ws.action_ts(),
     }
-    return _interactive(payload)
+    return _interaction(
+        ws,
+        user,
+        "block_actions",
+        trigger_id,
+        container={"type": "view", "view_id": view.get("id")},
+        view=dict(view),
+        actions=[action],
+    )
 
 
 def view_submission(
-    ws: Workspace,
-    user: User,
-    *,
-    view: Mapping[str, Any],
-    values: Mapping[str, str | None],
-    trigger_id: str,
+    ws: Workspace, user: User, *, view: Mapping[str, Any], trigger_id: str
 ) -> SlackRequest:
-    payload = {
-        "type": "view_submission",
-        "team": ws.team(),
-        "user": ws.user(user),
-        "api_app_id": ws.api_app_id,
-        "token": ws.token,
-        "trigger_id": trigger_id,
-        "view": _view_payload(ws, view, values),
-        "response_urls": [],
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
-    return _interactive(payload)
+    """A modal's submit; `view` is the view as Slack echoes it (see echoed_view)."""
+    return _interaction(ws, user, "view_submission", trigger_id, view=dict(view), response_urls=[])
 
 
 def _rich_text(text: str) -> list[dict[str, Any]]:
@@ -296,7 +309,10 @@ def user_message_fields(ws: Workspace, raw_text: str) -> dict[str, Any]:
     }
 
 
-def event_callback(ws: Workspace, event: Mapping[str, Any]) -> SlackRequest:
+def event_callback(
+    ws: Workspace, event: Mapping[str, Any], *, event_id: str | None = None
+) -> SlackRequest:
+    """An Events API delivery; each gets its own event_id unless one is given (a redelivery)."""
     body = {
         "token": ws.token,
         "team_id": ws.team_id,
@@ -304,7 +320,7 @@ def event_callback(ws: Workspace, event: Mapping[str, Any]) -> SlackRequest:
         "api_app_id": ws.api_app_id,
         "event": dict(event),
         "type": "event_callback",
-        "event_id": ws.event_id(),
+        "event_id": event_id or ws.event_id(),
         "event_time": int(time.time()),
         "authorizations": [
             {

@@ -293,8 +293,7 @@ class Console:
         request = payloads.block_action_in_view(
             self.ws,
             self.user,
-            view=form.view,
-            values=values,
+            view=payloads.echoed_view(self.ws, form.view, values),
             block_id=block_id,
             action_id=action_id,
             value=value,
@@ -314,7 +313,10 @@ class Console:
     def _submit(self, form: Form, values: dict[str, str | None]) -> list[str] | None:
         """Submit; the block IDs to ask again when the app rejects answers, None when closed."""
         request = payloads.view_submission(
-            self.ws, self.user, view=form.view, values=values, trigger_id=self.ws.trigger_id()
+            self.ws,
+            self.user,
+            view=payloads.echoed_view(self.ws, form.view, values),
+            trigger_id=self.ws.trigger_id(),
         )
         reply = self._send(request, "Submitting the form")
         if reply is None or reply.status != 200:

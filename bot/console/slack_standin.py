@@ -94,7 +94,11 @@ class _Failure:
 
 
 def wait_until(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll `predicate` until it returns something truthy (returned); AssertionError on timeout."""
+    """Poll `predicate` until it returns something truthy (returned); AssertionError on timeout.
+
+    The poll interval is short and grows a little, so a wait that succeeds returns promptly and
+    a long one does not spin (the tests' wait_for is this too).
+    """
     pause = threading.Event()
     deadline = time.monotonic() + timeout
     interval = 0.002
@@ -112,6 +116,9 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, what: str) -> 
 class SlackStandIn:
     host: str = "127.0.0.1"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # True: a request that fails in the server (e.g. its client gave up and the reply hits a
+    # broken pipe) is dropped without a traceback on stderr.
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -125,6 +132,8 @@ class SlackStandIn:
         self._views = itertools.count(1)
         self._server = ThreadingHTTPServer((self.host, 0), _handler_for(self))
         self._server.daemon_threads = True
+        if self.quiet:
+            self._server.handle_error = _ignore_error  # type: ignore[method-assign]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="slack-standin", daemon=True
         )
@@ -190,6 +199,11 @@ class SlackStandIn:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, times)
             )
+
+    def clear_failures(self) -> None:
+        """Forget every scripted failure not yet used (Slack is back)."""
+        with self._lock:
+            self._failures.clear()
 
     # -- what people do (the console plays the person) ------------------------------------------
     def post_user_message(
@@ -495,6 +509,10 @@ class SlackStandIn:
 
 # The fixture name the tests know it by.
 FakeSlack = SlackStandIn
+
+
+def _ignore_error(request: object, client_address: object) -> None:
+    return None
 
 
 def _url_name(call: Call) -> str:

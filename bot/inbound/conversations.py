@@ -117,12 +117,17 @@ class ConversationRouter:
         notes, change = self._opt_change(sms)
         contact = self.storage.contact_name(sms.msisdn)
         ref = self.storage.find_thread(sms.msisdn, now=self.clock(), window=THREAD_WINDOW)
-        if ref is None:
-            delivery = self._start(sms, contact, notes, change)
-        else:
-            delivery = self._reply(sms, contact, notes, change, ref)
+        message = blocks.sms_message(
+            sms.msisdn,
+            contact,
+            sms.text,
+            starts_conversation=ref is None,
+            missing=sms.missing,
+            notes=notes,
+        )
+        item = self._start(sms, message) if ref is None else self._reply(sms, message, ref)
         self.on_enqueue()
-        return delivery
+        return Delivery(item, ref is None, change)
 
     def _opt_change(self, sms: InboundSms) -> tuple[list[str], str | None]:
         word = keyword(sms.text) if sms.missing is None else None
@@ -133,34 +138,16 @@ class ConversationRouter:
             return [blocks.opt_in_note(sms.msisdn)], "in"
         return [], None
 
-    def _start(
-        self, sms: InboundSms, contact: str | None, notes: list[str], change: str | None
-    ) -> Delivery:
-        message = blocks.sms_message(
-            sms.msisdn,
-            contact,
-            sms.text,
-            starts_conversation=True,
-            missing=sms.missing,
-            notes=notes,
-        )
+    def _start(self, sms: InboundSms, message: Message) -> int:
+        """Post `message` at the top level; the conversation's thread is that post's."""
         item = self.storage.enqueue(
             self.channel, POST, post_payload(message, literal=True), order_key=order_key(sms.msisdn)
         )
         self.storage.start_conversation(sms.msisdn, self.channel, root_item=item)
-        return Delivery(item, True, change)
+        return item
 
-    def _reply(
-        self, sms: InboundSms, contact: str | None, notes: list[str], change: str | None, ref: Any
-    ) -> Delivery:
-        message = blocks.sms_message(
-            sms.msisdn,
-            contact,
-            sms.text,
-            starts_conversation=False,
-            missing=sms.missing,
-            notes=notes,
-        )
+    def _reply(self, sms: InboundSms, message: Message, ref: Any) -> int:
+        """Post `message` in the thread `ref` (its root may still be in the outbox)."""
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
         )
@@ -169,4 +156,4 @@ class ConversationRouter:
             self.storage.touch_conversation(ref.channel, ref.thread_ts, sms.msisdn)
         elif ref.conversation_id is not None:
             self.storage.touch_conversation_id(ref.conversation_id, sms.msisdn)
-        return Delivery(item, False, change)
+        return item

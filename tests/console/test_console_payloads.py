@@ -131,11 +131,12 @@ def test_a_button_press_reaches_the_action_listener(ws: Workspace, bolt: Recorde
 def test_typing_in_and_submitting_the_compose_modal(ws: Workspace, bolt: Recorder) -> None:
     view = {**compose_view("C0SMS", max_parts=3, sandbox=True), "id": "V1", "hash": "h"}
     values = {"recipients": "27825550103", "text": "Hello", "when": None}
+    echoed = payloads.echoed_view(ws, view, values)
     typing = payloads.block_action_in_view(
-        ws, ME, view=view, values=values, block_id="text", action_id="compose_text",
-        value="Hello", trigger_id="t.3",
+        ws, ME, view=echoed, block_id="text", action_id="compose_text", value="Hello",
+        trigger_id="t.3",
     )  # fmt: skip
-    submit = payloads.view_submission(ws, ME, view=view, values=values, trigger_id="t.4")
+    submit = payloads.view_submission(ws, ME, view=echoed, trigger_id="t.4")
     assert bolt.dispatch(typing) == 200
     assert bolt.dispatch(submit) == 200
     (_, typed), (_, submitted) = bolt.got

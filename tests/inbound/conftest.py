@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import InboundHarness
 from tests.inbound.rig import Rig
+from tests.support.slack_app import started_apps
 
 
 @pytest.fixture
@@ -28,18 +28,7 @@ def rig(tmp_path: Path, slack: HistorySlack) -> Iterator[Rig]:
 
 @pytest.fixture
 def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
-    started: list[InboundHarness] = []
-
-    def start(**options: Any) -> InboundHarness:
-        directory = tmp_path / f"app{len(started)}"
-        directory.mkdir()
-        harness = InboundHarness(slack, directory, **options)
-        started.append(harness)
-        return harness
-
-    yield start
-    for harness in reversed(started):
-        harness.stop()
+    yield from started_apps(InboundHarness, slack, tmp_path)
 
 
 @pytest.fixture

@@ -1,28 +1,31 @@
 """Test doubles of the inbound tests.
 
-`HistorySlack` is the shared `FakeSlack` plus what the outbox's exactly-once check reads: it
-keeps each posted message's `metadata` and answers `conversations.history` / `conversations.replies`
-from the messages it holds; `hold(method)` makes the next call of a method be recorded (the
-message exists, as when Slack accepted it) while its answer is held back until `release()` — the
-window between Slack accepting a post and the sender learning it did.
+`HistorySlack` is the shared `FakeSlack` (which already keeps each posted message's `metadata`
+and answers `conversations.history` / `conversations.replies`, what the outbox's exactly-once
+check reads) plus `hold(method)`: the next call of a method is recorded (the message exists, as
+when Slack accepted it) while its answer is held back until `release()` — the window between
+Slack accepting a post and the sender learning it did.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from tests.support.fake_slack import Call, FakeSlack
 
 
+@dataclass(eq=False)
 class HistorySlack(FakeSlack):
+    # A client that gave up on a held answer leaves a broken pipe: expected, not news.
+    quiet: bool = True
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self._held: set[str] = set()
         self._release = threading.Event()
         self.holding = threading.Event()  # set while an answer is being held back
-        # A client that gave up on a held answer leaves a broken pipe: expected, not news.
-        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
 
     # -- scripting ------------------------------------------------------------------------------
     def hold(self, method: str) -> None:
@@ -35,8 +38,7 @@ class HistorySlack(FakeSlack):
 
     def release_failures(self) -> None:
         """Forget every scripted failure (Slack is back)."""
-        with self._lock:
-            self._failures.clear()
+        self.clear_failures()
 
     def stop(self) -> None:
         self.release()
@@ -63,23 +65,3 @@ class HistorySlack(FakeSlack):
             self._release.wait(30)
             self.holding.clear()
         return result
-
-    def _answer(self, call: Call) -> dict[str, Any]:
-        if call.method in ("conversations.history", "conversations.replies"):
-            return self._history(call.params)
-        answer = super()._answer(call)
-        if call.method == "chat.postMessage" and answer.get("ok") and "metadata" in call.params:
-            key = (answer["channel"], answer["ts"])
-            self.messages[key] = {**self.messages[key], "metadata": call.params["metadata"]}
-        return answer
-
-    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
-        # `oldest` is not applied: this fake's ts values are counters, not times.
-        channel = params.get("channel")
-        thread = params.get("ts")
-        found = [
-            dict(m)
-            for (ch, ts), m in sorted(self.messages.items())
-            if ch == channel and (thread is None or m.get("thread_ts") == thread or ts == thread)
-        ]
-        return {"ok": True, "messages": found, "has_more": False}

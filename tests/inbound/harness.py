@@ -16,7 +16,6 @@ from typing import Any
 
 import requests
 
-from bot.config import settings_from
 from bot.inbound import Options
 from bot.inbound.outbox import Timing
 from bot.serve import Runtime
@@ -24,11 +23,11 @@ from bot.services import build_web_client
 from tests.inbound.fakes import HistorySlack
 from tests.support.sandbox_fixtures import FakeClock
 from tests.support.signing import SlackRequest, event_callback, slash_command
+from tests.support.slack_app import BOT_TOKEN, CHANNEL, SECRET, harness_settings, post_signed
 from tests.support.wait import wait_for
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT_TOKEN = "xoxb-1234-5678-test"
-CHANNEL = "C0GENERAL"
+__all__ = ["BOT_TOKEN", "CHANNEL", "FAST", "SECRET", "SMS_CHANNEL", "USER", "InboundHarness"]
+
 SMS_CHANNEL = "C0SMS"
 USER = "U0ALICE"
 
@@ -48,16 +47,7 @@ class InboundHarness:
         options: Options = FAST,
     ):
         self.fake = fake
-        base = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url,
-            "SMS_CHANNEL": SMS_CHANNEL,
-            "SMS_BOT_DB": str(db_dir / "sms-bot.sqlite3"),
-            "HOST": "127.0.0.1",
-            "PORT": "0",
-        }
-        self.settings = settings_from({**base, **(env or {})})
+        self.settings = harness_settings(fake, db_dir, SMS_CHANNEL, env)
         self.clock = FakeClock(time.time())
         slack = build_web_client(self.settings, sleep=lambda _s: None, backoff=0.0)
         self.runtime = Runtime(
@@ -93,12 +83,7 @@ class InboundHarness:
     # ---- Slack traffic
 
     def post(self, request: SlackRequest) -> requests.Response:
-        return self.http.post(
-            f"{self.url}/slack/events",
-            data=request.body,
-            headers=request.headers(SECRET),
-            timeout=30,
-        )
+        return post_signed(self.http, self.url, request)
 
     def send(self, text: str, *, user: str = USER, channel: str = CHANNEL) -> dict[str, Any]:
         """Type `/sms send ...` and wait for its card; returns the card's postMessage params."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,24 @@ from tests.inbound.fakes import HistorySlack
 SMS_CHANNEL = "C0SMS"
 CHANNEL = "C0GENERAL"
 START = 1_750_000_000.0
+
+
+def send_with_card(
+    storage: Storage,
+    slack: WebClient,
+    channel: str,
+    recipients: Sequence[NewRecipient],
+    *,
+    user: str = "U0ALICE",
+    text: str = "Hello",
+) -> Send:
+    """A recorded send whose card is posted, as `/sms send` leaves it (also the benchmarks')."""
+    send = storage.record_send(
+        slack_user=user, channel=channel, text=text, encoding="gsm7", parts=1, recipients=recipients
+    )
+    response = slack.chat_postMessage(channel=channel, text="card")
+    storage.attach_card(send.id, channel, response["ts"])
+    return storage.get_send(send.id)
 
 
 class Clock:
@@ -113,20 +132,11 @@ class Rig:
 
     def card(self, *numbers: str, channel: str = CHANNEL) -> Send:
         """A send with a posted card (as /sms send leaves it), each recipient accepted."""
-        send = self.storage.record_send(
-            slack_user="U0ALICE",
-            channel=channel,
-            text="Hello",
-            encoding="gsm7",
-            parts=1,
-            recipients=[
-                NewRecipient(msisdn=n, climsgid=f"c{i}", apimsgid=f"api-{n}-{next(self._ids)}")
-                for i, n in enumerate(numbers)
-            ],
-        )
-        response = self.inbound.outbox.slack.chat_postMessage(channel=channel, text="card")
-        self.storage.attach_card(send.id, channel, response["ts"])
-        return self.storage.get_send(send.id)
+        recipients = [
+            NewRecipient(msisdn=n, climsgid=f"c{i}", apimsgid=f"api-{n}-{next(self._ids)}")
+            for i, n in enumerate(numbers)
+        ]
+        return send_with_card(self.storage, self.inbound.outbox.slack, channel, recipients)
 
     # ---- callbacks (stored as the endpoint stores them)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.fake_slack import FakeSlack
-from tests.support.slack_app import AppHarness
+from tests.support.slack_app import AppHarness, started_apps
 
 
 @pytest.fixture
@@ -21,18 +20,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def make_app(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., AppHarness]]:
     """Start the app with extra environment / sandbox options; stopped after the test."""
-    started: list[AppHarness] = []
-
-    def start(**options: Any) -> AppHarness:
-        directory = tmp_path / f"app{len(started)}"
-        directory.mkdir()
-        harness = AppHarness(fake_slack, directory, **options)
-        started.append(harness)
-        return harness
-
-    yield start
-    for harness in reversed(started):
-        harness.stop()
+    yield from started_apps(AppHarness, fake_slack, tmp_path)
 
 
 @pytest.fixture

@@ -2,46 +2,44 @@
 
 The bodies are built like Slack's: slash commands as `application/x-www-form-urlencoded` forms,
 interactivity (block_actions, view_submission) as a form with one `payload` field holding JSON,
-and Events API callbacks as JSON.
+and Events API callbacks as JSON. The building and signing are the console's
+(bot/console/payloads.py); this layer fixes the test workspace (team T0TEAM, #general, alice)
+and the IDs, so tests name only what they are about.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-FORM = "application/x-www-form-urlencoded"
+from bot.console import payloads
+from bot.console.payloads import FORM, SlackRequest, User, Workspace, signature, signed_headers
+
+__all__ = [
+    "FORM",
+    "SlackRequest",
+    "block_action",
+    "event_callback",
+    "interactive",
+    "modal_state",
+    "signature",
+    "signed_headers",
+    "slash_command",
+    "view_action",
+    "view_submission",
+]
+
+TOKEN = "gIkuvaNzQIHg97ATvDxqgjtO"  # the legacy verification token Slack still sends
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+def _workspace(
+    channel_id: str = "C0GENERAL", channel_name: str = "general", team_id: str = "T0TEAM"
+) -> Workspace:
+    return Workspace(channel_id, channel_name, team_id, team_domain="example", token=TOKEN)
 
 
-def signed_headers(
-    secret: str, body: bytes, content_type: str = FORM, timestamp: int | None = None
-) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature(secret, ts, body),
-    }
-
-
-@dataclass(frozen=True)
-class SlackRequest:
-    body: bytes
-    content_type: str
-
-    def headers(self, secret: str, timestamp: int | None = None) -> dict[str, str]:
-        return signed_headers(secret, self.body, self.content_type, timestamp)
+def _alice(user_id: str = "U0ALICE", user_name: str = "alice") -> User:
+    return User(user_id, user_name)
 
 
 def slash_command(
@@ -56,45 +54,27 @@ def slash_command(
     team_id: str = "T0TEAM",
     command: str = "/sms",
 ) -> SlackRequest:
-    """A slash command form body with the fields (and their order) Slack sends. `response_url`
-    is required so that no test can make the app call out to the real Slack."""
-    fields = {
-        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-        "team_id": team_id,
-        "team_domain": "example",
-        "channel_id": channel_id,
-        "channel_name": channel_name,
-        "user_id": user_id,
-        "user_name": user_name,
-        "command": command,
-        "text": text,
-        "api_app_id": "A0SMSBOT",
-        "is_enterprise_install": "false",
-        "response_url": response_url,
-        "trigger_id": trigger_id,
-    }
-    return SlackRequest(urlencode(fields).encode(), FORM)
+    """A slash command form body with the fields (and their order) Slack sends; `text` goes as
+    given (already escaped as Slack escapes it). `response_url` is required so that no test can
+    make the app call out to the real Slack."""
+    return payloads.slash_command(
+        _workspace(channel_id, channel_name, team_id),
+        _alice(user_id, user_name),
+        text,
+        response_url=response_url,
+        trigger_id=trigger_id,
+        command=command,
+        escape=False,
+    )
 
 
 def interactive(payload: Mapping[str, Any]) -> SlackRequest:
     """block_actions / view_submission: `payload=<JSON>` as a form."""
-    return SlackRequest(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+    return payloads.interactive(payload)
 
 
 def event_callback(event: Mapping[str, Any], *, event_id: str = "Ev0001") -> SlackRequest:
-    body = {
-        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-        "team_id": "T0TEAM",
-        "api_app_id": "A0SMSBOT",
-        "event": dict(event),
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "authorizations": [
-            {"team_id": "T0TEAM", "user_id": "U0BOT", "is_bot": True, "enterprise_id": None}
-        ],
-    }
-    return SlackRequest(json.dumps(body).encode(), "application/json")
+    return payloads.event_callback(_workspace(), event, event_id=event_id)
 
 
 def block_action(
@@ -109,51 +89,30 @@ def block_action(
     block_id: str = "actions",
 ) -> SlackRequest:
     """A button click on a message, as Slack's block_actions payload carries it."""
-    return interactive(
-        {
-            "type": "block_actions",
-            "user": {"id": user_id, "username": "alice", "team_id": "T0TEAM"},
-            "api_app_id": "A0SMSBOT",
-            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel_id,
-                "is_ephemeral": False,
-            },
-            "trigger_id": "1337.42.abcdef",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "channel": {"id": channel_id, "name": "general"},
-            "message": {"type": "message", "ts": message_ts, "text": "card"},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "value": value,
-                    "action_ts": action_ts,
-                    "text": {"type": "plain_text", "text": "Cancel"},
-                }
-            ],
-        }
+    button = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": "Cancel"},
+    }
+    return payloads.block_action_on_message(
+        _workspace(channel_id),
+        _alice(user_id),
+        element=button,
+        block_id=block_id,
+        channel=channel_id,
+        message={"ts": message_ts, "text": "card"},
+        response_url=response_url,
+        trigger_id="1337.42.abcdef",
+        action_ts=action_ts,
     )
 
 
 def view_submission(view: Mapping[str, Any], *, user_id: str = "U0ALICE") -> SlackRequest:
     """A modal's submit, with the view (id, callback_id, private_metadata, state) as Slack sends
     it back."""
-    return interactive(
-        {
-            "type": "view_submission",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user_id, "username": "alice", "team_id": "T0TEAM"},
-            "api_app_id": "A0SMSBOT",
-            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "trigger_id": "12466734323.1395872398.abc",
-            "view": dict(view),
-            "response_urls": [],
-        }
+    return payloads.view_submission(
+        _workspace(), _alice(user_id), view=view, trigger_id="12466734323.1395872398.abc"
     )
 
 
@@ -167,26 +126,15 @@ def view_action(
     action_ts: str = "1700000200.000001",
 ) -> SlackRequest:
     """A block action inside a modal (e.g. a dispatch_action text input as the person types)."""
-    return interactive(
-        {
-            "type": "block_actions",
-            "user": {"id": user_id, "username": "alice", "team_id": "T0TEAM"},
-            "api_app_id": "A0SMSBOT",
-            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
-            "container": {"type": "view", "view_id": view.get("id")},
-            "trigger_id": "1337.43.abcdef",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "view": dict(view),
-            "actions": [
-                {
-                    "type": "plain_text_input",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "value": value,
-                    "action_ts": action_ts,
-                }
-            ],
-        }
+    return payloads.block_action_in_view(
+        _workspace(),
+        _alice(user_id),
+        view=view,
+        block_id=block_id,
+        action_id=action_id,
+        value=value,
+        trigger_id="1337.43.abcdef",
+        action_ts=action_ts,
     )
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import requests
 
-from bot.config import settings_from
+from bot.config import Settings, settings_from
 from bot.serve import Runtime
 from bot.services import build_web_client
 from tests.support.fake_slack import FakeSlack
@@ -26,6 +26,66 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-test"
 CHANNEL = "C0GENERAL"
 ALERTS = "C0ALERTS"
+
+
+def harness_settings(
+    fake: FakeSlack, db_dir: Path, sms_channel: str, env: Mapping[str, str] | None = None
+) -> Settings:
+    """An app under test's settings: Slack is `fake`, the database lives in `db_dir`, the listener
+    is 127.0.0.1 on a free port; `env` adds or overrides variables."""
+    base = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "SMS_CHANNEL": sms_channel,
+        "SMS_BOT_DB": str(db_dir / "sms-bot.sqlite3"),
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+    }
+    return settings_from({**base, **(env or {})})
+
+
+def post_signed(
+    http: requests.Session,
+    url: str,
+    request: SlackRequest,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+) -> requests.Response:
+    """POST `request` to the app at `url` as Slack does: to /slack/events, signed with `secret`."""
+    return http.post(
+        f"{url}/slack/events",
+        data=request.body,
+        headers=request.headers(secret, timestamp),
+        timeout=30,
+    )
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+H = TypeVar("H", bound=_Stoppable)
+
+
+def started_apps(
+    start: Callable[..., H], fake: FakeSlack, tmp_path: Path
+) -> Iterator[Callable[..., H]]:
+    """The body of a `make_app` fixture: yields `make(**options)`, which starts `start(fake,
+    <its own directory>, **options)`; every app started is stopped (newest first) afterwards."""
+    started: list[H] = []
+
+    def make(**options: Any) -> H:
+        directory = tmp_path / f"app{len(started)}"
+        directory.mkdir()
+        harness = start(fake, directory, **options)
+        started.append(harness)
+        return harness
+
+    yield make
+    for harness in reversed(started):
+        harness.stop()
 
 
 class Gate:
@@ -68,16 +128,7 @@ class AppHarness:
         http_threads: int = 16,
     ):
         self.fake = fake
-        base = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url,
-            "SMS_CHANNEL": ALERTS,
-            "SMS_BOT_DB": str(db_dir / "sms-bot.sqlite3"),
-            "HOST": "127.0.0.1",
-            "PORT": "0",
-        }
-        self.settings = settings_from({**base, **(env or {})})
+        self.settings = harness_settings(fake, db_dir, ALERTS, env)
         self.slack_sleeps: list[float] = []
         slack = build_web_client(self.settings, sleep=self.slack_sleeps.append, backoff=0.0)
         self.runtime = Runtime(
@@ -109,12 +160,7 @@ class AppHarness:
     def post(
         self, request: SlackRequest, *, secret: str = SECRET, timestamp: int | None = None
     ) -> requests.Response:
-        return self.http.post(
-            f"{self.url}/slack/events",
-            data=request.body,
-            headers=request.headers(secret, timestamp),
-            timeout=30,
-        )
+        return post_signed(self.http, self.url, request, secret=secret, timestamp=timestamp)
 
     def command(
         self,
