@@ -19,6 +19,7 @@ from dotenv import load_dotenv
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_LOW_BALANCE = 10.0
 
 
 class ConfigError(Exception):
@@ -46,6 +47,7 @@ class Settings:
     max_parts: int = 3
     allowed_users: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
+    low_balance: float = DEFAULT_LOW_BALANCE  # credits; 0 turns the low-balance alert off
     db_path: str = "./sms-bot.sqlite3"
     host: str = "127.0.0.1"
     port: int = 3000
@@ -171,6 +173,15 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         max_parts=_number(env, "SMS_MAX_PARTS", 3, int, 1, 255, "a whole number from 1 to 255"),
         allowed_users=_user_ids(env, "SMS_ALLOWED_USERS"),
         admins=_user_ids(env, "SMS_ADMINS"),
+        low_balance=_number(
+            env,
+            "SMS_LOW_BALANCE",
+            DEFAULT_LOW_BALANCE,
+            float,
+            0,
+            1e9,
+            "a number of credits (0 turns the alert off)",
+        ),
         db_path=_text(env, "SMS_BOT_DB") or "./sms-bot.sqlite3",
         host=_text(env, "HOST") or "127.0.0.1",
         port=_number(env, "PORT", 3000, int, 0, 65535, "a port number (0 to 65535)"),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
-from bot.clickatell.client import ClickatellClient, validate_climsgid
+from bot.clickatell.client import ClickatellClient, by_either_id
 from bot.clickatell.types import GatewayError, Refused, SendResult
 from bot.config import ConfigError, Settings, load_settings
 
@@ -168,6 +168,7 @@ def _send(client: ClickatellClient, command: grammar.Send) -> Outcome:
         sender=command.sender,
         climsgid=command.client_id,
         scheduled_time=command.at,
+        skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
     )
     messages = [
         {
@@ -181,7 +182,14 @@ def _send(client: ClickatellClient, command: grammar.Send) -> Outcome:
     data = {"messages": messages, "parts": result.parts, "encoding": result.encoding}
     lines = []
     for m in result.messages:
-        if m.error is None:
+        if m.already_sent is not None:
+            ident = m.apimsgid or "(ID unknown)"
+            state = f"{m.already_sent.status} {m.already_sent.description}"
+            lines.append(
+                f"{m.to}: already sent earlier, ID {ident} (client ID {m.climsgid}), {state}; "
+                "not sent again"
+            )
+        elif m.error is None:
             ident = m.apimsgid or "(accepted, ID unknown)"
             lines.append(f"{m.to}: sent, ID {ident} (client ID {m.climsgid})")
         else:
@@ -214,35 +222,15 @@ def _count(amount: float, unit: str) -> str:
     return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
-def _by_id(lookup: Callable[..., Any], message_id: str) -> Any:
-    """IDs may be the gateway's apimsgid or the client's climsgid (both are printed by `send`):
-    try the first, and when the gateway does not know it (103), the second."""
-    try:
-        return lookup(message_id)
-    except GatewayError as error:
-        if error.code != "103":
-            raise
-        try:
-            validate_climsgid(message_id)
-            return lookup(climsgid=message_id)
-        except Refused:
-            raise error from None
-        except GatewayError as second:
-            if second.code != "104":
-                raise
-            # Neither kind of ID is known: report the first, which names the gateway's ID.
-            raise error from None
-
-
 def _status(client: ClickatellClient, command: grammar.Status | grammar.Cancel) -> Outcome:
     lookup = client.query if isinstance(command, grammar.Status) else client.cancel
-    status = _by_id(lookup, command.id)
+    status = by_either_id(lookup, command.id)
     data = {"apimsgid": status.apimsgid, "status": status.status, "description": status.description}
     return Outcome(data, [f"{status.apimsgid}: {status.status} {status.description}"])
 
 
 def _charge(client: ClickatellClient, command: grammar.Charge) -> Outcome:
-    charge = _by_id(client.charge, command.id)
+    charge = by_either_id(client.charge, command.id)
     data = {
         "apimsgid": charge.apimsgid,
         "charge": charge.charge,

@@ -9,6 +9,7 @@ address and the gateway (never a secret).
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
@@ -24,6 +25,13 @@ from bot.web import MAX_BODY, StartResponse, WSGIApp, build_web_app, respond
 log = logging.getLogger("sms-bot")
 
 HTTP_THREADS = 16
+# Exit statuses of a failed start: a configuration error (the one line names the variable to fix)
+# or a failure that a later attempt may fix by itself (Slack unreachable or failing at boot).
+EXIT_CONFIG, EXIT_RETRY = 2, 1
+# Slack's answers that mean "try again later" rather than "this token/URL is wrong".
+_SLACK_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 class _Deferred:
@@ -48,7 +56,10 @@ class HttpServer:
             host=host,
             port=port,
             threads=threads,
-            max_request_body_size=MAX_BODY + 1,  # waitress refuses sizes >= this
+            # waitress refuses sizes >= this, counting a chunked body's framing (chunk sizes,
+            # CRLFs) too; the app bounds the decoded body at MAX_BODY itself (bot.web), so this
+            # only leaves room for that framing: a chunked 64 KiB body is not refused.
+            max_request_body_size=2 * MAX_BODY,
             ident="sms-bot",
         )
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
@@ -171,12 +182,13 @@ class Runtime:
 
 
 def main(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM. Configuration problems: one line naming the variable, exit 2."""
+    """Run until SIGINT/SIGTERM. A failed start is one line naming the variable; the exit
+    status is 2 for a configuration error and 1 for a failure a retry may fix (EXIT_RETRY)."""
     try:
         settings.require_serve()
     except ConfigError as error:
         print(f"sms-bot: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -184,7 +196,7 @@ def main(settings: Settings) -> int:
         runtime = Runtime(settings)
     except Exception as error:
         print(f"sms-bot: {_startup_problem(error, settings)}", file=sys.stderr)
-        return 2
+        return _exit_status(error)
     log.info(runtime.describe())
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -206,6 +218,12 @@ def _startup_problem(error: Exception, settings: Settings) -> str:
         return str(error)
     if isinstance(error, StorageError):
         return f"SMS_BOT_DB: {error}"
+    answer = _slack_answer(error)
+    if answer is not None and _transient(answer):
+        return (
+            f"SLACK_API_URL: Slack at {settings.slack_api_url} is not available right now "
+            f"({_answer_words(answer)}); try again later"
+        )
     if settings.socket_mode and "apps.connections.open" in str(error):
         return "SLACK_APP_TOKEN: Slack did not accept the app-level token (xapp-…)"
     if isinstance(error, BoltError | SlackApiError):
@@ -218,7 +236,63 @@ def _startup_problem(error: Exception, settings: Settings) -> str:
     return f"start-up failed: {type(error).__name__}: {_scrub(str(error), settings)}"
 
 
+def _exit_status(error: BaseException) -> int:
+    """EXIT_CONFIG when a setting is wrong (listener address, database path, a token Slack
+    refused); EXIT_RETRY when Slack could not be reached or answered "later" (HTTP 5xx or 429,
+    `ratelimited` …) and for any other failure, which is not a setting's fault."""
+    from slack_bolt.error import BoltError
+
+    from bot.storage import StorageError
+
+    if isinstance(error, StartupError | StorageError):
+        return EXIT_CONFIG
+    answer = _slack_answer(error)
+    if answer is not None:
+        return EXIT_RETRY if _transient(answer) else EXIT_CONFIG
+    return EXIT_CONFIG if isinstance(error, BoltError) else EXIT_RETRY
+
+
+def _slack_answer(error: BaseException) -> Any:
+    """The SlackApiError behind `error` (Bolt wraps auth.test's in a BoltError), or None."""
+    from slack_sdk.errors import SlackApiError
+
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        if isinstance(current, SlackApiError):
+            return current
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _transient(answer: Any) -> bool:
+    status = answer.response.status_code
+    return status >= 500 or status == 429 or _slack_code(answer) in _SLACK_TRANSIENT
+
+
+def _slack_code(answer: Any) -> str | None:
+    data = answer.response.data
+    return data.get("error") if isinstance(data, dict) else None
+
+
+def _answer_words(answer: Any) -> str:
+    return _slack_code(answer) or f"HTTP {answer.response.status_code}"
+
+
+# Secrets at least this long are removed wherever they occur, even inside other text (a token
+# glued to "Bearer" or to a URL): a random string that long never occurs in ordinary words. A
+# shorter secret (a test value, a careless setting) would garble every word containing its
+# letters, so it is removed only where it stands as a whole token; it is still never printed on
+# its own, and no real Slack or Clickatell secret is that short.
+SUBSTRING_SECRET_LENGTH = 8
+
+
 def _scrub(text: str, settings: Settings) -> str:
-    for secret in settings.secrets():
-        text = text.replace(secret, "***")
+    """`text` without the configured secrets (see SUBSTRING_SECRET_LENGTH), cut to 300 chars."""
+    for secret in sorted(set(settings.secrets()), key=len, reverse=True):  # longest first
+        if len(secret) >= SUBSTRING_SECRET_LENGTH:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", "***", text)
     return text[:300]

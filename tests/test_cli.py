@@ -94,6 +94,22 @@ def test_human_output(capsys):
 # --- against a running sandbox (CLICKATELL_BASE_URL) --------------------------------------------
 
 
+def test_send_with_a_used_id_does_not_send_again(capsys, sandbox):
+    code, out, _ = run(capsys, "send", "--json", "--id", "once42", PHONE, "Only once")
+    assert code == 0
+    first = one_json(out)
+    code, out, _ = run(capsys, "send", "--json", "--id", "once42", PHONE, "Only once")
+    assert code == 0
+    again = one_json(out)
+    assert again == first  # the §4 shape, the same message: apimsgid from querymsg
+    assert len(sandbox.messages()) == 1  # the gateway saw one sendmsg
+    code, out, _ = run(capsys, "send", "--id", "once42", PHONE, "Only once")
+    assert code == 0
+    assert "already sent" in out and first["messages"][0]["apimsgid"] in out
+    assert "not sent again" in out
+    assert len(sandbox.messages()) == 1
+
+
 def test_send_reaches_the_configured_sandbox(capsys, sandbox):
     code, out, _ = run(capsys, "send", "--json", "+27 82 123 4567", "Привет")
     assert code == 0

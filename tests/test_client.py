@@ -15,6 +15,7 @@ from bot.clickatell.client import (
     NotSent,
     chunk_climsgid,
     form_body,
+    new_climsgid,
 )
 from bot.clickatell.codes import explain_error
 from bot.clickatell.types import (
@@ -685,3 +686,11 @@ def test_non_ascii_digits_are_refused_before_any_call(server, client, kwargs):
     with pytest.raises(Refused):
         client.redeem("١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦")
     assert server.requests == []
+
+
+def test_new_climsgid_is_24_random_hex_digits() -> None:
+    ids = [new_climsgid() for _ in range(200)]
+    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+    assert len(set(ids)) == len(ids)
+    # 96 random bits: no digit is fixed (a UUID4's version digit, the 13th, always is "4").
+    assert all(len({i[position] for i in ids}) > 1 for position in range(24))

@@ -9,6 +9,12 @@ def test_defaults_use_the_sandbox():
     assert settings.clickatell_timeout == 10.0
     assert settings.max_parts == 3
     assert (settings.host, settings.port) == ("127.0.0.1", 3000)
+    assert settings.low_balance == 10.0
+
+
+def test_low_balance_is_a_setting() -> None:
+    assert settings_from({"SMS_LOW_BALANCE": "2.5"}).low_balance == 2.5
+    assert settings_from({"SMS_LOW_BALANCE": "0"}).low_balance == 0.0  # the alert is off
 
 
 @pytest.mark.parametrize(
@@ -24,6 +30,10 @@ def test_defaults_use_the_sandbox():
         ({"SLACK_APP_TOKEN": "xoxb-1"}, "SLACK_APP_TOKEN"),
         ({"CLICKATELL_BASE_URL": "ftp://x"}, "CLICKATELL_BASE_URL"),
         ({"CLICKATELL_API_ID": "123"}, "CLICKATELL_USER"),
+        ({"SMS_LOW_BALANCE": "lots"}, "SMS_LOW_BALANCE"),
+        ({"SMS_LOW_BALANCE": "-1"}, "SMS_LOW_BALANCE"),
+        ({"SMS_LOW_BALANCE": "nan"}, "SMS_LOW_BALANCE"),
+        ({"SMS_LOW_BALANCE": "inf"}, "SMS_LOW_BALANCE"),
     ],
 )
 def test_malformed_settings_name_the_variable(env, variable):

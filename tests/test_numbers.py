@@ -86,7 +86,7 @@ def test_sandbox_magic_numbers_are_valid(number, region):
         ("++27821234567", None, "contains '+'"),
         ("+27 82*123", None, "contains '*'"),
         ("+1 555 123 4567", None, "not a valid +1 number"),
-        ("821234567", None, "read as +821234567"),
+        ("821234567", None, "Write it with its country code"),
         ("12345", "ZA", "ZA number"),
         ("0821234567", "XX", "SMS_DEFAULT_REGION 'XX'"),
     ],
@@ -98,6 +98,15 @@ def test_rejected_with_a_clear_reason(raw, region, reason):
     assert repr(raw) in str(caught.value)  # the message names the input
     assert caught.value.raw == raw
     assert isinstance(caught.value, Refused)
+
+
+def test_digits_without_country_or_region_are_refused_in_plain_words():
+    with pytest.raises(InvalidNumber) as caught:
+        normalize_msisdn("12345")
+    assert str(caught.value) == (
+        "'12345' is not a valid phone number: it is too short. Write it with its country code "
+        "(+27…) or set SMS_DEFAULT_REGION for national numbers"
+    )
 
 
 @pytest.mark.parametrize(

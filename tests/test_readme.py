@@ -253,21 +253,34 @@ TERMINAL_CONVENTIONS = frozenset({"TERM", "NO_COLOR"})
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def table_variables(text: str) -> set[str]:
+def table_defaults(text: str) -> dict[str, str]:
+    """Each variable of the Configuration table with its last cell (the default)."""
     rows = [line for line in section(text, "Configuration").splitlines() if line.startswith("|")]
     assert len(rows) > 2, "the Configuration section has no table"
-    names: set[str] = set()
+    defaults: dict[str, str] = {}
     for row in rows[2:]:  # after the header and the |---| line
-        first_cell = row.split("|")[1]
-        found = re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell)
+        cells = row.split("|")
+        found = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[1])
         assert found, f"a configuration row names no variable: {row!r}"
-        names.update(found)
-    return names
+        defaults.update(dict.fromkeys(found, cells[-2].strip()))
+    return defaults
+
+
+def table_variables(text: str) -> set[str]:
+    return set(table_defaults(text))
+
+
+def env_example_lines() -> dict[str, bool]:
+    """Every variable .env.example lists: True when it is set, False when commented out
+    (`# NAME=value`: listed, but a copy passed to systemd or a container leaves it alone)."""
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    return {
+        name: not comment for comment, name in re.findall(r"^(#\s?)?([A-Z][A-Z0-9_]*)=", text, re.M)
+    }
 
 
 def env_example_variables() -> set[str]:
-    text = ENV_EXAMPLE.read_text(encoding="utf-8")
-    return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, re.M))
+    return set(env_example_lines())
 
 
 def _mentions_env(node: ast.AST) -> bool:
@@ -329,6 +342,15 @@ def test_the_configuration_table_and_env_example_list_the_same_variables() -> No
     in_table, in_example = table_variables(readme()), env_example_variables()
     assert in_table - in_example == set(), "in the README table but not in .env.example"
     assert in_example - in_table == set(), "in .env.example but not in the README table"
+
+
+def test_env_example_sets_only_the_required_variables() -> None:
+    # Anything else set there (HOST=127.0.0.1, SMS_BOT_DB=./…, even an empty value) would
+    # override the values the systemd unit and the container recipe give.
+    defaults = table_defaults(readme())
+    required = {name for name, default in defaults.items() if default.startswith("required")}
+    lines = env_example_lines()
+    assert {name for name, is_set in lines.items() if is_set} == required
 
 
 def test_every_variable_the_code_reads_is_documented() -> None:

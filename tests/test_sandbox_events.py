@@ -4,6 +4,7 @@ callbacks (basic auth, retries, charsets, GMT+2), persistence, and running as a 
 from __future__ import annotations
 
 import json
+import math
 import re
 import signal
 import subprocess
@@ -446,6 +447,24 @@ def test_unreadable_state_file_is_a_clear_error(tmp_path: Path):
         SandboxServer(state_path=path, autorun=False)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"something": "else"},  # JSON, but not the sandbox's
+        ["state", "events"],
+        {"state": {"version": 1}, "events": []},  # a snapshot missing its fields
+        {"state": {"version": 1, "balance": 1}, "events": "x"},
+    ],
+)
+def test_a_file_that_is_not_sandbox_state_says_so(tmp_path: Path, content: object):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError) as caught:
+        SandboxServer(state_path=path, autorun=False)
+    assert str(caught.value).startswith(f"{path} is not a sandbox state file"), caught.value
+    assert "'" not in str(caught.value).removeprefix(str(path))  # no raw KeyError('state')
+
+
 # --- running ----------------------------------------------------------------------------------
 
 
@@ -512,6 +531,11 @@ def test_bad_options_are_refused():
     for options in (
         {"session_ttl": 0},
         {"balance": -1},
+        {"session_ttl": math.nan},
+        {"session_ttl": math.inf},
+        {"balance": math.nan},
+        {"balance": math.inf},
+        {"reply_delay": math.nan},
         {"callback_url": "ftp://x"},
         {"callback_user": "u"},
     ):
@@ -549,3 +573,15 @@ def test_command_line_prints_its_url_and_stops_cleanly(tmp_path: Path, stop_sign
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_sent_messages_are_read_only_views_of_the_state(sandbox: SandboxServer, api: Api) -> None:
+    api.call("sendmsg", {"to": "27821234567", "text": "hello", "climsgid": "view1"})
+    [message] = sandbox.messages()
+    assert (message.to, message.text, message.climsgid) == ("27821234567", "hello", "view1")
+    assert message.status == "003"  # the status at the sandbox's clock: at the gateway
+    sandbox.advance(5)
+    assert message.status == "003"  # a snapshot, taken before the time moved
+    assert sandbox.messages()[0].status == "004"
+    with pytest.raises(TypeError):
+        message.params["to"] = "x"  # type: ignore[index]

@@ -22,7 +22,9 @@ CANCEL_ACTION = "cancel_send"
 TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each
 LISTED_PROBLEMS = 10  # failures still named individually under a tally
 
-State = Literal["sending", "scheduled", "on_the_way", "received", "failed", "cancelled", "unknown"]
+State = Literal[
+    "sending", "scheduled", "on_the_way", "received", "failed", "cancelled", "unknown", "repeated"
+]
 
 _ICONS: dict[State, str] = {
     "sending": ":hourglass_flowing_sand:",
@@ -32,6 +34,7 @@ _ICONS: dict[State, str] = {
     "failed": ":x:",
     "cancelled": ":no_entry_sign:",
     "unknown": ":warning:",
+    "repeated": ":repeat:",
 }
 _TALLY_WORDS: dict[State, str] = {
     "received": "received",
@@ -41,12 +44,16 @@ _TALLY_WORDS: dict[State, str] = {
     "cancelled": "cancelled",
     "failed": "failed",
     "unknown": "outcome unknown",
+    "repeated": "already sent before",
 }
 ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
 
 # The storage marks a recipient whose send may or may not have reached the gateway with this
 # pseudo error code (real codes are 3 digits).
 OUTCOME_UNKNOWN = "unknown"
+# ... and one not sent because the client ID given (`--id`) was already used: the gateway has
+# that message from an earlier send, whose card keeps following it.
+ALREADY_SENT = "repeated"
 
 
 class RecipientRow(Protocol):
@@ -83,6 +90,8 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
     """Where one recipient's message is, in plain words."""
     if recipient.error_code == OUTCOME_UNKNOWN:
         return Line("unknown", recipient.error_description or "Outcome unknown")
+    if recipient.error_code == ALREADY_SENT:
+        return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
         words = explain_error(recipient.error_code, recipient.error_description or "")
         suffix = f" (code {recipient.error_code})" if recipient.error_code else ""

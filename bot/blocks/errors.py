@@ -17,8 +17,13 @@ def error_message(problem: str, *, code: str | None = None, hint: str | None = N
     return Message(escape(fallback), blocks)
 
 
+HELP_HINT = "/sms help lists every command"
+
+
 def usage_message(problem: str, usage: str) -> Message:
-    return error_message(problem, hint=f"Usage: {usage}  ·  /sms help lists every command")
+    if usage.strip() == "/sms help":  # the usage *is* the help: say it once
+        return error_message(problem, hint=HELP_HINT)
+    return error_message(problem, hint=f"Usage: {usage}  ·  {HELP_HINT}")
 
 
 def refused_message(reason: str) -> Message:

@@ -49,6 +49,8 @@ _UNIX_RE = re.compile(r"[0-9]{1,11}(?:\.[0-9]{1,9})?")
 _MO_TIME_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 _MAX_ID = 64  # apiMsgId is 32 hex digits, climsgid at most 32: anything far longer is garbage
+# An MO's sender is a phone number: digits (with a + and separators at most), at least one digit.
+_PHONE_RE = re.compile(r"\+?[0-9() .-]*[0-9][0-9() .-]*")
 
 
 class CallbackError(ValueError):
@@ -151,6 +153,13 @@ def _ascii(params: Mapping[str, bytes | str], name: str, *, required: bool = Fal
     return value
 
 
+def _phone(params: Mapping[str, bytes | str], name: str) -> str:
+    value = _ascii(params, name, required=True)
+    if not _PHONE_RE.fullmatch(value):
+        raise CallbackError(f"parameter {name} is not a phone number: {value[:25]!r}")
+    return value
+
+
 def _identifier(params: Mapping[str, bytes | str], name: str, *, required: bool) -> str:
     value = _ascii(params, name, required=required)
     if len(value) > _MAX_ID or " " in value:
@@ -214,7 +223,7 @@ def decode_mo(params: Mapping[str, bytes]) -> MoCallback:
     return MoCallback(
         api_id=_ascii(params, "api_id"),
         momsgid=_identifier(params, "moMsgId", required=True),
-        sender=_ascii(params, "from", required=True),
+        sender=_phone(params, "from"),
         to=_ascii(params, "to"),
         timestamp=_mo_time(_ascii(params, "timestamp", required=True)),
         text=decode_text(raw_text, charset),

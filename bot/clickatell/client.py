@@ -17,6 +17,10 @@ What it guarantees, and why:
   (after no reply, only once the gateway has had as long again to finish the request):
   found means sent (never resent); `104` means the gateway never saw it, so resending is safe
   (a bounded number of times); a failed check raises `OutcomeUnknown` and nothing is resent.
+  A climsgid a person chose (`send(..., skip_if_sent=True)`) is asked about before `sendmsg`:
+  the gateway accepts a reused climsgid, so a repeated `send --id X` would otherwise reach the
+  phone twice. Found, the earlier message is returned (`RecipientResult.already_sent`) and
+  nothing is sent. The command line and Slack both rely on this one check.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import functools
 import hashlib
 import math
 import re
+import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -193,10 +197,31 @@ def validate_climsgid(climsgid: str) -> str:
     return climsgid
 
 
+def by_either_id(lookup: Callable[..., _T], message_id: str) -> _T:
+    """`lookup(message_id)` by apimsgid, or by climsgid when the gateway does not know the
+    apimsgid (103): people quote either ID (`send` prints both). The command line and Slack both
+    use this, so they answer alike. When neither is known, the first error (103, which names
+    the gateway's ID) is the one raised; so is it when the ID cannot be a climsgid at all."""
+    try:
+        return lookup(message_id)
+    except GatewayError as error:
+        if error.code != "103":
+            raise
+        try:
+            validate_climsgid(message_id)
+            return lookup(climsgid=message_id)
+        except Refused:
+            raise error from None
+        except GatewayError as second:
+            if second.code != "104":
+                raise
+            raise error from None
+
+
 def new_climsgid() -> str:
-    """A fresh climsgid: 24 hex digits of a random UUID (96 bits), leaving room for a chunk
-    suffix within the gateway's 32 characters."""
-    return uuid.uuid4().hex[:24]
+    """A fresh climsgid: 24 random hex digits (96 bits), leaving room for a chunk suffix within
+    the gateway's 32 characters."""
+    return secrets.token_hex(12)
 
 
 def chunk_climsgid(base: str, index: int, chunks: int) -> str:
@@ -401,10 +426,16 @@ class ClickatellClient:
         climsgid: str | None = None,
         scheduled_time: datetime | int | None = None,
         deliv_time: int | None = None,
+        skip_if_sent: bool = False,
         **params: object,
     ) -> SendResult:
         """Send `text` to one or many recipients; one result per distinct number, in the order
         first given. Per-recipient refusals are in each result's `error`.
+
+        `skip_if_sent`: `climsgid` is one a person chose (`send --id X`) and may have been used
+        already. The gateway would accept it again, so querymsg is asked first, and a message
+        it knows is returned (`already_sent`) instead of being sent again. Callers passing an ID
+        they generated and recorded themselves leave it off: asking would only cost a call.
 
         Raises before any call: InvalidNumber, TextTooLong, Refused. Raises GatewayError when the
         first chunk fails as a whole (OutcomeUnknown when it may have been sent); once a chunk
@@ -416,9 +447,13 @@ class ClickatellClient:
         pairs = self._send_pairs(encoded, sender, scheduled_time, deliv_time, params)
         chunks = _chunks(numbers)
         ids = [chunk_climsgid(base, index, len(chunks)) for index in range(len(chunks))]
-        results = _each_chunk(
-            chunks, ids, lambda chunk, chunk_id: self._send_chunk(chunk, pairs, chunk_id)
-        )
+
+        def send_chunk(chunk: list[str], chunk_id: str) -> list[RecipientResult]:
+            if skip_if_sent and (found := self._sent_before(chunk, chunk_id)):
+                return found
+            return self._send_chunk(chunk, pairs, chunk_id)
+
+        results = _each_chunk(chunks, ids, send_chunk)
         return SendResult(tuple(results), encoded.parts, encoded.encoding)
 
     def _numbers(self, to: str | Sequence[str]) -> list[str]:
@@ -534,6 +569,20 @@ class ClickatellClient:
             return [RecipientResult(numbers[0], apimsgid, climsgid)]
         # querymsg names one message of the chunk; the per-recipient IDs are not known.
         return [RecipientResult(number, None, climsgid) for number in numbers]
+
+    def _sent_before(self, numbers: list[str], climsgid: str) -> list[RecipientResult] | None:
+        """The results of an earlier send with this climsgid (marked `already_sent`), or None
+        when the gateway does not know it (104). Failing to ask raises: nothing was sent."""
+        body = self._command("/http/querymsg", [("climsgid", climsgid)])
+        error = replies.call_error(body)
+        if error is not None and error.code == "104":
+            return None
+        apimsgid, status = replies.read_status(body)
+        found = MessageStatus(apimsgid, status, describe_status(status))
+        if len(numbers) == 1:
+            return [RecipientResult(numbers[0], apimsgid, climsgid, already_sent=found)]
+        # querymsg names one message of the chunk; the per-recipient IDs are not known.
+        return [RecipientResult(n, None, climsgid, already_sent=found) for n in numbers]
 
     # --- queries ---
 

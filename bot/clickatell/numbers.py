@@ -34,7 +34,9 @@ _LENGTH_REASONS = {
     ValidationResult.INVALID_LENGTH: "it has the wrong number of digits",
 }
 
-NATIONAL_HINT = "national numbers need SMS_DEFAULT_REGION"
+WRITE_INTERNATIONALLY = (
+    "Write it with its country code (+27…) or set SMS_DEFAULT_REGION for national numbers"
+)
 NO_COUNTRY = (
     "it has no country code; write it in international form such as +27821234567, "
     "or set SMS_DEFAULT_REGION to the country of national numbers"
@@ -80,26 +82,31 @@ def _parse(text: str, region: str | None) -> tuple[PhoneNumber | None, str | Non
         return None, "it is not a phone number"
 
 
-def _reason(number: PhoneNumber) -> str:
-    """Why a parsed number is not valid, in plain words naming the country it was read for."""
+def _reason(number: PhoneNumber, guessed: bool) -> str:
+    """Why a parsed number is not valid, in plain words naming the country it was read for;
+    without the country when that was only a guess (digits with neither + nor a region), as
+    "too short for a +1 number" about '12345' would only confuse."""
     region = phonenumbers.region_code_for_number(number)
     country = region or f"+{number.country_code}"
     result = phonenumbers.is_possible_number_with_reason(number)
     if result == ValidationResult.INVALID_COUNTRY_CODE:
         return "it does not start with a known country code"
     if result in _LENGTH_REASONS:
-        return f"{_LENGTH_REASONS[result]} for a {country} number"
-    return f"it is not a valid {country} number"
+        words = _LENGTH_REASONS[result]
+        return words if guessed else f"{words} for a {country} number"
+    return "it matches no country's numbers" if guessed else f"it is not a valid {country} number"
 
 
-def _read(text: str, region: str | None) -> tuple[PhoneNumber | None, str]:
+def _read(
+    text: str, region: str | None, *, guessed: bool = False
+) -> tuple[PhoneNumber | None, str]:
     """(the number if valid, else None; the reason it is not)."""
     number, error = _parse(text, region)
     if number is None:
         return None, error or "it is not a phone number"
     if phonenumbers.is_valid_number(number):
         return number, ""
-    return None, _reason(number)
+    return None, _reason(number, guessed)
 
 
 def _resolve(raw: str, international: bool, digits: str, region: str | None) -> PhoneNumber:
@@ -113,8 +120,8 @@ def _resolve(raw: str, international: bool, digits: str, region: str | None) -> 
     elif digits.startswith("0"):
         number, why = None, NO_COUNTRY
     else:
-        number, why = _read("+" + digits, None)
-        why = f"{why} (read as +{digits}); {NATIONAL_HINT}"
+        number, why = _read("+" + digits, None, guessed=True)
+        why = f"{why}. {WRITE_INTERNATIONALLY}"
     if number is None:
         raise InvalidNumber(raw, why)
     return number

@@ -72,12 +72,15 @@ class EncodedText:
 @dataclass(frozen=True)
 class RecipientResult:
     """One recipient of a send. `apimsgid` is None when the gateway refused this recipient (then
-    `error` says why) or when the send was confirmed by climsgid without per-recipient IDs."""
+    `error` says why) or when the send was confirmed by climsgid without per-recipient IDs.
+    `already_sent` is set when the caller's own climsgid was already known to the gateway: the
+    message was not sent again, and this is its status (querymsg)."""
 
     to: str
     apimsgid: str | None
     climsgid: str
     error: GatewayError | None = None
+    already_sent: MessageStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,15 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.blocks.card import card_message
-from bot.inbound.alerts import BalanceWatcher, low_balance_threshold
+from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.conversations import ConversationRouter
-from bot.inbound.endpoints import CallbackEndpoints, Credentials, InboxWriter, WriteGate
+from bot.inbound.endpoints import (
+    STORE_WAIT,
+    CallbackEndpoints,
+    Credentials,
+    InboxWriter,
+    WriteGate,
+)
 from bot.inbound.outbox import CARD_KEY, UPDATE, SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import SMS, ReplyRelay, reaction_for
@@ -43,8 +49,9 @@ class Options:
     timing: Timing = field(default_factory=Timing)
     part_wait_seconds: float = PART_WAIT.total_seconds()
     balance_interval: float = 900.0
-    low_balance: float | None = None  # None: SMS_LOW_BALANCE from the environment
+    low_balance: float | None = None  # None: SMS_LOW_BALANCE (settings.low_balance)
     relay_backoff: float = 2.0
+    store_wait: float = STORE_WAIT  # seconds a callback waits for the database, then 503
     start: bool = True
 
 
@@ -90,7 +97,7 @@ class Inbound:
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
         )
         self.gate = WriteGate()
-        self.writer = InboxWriter(storage, gate=self.gate)
+        self.writer = InboxWriter(storage, gate=self.gate, wait=options.store_wait)
         self.processor = InboxProcessor(
             storage,
             self.router,
@@ -101,7 +108,7 @@ class Inbound:
             part_wait=_seconds(options.part_wait_seconds),
             gate=self.gate,
         )
-        threshold = low_balance_threshold() if options.low_balance is None else options.low_balance
+        threshold = settings.low_balance if options.low_balance is None else options.low_balance
         self.balance = BalanceWatcher(
             storage,
             services.gateway,

@@ -5,41 +5,24 @@ outbox, so it survives Slack being down) and remembers that in storage, so neith
 nor a restart repeats it; once the balance is back at or above the threshold the memory is
 cleared and a later fall alerts again.
 
-The threshold is SMS_LOW_BALANCE (credits; default 10; 0 turns the alert off), read from the
-environment like every other setting (.env already loaded by load_settings).
+The threshold is SMS_LOW_BALANCE (credits; default 10; 0 turns the alert off), validated with
+every other setting in bot.config (`Settings.low_balance`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.clickatell.types import GatewayError
-from bot.config import ConfigError
 from bot.inbound.conversations import POST, post_payload
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 10.0
 CHECK_INTERVAL = 900.0  # seconds between getbalance calls
 _ALERTED = "alerts.low_balance"
-
-
-def low_balance_threshold(env: Mapping[str, str] | None = None) -> float:
-    """SMS_LOW_BALANCE as a number of credits (0 disables); ConfigError names the variable."""
-    raw = (os.environ if env is None else env).get("SMS_LOW_BALANCE", "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1e9:
-        raise ConfigError("SMS_LOW_BALANCE", "must be a number of credits (0 turns the alert off)")
-    return value
 
 
 class BalanceWatcher:

@@ -43,6 +43,9 @@ RETRY_AFTER = "30"
 # How long the writer lets a batch fill before committing it: a little latency for far fewer
 # commits (and disk syncs) under load.
 LINGER = 0.002
+# How long a callback waits for the database (locked by another process, a stuck writer) before
+# it is answered 503: well within the gateway's patience, so it retries rather than times out.
+STORE_WAIT = 3.0
 
 StartResponse = Callable[..., Any]
 
@@ -149,7 +152,7 @@ class InboxWriter:
         *,
         gate: WriteGate | None = None,
         max_batch: int = 512,
-        wait: float = 10.0,
+        wait: float = STORE_WAIT,
         linger: float = LINGER,
     ) -> None:
         self.storage = storage

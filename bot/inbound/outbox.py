@@ -213,6 +213,8 @@ class SlackOutbox:
         self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
 
     def _post(self, item: Any, payload: Mapping[str, Any]) -> str:
+        if "card_of" in payload:  # a card Slack was down for: shown as it stands now
+            payload = self._card_payload(int(payload["card_of"]))
         thread_ts = self._thread_ts(payload)
         marker_key = _INFLIGHT_KEY.format(item.id)
         marker = self.storage.get_value(marker_key)
@@ -245,6 +247,13 @@ class SlackOutbox:
         self._paced_call(item.channel)
         response = self._call("chat_postMessage", **params)
         return str(response["ts"])
+
+    def _card_payload(self, send_id: int) -> dict[str, Any]:
+        send = self.storage.get_send(send_id)
+        if send is None:
+            raise GiveUp(f"send {send_id} no longer exists")
+        message = self.render_card(send)
+        return {"text": message.text, "blocks": message.blocks}
 
     def _thread_ts(self, payload: Mapping[str, Any]) -> str | None:
         if payload.get("thread_ts"):

@@ -19,6 +19,7 @@ its batch back through one row at a time, so one poison row cannot hold up the o
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +41,7 @@ from bot.clickatell.callbacks import (
 from bot.clickatell.codes import is_final
 from bot.inbound.conversations import ConversationRouter, InboundSms
 from bot.inbound.worker import Rest
+from bot.storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +197,11 @@ class InboxProcessor:
         try:
             return self._process([row])
         except Exception as error:
+            if _unavailable(error):
+                # The database (locked, full, I/O), not this row: nothing is counted against it,
+                # so no acknowledged callback is ever set aside however long that lasts; the
+                # worker pauses and tries again.
+                raise
             log.exception("inbox row %s (%s) failed", row.id, row.kind)
             attempts = self.storage.record_inbox_failure(row.id, f"{type(error).__name__}: {error}")
             if attempts >= MAX_FAILURES:
@@ -324,6 +331,15 @@ class InboxProcessor:
                 self.router.deliver(sms)
                 self.storage.delete_mo_group(group.sender, group.reference, group.total)
         return len(groups)
+
+
+def _unavailable(error: Exception) -> bool:
+    """The database cannot be used right now (StorageError from a lock, a full disk, an I/O
+    error or a closed database), as opposed to a problem with the data (e.g. a constraint)."""
+    cause = error.__cause__
+    return isinstance(error, StorageError) and (
+        cause is None or isinstance(cause, sqlite3.OperationalError)
+    )
 
 
 class Decoded:

@@ -6,7 +6,9 @@ per-card lock that covers reading the state and the `chat.update`: a later refre
 overtaken by an earlier one carrying older state.
 
 `refresh(send_id)` is the default `Services.refresh_card`; the inbound work may replace it with
-its coalescing, rate-limited outbox (`Services.refresh_card = ...`).
+its coalescing, rate-limited outbox (`Services.refresh_card = ...`). A card that cannot be posted
+because Slack is down (5xx, 429, unreachable, after the client's retries) goes to that durable
+outbox instead, and is posted, showing the state of that moment, when Slack is back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ log = logging.getLogger(__name__)
 
 
 LOCK_STRIPES = 64  # a fixed set of locks (one per card would grow forever)
+CARD_POST = "post"  # the outbox's chat.postMessage kind (bot.inbound.outbox.POST)
+_TRANSIENT = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 class CardPublisher:
@@ -45,12 +51,32 @@ class CardPublisher:
                     channel=send.channel, unfurl_links=False, **card_message(send).as_kwargs()
                 )
             except SlackApiError as error:
+                if _unavailable(error) and self._queue(send_id, send.channel):
+                    return None
                 return slack_error(error)
             except Exception as error:  # Slack unreachable even after the retries
                 log.warning("could not post card of send %s: %s", send_id, error)
+                if self._queue(send_id, send.channel):
+                    return None
                 return f"Slack unreachable: {type(error).__name__}"
             services.storage.attach_card(send_id, answer["channel"], answer["ts"])
             return None
+
+    def _queue(self, send_id: int, channel: str) -> bool:
+        """Slack is down: hand the card to the durable outbox (when there is one), which posts
+        it, rendered from the state of that moment, once Slack is back; replies and updates
+        for the card wait for it there. True when queued."""
+        services = self._services
+        if getattr(services, "inbound", None) is None:
+            return False
+        storage = services.storage
+        with storage.transaction():
+            item = storage.enqueue(channel, CARD_POST, {"card_of": send_id})
+            storage.set_card_item(send_id, item)
+        log.warning(
+            "Slack is unavailable: the card of send %s will be posted when it is back", send_id
+        )
+        return True
 
     def refresh(self, send_id: int) -> None:
         """Show the latest stored state on the card (no card: nothing to do)."""
@@ -67,6 +93,12 @@ class CardPublisher:
                 log.warning("could not update card of send %s: %s", send_id, slack_error(error))
             except Exception as error:  # Slack unreachable even after the retries
                 log.warning("could not update card of send %s: %s", send_id, error)
+
+
+def _unavailable(error: SlackApiError) -> bool:
+    """Slack failed in a way that passes (5xx, rate limited), not a refusal (not_in_channel)."""
+    status = getattr(error.response, "status_code", 200)
+    return status >= 500 or status == 429 or slack_error(error) in _TRANSIENT
 
 
 def install(services: Any) -> CardPublisher:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.base import Message
-from bot.blocks.card import OUTCOME_UNKNOWN, card_message
+from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
 from bot.blocks.errors import error_message, refused_message
 from bot.clickatell.client import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
 from bot.clickatell.codes import explain_error
@@ -198,6 +198,7 @@ def _call_gateway(
             sender=intent.sender,
             climsgid=base,
             scheduled_time=intent.at,
+            skip_if_sent=intent.client_id is not None,  # `--id X` twice sends once
         )
     except (GatewayError, Refused) as error:
         return (), error
@@ -229,6 +230,15 @@ def _store_each(
     for recipient in send.recipients:
         result = by_number.get(recipient.msisdn)
         error = failure if result is None else result.error
+        if result is not None and result.already_sent is not None:
+            # No apimsgid here: delivery reports keep updating the earlier send's card.
+            storage.update_recipient_result(
+                recipient.id,
+                apimsgid=None,
+                error_code=ALREADY_SENT,
+                error_description=_already_sent_words(result),
+            )
+            continue
         if error is None and result is not None and result.apimsgid is None:
             # Confirmed by climsgid without a per-recipient ID: the gateway has it.
             storage.update_status(recipient.id, "008")
@@ -240,6 +250,16 @@ def _store_each(
             error_code=code,
             error_description=description,
         )
+
+
+def _already_sent_words(result: RecipientResult) -> str:
+    found = result.already_sent
+    assert found is not None
+    ident = f" as message {result.apimsgid}" if result.apimsgid else ""
+    return (
+        f"Client ID {result.climsgid} was already sent earlier{ident} ({found.description}); "
+        "not sent again."
+    )
 
 
 def _error_fields(error: Exception | None) -> tuple[str | None, str | None]:
@@ -299,25 +319,30 @@ def _problems(send: Any, failure: Exception | None, prepared: PreparedSend) -> M
     failed = [r for r in send.recipients if r.error_code or r.error_description]
     if not failed:
         return None
+    codes = sorted({r.error_code for r in failed if r.error_code and r.error_code.isdigit()})
+    # Each code is named once: one code for all goes at the end as "(gateway code N)"; several
+    # go beside their numbers, so the reader can tell which applies to which.
+    per_line = len(codes) > 1
     lines = [
-        f"{display_number(r.msisdn)}: {_recipient_explanation(r, prepared)}" for r in failed[:10]
+        f"{display_number(r.msisdn)}: {_recipient_explanation(r, prepared, per_line)}"
+        for r in failed[:10]
     ]
     if len(failed) > 10:
         lines.append(f"…and {len(failed) - 10} more (see the card).")
-    codes = sorted({r.error_code for r in failed if r.error_code and r.error_code.isdigit()})
     head = f"Not sent to {len(failed)} of {len(send.recipients)} recipients:"
-    return error_message(head + "\n" + "\n".join(lines), code=", ".join(codes) or None)
+    code = None if per_line else (codes[0] if codes else None)
+    return error_message(head + "\n" + "\n".join(lines), code=code)
 
 
-def _recipient_explanation(recipient: Any, prepared: PreparedSend) -> str:
-    if recipient.error_code == OUTCOME_UNKNOWN:
+def _recipient_explanation(recipient: Any, prepared: PreparedSend, with_code: bool) -> str:
+    if recipient.error_code in (OUTCOME_UNKNOWN, ALREADY_SENT):
         return recipient.error_description
     error = GatewayError(
         recipient.error_code,
         recipient.error_description or "",
         explain_error(recipient.error_code, recipient.error_description or ""),
     )
-    suffix = f" (code {recipient.error_code})" if recipient.error_code else ""
+    suffix = f" (code {recipient.error_code})" if with_code and recipient.error_code else ""
     return _explain(error, prepared) + suffix
 
 

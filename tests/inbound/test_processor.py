@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
@@ -241,6 +243,18 @@ def test_low_balance_alerts_once_until_it_recovers(rig: Rig) -> None:
     rig.settle()
     alerts = rig.fake.posts(SMS_CHANNEL)
     assert len(alerts) == 2 and "Low SMS credit" in blocks_text(alerts[0])
+
+
+def test_low_balance_threshold_comes_from_the_settings(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMS_LOW_BALANCE", "99")  # not read behind the settings' back
+    settings = replace(rig.services.settings, low_balance=3.0)
+    inbound = Inbound(replace(rig.services, settings=settings), Options(start=False))
+    try:
+        assert inbound.balance.threshold == 3.0
+    finally:
+        inbound.relay.stop()
 
 
 def test_reports_of_one_message_in_one_batch_end_at_the_highest(rig: Rig) -> None:

@@ -159,6 +159,12 @@ def test_error_message_carries_the_code_and_hint() -> None:
     assert "Usage: /sms send TO TEXT" in _dump(usage)
 
 
+def test_usage_that_is_the_help_itself_is_said_once() -> None:
+    shown = _dump(usage_message("Unknown command 'sned'.", "/sms help"))
+    assert shown.count("/sms help") == 1, shown
+    assert "lists every command" in shown
+
+
 def test_contacts_and_log() -> None:
     @dataclass
     class Contact:

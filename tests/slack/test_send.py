@@ -221,3 +221,19 @@ def test_gateway_timeout_marks_outcome_unknown_and_says_what_to_do(make_app: Cal
     finally:
         app.stop()  # the held replies then find their connections gone
         gate.drain()
+
+
+def test_send_with_a_used_client_id_is_not_sent_again(app: AppHarness) -> None:
+    app.command(f"send --id standup42 {ECHO} Stand-up at 10")
+    wait_for(lambda: app.sandbox.messages(), 10, "the first SMS")
+    apimsgid = app.sandbox.messages()[0].apimsgid
+    wait_for(lambda: _card_updates(app, lambda b: apimsgid in b), 10, "the first card")
+    _, name = app.command(f"send --id standup42 {ECHO} Stand-up at 10")
+    reply = app.wait_response(name)
+    assert reply["response_type"] == "ephemeral"
+    assert "already sent" in reply["text"] and "standup42" in reply["text"]
+    assert apimsgid in reply["text"] and "not sent again" in reply["text"]
+    assert len(app.sandbox.messages()) == 1  # the gateway saw one sendmsg
+    # Delivery reports keep updating the first card: the repeat took no message ID.
+    first = app.services.storage.recipient_by_apimsgid(apimsgid)
+    assert first is not None and first.send_id != _send_of(app).id

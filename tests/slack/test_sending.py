@@ -60,3 +60,24 @@ def test_unknown_outcome_says_to_check_before_resending() -> None:
     message = _problems(Sent(), OutcomeUnknown("no reply"), _prepared())
     assert message is not None
     assert "/sms status" in message.text and "before sending again" in message.text
+
+
+def test_one_failed_code_is_mentioned_once() -> None:
+    sent = Sent((Rcpt("27825550102", "114", "Cannot route message"),))
+    message = _problems(sent, None, _prepared())
+    assert message is not None
+    assert message.text.count("114") == 1, message.text
+    assert "(gateway code 114)" in message.text
+
+
+def test_different_codes_are_named_once_each_beside_their_number() -> None:
+    sent = Sent(
+        (
+            Rcpt("27825550102", "114", "Cannot route message"),
+            Rcpt("27821234567", "105", "Invalid Destination Address"),
+        )
+    )
+    message = _problems(sent, None, _prepared())
+    assert message is not None
+    assert message.text.count("114") == 1 and message.text.count("105") == 1, message.text
+    assert "+27 82 555 0102" in message.text and "(code 114)" in message.text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,7 +12,16 @@ import pytest
 import requests
 
 from bot.config import settings_from
-from bot.serve import HttpServer, Runtime, _startup_problem, main
+from bot.serve import (
+    EXIT_CONFIG,
+    EXIT_RETRY,
+    HttpServer,
+    Runtime,
+    _exit_status,
+    _scrub,
+    _startup_problem,
+    main,
+)
 from bot.services import build_web_client
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_app import SECRET, AppHarness
@@ -181,3 +192,55 @@ def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> N
     line = _startup_problem(failure.value, settings)
     assert line.startswith("SLACK_API_URL: cannot reach Slack")
     assert "\n" not in line and "xoxb-test-token-value" not in line
+    # Not a configuration error: a later attempt may work, so exit 1, not 2.
+    assert _exit_status(failure.value) == EXIT_RETRY == 1
+
+
+def test_slack_failing_at_start_up_exits_1_and_a_refused_token_2(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    settings = settings_from(_env(fake_slack, tmp_path))
+    no_wait = build_web_client(settings, sleep=lambda seconds: None)
+    fake_slack.fail("auth.test", status=503, times=5)  # more than the client's retries
+    with pytest.raises(Exception) as failure:
+        Runtime(settings, services_options={"slack": no_wait})
+    assert _exit_status(failure.value) == EXIT_RETRY
+    fake_slack.clear_failures()
+    fake_slack.fail("auth.test", error="invalid_auth")
+    with pytest.raises(Exception) as failure:
+        Runtime(settings, services_options={"slack": no_wait})
+    assert _exit_status(failure.value) == EXIT_CONFIG == 2
+
+
+def test_scrub_removes_a_realistic_secret_wherever_it_appears() -> None:
+    token, signing = "xoxb-1234-5678-AbCdEfGh", "8f14e45fceea167a5a36dedd4bea2543"
+    settings = settings_from({"SLACK_BOT_TOKEN": token, "SLACK_SIGNING_SECRET": signing})
+    text = f"POST ?token={token}&x=1 failed; header Bearer{token}; secret={signing}."
+    scrubbed = _scrub(text, settings)
+    assert token not in scrubbed and signing not in scrubbed
+    assert scrubbed == "POST ?token=***&x=1 failed; header Bearer***; secret=***."
+
+
+def test_scrub_leaves_words_alone_with_a_one_letter_secret() -> None:
+    settings = settings_from({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    words = "SMS_LOW_BALANCE must be a number of credits"
+    assert _scrub(words, settings) == words
+    # Standing on its own it is still a secret, and still never printed.
+    assert _scrub("signing secret 's' was refused", settings) == "signing secret '***' was refused"
+
+
+def test_building_the_app_logs_no_bolt_token_warning(
+    make_app: Callable[..., AppHarness],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As in production: the token is in the environment too, where Bolt looks for it.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token-value")
+    with caplog.at_level(logging.WARNING):
+        app = make_app()
+    assert app.runtime.app.client.token == app.settings.slack_bot_token
+    assert "will be unused" not in caplog.text, caplog.text
+    # Only that message is dropped: the Bolt logger still reports everything else.
+    with caplog.at_level(logging.WARNING):
+        app.runtime.app.logger.warning("something else")
+    assert "something else" in caplog.text

@@ -129,5 +129,5 @@ class Scheduler:
         try:
             for item in events:
                 self.schedule(float(item["due"]), str(item["kind"]), dict(item["data"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed sandbox events: {exc}") from None
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("its events are malformed") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -15,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -27,7 +28,7 @@ from .events import EventRunner
 from .outbox import FORM, MO, STATUS, CallbackSender, Delivery
 from .params import Params
 from .scheduler import Event, Scheduler
-from .state import MoRecord, State
+from .state import Message, MoRecord, State
 from .wire import error_line
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,13 @@ def route(path: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """A message as the sandbox holds it, for tests and the CLI (`sender` is the `from`)."""
+    """A message as the sandbox holds it, for tests and the CLI (`sender` is the `from`).
+
+    A read-only view of `state.Message`, not that record itself: the record is mutable (its
+    timeline grows under the state lock as reports go out) and has no current status, only a
+    status at a given time. This one is frozen, `params` cannot be changed, and `status` is the
+    status at the sandbox's clock when the view was taken. Every other field is the record's
+    field of the same name (`of` copies them by name)."""
 
     apimsgid: str
     climsgid: str | None
@@ -64,6 +71,15 @@ class SentMessage:
     status: str
     created: float
     params: MappingProxyType[str, str]
+
+    @classmethod
+    def of(cls, message: Message, now: float) -> SentMessage:
+        shared = {f.name: getattr(message, f.name) for f in fields(cls) if f.name not in _RESOLVED}
+        params = MappingProxyType(dict(message.params))
+        return cls(**shared, status=message.status_at(now), params=params)
+
+
+_RESOLVED = frozenset({"status", "params"})  # SentMessage fields not copied as they are
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -263,7 +279,7 @@ class SandboxServer:
         try:
             self.scheduler.restore(pending)
         except ValueError as exc:
-            raise ValueError(f"cannot read sandbox state file {state_path}: {exc}") from None
+            raise ValueError(f"{state_path} is not a sandbox state file: {exc}") from None
         self.gateway = Gateway(
             self._state, self._events, self.now, session_ttl, Credentials(api_id, user, password)
         )
@@ -353,22 +369,7 @@ class SandboxServer:
     def messages(self) -> list[SentMessage]:
         now = self.now()
         with self._state.lock:
-            return [
-                SentMessage(
-                    m.apimsgid,
-                    m.climsgid,
-                    m.to,
-                    m.sender,
-                    m.text,
-                    m.unicode,
-                    m.parts,
-                    m.charge,
-                    m.status_at(now),
-                    m.created,
-                    MappingProxyType(dict(m.params)),
-                )
-                for m in self._state.messages.values()
-            ]
+            return [SentMessage.of(m, now) for m in self._state.messages.values()]
 
     def mo_messages(self) -> list[MoRecord]:
         """The phones' replies, one record per part, in the order sent."""
@@ -401,10 +402,21 @@ class SandboxServer:
         if path is None or not path.exists():
             return State(balance), []
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return State.restore(data["state"]), list(data["events"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"cannot read sandbox state file {path}: {exc}") from None
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"cannot read sandbox state file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a sandbox state file: it is not text") from None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ValueError(f"{path} is not a sandbox state file: it is not JSON") from None
+        if not (isinstance(data, dict) and isinstance(data.get("events"), list)):
+            raise ValueError(f"{path} is not a sandbox state file: it has no state and events")
+        try:
+            return State.restore(data.get("state")), data["events"]
+        except ValueError as exc:
+            raise ValueError(f"{path} is not a sandbox state file: {exc}") from None
 
 
 def _check_options(
@@ -417,12 +429,14 @@ def _check_options(
     callback_password: str | None,
     state_path: str | os.PathLike[str] | None,
 ) -> None:
-    if session_ttl <= 0:
-        raise ValueError(f"session_ttl must be positive, not {session_ttl}")
-    if balance < 0:
-        raise ValueError(f"balance must not be negative, not {balance}")
-    if reply_delay < 0:
-        raise ValueError(f"reply_delay must not be negative, not {reply_delay}")
+    # isfinite first: every comparison with NaN is false (`nan <= 0` would let it through), and
+    # an infinite TTL, balance or delay is no setting either.
+    if not (math.isfinite(session_ttl) and session_ttl > 0):
+        raise ValueError(f"session_ttl must be a positive number of seconds, not {session_ttl}")
+    if not (math.isfinite(balance) and balance >= 0):
+        raise ValueError(f"balance must be a number of credits, 0 or more, not {balance}")
+    if not (math.isfinite(reply_delay) and reply_delay >= 0):
+        raise ValueError(f"reply_delay must be a number of seconds, 0 or more, not {reply_delay}")
     for name, url in (("callback_url", callback_url), ("mo_url", mo_url)):
         if url is not None and urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"{name} must be an http:// or https:// URL, not {url!r}")

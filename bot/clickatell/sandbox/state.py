@@ -203,9 +203,10 @@ class State:
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> State:
-        """The inverse of `snapshot`; raises ValueError for anything that is not one."""
+        """The inverse of `snapshot`; raises ValueError for anything that is not one, saying
+        what is wrong in words that follow "… is not a sandbox state file: "."""
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError("not a sandbox state snapshot (or from another version)")
+            raise ValueError(f"it holds no version {SNAPSHOT_VERSION} sandbox snapshot")
         try:
             state = cls(float(data["balance"]))
             for item in data["sessions"]:
@@ -218,6 +219,8 @@ class State:
             state.vouchers = set(data["vouchers"])
             state.replies = [MoRecord(**item) for item in data["replies"]]
             state.reference = int(data["reference"]) % 256
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed sandbox state: {exc}") from None
+        except KeyError as exc:
+            raise ValueError(f"its {exc.args[0]} field is missing") from None
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError("a field holds the wrong kind of value") from None
         return state

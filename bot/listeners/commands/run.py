@@ -22,6 +22,7 @@ from bot.blocks.results import (
     redeem_message,
     status_message,
 )
+from bot.clickatell.client import by_either_id
 from bot.clickatell.numbers import normalize_msisdn
 from bot.clickatell.types import GatewayError, InvalidNumber, MessageStatus, Refused
 from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
@@ -100,30 +101,20 @@ def _fresh_key() -> str:
 # --------------------------------------------------------------------------- gateway queries
 
 
-def _by_any_id(operation: Callable[..., Any], message_id: str) -> Any:
-    """By apimsgid; when the gateway does not know it (103), the ID may be our climsgid."""
-    try:
-        return operation(message_id)
-    except GatewayError as error:
-        if error.code != "103" or len(message_id) > 32:
-            raise
-        return operation(climsgid=message_id)
-
-
 def _status(services: Any, command: grammar.Status, call: Invocation) -> None:
-    found: MessageStatus = _by_any_id(services.gateway.query, command.id)
+    found: MessageStatus = by_either_id(services.gateway.query, command.id)
     apply_status(services, found.apimsgid, found.status)
     call.reply(status_message(found.apimsgid, found.status, found.description, services.sandboxed))
 
 
 def _cancel(services: Any, command: grammar.Cancel, call: Invocation) -> None:
-    found: MessageStatus = _by_any_id(services.gateway.cancel, command.id)
+    found: MessageStatus = by_either_id(services.gateway.cancel, command.id)
     apply_status(services, found.apimsgid, found.status)
     call.reply(cancel_message(found.apimsgid, found.status, found.description, services.sandboxed))
 
 
 def _charge(services: Any, command: grammar.Charge, call: Invocation) -> None:
-    found = _by_any_id(services.gateway.charge, command.id)
+    found = by_either_id(services.gateway.charge, command.id)
     apply_status(services, found.apimsgid, found.status, charge=found.charge)
     call.reply(
         charge_message(
