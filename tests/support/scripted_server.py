@@ -13,6 +13,7 @@ connection is closed without an answer).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -158,6 +159,12 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like the real gateway
+
+            def setup(self) -> None:
+                super().setup()
+                # Head and body leave in two writes; without this the client's delayed ACK
+                # holds every reply ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
