@@ -16,6 +16,8 @@ and connects them to the services' seams: `workers` (health, shutdown), `on_mess
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +38,8 @@ from bot.inbound.outbox import CARD_KEY, UPDATE, SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import SMS, ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
+
+CARD_CACHE_SIZE = 4096  # cards whose channel is remembered; older ones are read from storage
 
 log = logging.getLogger(__name__)
 
@@ -143,22 +147,38 @@ class Inbound:
             self.balance_worker,
             self.writer,
         ]
-        self._card_channels: dict[int, tuple[str, bool]] = {}  # send -> (channel, is a reply)
+        # send -> (channel, is a reply): a cache of what storage holds, kept to the most recently
+        # used cards so a long-running process does not grow with every send it ever made.
+        self._card_channels: OrderedDict[int, tuple[str, bool]] = OrderedDict()
+        self._card_lock = threading.Lock()
 
     # ---- seams
+
+    def _known_card(self, send_id: int) -> tuple[str, bool] | None:
+        with self._card_lock:
+            known = self._card_channels.get(send_id)
+            if known is not None:
+                self._card_channels.move_to_end(send_id)
+            return known
+
+    def _remember_card(self, send_id: int, known: tuple[str, bool]) -> None:
+        with self._card_lock:
+            self._card_channels[send_id] = known
+            if len(self._card_channels) > CARD_CACHE_SIZE:
+                self._card_channels.popitem(last=False)
 
     def refresh_card(self, send_id: int) -> None:
         """Services.refresh_card: queue ONE coalesced update showing the send's latest state
         (a relayed thread reply gets its reaction updated instead)."""
         storage = self.services.storage
-        known = self._card_channels.get(send_id)
+        known = self._known_card(send_id)
         if known is None:
             send = storage.get_send(send_id)  # loads every recipient: remembered once posted
             if send is None:
                 return
             known = (send.card_channel or send.channel, send.thread_ts is not None)
             if send.card_channel:
-                self._card_channels[send_id] = known
+                self._remember_card(send_id, known)
         channel, is_reply = known
         if is_reply:
             self.relay.refresh(send_id)

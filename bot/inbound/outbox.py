@@ -59,6 +59,7 @@ _INFLIGHT_KEY = "outbox.inflight.{}"
 _LOOKUP_PAGES = 5
 MAX_BUGGY_ATTEMPTS = 5
 MAX_CARD_WAITS = 30
+PACING_PRUNE_AT = 1024  # card-update times kept before the ones past the interval are dropped
 MIN_DELAY = 0.01
 
 
@@ -320,9 +321,19 @@ class SlackOutbox:
             channel, ts = item.channel, str(payload["ts"])
             message = Message(payload["text"], payload.get("blocks") or [])
         self._paced_call(channel)
-        self._card_sent[key] = now
+        self._remember_card_update(key, now)
         self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
         return ts
+
+    def _remember_card_update(self, key: str, now: datetime) -> None:
+        """Pacing only needs updates younger than the card interval: forget older ones (when the
+        map has grown) so a long-running process does not keep one entry per card forever."""
+        if len(self._card_sent) >= PACING_PRUNE_AT:
+            horizon = self.timing.card_interval
+            self._card_sent = {
+                k: at for k, at in self._card_sent.items() if (now - at).total_seconds() < horizon
+            }
+        self._card_sent[key] = now
 
     def _card(self, send_id: int, item: Any) -> tuple[str, str, Message]:
         send = self.storage.get_send(send_id)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 
-from bot.inbound.outbox import POST
+from bot.inbound.outbox import POST, UPDATE
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.rig import Rig
 from tests.support.wait import wait_for
@@ -179,3 +179,37 @@ def test_background_worker_is_woken_by_new_work(rig: Rig) -> None:
     finally:
         rig.inbound.outbox_worker.stop()
     assert rig.inbound.outbox_worker.alive() is False
+
+
+def test_card_pacing_forgets_updates_older_than_the_interval(rig: Rig, monkeypatch) -> None:
+    """A long-running process must not keep one pacing entry per card it ever updated."""
+    monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", 5)
+    for n in range(12):
+        rig.storage.enqueue(
+            f"C{n}", UPDATE, {"ts": "1.0", "text": f"card {n}"}, coalesce_key=f"card:{n}"
+        )
+        rig.drain()
+        rig.clock.advance(4.0)  # past the 3-second card interval
+    assert len(rig.fake.calls_to("chat.update")) == 12
+    assert len(rig.outbox._card_sent) <= 5
+
+
+def test_card_pacing_still_holds_within_the_interval_after_pruning(rig: Rig, monkeypatch) -> None:
+    monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", 2)
+    for n in range(3):
+        rig.storage.enqueue(f"C{n}", UPDATE, {"ts": "1.0", "text": "a"}, coalesce_key=f"card:{n}")
+        rig.drain()
+    rig.clock.advance(1.5)
+    rig.storage.enqueue("C0", UPDATE, {"ts": "1.0", "text": "b"}, coalesce_key="card:0")
+    rig.drain()
+    assert len(rig.fake.calls_to("chat.update")) == 3  # card 0 waits out its 3 s
+
+
+def test_remembered_card_channels_are_capped(rig: Rig, monkeypatch) -> None:
+    monkeypatch.setattr("bot.inbound.CARD_CACHE_SIZE", 3)
+    sends = [rig.card(f"2782123456{n}") for n in range(5)]
+    for send in sends:
+        rig.inbound.refresh_card(send.id)
+    assert len(rig.inbound._card_channels) == 3
+    rig.inbound.refresh_card(sends[0].id)  # forgotten: read from storage again, still updated
+    assert rig.storage.pending_outbox() == 5
