@@ -207,3 +207,14 @@ def inbox_failures(db_path: str | Path) -> list[str]:
     finally:
         connection.close()
     return [row[0] for row in rows if row[0] != "message not known (yet)"]
+
+
+@contextmanager
+def running_app(directory: Path, **env: str) -> Iterator[InboundHarness]:
+    """A started app with its own fake Slack, stopped (and the fake closed) afterwards."""
+    with HistorySlack() as fake:
+        harness = start_app(fake, directory, **env)
+        try:
+            yield harness
+        finally:
+            harness.stop()

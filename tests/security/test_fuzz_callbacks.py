@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import InboundHarness
 from tests.security.support import (
     ErrorLog,
@@ -23,7 +22,7 @@ from tests.security.support import (
     inbox_failures,
     inbox_settled,
     raw_request,
-    start_app,
+    running_app,
 )
 from tests.support.wait import wait_for
 
@@ -117,12 +116,8 @@ def attempts(draw: st.DrawFn) -> Attempt:
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InboundHarness]:
-    with HistorySlack() as fake:
-        harness = start_app(fake, tmp_path_factory.mktemp("fuzz-callbacks"))
-        try:
-            yield harness
-        finally:
-            harness.stop()
+    with running_app(tmp_path_factory.mktemp("fuzz-callbacks")) as harness:
+        yield harness
 
 
 def _authorization(app: InboundHarness, which: str) -> dict[str, str]:

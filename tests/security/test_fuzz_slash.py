@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 
 from bot import grammar
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT, escape, unescape
-from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import InboundHarness
-from tests.security.support import ErrorLog, start_app
+from tests.security.support import ErrorLog, running_app
 from tests.support.signing import slash_command
 from tests.support.wait import wait_for
 
@@ -59,12 +58,8 @@ _triggers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InboundHarness]:
-    with HistorySlack() as fake:
-        harness = start_app(fake, tmp_path_factory.mktemp("fuzz-slash"))
-        try:
-            yield harness
-        finally:
-            harness.stop()
+    with running_app(tmp_path_factory.mktemp("fuzz-slash")) as harness:
+        yield harness
 
 
 def _post(app: InboundHarness, text: str) -> tuple[int, str]:
