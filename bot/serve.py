@@ -101,7 +101,12 @@ class HttpServer:
         if self._thread.is_alive():
             # Close every socket from inside the server's own loop (the trigger runs the thunk
             # there), so the loop sees an empty map and returns.
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError:
+                # The trigger's pipe is already closed, so the loop cannot be woken: close the
+                # sockets from here; the loop then finds its map empty and returns.
+                wasyncore.close_all(server._map)
             self._thread.join(timeout=5)
         else:
             wasyncore.close_all(server._map)

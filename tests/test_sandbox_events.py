@@ -515,14 +515,19 @@ def test_concurrent_clients_are_all_served_and_charged(clock: FakeClock):
         assert sandbox.balance == 760.0
 
 
+def _sandbox_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("sandbox-")}
+
+
 def test_stop_closes_kept_alive_connections_and_the_port(clock: FakeClock):
+    before = _sandbox_threads()  # other tests' sandboxes may still be winding down
     sandbox = SandboxServer(clock=clock, autorun=False).start()
     client = Api(sandbox.url)
     client.login()
     sandbox.stop()
     with pytest.raises(requests.ConnectionError):
         client.call("ping")
-    assert not [t for t in threading.enumerate() if t.name.startswith("sandbox-")]
+    assert not _sandbox_threads() - before
     sandbox.stop()  # idempotent
     client.close()
 
