@@ -107,6 +107,7 @@ class Inbound:
             self.router,
             clock=clock,
             refresh_card=self.refresh_card,
+            is_reply=self.is_reply,
             refresh_reply=self.relay.refresh,
             reply_failed=self.relay.status_failed,
             part_wait=_seconds(options.part_wait_seconds),
@@ -147,8 +148,9 @@ class Inbound:
             self.balance_worker,
             self.writer,
         ]
-        # send -> (channel, is a reply): a cache of what storage holds, kept to the most recently
-        # used cards so a long-running process does not grow with every send it ever made.
+        # send -> (channel, is a reply): a cache of what storage holds, shared by the processor
+        # and the card refresher, kept to the most recently used sends so a long-running
+        # process does not grow with every send it ever made.
         self._card_channels: OrderedDict[int, tuple[str, bool]] = OrderedDict()
         self._card_lock = threading.Lock()
 
@@ -167,23 +169,34 @@ class Inbound:
             if len(self._card_channels) > CARD_CACHE_SIZE:
                 self._card_channels.popitem(last=False)
 
+    def _card(self, send_id: int) -> tuple[str, bool] | None:
+        """(channel of the send's card, is a relayed reply); None for an unknown send."""
+        known = self._known_card(send_id)
+        if known is None:
+            send = self.services.storage.get_send(send_id)  # loads every recipient
+            if send is None:
+                return None
+            known = (send.card_channel or send.channel, send.thread_ts is not None)
+            if send.card_channel:  # final once the card is posted (a reply's at once)
+                self._remember_card(send_id, known)
+        return known
+
+    def is_reply(self, send_id: int) -> bool:
+        """Whether the send is a thread reply relayed as SMS (its status shows as a reaction)."""
+        known = self._card(send_id)
+        return known is not None and known[1]
+
     def refresh_card(self, send_id: int) -> None:
         """Services.refresh_card: queue ONE coalesced update showing the send's latest state
         (a relayed thread reply gets its reaction updated instead)."""
-        storage = self.services.storage
-        known = self._known_card(send_id)
+        known = self._card(send_id)
         if known is None:
-            send = storage.get_send(send_id)  # loads every recipient: remembered once posted
-            if send is None:
-                return
-            known = (send.card_channel or send.channel, send.thread_ts is not None)
-            if send.card_channel:
-                self._remember_card(send_id, known)
+            return
         channel, is_reply = known
         if is_reply:
             self.relay.refresh(send_id)
             return
-        storage.enqueue(
+        self.services.storage.enqueue(
             channel, UPDATE, {"send_id": send_id}, coalesce_key=CARD_KEY.format(send_id)
         )
         self._wake_outbox()

@@ -96,6 +96,7 @@ class InboxProcessor:
         *,
         clock: Callable[[], datetime],
         refresh_card: Callable[[int], None],
+        is_reply: Callable[[int], bool],
         refresh_reply: Callable[[int], None],
         reply_failed: Callable[[int, str, str], None],
         part_wait: timedelta = PART_WAIT,
@@ -110,6 +111,7 @@ class InboxProcessor:
         self.router = router
         self.clock = clock
         self.refresh_card = refresh_card
+        self.is_reply = is_reply  # a send relayed from a thread reply (cached by the caller)
         self.refresh_reply = refresh_reply
         self.reply_failed = reply_failed
         self.part_wait = part_wait
@@ -121,7 +123,6 @@ class InboxProcessor:
         self.yield_factor = yield_factor
         self._next_sweep = clock()
         self._next_prune = clock()
-        self._reply_sends: dict[int, bool] = {}  # send id -> is a relayed reply (never changes)
         self.decoded = decoded if decoded is not None else Decoded()
 
     # ---- the loop body
@@ -266,22 +267,12 @@ class InboxProcessor:
                 self._note_change(send_id, msisdn_of(callback.to), callback.status, work)
 
     def _note_change(self, send_id: int, msisdn: str, status: str, work: _Batch) -> None:
-        if not self._is_reply(send_id):
+        if not self.is_reply(send_id):
             work.cards.add(send_id)
             return
         work.replies.add(send_id)
         if is_final(status) and status != "004":
             work.failed_replies[send_id] = (msisdn, status)
-
-    def _is_reply(self, send_id: int) -> bool:
-        known = self._reply_sends.get(send_id)
-        if known is None:
-            send = self.storage.get_send(send_id)
-            known = send is not None and send.thread_ts is not None
-            if len(self._reply_sends) > 10_000:
-                self._reply_sends.clear()
-            self._reply_sends[send_id] = known
-        return known
 
     def _mo(self, mo: MoCallback) -> None:
         sender = msisdn_of(mo.sender)

@@ -80,6 +80,24 @@ def test_reports_of_a_big_send_make_one_update_per_card_interval(rig: Rig) -> No
     assert "500 received" in blocks_text(updates(rig)[-1])
 
 
+def test_reports_for_more_cards_than_are_remembered_update_every_card(
+    rig: Rig, monkeypatch
+) -> None:
+    """What the processor knows of each send is a bounded cache shared with the card updates:
+    a long-running process does not keep an entry per send, and a forgotten one is read again."""
+    monkeypatch.setattr("bot.inbound.CARD_CACHE_SIZE", 3)
+    sends = [rig.card(f"278212345{n:02d}") for n in range(8)]
+    for rounds, code in enumerate(("003", "004")):
+        for send in sends:
+            recipient = send.recipients[0]
+            rig.status(recipient.apimsgid, code, to=recipient.msisdn)
+        rig.settle()
+        rig.clock.advance(5)
+        assert len(rig.inbound._card_channels) <= 3
+        assert len(updates(rig)) == 8 * (rounds + 1)  # every card, each round
+    assert {u["ts"] for u in updates(rig)} == {s.card_ts for s in sends}
+
+
 def test_status_for_a_message_we_never_sent_is_retried_then_dropped(rig: Rig) -> None:
     rig.status("9" * 32, "004")
     for wait in (1.0, 3.0, 10.0):  # the processor's retry delays

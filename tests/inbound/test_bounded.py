@@ -1,0 +1,66 @@
+"""A long-running process must not keep something for every send, callback or phone it ever
+saw: the inbound side's in-memory state stops growing once its caches are full (issue 6).
+
+Deterministic: the rig's fake clock, no worker threads. The caches are made tiny so that they
+fill in a few dozen sends; then more of the same traffic must leave every container the inbound
+side holds (dicts, lists, sets, deques, at any depth) no larger than it was."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from tests.inbound.rig import Rig
+
+CAP = 4
+SENDS_PER_ROUND = 12
+
+
+def containers(root: Any) -> Iterator[tuple[str, int]]:
+    """(path, len) of every container reachable from `root` through the app's own objects."""
+    seen: set[int] = set()
+    todo: list[tuple[str, Any]] = [("inbound", root)]
+    while todo:
+        path, value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict | list | set | frozenset | deque | tuple):
+            if not isinstance(value, tuple):
+                yield path, len(value)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            todo += [(f"{path}[{key!r}]", item) for key, item in items]
+        elif type(value).__module__.startswith("bot.") and hasattr(value, "__dict__"):
+            todo += [(f"{path}.{name}", item) for name, item in vars(value).items()]
+
+
+def sizes(rig: Rig) -> dict[str, int]:
+    return dict(containers(rig.inbound))
+
+
+def one_round(rig: Rig, round_number: int) -> None:
+    """Cards with two reports per recipient, and an SMS from each phone into its card's thread."""
+    for n in range(SENDS_PER_ROUND):
+        phone = f"2782{round_number:03d}{n:04d}"
+        send = rig.card(phone)
+        for code in ("003", "004"):
+            rig.status(send.recipients[0].apimsgid, code, to=phone)
+        rig.mo(phone, f"reply {round_number}-{n}")
+        rig.settle()
+        rig.clock.advance(5)
+
+
+def test_more_traffic_leaves_every_in_memory_container_no_larger(rig: Rig, monkeypatch) -> None:
+    monkeypatch.setattr("bot.inbound.CARD_CACHE_SIZE", CAP)
+    monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", CAP)
+    for round_number in range(3):  # fill every cache
+        one_round(rig, round_number)
+    before = sizes(rig)
+    assert before["inbound._card_channels"] == CAP  # the walk does see the caches
+    for round_number in range(3, 6):
+        one_round(rig, round_number)
+    after = sizes(rig)
+    grown = {path: (before.get(path, 0), n) for path, n in after.items() if n > before.get(path, 0)}
+    assert grown == {}, f"grew with more traffic (before, after): {grown}"
+    assert len(rig.fake.calls_to("chat.update")) == 6 * SENDS_PER_ROUND  # the work was done
