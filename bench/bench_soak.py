@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ class Options:
     sample: float
     session_ttl: float
     seed: int
+    trace_memory: bool = False
 
     @property
     def seconds(self) -> float:
@@ -237,8 +239,18 @@ class Secrets:
 class AppProcess:
     """`python -m bot serve` configured for a real gateway (the sandbox at `gateway_url`)."""
 
-    def __init__(self, workdir: Path, port: int, slack_url: str, gateway_url: str, keys: Secrets):
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        slack_url: str,
+        gateway_url: str,
+        keys: Secrets,
+        trace_memory: bool = False,
+    ):
         self.url = f"http://127.0.0.1:{port}"
+        # --trace-memory: the same app under tracemalloc, answering snapshot requests (files).
+        self.trace_dir = workdir / "tracemalloc" if trace_memory else None
         self.db_path = workdir / "soak.sqlite3"
         self.log_path = workdir / "app.log"
         # Only this configuration: nothing of the caller's own SLACK_/CLICKATELL_/SMS_ settings.
@@ -263,10 +275,15 @@ class AppProcess:
                 "PORT": str(port),
             }
         )
+        entry = "bot"
+        if self.trace_dir is not None:
+            self.trace_dir.mkdir()
+            env["SOAK_TRACE_DIR"] = str(self.trace_dir)
+            entry = "bench._traced_app"
         self._log = self.log_path.open("w")
         # The working directory is the temporary one, so no .env of the checkout is loaded.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
+            [sys.executable, "-m", entry, "serve"],
             cwd=workdir,
             env=env,
             stdout=self._log,
@@ -303,6 +320,18 @@ class AppProcess:
         except OSError:
             return None
         return None
+
+    def memory_snapshot(self, name: str, timeout: float = 300.0) -> tracemalloc.Snapshot:
+        """Every live Python allocation of the app now (only with `trace_memory`)."""
+        assert self.trace_dir is not None, "the app runs without tracemalloc"
+        (self.trace_dir / f"{name}.request").touch()
+        answer = self.trace_dir / f"{name}.tm"
+        deadline = time.monotonic() + timeout
+        while not answer.exists():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the app wrote no memory snapshot: {self.log_tail()}")
+            time.sleep(0.2)
+        return tracemalloc.Snapshot.load(str(answer))
 
     def backlog(self) -> tuple[int, int]:
         """(callbacks not processed yet, Slack/gateway work still pending) from the database."""
@@ -648,6 +677,57 @@ class Sampler(threading.Thread):
             if sample is not None and sample.at >= next_line:
                 self.progress(sample)
                 next_line += 60.0
+
+
+class MemoryGrowth(threading.Thread):
+    """`--trace-memory`: snapshots of the app's Python allocations when the second half of the
+    load begins and when it ends; `sites()` names what grew in between, where it was allocated."""
+
+    def __init__(self, app: AppProcess, half_way: float, stop: threading.Event) -> None:
+        super().__init__(name="memory-growth", daemon=True)
+        self.app, self.half_way, self.stop = app, half_way, stop
+        self.first: tracemalloc.Snapshot | None = None
+
+    def run(self) -> None:
+        if not self.stop.wait(max(0.0, self.half_way - time.perf_counter())):
+            self.first = self.app.memory_snapshot("half-way")
+
+    def sites(self, top: int = 12) -> list[str]:
+        self.join()
+        if self.first is None:
+            return ["  (the load ended before its second half: no memory snapshots)"]
+        return growth_sites(self.first, self.app.memory_snapshot("end-of-load"), top)
+
+
+def growth_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int) -> list[str]:
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = after.filter_traces(ignore).compare_to(before.filter_traces(ignore), "traceback")
+    total = sum(s.size_diff for s in stats) / 1024
+    lines = [
+        f"  Python allocations (tracemalloc) over the second half of the load: {total:+.0f} KiB "
+        f"in {sum(s.count_diff for s in stats):+d} blocks; the {top} sites that grew most:"
+    ]
+    for stat in sorted(stats, key=lambda s: s.size_diff, reverse=True)[:top]:
+        lines.append(
+            f"    {stat.size_diff / 1024:+7.1f} KiB {stat.count_diff:+6d} blocks  "
+            f"{where(stat.traceback)}"
+        )
+    return lines
+
+
+def where(traceback: tracemalloc.Traceback) -> str:
+    """The allocating line and the app's nearest other line above it (who keeps it, usually)."""
+    frames = list(traceback)  # oldest first
+
+    def name(frame: tracemalloc.Frame) -> str:
+        path = Path(frame.filename)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+        return f"{shown}:{frame.lineno}"
+
+    allocated = name(frames[-1])
+    callers = [name(f) for f in frames[:-1] if Path(f.filename).is_relative_to(ROOT / "bot")]
+    callers = [c for c in callers if c != allocated]
+    return f"{allocated} (from {callers[-1]})" if callers else allocated
 
 
 # --------------------------------------------------------------------------- the checks
@@ -1085,7 +1165,7 @@ def run(options: Options) -> int:
         )
         calls = GatewayCalls(sandbox)
         with sandbox:
-            app = AppProcess(Path(tmp), port, fake.api_url, sandbox.url, keys)
+            app = AppProcess(Path(tmp), port, fake.api_url, sandbox.url, keys, options.trace_memory)
             try:
                 return soak(options, keys, app, sandbox, calls, fake, load_before)
             finally:
@@ -1115,16 +1195,20 @@ def soak(
     commander = Commander(app.url, fake, cards, options, keys, window, stop)
     stream = CallbackStream(app.url, sandbox, options, keys, window, stop)
     sampler = Sampler(app, started, options.sample, progress)
+    growth = MemoryGrowth(app, started + options.seconds / 2, stop)
     first = sampler.take()
     if first is not None:
         progress(first)
     for worker in (sampler, commander, stream):
         worker.start()
+    if options.trace_memory:
+        growth.start()
     commander.join(options.seconds + 120)
     stream.join(options.seconds + 120)
     stop.set()
     load_seconds = time.perf_counter() - started
     end_of_load = sampler.take()
+    memory_sites = growth.sites() if options.trace_memory else []
     streams = {
         "commands": commander.commands,
         "thread replies": commander.events,
@@ -1167,6 +1251,7 @@ def soak(
             load_before,
             (len(deliveries), sum(1 for d in deliveries if d.ok)),
             calls.summary(),
+            memory_sites,
         ),
         tallies,
     )
@@ -1196,6 +1281,7 @@ class Results:
     load_before: tuple[float, float, float]
     gateway_callbacks: tuple[int, int]  # the sandbox's callback attempts, those answered 2xx
     gateway_calls: str  # what the app asked the gateway
+    memory_sites: list[str]  # --trace-memory: what grew over the second half of the load
 
 
 def report(options: Options, r: Results, tallies: list[Tally]) -> None:
@@ -1247,6 +1333,19 @@ def report(options: Options, r: Results, tallies: list[Tally]) -> None:
         f"({slope / mean * 100 if mean else 0:+.2f} % of RSS per minute); whole load "
         f"{slope_kib_per_minute(load_samples):+.0f} KiB/min"
     )
+    thirds = [
+        [s for s in load_samples if k * seconds / 3 <= s.at <= (k + 1) * seconds / 3]
+        for k in range(3)
+    ]
+    print(
+        "  slope in each third of the load (levelling off shows as a falling slope): "
+        + ", ".join(f"{slope_kib_per_minute(t):+.0f}" for t in thirds)
+        + " KiB/min"
+    )
+    if options.trace_memory:
+        print("  (under tracemalloc: RSS includes the tracing and its snapshots)")
+    for line in r.memory_sites:
+        print(line)
     print(f"Drain: {r.drained:.1f} s until everything was settled (limit {options.drain:g} s)")
     print("Lost / duplicated / wrong:")
     for tally in tallies:
@@ -1294,6 +1393,11 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="the gateway's idle session expiry (below 1 s: expired between most sends)",
     )
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="run the app under tracemalloc and print where its memory grew (slower, more RSS)",
+    )
     args = parser.parse_args(argv)
     if not (0 < args.minutes <= 24 * 60 and 0 < args.rate <= 50 and 0 < args.callbacks <= 500):
         parser.error("--minutes must be in (0, 1440], --rate in (0, 50], --callbacks in (0, 500]")
@@ -1309,6 +1413,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.sample,
         args.session_ttl,
         args.seed,
+        args.trace_memory,
     )
 
 
