@@ -59,11 +59,13 @@ class LoopWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        failures = _Failures(self.name)
         while not self._stopping.is_set():
             try:
                 pause = self._step()
-            except Exception:
-                log.exception("%s: step failed; retrying in %.1fs", self.name, self._error_pause)
+                failures.cleared()
+            except Exception as error:
+                failures.log(error, self._error_pause)
                 pause = self._error_pause
             if self._stopping.is_set():
                 break
@@ -74,3 +76,29 @@ class LoopWorker:
             # the step must not be lost, so the event is cleared after it was observed.
             if self._wake.wait(max(0.0, min(pause, self._max_pause))):
                 self._wake.clear()
+
+
+class _Failures:
+    """Logs a worker's failing steps without flooding the log while a cause lasts (a database
+    outage fails every step for as long as it lasts): the traceback of the first failure and of
+    each new kind of failure, then one line at the 2nd, 4th, 8th ... failure in a row, and one
+    line when a step succeeds again."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.in_a_row = 0
+        self._last = ""
+
+    def log(self, error: Exception, retry_in: float) -> None:
+        self.in_a_row += 1
+        summary = f"{type(error).__name__}: {error}"
+        if summary != self._last:
+            self._last = summary
+            log.exception("%s: step failed; retrying in %.1fs", self.name, retry_in)
+        elif self.in_a_row & (self.in_a_row - 1) == 0:  # a power of two
+            log.warning("%s: step failed %d times in a row: %s", self.name, self.in_a_row, summary)
+
+    def cleared(self) -> None:
+        if self.in_a_row:
+            log.warning("%s: working again after %d failed steps", self.name, self.in_a_row)
+        self.in_a_row, self._last = 0, ""
