@@ -8,7 +8,9 @@ command name, or anywhere before a `--`. The gateway is chosen from the configur
 * otherwise `CLICKATELL_BASE_URL` set: a sandbox running there (e.g. `sms-bot sandbox`), with
   dummy credentials;
 * otherwise an in-process sandbox on a free port whose state lives next to the database
-  (`<SMS_BOT_DB>.sandbox.json`), so `send` and then `status` work across invocations.
+  (`<SMS_BOT_DB>.sandbox.json`), so `send` and then `status` work across invocations. One
+  command at a time uses it (a lock file beside it): two at once would each save their own
+  copy and lose the other's messages.
 
 Exit codes: 0 success; 1 the command failed (gateway error, refused input, unreachable gateway)
 — with `--json` it prints `{"error": {"code": …, "description": …}}`; 2 usage or configuration
@@ -19,6 +21,7 @@ recipient failed (its JSON then also carries the `error` object every failure ha
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -140,12 +143,24 @@ def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Click
     folder = os.path.dirname(state_path) or "."
     if not os.path.isdir(folder):
         raise OSError(f"SMS_BOT_DB points into {folder!r}, which does not exist")
-    sandbox = SandboxServer(state_path=state_path, autorun=False)
-    with sandbox:
-        login = (SANDBOX_LOGIN, SANDBOX_LOGIN, SANDBOX_LOGIN)
-        with ClickatellClient(sandbox.url, *login, **options) as client:
-            yield client
-        sandbox.run_due()  # settle what became due, so the saved state stays small
+    with _exclusive(f"{state_path}.lock"):  # from loading the state to saving it
+        sandbox = SandboxServer(state_path=state_path, autorun=False)
+        with sandbox:
+            login = (SANDBOX_LOGIN, SANDBOX_LOGIN, SANDBOX_LOGIN)
+            with ClickatellClient(sandbox.url, *login, **options) as client:
+                yield client
+            sandbox.run_due()  # settle what became due, so the saved state stays small
+
+
+@contextmanager
+def _exclusive(lock_path: str) -> Iterator[None]:
+    """Waits for, then holds, an exclusive lock on `lock_path` (released if the process dies)."""
+    with open(lock_path, "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 # --- commands -----------------------------------------------------------------------------------

@@ -293,6 +293,28 @@ def test_subprocess_balance_json_against_a_sandbox(sandbox, clean_env):
     assert json.loads(done.stdout) == {"credit": 100.0}
 
 
+def test_concurrent_commands_keep_every_message_in_the_sandbox_state(clean_env):
+    """Four `sms-bot send` at once against the in-process sandbox: each loads the state, sends
+    and saves; without the lock the last to save would drop the others' messages."""
+    env = subprocess_env({"SMS_BOT_DB": str(clean_env / "bot.sqlite3")})
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "send", "--json", f"2782123450{n}", f"Hello {n}"],
+            env=env,
+            cwd=clean_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, outputs
+    sent = {one_json(out)["messages"][0]["apimsgid"] for out, _ in outputs}
+    with SandboxServer(state_path=clean_env / "bot.sqlite3.sandbox.json", autorun=False) as box:
+        assert {m.apimsgid for m in box.messages()} == sent
+
+
 def test_subprocess_sandbox_command_serves_until_interrupted(clean_env):
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--balance", "42"],
