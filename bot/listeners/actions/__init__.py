@@ -122,8 +122,8 @@ def handle_compose_text(ack: Ack, body: dict[str, Any], context: BoltContext) ->
 def refresh_preview(services: Any, body: dict[str, Any]) -> None:
     """Rebuild the modal with the current values so the parts/encoding line follows the text."""
     view = body.get("view") or {}
-    if not view.get("id"):
-        return
+    if not view.get("id") or not may_use(services.settings, (body.get("user") or {}).get("id")):
+        return  # someone not (or no longer) allowed gets nothing from the app, not even this
     updated = compose_view(
         read_channel(view) or "",
         read_values(view),
