@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.blocks.base import Message
 from bot.config import Settings
@@ -59,14 +59,20 @@ class Replier(Protocol):
 
 
 class RespondReplier:
-    """Ephemeral answers through the command's response_url (respond())."""
+    """Ephemeral answers through the command's response_url, retried as every Web API call is
+    (Bolt's respond() tries once, so a moment of 503 from Slack would lose the answer)."""
 
-    def __init__(self, respond: Callable[..., Any]):
-        self._respond = respond
+    def __init__(self, response_url: str | None, client: WebClient):
+        self._url = response_url
+        self._retry_handlers = client.retry_handlers
 
     def __call__(self, message: Message) -> None:
+        if not self._url:
+            log.warning("no response URL to answer through: %s", message.text[:80])
+            return
+        webhook = WebhookClient(self._url, timeout=10, retry_handlers=self._retry_handlers)
         try:
-            self._respond(
+            response = webhook.send(
                 text=message.text,
                 blocks=message.blocks,
                 response_type="ephemeral",
@@ -75,6 +81,9 @@ class RespondReplier:
         except Exception:
             # Nothing else can reach the person; the outcome is recorded (and in /sms log).
             log.exception("could not answer through the response URL")
+            return
+        if response.status_code != 200:
+            log.warning("the response URL answered HTTP %s", response.status_code)
 
 
 class EphemeralReplier:

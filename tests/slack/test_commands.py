@@ -212,3 +212,11 @@ def test_help_lists_every_command(app: AppHarness) -> None:
         "help",
     ):
         assert f"/sms {word}" in text, word
+
+
+def test_an_answer_outlasts_a_moment_of_slack_errors(app: AppHarness) -> None:
+    app.fake.fail("response_url", status=503, times=2)
+    _, name = app.command("balance")
+    answer = app.wait_response(name, count=3)  # two refused, the third delivered
+    assert "Credit left on the account: 100" in answer["text"]
+    assert len(app.slack_sleeps) == 2  # backed off before each retry

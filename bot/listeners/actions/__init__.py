@@ -42,7 +42,8 @@ def register(app: App) -> None:
 def handle_cancel(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     services = services_of(context)
-    services.executor.submit(cancel_clicked, services, body, RespondReplier(respond))
+    reply = RespondReplier(respond.response_url, services.slack)
+    services.executor.submit(cancel_clicked, services, body, reply)
 
 
 def click_key(body: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ def handle_sms(
 ) -> None:
     ack()
     services = services_of(context)
-    reply = RespondReplier(respond)
+    reply = RespondReplier(respond.response_url, services.slack)
     text = unescape(str(command.get("text") or ""))
     if text.strip():
         services.executor.submit(run_command, services, dict(command), text, reply)
