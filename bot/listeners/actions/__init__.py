@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.card import CANCEL_ACTION, cancellable
@@ -39,10 +39,10 @@ def register(app: App) -> None:
 # --------------------------------------------------------------------------- Cancel button
 
 
-def handle_cancel(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+def handle_cancel(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
     services = services_of(context)
-    reply = RespondReplier(respond.response_url, services.slack)
+    reply = RespondReplier(body.get("response_url"), services.slack)
     services.executor.submit(cancel_clicked, services, body, reply)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -35,12 +35,10 @@ def register(app: App) -> None:
     app.command(COMMAND)(handle_sms)
 
 
-def handle_sms(
-    ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
-) -> None:
+def handle_sms(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
     services = services_of(context)
-    reply = RespondReplier(respond.response_url, services.slack)
+    reply = RespondReplier(command.get("response_url"), services.slack)
     text = unescape(str(command.get("text") or ""))
     if text.strip():
         services.executor.submit(run_command, services, dict(command), text, reply)
