@@ -47,6 +47,13 @@ __all__ = ["Inbound", "Options", "install"]
 
 
 @dataclass(frozen=True)
+class _CardRef:
+    channel: str  # the card's channel (until it is posted: the channel it will be posted in)
+    posted: bool
+    is_reply: bool  # a thread reply relayed as SMS: it has a reaction, not a card
+
+
+@dataclass(frozen=True)
 class Options:
     """Tunables; tests shorten the waits, production keeps the defaults."""
 
@@ -148,56 +155,60 @@ class Inbound:
             self.balance_worker,
             self.writer,
         ]
-        # send -> (channel, is a reply): a cache of what storage holds, shared by the processor
-        # and the card refresher, kept to the most recently used sends so a long-running
-        # process does not grow with every send it ever made.
-        self._card_channels: OrderedDict[int, tuple[str, bool]] = OrderedDict()
+        # send -> where its card is and whether it is a relayed reply: a cache of what storage
+        # holds, shared by the processor and the card refresher, kept to the most recently used
+        # sends so a long-running process does not grow with every send it ever made.
+        self._card_channels: OrderedDict[int, _CardRef] = OrderedDict()
         self._card_lock = threading.Lock()
 
     # ---- seams
 
-    def _known_card(self, send_id: int) -> tuple[str, bool] | None:
+    def _known_card(self, send_id: int) -> _CardRef | None:
         with self._card_lock:
             known = self._card_channels.get(send_id)
             if known is not None:
                 self._card_channels.move_to_end(send_id)
             return known
 
-    def _remember_card(self, send_id: int, known: tuple[str, bool]) -> None:
+    def _remember_card(self, send_id: int, known: _CardRef) -> None:
         with self._card_lock:
             self._card_channels[send_id] = known
             if len(self._card_channels) > CARD_CACHE_SIZE:
                 self._card_channels.popitem(last=False)
 
-    def _card(self, send_id: int) -> tuple[str, bool] | None:
-        """(channel of the send's card, is a relayed reply); None for an unknown send."""
+    def _card(self, send_id: int, *, posted: bool) -> _CardRef | None:
+        """What is known of the send's card; None for an unknown send. Whether a send is a
+        reply never changes, so the cache answers that at once; the card's channel only once
+        the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
-        if known is None:
+        if known is None or (posted and not known.posted):
             send = self.services.storage.get_send(send_id)  # loads every recipient
             if send is None:
                 return None
-            known = (send.card_channel or send.channel, send.thread_ts is not None)
-            if send.card_channel:  # final once the card is posted (a reply's at once)
-                self._remember_card(send_id, known)
+            known = _CardRef(
+                send.card_channel or send.channel,
+                send.card_ts is not None,
+                send.thread_ts is not None,
+            )
+            self._remember_card(send_id, known)
         return known
 
     def is_reply(self, send_id: int) -> bool:
         """Whether the send is a thread reply relayed as SMS (its status shows as a reaction)."""
-        known = self._card(send_id)
-        return known is not None and known[1]
+        known = self._card(send_id, posted=False)
+        return known is not None and known.is_reply
 
     def refresh_card(self, send_id: int) -> None:
         """Services.refresh_card: queue ONE coalesced update showing the send's latest state
         (a relayed thread reply gets its reaction updated instead)."""
-        known = self._card(send_id)
+        known = self._card(send_id, posted=True)
         if known is None:
             return
-        channel, is_reply = known
-        if is_reply:
+        if known.is_reply:
             self.relay.refresh(send_id)
             return
         self.services.storage.enqueue(
-            channel, UPDATE, {"send_id": send_id}, coalesce_key=CARD_KEY.format(send_id)
+            known.channel, UPDATE, {"send_id": send_id}, coalesce_key=CARD_KEY.format(send_id)
         )
         self._wake_outbox()
 

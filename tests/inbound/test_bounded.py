@@ -11,9 +11,11 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from tests.inbound.rig import Rig
+from bot.storage import NewRecipient, Send
+from tests.inbound.rig import CHANNEL, Rig
 
 CAP = 4
+CHANNELS = (CHANNEL, "C0OTHER")
 SENDS_PER_ROUND = 12
 
 
@@ -39,16 +41,35 @@ def sizes(rig: Rig) -> dict[str, int]:
     return dict(containers(rig.inbound))
 
 
+def relayed_reply(rig: Rig, card: Send, phone: str) -> Send:
+    """A person's reply in the card's thread, recorded as the relay records it (sent as SMS)."""
+    send = rig.storage.record_send(
+        slack_user="U0ALICE",
+        channel=card.card_channel,
+        text="On my way",
+        encoding="gsm7",
+        parts=1,
+        recipients=[NewRecipient(phone, f"r-{phone}", apimsgid=f"api-r-{phone}")],
+        thread_ts=card.card_ts,
+    )
+    rig.storage.attach_card(send.id, card.card_channel, f"{card.card_ts}1")
+    return send
+
+
 def one_round(rig: Rig, round_number: int) -> None:
-    """Cards with two reports per recipient, and an SMS from each phone into its card's thread."""
+    """Cards in two channels with two reports per recipient, an SMS from each phone into its
+    card's thread, a reply relayed to it with its reports, and a report for an unknown message."""
     for n in range(SENDS_PER_ROUND):
         phone = f"2782{round_number:03d}{n:04d}"
-        send = rig.card(phone)
+        card = rig.card(phone, channel=CHANNELS[n % 2])
+        reply = relayed_reply(rig, card, phone)
         for code in ("003", "004"):
-            rig.status(send.recipients[0].apimsgid, code, to=phone)
+            rig.status(card.recipients[0].apimsgid, code, to=phone)
+            rig.status(reply.recipients[0].apimsgid, code, to=phone)
+        rig.status(f"unknown-{round_number}-{n}", "004", to=phone)
         rig.mo(phone, f"reply {round_number}-{n}")
         rig.settle()
-        rig.clock.advance(5)
+        rig.clock.advance(20)  # past the retries of the unknown report
 
 
 def test_more_traffic_leaves_every_in_memory_container_no_larger(rig: Rig, monkeypatch) -> None:
@@ -63,4 +84,6 @@ def test_more_traffic_leaves_every_in_memory_container_no_larger(rig: Rig, monke
     after = sizes(rig)
     grown = {path: (before.get(path, 0), n) for path, n in after.items() if n > before.get(path, 0)}
     assert grown == {}, f"grew with more traffic (before, after): {grown}"
-    assert len(rig.fake.calls_to("chat.update")) == 6 * SENDS_PER_ROUND  # the work was done
+    sends = 6 * SENDS_PER_ROUND  # the work was done:
+    assert len(rig.fake.calls_to("chat.update")) == sends
+    assert len(rig.fake.calls_to("reactions.add")) >= sends  # each relayed reply's status

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
+from bot.storage import NewRecipient
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
 PHONE = "27821234567"
@@ -96,6 +97,31 @@ def test_reports_for_more_cards_than_are_remembered_update_every_card(
         assert len(rig.inbound._card_channels) <= 3
         assert len(updates(rig)) == 8 * (rounds + 1)  # every card, each round
     assert {u["ts"] for u in updates(rig)} == {s.card_ts for s in sends}
+
+
+def test_reports_for_a_send_whose_card_is_not_posted_load_it_once_per_batch(
+    rig: Rig, monkeypatch
+) -> None:
+    """A card can wait in the outbox (Slack down) or never be posted (not in the channel) while
+    its SMS go out: its reports must not load the whole send (every recipient) one by one."""
+    numbers = [f"2782{i:07d}" for i in range(200)]
+    recipients = [NewRecipient(n, f"c{i}", apimsgid=f"api-{i}") for i, n in enumerate(numbers)]
+    send = rig.storage.record_send(
+        slack_user="U0ALICE",
+        channel=CHANNEL,
+        text="Hi",
+        encoding="gsm7",
+        parts=1,
+        recipients=recipients,
+    )
+    loads = []
+    original = rig.storage.get_send
+    monkeypatch.setattr(rig.storage, "get_send", lambda i: loads.append(i) or original(i))
+    for recipient in recipients:
+        rig.status(recipient.apimsgid, "003", to=recipient.msisdn)
+    assert rig.processor.run_once().processed == 200  # one batch
+    assert loads.count(send.id) <= 2  # is it a reply (cached), and the card update's check
+    assert {r.status for r in rig.storage.get_send(send.id).recipients} == {"003"}
 
 
 def test_status_for_a_message_we_never_sent_is_retried_then_dropped(rig: Rig) -> None:
