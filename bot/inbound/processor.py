@@ -165,7 +165,9 @@ class InboxProcessor:
             return PassResult(0, 0, 0)
         try:
             outcome = self._process(due)
-        except Exception:
+        except Exception as error:
+            if _unavailable(error):
+                raise  # the database, not these rows: the worker pauses (and logs it once)
             log.exception("inbox batch failed; processing its %d rows one by one", len(due))
             outcome = _Outcome()
             for row in due:

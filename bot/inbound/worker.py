@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -80,25 +81,39 @@ class LoopWorker:
 
 class _Failures:
     """Logs a worker's failing steps without flooding the log while a cause lasts (a database
-    outage fails every step for as long as it lasts): the traceback of the first failure and of
-    each new kind of failure, then one line at the 2nd, 4th, 8th ... failure in a row, and one
-    line when a step succeeds again."""
+    outage fails every step for as long as it lasts): the traceback of the first failure of each
+    kind (its type and the line that raised it, so a message carrying an ID does not count as a
+    new kind), a line at the 2nd, 4th, 8th ... failure in a row, and a line when a step works
+    again."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.in_a_row = 0
-        self._last = ""
+        self._kinds: set[str] = set()
 
     def log(self, error: Exception, retry_in: float) -> None:
         self.in_a_row += 1
-        summary = f"{type(error).__name__}: {error}"
-        if summary != self._last:
-            self._last = summary
+        kind = _kind(error)
+        if kind not in self._kinds:
+            self._kinds.add(kind)
             log.exception("%s: step failed; retrying in %.1fs", self.name, retry_in)
         elif self.in_a_row & (self.in_a_row - 1) == 0:  # a power of two
-            log.warning("%s: step failed %d times in a row: %s", self.name, self.in_a_row, summary)
+            log.warning(
+                "%s: %d steps in a row failed; the last: %s: %s",
+                self.name,
+                self.in_a_row,
+                type(error).__name__,
+                error,
+            )
 
     def cleared(self) -> None:
         if self.in_a_row:
-            log.warning("%s: working again after %d failed steps", self.name, self.in_a_row)
-        self.in_a_row, self._last = 0, ""
+            log.warning("%s: working again after %d failed step(s)", self.name, self.in_a_row)
+        self.in_a_row = 0
+        self._kinds.clear()
+
+
+def _kind(error: Exception) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return f"{type(error).__name__} at {where}"
