@@ -36,6 +36,7 @@ from bot.clickatell.types import GatewayError, Refused, SendResult
 from bot.config import ConfigError, Settings, load_settings
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
+SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
 SANDBOX_LOGIN = "sandbox"  # any credentials do for a sandbox that was started without --api-id
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -156,7 +157,11 @@ def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Click
 def _exclusive(lock_path: str) -> Iterator[None]:
     """Waits for, then holds, an exclusive lock on `lock_path` (released if the process dies)."""
     with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(SANDBOX_BUSY, file=sys.stderr, flush=True)
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield
         finally:

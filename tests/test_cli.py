@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
+from bot import cli, gateway_cli
 from bot.clickatell.sandbox import NUMBER_UNROUTABLE, SandboxServer
 from tests.support.scripted_server import ScriptedServer
 
@@ -291,6 +293,32 @@ def test_subprocess_balance_json_against_a_sandbox(sandbox, clean_env):
     done = balance_in_subprocess(sandbox.url, clean_env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"credit": 100.0}
+
+
+def test_a_command_waits_while_another_uses_the_sandbox_state(clean_env):
+    """Held by someone else, the state's lock makes `send` say it waits, and wait; released, the
+    send goes through."""
+    env = subprocess_env({"SMS_BOT_DB": str(clean_env / "bot.sqlite3")})
+    with open(clean_env / "bot.sqlite3.sandbox.json.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "send", "--json", PHONE, "Hello"],
+            env=env,
+            cwd=clean_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            said, _, _ = select.select([process.stderr], [], [], 60)  # bounded, never hangs
+            assert said, "the command neither said it waits nor ended"
+            assert process.stderr.readline().strip() == gateway_cli.SANDBOX_BUSY
+            assert process.poll() is None
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert one_json(out)["messages"][0]["error"] is None
 
 
 def test_concurrent_commands_keep_every_message_in_the_sandbox_state(clean_env):
