@@ -60,21 +60,29 @@ class Replier(Protocol):
 
 class RespondReplier:
     """Ephemeral answers through the command's response_url, retried as every Web API call is
-    (Bolt's respond() tries once, so a moment of 503 from Slack would lose the answer)."""
+    (Bolt's respond() tries once, so a moment of 503 from Slack would lose the answer). A retry
+    after a connection dropped mid-answer may show the answer twice: better than not at all."""
 
     def __init__(self, response_url: str | None, client: WebClient):
         self._url = response_url
-        self._retry_handlers = client.retry_handlers
+        self._client = client
 
     def __call__(self, message: Message) -> None:
         if not self._url:
             log.warning("no response URL to answer through: %s", message.text[:80])
             return
-        webhook = WebhookClient(self._url, timeout=10, retry_handlers=self._retry_handlers)
+        client = self._client
+        webhook = WebhookClient(
+            self._url,
+            timeout=client.timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            retry_handlers=client.retry_handlers,
+        )
         try:
             response = webhook.send(
                 text=message.text,
-                blocks=message.blocks,
+                blocks=message.blocks or None,  # as respond(): an empty list is invalid_blocks
                 response_type="ephemeral",
                 replace_original=False,
             )
@@ -82,8 +90,10 @@ class RespondReplier:
             # Nothing else can reach the person; the outcome is recorded (and in /sms log).
             log.exception("could not answer through the response URL")
             return
-        if response.status_code != 200:
-            log.warning("the response URL answered HTTP %s", response.status_code)
+        if response.status_code != 200:  # e.g. 404 expired_url: more than 30 minutes later
+            log.warning(
+                "the response URL answered HTTP %s: %s", response.status_code, response.body[:200]
+            )
 
 
 class EphemeralReplier:
