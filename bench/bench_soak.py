@@ -707,11 +707,13 @@ def growth_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top:
         f"  Python allocations (tracemalloc) over the second half of the load: {total:+.0f} KiB "
         f"in {sum(s.count_diff for s in stats):+d} blocks; the {top} sites that grew most:"
     ]
-    for stat in sorted(stats, key=lambda s: s.size_diff, reverse=True)[:top]:
-        lines.append(
-            f"    {stat.size_diff / 1024:+7.1f} KiB {stat.count_diff:+6d} blocks  "
-            f"{where(stat.traceback)}"
-        )
+    by_site: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # size, blocks
+    for stat in stats:  # whole tracebacks, summed by what `where` shows
+        site = by_site[where(stat.traceback)]
+        site[0] += stat.size_diff
+        site[1] += stat.count_diff
+    for name, (size, blocks) in sorted(by_site.items(), key=lambda s: s[1][0], reverse=True)[:top]:
+        lines.append(f"    {size / 1024:+7.1f} KiB {blocks:+6d} blocks  {name}")
     return lines
 
 
