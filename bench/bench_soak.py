@@ -275,15 +275,15 @@ class AppProcess:
                 "PORT": str(port),
             }
         )
-        entry = "bot"
+        self.entry = "bot"
         if self.trace_dir is not None:
             self.trace_dir.mkdir()
             env["SOAK_TRACE_DIR"] = str(self.trace_dir)
-            entry = "bench._traced_app"
+            self.entry = "bench._traced_app"
         self._log = self.log_path.open("w")
         # The working directory is the temporary one, so no .env of the checkout is loaded.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", entry, "serve"],
+            [sys.executable, "-m", self.entry, "serve"],
             cwd=workdir,
             env=env,
             stdout=self._log,
@@ -1187,7 +1187,8 @@ def soak(
         f"soak: {options.minutes:g} min of load, then up to {options.drain:g} s of drain; "
         f"{options.rate:g} commands/s over {options.channels} channels; {options.callbacks:g} "
         f"external callbacks/s ({options.mo_rate:g} of them SMS); app pid {app.pid} "
-        f"(python -m bot serve), sandbox and fake Slack in this process (pid {os.getpid()}); "
+        f"(python -m {app.entry} serve), sandbox and fake Slack in this process "
+        f"(pid {os.getpid()}); "
         f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} at start",
         flush=True,
     )
