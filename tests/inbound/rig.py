@@ -132,11 +132,28 @@ class Rig:
 
     def card(self, *numbers: str, channel: str = CHANNEL) -> Send:
         """A send with a posted card (as /sms send leaves it), each recipient accepted."""
-        recipients = [
+        return send_with_card(
+            self.storage, self.inbound.outbox.slack, channel, self._accepted(numbers)
+        )
+
+    def uncarded(self, *numbers: str, channel: str = CHANNEL, thread_ts: str | None = None) -> Send:
+        """A send whose card is not posted (yet): each recipient accepted by the gateway. With
+        `thread_ts`, a person's reply in that thread relayed as SMS (attach its message)."""
+        return self.storage.record_send(
+            slack_user="U0ALICE",
+            channel=channel,
+            text="Hello",
+            encoding="gsm7",
+            parts=1,
+            recipients=self._accepted(numbers),
+            thread_ts=thread_ts,
+        )
+
+    def _accepted(self, numbers: Sequence[str]) -> list[NewRecipient]:
+        return [
             NewRecipient(msisdn=n, climsgid=f"c{i}", apimsgid=f"api-{n}-{next(self._ids)}")
             for i, n in enumerate(numbers)
         ]
-        return send_with_card(self.storage, self.inbound.outbox.slack, channel, recipients)
 
     # ---- callbacks (stored as the endpoint stores them)
 

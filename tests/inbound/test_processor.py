@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
-from bot.storage import NewRecipient
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
 PHONE = "27821234567"
@@ -104,20 +103,11 @@ def test_reports_for_a_send_whose_card_is_not_posted_load_it_once_per_batch(
 ) -> None:
     """A card can wait in the outbox (Slack down) or never be posted (not in the channel) while
     its SMS go out: its reports must not load the whole send (every recipient) one by one."""
-    numbers = [f"2782{i:07d}" for i in range(200)]
-    recipients = [NewRecipient(n, f"c{i}", apimsgid=f"api-{i}") for i, n in enumerate(numbers)]
-    send = rig.storage.record_send(
-        slack_user="U0ALICE",
-        channel=CHANNEL,
-        text="Hi",
-        encoding="gsm7",
-        parts=1,
-        recipients=recipients,
-    )
+    send = rig.uncarded(*[f"2782{i:07d}" for i in range(200)])
     loads = []
     original = rig.storage.get_send
     monkeypatch.setattr(rig.storage, "get_send", lambda i: loads.append(i) or original(i))
-    for recipient in recipients:
+    for recipient in send.recipients:
         rig.status(recipient.apimsgid, "003", to=recipient.msisdn)
     assert rig.processor.run_once().processed == 200  # one batch
     assert loads.count(send.id) <= 2  # is it a reply (cached), and the card update's check
