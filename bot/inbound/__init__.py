@@ -39,7 +39,7 @@ from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import SMS, ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 
-CARD_CACHE_SIZE = 4096  # cards whose channel is remembered; older ones are read from storage
+CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
 
 log = logging.getLogger(__name__)
 
@@ -158,23 +158,23 @@ class Inbound:
         # send -> where its card is and whether it is a relayed reply: a cache of what storage
         # holds, shared by the processor and the card refresher, kept to the most recently used
         # sends so a long-running process does not grow with every send it ever made.
-        self._card_channels: OrderedDict[int, _CardRef] = OrderedDict()
+        self._cards: OrderedDict[int, _CardRef] = OrderedDict()
         self._card_lock = threading.Lock()
 
     # ---- seams
 
     def _known_card(self, send_id: int) -> _CardRef | None:
         with self._card_lock:
-            known = self._card_channels.get(send_id)
+            known = self._cards.get(send_id)
             if known is not None:
-                self._card_channels.move_to_end(send_id)
+                self._cards.move_to_end(send_id)
             return known
 
     def _remember_card(self, send_id: int, known: _CardRef) -> None:
         with self._card_lock:
-            self._card_channels[send_id] = known
-            if len(self._card_channels) > CARD_CACHE_SIZE:
-                self._card_channels.popitem(last=False)
+            self._cards[send_id] = known
+            if len(self._cards) > CARD_CACHE_SIZE:
+                self._cards.popitem(last=False)
 
     def _card(self, send_id: int, *, posted: bool) -> _CardRef | None:
         """What is known of the send's card; None for an unknown send. Whether a send is a

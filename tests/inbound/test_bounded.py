@@ -70,7 +70,7 @@ def test_more_traffic_leaves_every_in_memory_container_no_larger(rig: Rig, monke
     for round_number in range(3):  # fill every cache
         one_round(rig, round_number)
     before = sizes(rig)
-    assert before["inbound._card_channels"] == CAP  # the walk does see the caches
+    assert before["inbound._cards"] == CAP  # the walk does see the caches
     for round_number in range(3, 6):
         one_round(rig, round_number)
     after = sizes(rig)

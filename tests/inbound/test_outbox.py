@@ -205,11 +205,11 @@ def test_card_pacing_still_holds_within_the_interval_after_pruning(rig: Rig, mon
     assert len(rig.fake.calls_to("chat.update")) == 3  # card 0 waits out its 3 s
 
 
-def test_remembered_card_channels_are_capped(rig: Rig, monkeypatch) -> None:
+def test_remembered_cards_are_capped(rig: Rig, monkeypatch) -> None:
     monkeypatch.setattr("bot.inbound.CARD_CACHE_SIZE", 3)
     sends = [rig.card(f"2782123456{n}") for n in range(5)]
     for send in sends:
         rig.inbound.refresh_card(send.id)
-    assert len(rig.inbound._card_channels) == 3
+    assert len(rig.inbound._cards) == 3
     rig.inbound.refresh_card(sends[0].id)  # forgotten: read from storage again, still updated
     assert rig.storage.pending_outbox() == 5

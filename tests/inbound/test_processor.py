@@ -93,7 +93,7 @@ def test_reports_for_more_cards_than_are_remembered_update_every_card(
             rig.status(recipient.apimsgid, code, to=recipient.msisdn)
         rig.settle()
         rig.clock.advance(5)
-        assert len(rig.inbound._card_channels) <= 3
+        assert len(rig.inbound._cards) <= 3
         assert len(updates(rig)) == 8 * (rounds + 1)  # every card, each round
     assert {u["ts"] for u in updates(rig)} == {s.card_ts for s in sends}
 
