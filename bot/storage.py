@@ -1025,12 +1025,18 @@ class Storage:
     # ---- conversations
 
     def find_thread(
-        self, msisdn: str, now: datetime | None = None, window: timedelta = timedelta(days=7)
+        self,
+        msisdn: str,
+        now: datetime | None = None,
+        window: timedelta = timedelta(days=7),
+        sent_by: datetime | None = None,
     ) -> ThreadRef | None:
         """The newest card (a send to this number that has a Slack message) or conversation with
         this number whose last activity is within `window` of `now`; None means start a new
-        conversation. A relayed reply counts as activity in its thread."""
+        conversation. A relayed reply counts as activity in its thread. With `sent_by`, only
+        sends recorded by then count (what the phone can have been answering)."""
         cutoff = self._stamp(now) - window.total_seconds()
+        latest = float("inf") if sent_by is None else self._stamp(sent_by)
         with self._read() as conn:
             card = conn.execute(
                 """SELECT s.id, s.created_at, s.card_channel, s.card_ts, s.thread_ts,
@@ -1038,9 +1044,9 @@ class Storage:
                    FROM recipients r JOIN sends s ON s.id = r.send_id
                    WHERE r.msisdn = ? AND r.error_code IS NULL AND s.cancelled_at IS NULL
                      AND (s.card_ts IS NOT NULL OR s.card_item IS NOT NULL)
-                     AND s.created_at >= ?
+                     AND s.created_at >= ? AND s.created_at <= ?
                    ORDER BY s.created_at DESC, s.id DESC LIMIT 1""",
-                (msisdn, cutoff),
+                (msisdn, cutoff, latest),
             ).fetchone()
             conv = conn.execute(
                 """SELECT * FROM conversations

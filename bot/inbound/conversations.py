@@ -86,6 +86,9 @@ class InboundSms:
     text: str
     at: datetime  # when the phone sent it (orders opt-out/opt-in changes)
     missing: blocks.Missing | None = None
+    # When it reached us: it answers what the phone had by then, so a card sent after it
+    # arrived is not its thread, however late it is processed. None: no such bound.
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,9 @@ class ConversationRouter:
     def deliver(self, sms: InboundSms) -> Delivery:
         notes, change = self._opt_change(sms)
         contact = self.storage.contact_name(sms.msisdn)
-        ref = self.storage.find_thread(sms.msisdn, now=self.clock(), window=THREAD_WINDOW)
+        ref = self.storage.find_thread(
+            sms.msisdn, now=self.clock(), window=THREAD_WINDOW, sent_by=sms.received_at
+        )
         message = blocks.sms_message(
             sms.msisdn,
             contact,

@@ -184,7 +184,7 @@ class InboxProcessor:
                     reports.append((row, decoded))
                     continue
                 if isinstance(decoded, MoCallback):
-                    self._mo(decoded)
+                    self._mo(decoded, row.received_at)
                 outcome.done.append(row.id)
             self._statuses(reports, work, outcome)
             self.storage.mark_processed_many(outcome.done)
@@ -276,18 +276,18 @@ class InboxProcessor:
         if is_final(status) and status != "004":
             work.failed_replies[send_id] = (msisdn, status)
 
-    def _mo(self, mo: MoCallback) -> None:
+    def _mo(self, mo: MoCallback, received_at: datetime) -> None:
         sender = msisdn_of(mo.sender)
         part = mo.concatenation
         if part is None or part.total == 1:
-            self.router.deliver(InboundSms(sender, mo.text, mo.timestamp))
+            self.router.deliver(InboundSms(sender, mo.text, mo.timestamp, received_at=received_at))
             return
         whole = self.storage.add_mo_part(
             sender, part.reference, part.total, part.sequence, mo.text, received_at=self.clock()
         )
         if whole is not None:
             self.storage.delete_mo_group(sender, part.reference, part.total)
-            self.router.deliver(InboundSms(sender, whole, mo.timestamp))
+            self.router.deliver(InboundSms(sender, whole, mo.timestamp, received_at=received_at))
 
     def _enqueue(self, work: _Batch) -> None:
         for send_id in sorted(work.cards):

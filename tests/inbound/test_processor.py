@@ -169,6 +169,18 @@ def test_sms_goes_into_the_newest_card_thread_within_seven_days(rig: Rig) -> Non
     assert post["thread_ts"] == newest.card_ts
 
 
+def test_sms_processed_late_goes_to_the_card_it_can_answer(rig: Rig) -> None:
+    """Processed after a backlog: a card sent after the SMS arrived cannot be what it answers."""
+    answered = rig.card(PHONE)
+    rig.clock.advance(5)
+    rig.mo(PHONE, "answer")  # arrives (stored), not processed yet
+    rig.clock.advance(5)
+    rig.card(PHONE)  # the next card to the same phone, sent meanwhile
+    rig.settle()
+    (post,) = rig.fake.posts(CHANNEL)[2:]
+    assert post["thread_ts"] == answered.card_ts
+
+
 def test_after_seven_days_a_new_conversation_starts(rig: Rig) -> None:
     rig.card(PHONE)
     rig.clock.advance(timedelta(days=8).total_seconds())
