@@ -1106,15 +1106,17 @@ class Storage:
         *,
         thread_ts: str | None = None,
         root_item: int | None = None,
+        at: datetime | None = None,
     ) -> Conversation:
         """A new conversation; give `thread_ts` when the root message is already posted, or
-        `root_item` (the outbox item posting it) when it is not yet."""
+        `root_item` (the outbox item posting it) when it is not yet. `at`: when the SMS that
+        starts it arrived (default now)."""
         if (thread_ts is None) == (root_item is None):
             raise ValueError("give exactly one of thread_ts and root_item")
-        now = self._clock()
+        now = self._stamp(at)
         with self._write() as conn:
             if thread_ts is not None:
-                return self.touch_conversation(channel, thread_ts, msisdn)
+                return self.touch_conversation(channel, thread_ts, msisdn, at=at)
             # The root may have been posted already (the drainer is quick): take its ts.
             posted = conn.execute(
                 "SELECT result FROM outbox WHERE id = ? AND state = 'done'", (root_item,)
@@ -1134,16 +1136,20 @@ class Storage:
             ).lastrowid
             return self._load_conversation(conn, conv_id)  # type: ignore[arg-type]
 
-    def touch_conversation(self, channel: str, thread_ts: str, msisdn: str) -> Conversation:
-        """An SMS from `msisdn` arrived in the thread (channel, thread_ts): create the
-        conversation if needed (e.g. a card's thread), set its last phone and activity time."""
-        now = self._clock()
+    def touch_conversation(
+        self, channel: str, thread_ts: str, msisdn: str, at: datetime | None = None
+    ) -> Conversation:
+        """An SMS from `msisdn` arrived in the thread (channel, thread_ts) at `at` (default now):
+        create the conversation if needed (e.g. a card's thread), set its last phone and
+        activity time (which never moves back)."""
+        now = self._stamp(at)
         with self._write() as conn:
             conn.execute(
                 """INSERT INTO conversations (channel, thread_ts, msisdn, last_msisdn,
                        created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT (channel, thread_ts) DO UPDATE SET
-                       last_msisdn = excluded.last_msisdn, updated_at = excluded.updated_at""",
+                       last_msisdn = excluded.last_msisdn,
+                       updated_at = MAX(updated_at, excluded.updated_at)""",
                 (channel, thread_ts, msisdn, msisdn, now, now),
             )
             row = conn.execute(
@@ -1152,12 +1158,15 @@ class Storage:
             ).fetchone()
             return _conversation(row)
 
-    def touch_conversation_id(self, conversation_id: int, msisdn: str) -> Conversation:
+    def touch_conversation_id(
+        self, conversation_id: int, msisdn: str, at: datetime | None = None
+    ) -> Conversation:
         """As `touch_conversation`, for a conversation whose root is still in the outbox."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE conversations SET last_msisdn = ?, updated_at = ? WHERE id = ?",
-                (msisdn, self._clock(), conversation_id),
+                """UPDATE conversations SET last_msisdn = ?, updated_at = MAX(updated_at, ?)
+                   WHERE id = ?""",
+                (msisdn, self._stamp(at), conversation_id),
             )
             conv = self._load_conversation(conn, conversation_id)
         if conv is None:

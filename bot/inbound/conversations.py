@@ -119,8 +119,10 @@ class ConversationRouter:
     def deliver(self, sms: InboundSms) -> Delivery:
         notes, change = self._opt_change(sms)
         contact = self.storage.contact_name(sms.msisdn)
+        # As of its arrival: the 7 days, and the sends it can be answering.
+        arrived = sms.received_at or self.clock()
         ref = self.storage.find_thread(
-            sms.msisdn, now=self.clock(), window=THREAD_WINDOW, sent_by=sms.received_at
+            sms.msisdn, now=arrived, window=THREAD_WINDOW, sent_by=sms.received_at
         )
         message = blocks.sms_message(
             sms.msisdn,
@@ -148,7 +150,9 @@ class ConversationRouter:
         item = self.storage.enqueue(
             self.channel, POST, post_payload(message, literal=True), order_key=order_key(sms.msisdn)
         )
-        self.storage.start_conversation(sms.msisdn, self.channel, root_item=item)
+        self.storage.start_conversation(
+            sms.msisdn, self.channel, root_item=item, at=sms.received_at
+        )
         return item
 
     def _reply(self, sms: InboundSms, message: Message, ref: Any) -> int:
@@ -158,7 +162,9 @@ class ConversationRouter:
         )
         item = self.storage.enqueue(ref.channel, POST, payload, order_key=order_key(sms.msisdn))
         if ref.thread_ts:
-            self.storage.touch_conversation(ref.channel, ref.thread_ts, sms.msisdn)
+            self.storage.touch_conversation(
+                ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at
+            )
         elif ref.conversation_id is not None:
-            self.storage.touch_conversation_id(ref.conversation_id, sms.msisdn)
+            self.storage.touch_conversation_id(ref.conversation_id, sms.msisdn, at=sms.received_at)
         return item

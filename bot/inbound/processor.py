@@ -319,6 +319,7 @@ class InboxProcessor:
                 text,
                 group.first_received_at,
                 missing=blocks.Missing(group.total, missing),
+                received_at=group.first_received_at,  # when its first part was taken in
             )
             with self._turn(), self.storage.transaction():
                 self.router.deliver(sms)

@@ -181,6 +181,36 @@ def test_sms_processed_late_goes_to_the_card_it_can_answer(rig: Rig) -> None:
     assert post["thread_ts"] == answered.card_ts
 
 
+@pytest.mark.parametrize("backlog", [False, True])
+def test_where_an_sms_goes_does_not_depend_on_when_it_is_processed(rig: Rig, backlog) -> None:
+    """SMS A answers card 1; card 2 goes out; SMS B answers card 2. Processed as they come or
+    all together after a backlog, they land in the same threads (activity counts from arrival)."""
+    first = rig.card(PHONE)
+    rig.clock.advance(5)
+    rig.mo(PHONE, "answer A")
+    if not backlog:
+        rig.settle()
+    rig.clock.advance(5)
+    second = rig.card(PHONE, channel=SMS_CHANNEL)
+    rig.clock.advance(5)
+    rig.mo(PHONE, "answer B")
+    rig.clock.advance(5)
+    rig.settle()
+    threads = {
+        p["text"][-8:]: p.get("thread_ts") for p in rig.fake.posts() if "answer" in p["text"]
+    }
+    assert threads == {"answer A": first.card_ts, "answer B": second.card_ts}
+
+
+def test_the_seven_days_count_to_the_sms_arrival_not_its_processing(rig: Rig) -> None:
+    card = rig.card(PHONE)
+    rig.clock.advance(timedelta(days=7).total_seconds() - 60)
+    rig.mo(PHONE, "just in time")
+    rig.clock.advance(120)  # processed after the 7 days
+    rig.settle()
+    assert rig.fake.posts()[-1].get("thread_ts") == card.card_ts
+
+
 def test_after_seven_days_a_new_conversation_starts(rig: Rig) -> None:
     rig.card(PHONE)
     rig.clock.advance(timedelta(days=8).total_seconds())
