@@ -204,7 +204,8 @@ class MoGroup:
     reference: int
     total: int
     parts: Mapping[int, str]  # sequence -> text
-    first_received_at: datetime
+    first_received_at: datetime  # when its first part was taken in (the 10-minute wait)
+    first_arrived_at: datetime  # when its first part reached us (what it can be answering)
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE state = 'pending' AND order_key IS NOT NULL""",
         "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
     ),
+    # 2: when each part of a multi-part SMS reached us (its inbox arrival; NULL: as received_at).
+    ("ALTER TABLE mo_parts ADD COLUMN arrived_at REAL",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -1281,17 +1284,21 @@ class Storage:
         sequence: int,
         text: str,
         received_at: datetime | None = None,
+        arrived_at: datetime | None = None,
     ) -> str | None:
-        """Store one part (a repeated part is ignored). When all `total` parts are present return
-        the whole text in sequence order (the group is kept until `delete_mo_group`, so a
-        reprocessed part after a crash returns it again); else None."""
+        """Store one part (a repeated part is ignored), taken in at `received_at` (default now)
+        after it reached us at `arrived_at` (default: the same). When all `total` parts are
+        present return the whole text in sequence order (the group is kept until
+        `delete_mo_group`, so a reprocessed part after a crash returns it again); else None."""
         if not 1 <= sequence <= total:
             raise ValueError(f"part {sequence} of {total} is not a valid part number")
+        received = self._stamp(received_at)
+        arrived = received if arrived_at is None else self._stamp(arrived_at)
         with self._write() as conn:
             conn.execute(
                 """INSERT OR IGNORE INTO mo_parts (sender, reference, total, sequence, text,
-                       received_at) VALUES (?, ?, ?, ?, ?, ?)""",
-                (sender, reference, total, sequence, text, self._stamp(received_at)),
+                       received_at, arrived_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (sender, reference, total, sequence, text, received, arrived),
             )
             rows = conn.execute(
                 """SELECT text FROM mo_parts WHERE sender = ? AND reference = ? AND total = ?
@@ -1300,12 +1307,23 @@ class Storage:
             ).fetchall()
         return "".join(row["text"] for row in rows) if len(rows) == total else None
 
+    def mo_group_arrival(self, sender: str, reference: int, total: int) -> datetime | None:
+        """When the group's first part reached us; None when no part is stored."""
+        with self._read() as conn:
+            row = conn.execute(
+                """SELECT min(coalesce(arrived_at, received_at)) FROM mo_parts
+                   WHERE sender = ? AND reference = ? AND total = ?""",
+                (sender, reference, total),
+            ).fetchone()
+        return None if row[0] is None else _time(row[0])
+
     def stale_mo_groups(self, older_than: timedelta, now: datetime | None = None) -> list[MoGroup]:
         """Incomplete groups whose first part arrived more than `older_than` ago."""
         cutoff = self._stamp(now) - older_than.total_seconds()
         with self._read() as conn:
             groups = conn.execute(
-                """SELECT sender, reference, total, min(received_at) AS first
+                """SELECT sender, reference, total, min(received_at) AS first,
+                          min(coalesce(arrived_at, received_at)) AS arrived
                    FROM mo_parts GROUP BY sender, reference, total
                    HAVING first < ? AND count(*) < total ORDER BY first""",
                 (cutoff,),
@@ -1324,6 +1342,7 @@ class Storage:
                         total=group["total"],
                         parts={row["sequence"]: row["text"] for row in parts},
                         first_received_at=_time(group["first"]),
+                        first_arrived_at=_time(group["arrived"]),
                     )
                 )
         return result

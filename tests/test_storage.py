@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import (
+    _MIGRATIONS,
     SCHEMA_VERSION,
     NewRecipient,
     OutboxItem,
@@ -110,6 +111,30 @@ def test_new_database_has_schema_wal_and_foreign_keys(store: Storage, db_path: P
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
     assert store.healthy()
+
+
+def test_a_version_1_database_is_migrated_with_its_parts_kept(db_path: Path) -> None:
+    """Version 2 records when each SMS part reached us; parts stored before count from when
+    they were taken in."""
+    raw = sqlite3.connect(db_path)
+    for statement in _MIGRATIONS[0]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute(
+        "INSERT INTO mo_parts (sender, reference, total, sequence, text, received_at) "
+        "VALUES ('27821234567', 7, 2, 1, 'part one ', ?)",
+        (T0,),
+    )
+    raw.commit()
+    raw.close()
+    store = Storage(db_path, clock=FakeClock(T0 + 60))
+    try:
+        assert store.mo_group_arrival("27821234567", 7, 2) == datetime.fromtimestamp(T0, UTC)
+        whole = store.add_mo_part("27821234567", 7, 2, 2, "part two")
+        assert whole == "part one part two"
+        assert store.mo_group_arrival("27821234567", 7, 2) == datetime.fromtimestamp(T0, UTC)
+    finally:
+        store.close()
 
 
 def test_newer_schema_is_refused(db_path: Path) -> None:

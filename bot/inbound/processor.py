@@ -276,18 +276,21 @@ class InboxProcessor:
         if is_final(status) and status != "004":
             work.failed_replies[send_id] = (msisdn, status)
 
-    def _mo(self, mo: MoCallback, received_at: datetime) -> None:
+    def _mo(self, mo: MoCallback, arrived_at: datetime) -> None:
+        """An SMS (or one part of it) that reached us at `arrived_at` (its inbox row)."""
         sender = msisdn_of(mo.sender)
         part = mo.concatenation
         if part is None or part.total == 1:
-            self.router.deliver(InboundSms(sender, mo.text, mo.timestamp, received_at=received_at))
+            self.router.deliver(InboundSms(sender, mo.text, mo.timestamp, received_at=arrived_at))
             return
+        group = (sender, part.reference, part.total)
         whole = self.storage.add_mo_part(
-            sender, part.reference, part.total, part.sequence, mo.text, received_at=self.clock()
+            *group, part.sequence, mo.text, received_at=self.clock(), arrived_at=arrived_at
         )
         if whole is not None:
-            self.storage.delete_mo_group(sender, part.reference, part.total)
-            self.router.deliver(InboundSms(sender, whole, mo.timestamp, received_at=received_at))
+            first_arrived = self.storage.mo_group_arrival(*group) or arrived_at
+            self.storage.delete_mo_group(*group)
+            self.router.deliver(InboundSms(sender, whole, mo.timestamp, received_at=first_arrived))
 
     def _enqueue(self, work: _Batch) -> None:
         for send_id in sorted(work.cards):
@@ -319,7 +322,7 @@ class InboxProcessor:
                 text,
                 group.first_received_at,
                 missing=blocks.Missing(group.total, missing),
-                received_at=group.first_received_at,  # when its first part was taken in
+                received_at=group.first_arrived_at,
             )
             with self._turn(), self.storage.transaction():
                 self.router.deliver(sms)

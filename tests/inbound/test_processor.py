@@ -211,6 +211,28 @@ def test_the_seven_days_count_to_the_sms_arrival_not_its_processing(rig: Rig) ->
     assert rig.fake.posts()[-1].get("thread_ts") == card.card_ts
 
 
+@pytest.mark.parametrize("completed", [True, False])
+def test_a_multi_part_sms_goes_to_the_card_it_answers_even_if_a_part_comes_late(
+    rig: Rig, completed: bool
+) -> None:
+    """Part 1 arrives; a new card goes out; part 2 comes a minute later (a gateway retry) or
+    never (posted incomplete after 10 minutes): the SMS answers the card it arrived after."""
+    answered = rig.card(PHONE)
+    rig.clock.advance(5)
+    rig.mo(PHONE, "part one ", udh="0500030A0201")
+    rig.clock.advance(5)
+    rig.card(PHONE)
+    rig.clock.advance(60)
+    if completed:
+        rig.mo(PHONE, "part two", udh="0500030A0202")
+    else:
+        rig.settle()
+        rig.clock.advance(11 * 60)
+    rig.settle()
+    (post,) = [p for p in rig.fake.posts(CHANNEL) if p.get("thread_ts")]
+    assert post["thread_ts"] == answered.card_ts
+
+
 def test_after_seven_days_a_new_conversation_starts(rig: Rig) -> None:
     rig.card(PHONE)
     rig.clock.advance(timedelta(days=8).total_seconds())
