@@ -785,6 +785,19 @@ class Storage:
         with self._read() as conn:
             return self._load_send(conn, send_id)
 
+    def send_card(self, send_id: int) -> tuple[str, bool, bool] | None:
+        """(the channel of the send's card, or the one it will be posted in; whether it is
+        posted; whether the send is a relayed thread reply), without loading the recipients."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT channel, card_channel, card_ts, thread_ts FROM sends WHERE id = ?",
+                (send_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        channel = row["card_channel"] or row["channel"]
+        return channel, row["card_ts"] is not None, row["thread_ts"] is not None
+
     def _send_where(self, where: str, args: tuple[object, ...]) -> Send | None:
         with self._read() as conn:
             row = conn.execute(

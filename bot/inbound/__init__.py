@@ -182,14 +182,10 @@ class Inbound:
         the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
         if known is None or (posted and not known.posted):
-            send = self.services.storage.get_send(send_id)  # loads every recipient
-            if send is None:
+            stored = self.services.storage.send_card(send_id)
+            if stored is None:
                 return None
-            known = _CardRef(
-                send.card_channel or send.channel,
-                send.card_ts is not None,
-                send.thread_ts is not None,
-            )
+            known = _CardRef(*stored)
             self._remember_card(send_id, known)
         return known
 
