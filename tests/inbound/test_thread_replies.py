@@ -149,6 +149,7 @@ def test_reply_in_a_conversation_thread_goes_to_its_number(app: InboundHarness) 
     auth = app.callback_auth
     post(requests.Session(), app.url + "/clickatell/mo", mo_params("mo-n", PLAIN, "hi?"), auth)
     wait_for(lambda: list(app.fake.channel_messages(SMS_CHANNEL)), what="the conversation")
+    app.wait_idle()  # the post's ts is recorded as the conversation's thread (no person is faster)
     (root,) = list(app.fake.channel_messages(SMS_CHANNEL))
     app.reply_in_thread("hello, who is this?", root["ts"], channel=SMS_CHANNEL)
     wait_for(lambda: app.sandbox.messages(), what="the relayed SMS")
