@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.clickatell.types import GatewayError
+from bot.domain.delivery import DeliveryState, DeliveryStatus
 
 # §8: code -> the protocol's description.
 ERROR_CODES: dict[str, str] = {
@@ -222,3 +223,29 @@ def status_rank(code: str) -> int:
     if code in _PROGRESS:
         return _PROGRESS.index(code) + 1
     return 0
+
+
+# §9 in the shared vocabulary (clickatell-platform.md §6). Steps keep the legacy progress order
+# among codes of one state: 011 (scheduled) before 008 before 002 (both queued).
+_STATES: dict[str, tuple[DeliveryState, int]] = {
+    "001": (DeliveryState.UNKNOWN, 0),
+    "011": (DeliveryState.SCHEDULED, 0),
+    "008": (DeliveryState.QUEUED, 1),
+    "002": (DeliveryState.QUEUED, 2),
+    "003": (DeliveryState.SENT, 0),
+    "004": (DeliveryState.DELIVERED, 0),
+    "005": (DeliveryState.FAILED, 0),
+    "006": (DeliveryState.CANCELLED, 0),
+    "007": (DeliveryState.FAILED, 0),
+    "009": (DeliveryState.FAILED, 0),
+    "010": (DeliveryState.EXPIRED, 0),
+    "012": (DeliveryState.FAILED, 0),
+    "014": (DeliveryState.FAILED, 0),
+}
+
+
+def delivery_status(code: str) -> DeliveryStatus:
+    """A legacy status code as the shared `DeliveryStatus` (an unknown code: state unknown)."""
+    code = normalize_code(code) or ""
+    state, step = _STATES.get(code, (DeliveryState.UNKNOWN, 0))
+    return DeliveryStatus(code=code, state=state, words=describe_status(code), step=step)
