@@ -25,6 +25,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.blocks.card import card_message
+from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.conversations import ConversationRouter
 from bot.inbound.endpoints import (
@@ -34,9 +35,9 @@ from bot.inbound.endpoints import (
     InboxWriter,
     WriteGate,
 )
-from bot.inbound.outbox import CARD_KEY, UPDATE, SlackOutbox, Timing
+from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
-from bot.inbound.replies import SMS, ReplyRelay, reaction_for
+from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
@@ -101,7 +102,7 @@ class Inbound:
             clock=clock,
             render_card=card_message,
             timing=options.timing,
-            handlers={SMS: self.relay.submit},
+            handlers={OutboxKind.SMS: self.relay.submit},
             reaction_for=reaction_for,
         )
         self.router = ConversationRouter(
@@ -204,7 +205,10 @@ class Inbound:
             self.relay.refresh(send_id)
             return
         self.services.storage.enqueue(
-            known.channel, UPDATE, {"send_id": send_id}, coalesce_key=CARD_KEY.format(send_id)
+            known.channel,
+            OutboxKind.UPDATE,
+            {"send_id": send_id},
+            coalesce_key=CARD_KEY.format(send_id),
         )
         self._wake_outbox()
 

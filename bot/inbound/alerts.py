@@ -17,7 +17,8 @@ from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.clickatell.types import GatewayError
-from bot.inbound.conversations import POST, post_payload
+from bot.domain.outbox import OutboxKind
+from bot.inbound.conversations import post_payload
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class BalanceWatcher:
             return False
         message = blocks.low_balance_alert(balance, self.threshold, self.sandbox)
         with self.storage.transaction():
-            self.storage.enqueue(self.channel, POST, post_payload(message))
+            self.storage.enqueue(self.channel, OutboxKind.POST, post_payload(message))
             self.storage.set_value(_ALERTED, f"{balance:g}")
         self.on_enqueue()
         return True

@@ -20,12 +20,11 @@ from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.blocks.base import Message
+from bot.domain.outbox import OutboxKind
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "END", "CANCEL", "UNSUBSCRIBE", "QUIT"})
 OPT_IN_KEYWORDS = frozenset({"START"})
 THREAD_WINDOW = timedelta(days=7)
-
-POST = "post"  # outbox kind: chat.postMessage
 
 
 def keyword(text: str) -> str | None:
@@ -148,7 +147,10 @@ class ConversationRouter:
     def _start(self, sms: InboundSms, message: Message) -> int:
         """Post `message` at the top level; the conversation's thread is that post's."""
         item = self.storage.enqueue(
-            self.channel, POST, post_payload(message, literal=True), order_key=order_key(sms.msisdn)
+            self.channel,
+            OutboxKind.POST,
+            post_payload(message, literal=True),
+            order_key=order_key(sms.msisdn),
         )
         self.storage.start_conversation(
             sms.msisdn, self.channel, root_item=item, at=sms.received_at
@@ -160,7 +162,9 @@ class ConversationRouter:
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
         )
-        item = self.storage.enqueue(ref.channel, POST, payload, order_key=order_key(sms.msisdn))
+        item = self.storage.enqueue(
+            ref.channel, OutboxKind.POST, payload, order_key=order_key(sms.msisdn)
+        )
         if ref.thread_ts:
             self.storage.touch_conversation(
                 ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at

@@ -41,14 +41,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
+from bot.domain.outbox import OutboxKind
 from bot.storage import StorageError
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sms_bot_outbox"
-POST, UPDATE, REACTION, EPHEMERAL = "post", "update", "reaction", "ephemeral"
-CARD_KEY = "card:{}"
-GATEWAY_CHANNEL = "~gateway"  # pseudo channel of non-Slack work handed to other workers
 
 _TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -85,7 +83,8 @@ class Timing:
     idle: float = 0.5  # longest pause when nothing is known to be due
 
 
-Handler = Callable[[Any], None]
+Handler = Callable[[Any], None]  # takes an item over; another worker completes it
+SlackCall = Callable[[Any], str | None]  # does an item's Slack call; returns the result to keep
 
 
 class SlackOutbox:
@@ -99,7 +98,7 @@ class SlackOutbox:
         clock: Callable[[], datetime],
         render_card: Callable[[Any], Message],
         timing: Timing = Timing(),
-        handlers: Mapping[str, Handler] | None = None,
+        handlers: Mapping[OutboxKind, Handler] | None = None,
         reaction_for: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.storage = storage
@@ -107,7 +106,15 @@ class SlackOutbox:
         self.clock = clock
         self.render_card = render_card
         self.timing = timing
-        self.handlers = dict(handlers or {})
+        # One handler per kind: the Slack calls done here, and the kinds handed to other
+        # workers (a relayed reply's gateway send), which complete the item themselves.
+        self.slack_calls: dict[OutboxKind, SlackCall] = {
+            OutboxKind.POST: self._post,
+            OutboxKind.UPDATE: self._update,
+            OutboxKind.REACTION: self._reaction,
+            OutboxKind.EPHEMERAL: self._ephemeral,
+        }
+        self.takeovers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.reaction_for = reaction_for
         self._channel_free: dict[str, datetime] = {}
         self._card_sent: dict[str, datetime] = {}
@@ -134,8 +141,8 @@ class SlackOutbox:
     def handle(self, item: Any) -> None:
         """Do one claimed item; every outcome completes, reschedules or gives it up."""
         try:
-            if item.kind in self.handlers:
-                self.handlers[item.kind](item)  # takes over the item (e.g. an SMS send)
+            if item.kind in self.takeovers:
+                self.takeovers[item.kind](item)  # takes over the item (e.g. an SMS send)
                 return
             result = self._dispatch(item)
         except Retry as retry:
@@ -161,18 +168,10 @@ class SlackOutbox:
                 self.storage.delete_value(_INFLIGHT_KEY.format(item.id))
 
     def _dispatch(self, item: Any) -> str | None:
-        payload = item.payload
-        if item.kind == POST:
-            return self._post(item, payload)
-        if item.kind == UPDATE:
-            return self._update(item, payload)
-        if item.kind == REACTION:
-            return self._reaction(item, payload)
-        if item.kind == EPHEMERAL:
-            self._paced_call(item.channel)
-            self._call("chat_postEphemeral", channel=item.channel, **payload)
-            return None
-        raise GiveUp(f"unknown outbox kind {item.kind!r}")
+        call = self.slack_calls.get(item.kind)
+        if call is None:
+            raise GiveUp(f"unknown outbox kind {item.kind!r}")
+        return call(item)
 
     # ---- outcomes
 
@@ -213,7 +212,12 @@ class SlackOutbox:
         """Reserve the channel's next slot (taken even if the call fails: Slack counted it)."""
         self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
 
-    def _post(self, item: Any, payload: Mapping[str, Any]) -> str:
+    def _ephemeral(self, item: Any) -> None:
+        self._paced_call(item.channel)
+        self._call("chat_postEphemeral", channel=item.channel, **item.payload)
+
+    def _post(self, item: Any) -> str:
+        payload: Mapping[str, Any] = item.payload
         if "card_of" in payload:  # a card Slack was down for: shown as it stands now
             payload = self._card_payload(int(payload["card_of"]))
         thread_ts = self._thread_ts(payload)
@@ -309,7 +313,8 @@ class SlackOutbox:
             )
         return None
 
-    def _update(self, item: Any, payload: Mapping[str, Any]) -> str | None:
+    def _update(self, item: Any) -> str | None:
+        payload: Mapping[str, Any] = item.payload
         key = item.coalesce_key or f"update:{item.id}"
         sent = self._card_sent.get(key)
         now = self.clock()
@@ -345,8 +350,9 @@ class SlackOutbox:
             raise Retry(2.0, f"card of send {send_id} not posted yet", count=True)
         return send.card_channel or item.channel, send.card_ts, self.render_card(send)
 
-    def _reaction(self, item: Any, payload: Mapping[str, Any]) -> None:
+    def _reaction(self, item: Any) -> None:
         """Make the reaction on a relayed reply show its current state (idempotent)."""
+        payload: Mapping[str, Any] = item.payload
         send = self.storage.get_send(int(payload["send_id"]))
         if send is None or not send.card_ts or self.reaction_for is None:
             return None

@@ -31,12 +31,11 @@ from bot.blocks import inbound as blocks
 from bot.clickatell.codes import describe_status, is_final
 from bot.clickatell.encoding import measure
 from bot.clickatell.types import GatewayError, OutcomeUnknown, Refused
-from bot.inbound.conversations import POST, order_key, post_payload, slack_text_to_sms
-from bot.inbound.outbox import EPHEMERAL, GATEWAY_CHANNEL, REACTION
+from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
+from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
 
 log = logging.getLogger(__name__)
 
-SMS = "sms"  # outbox kind: a relayed reply's gateway send
 NOTE_PREFIX = "note:"
 QUEUED, RECEIVED, FAILED = "outbox_tray", "white_check_mark", "x"
 MAX_TRANSIENT_ATTEMPTS = 8
@@ -181,14 +180,14 @@ class ReplyRelay:
             thread_ts=info.thread_ts,
         )
         self.storage.attach_card(send.id, channel, ts)
-        self.storage.enqueue(GATEWAY_CHANNEL, SMS, {"send_id": send.id})
+        self.storage.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
         self.refresh(send.id)
         return send.id
 
     def _ephemeral(self, channel: str, user: str | None, thread_ts: str, text: str) -> None:
         if user:
             payload = {"user": user, "text": text, "thread_ts": thread_ts}
-            self.storage.enqueue(channel, EPHEMERAL, payload)
+            self.storage.enqueue(channel, OutboxKind.EPHEMERAL, payload)
 
     def _changed(self, event: Mapping[str, Any], *, deleted: bool) -> Decision:
         channel = event.get("channel")
@@ -208,7 +207,7 @@ class ReplyRelay:
                 return Decision("duplicate")
             payload = post_payload(blocks.relay_changed(deleted), thread_ts=send.thread_ts)
             order = order_key(send.recipients[0].msisdn) if send.recipients else None
-            self.storage.enqueue(channel, POST, payload, order_key=order)
+            self.storage.enqueue(channel, OutboxKind.POST, payload, order_key=order)
         self.on_enqueue()
         return Decision("noted", "deleted" if deleted else "edited", send.id)
 
@@ -219,7 +218,10 @@ class ReplyRelay:
         send = self.storage.get_send(send_id)
         if send is not None and send.card_channel:
             self.storage.enqueue(
-                send.card_channel, REACTION, {"send_id": send_id}, coalesce_key=f"reply:{send_id}"
+                send.card_channel,
+                OutboxKind.REACTION,
+                {"send_id": send_id},
+                coalesce_key=f"reply:{send_id}",
             )
             self.on_enqueue()
 
@@ -230,7 +232,7 @@ class ReplyRelay:
             return
         payload = post_payload(blocks.relay_failed(msisdn, words, code), thread_ts=send.thread_ts)
         self.storage.enqueue(
-            send.card_channel or send.channel, POST, payload, order_key=order_key(msisdn)
+            send.card_channel or send.channel, OutboxKind.POST, payload, order_key=order_key(msisdn)
         )
         self.on_enqueue()
 

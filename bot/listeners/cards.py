@@ -20,13 +20,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.card import card_message
+from bot.domain.outbox import OutboxKind
 from bot.listeners.common import slack_error
 
 log = logging.getLogger(__name__)
 
 
 LOCK_STRIPES = 64  # a fixed set of locks (one per card would grow forever)
-CARD_POST = "post"  # the outbox's chat.postMessage kind (bot.inbound.outbox.POST)
 _TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
@@ -71,7 +71,7 @@ class CardPublisher:
             return False
         storage = services.storage
         with storage.transaction():
-            item = storage.enqueue(channel, CARD_POST, {"card_of": send_id})
+            item = storage.enqueue(channel, OutboxKind.POST, {"card_of": send_id})
             storage.set_card_item(send_id, item)
         log.warning(
             "Slack is unavailable: the card of send %s will be posted when it is back", send_id

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from slack_sdk import WebClient
 
-from bot.inbound.outbox import POST, UPDATE
+from bot.domain.outbox import OutboxKind
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.rig import Rig
 from tests.support.wait import wait_for
+
+POST, UPDATE = OutboxKind.POST, OutboxKind.UPDATE
 
 
 def enqueue(rig: Rig, channel: str, text: str, order: str | None = None, **payload) -> int:

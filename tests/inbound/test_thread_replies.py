@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.inbound.outbox import GATEWAY_CHANNEL
-from bot.inbound.replies import SMS
+from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.storage import NewRecipient
 from tests.inbound.callbacks import mo_params, post
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, USER, InboundHarness
@@ -187,7 +186,7 @@ def test_an_interrupted_relay_is_checked_before_sending_again(tmp_path: Path, ri
         thread_ts="1700000000.000001",
     )
     rig.storage.attach_card(send.id, "C1", "1700000000.000002")
-    item_id = rig.storage.enqueue(GATEWAY_CHANNEL, SMS, {"send_id": send.id})
+    item_id = rig.storage.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
     rig.gateway.known["cli-interrupted"] = "api-from-before"  # it did reach the gateway
     rig.storage.set_value(f"relay.inflight.{send.id}", "{}")  # ...then the process died
     (item,) = rig.storage.fetch_due(now=rig.clock.utc())
