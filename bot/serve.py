@@ -20,6 +20,7 @@ from urllib.error import URLError
 from waitress import create_server, wasyncore
 
 from bot.config import ConfigError, Settings
+from bot.slack.errors import api_error_behind, describe, is_transient
 from bot.web import MAX_BODY, StartResponse, WSGIApp, build_web_app, respond
 
 log = logging.getLogger("sms-bot")
@@ -29,9 +30,6 @@ HTTP_THREADS = 16
 # or a failure that a later attempt may fix by itself (Slack unreachable or failing at boot).
 EXIT_CONFIG, EXIT_RETRY = 2, 1
 # Slack's answers that mean "try again later" rather than "this token/URL is wrong".
-_SLACK_TRANSIENT = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 
 
 class _Deferred:
@@ -223,11 +221,11 @@ def _startup_problem(error: Exception, settings: Settings) -> str:
         return str(error)
     if isinstance(error, StorageError):
         return f"SMS_BOT_DB: {error}"
-    answer = _slack_answer(error)
-    if answer is not None and _transient(answer):
+    answer = api_error_behind(error)
+    if answer is not None and is_transient(answer):
         return (
             f"SLACK_API_URL: Slack at {settings.slack_api_url} is not available right now "
-            f"({_answer_words(answer)}); try again later"
+            f"({describe(answer)}); try again later"
         )
     if settings.socket_mode and "apps.connections.open" in str(error):
         return "SLACK_APP_TOKEN: Slack did not accept the app-level token (xapp-…)"
@@ -251,38 +249,10 @@ def _exit_status(error: BaseException) -> int:
 
     if isinstance(error, StartupError | StorageError):
         return EXIT_CONFIG
-    answer = _slack_answer(error)
+    answer = api_error_behind(error)
     if answer is not None:
-        return EXIT_RETRY if _transient(answer) else EXIT_CONFIG
+        return EXIT_RETRY if is_transient(answer) else EXIT_CONFIG
     return EXIT_CONFIG if isinstance(error, BoltError) else EXIT_RETRY
-
-
-def _slack_answer(error: BaseException) -> Any:
-    """The SlackApiError behind `error` (Bolt wraps auth.test's in a BoltError), or None."""
-    from slack_sdk.errors import SlackApiError
-
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        if isinstance(current, SlackApiError):
-            return current
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _transient(answer: Any) -> bool:
-    status = answer.response.status_code
-    return status >= 500 or status == 429 or _slack_code(answer) in _SLACK_TRANSIENT
-
-
-def _slack_code(answer: Any) -> str | None:
-    data = answer.response.data
-    return data.get("error") if isinstance(data, dict) else None
-
-
-def _answer_words(answer: Any) -> str:
-    return _slack_code(answer) or f"HTTP {answer.response.status_code}"
 
 
 # Secrets at least this long are removed wherever they occur, even inside other text (a token

@@ -42,15 +42,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
 from bot.domain.outbox import OutboxKind
+from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import StorageError
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "sms_bot_outbox"
 
-_TRANSIENT = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 _ALREADY = frozenset({"already_reacted", "no_reaction"})
 _INSTANCE_KEY = "outbox.instance"
 _INFLIGHT_KEY = "outbox.inflight.{}"
@@ -184,18 +182,16 @@ class SlackOutbox:
         return min(self.timing.max_backoff, self.timing.backoff * 2 ** min(item.attempts, 20))
 
     def _slack_error(self, item: Any, error: SlackApiError) -> None:
-        response = error.response
-        status = getattr(response, "status_code", 200)
-        code = _error_code(response)
-        if status == 429 or code == "ratelimited":
-            delay = _retry_after(response)
+        if is_rate_limited(error):
+            delay = retry_after(getattr(error.response, "headers", None))
             self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
             self.storage.delete_value(_INFLIGHT_KEY.format(item.id))  # refused: not posted
             self._later(item, delay, "rate limited (429)", count=False)
-        elif status >= 500 or code in _TRANSIENT:
-            self._later(item, self._backoff(item), f"Slack {status}: {code}", count=True)
+        elif is_transient(error):
+            reason = f"Slack {status_of(error)}: {error_code(error)}"
+            self._later(item, self._backoff(item), reason, count=True)
         else:
-            self._fail(item, f"Slack: {code}")
+            self._fail(item, f"Slack: {error_code(error)}")
 
     def _fail(self, item: Any, reason: str) -> None:
         log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, reason)
@@ -301,15 +297,12 @@ class SlackOutbox:
                     return None
                 params["cursor"] = cursor
         except SlackApiError as error:
-            if (
-                getattr(error.response, "status_code", 200) == 429
-                or _error_code(error.response) in _TRANSIENT
-            ):
-                raise
+            if is_transient(error):
+                raise  # Slack will answer later: look again then rather than post twice
             log.warning(
                 "cannot check whether outbox item %s was posted (%s); posting it again",
                 item.id,
-                _error_code(error.response),
+                error_code(error),
             )
         return None
 
@@ -373,7 +366,7 @@ class SlackOutbox:
         try:
             self._call(method, **params)
         except SlackApiError as error:
-            if _error_code(error.response) not in _ALREADY:
+            if error_code(error) not in _ALREADY:
                 raise
 
     def _instance_token(self) -> str:
@@ -385,21 +378,3 @@ class SlackOutbox:
                 self.storage.set_value(_INSTANCE_KEY, token)
             self._instance = token
         return self._instance
-
-
-def _error_code(response: Any) -> str:
-    try:
-        return str(response.get("error") or "unknown_error")
-    except Exception:
-        return "unknown_error"
-
-
-def _retry_after(response: Any) -> float:
-    headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
-    raw = headers.get("retry-after", "1")
-    if isinstance(raw, list):
-        raw = raw[0] if raw else "1"
-    try:
-        return min(3600.0, max(0.0, float(raw)))
-    except (TypeError, ValueError):
-        return 1.0

@@ -21,15 +21,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.card import card_message
 from bot.domain.outbox import OutboxKind
-from bot.listeners.common import slack_error
+from bot.slack.errors import error_code, is_transient
 
 log = logging.getLogger(__name__)
 
 
 LOCK_STRIPES = 64  # a fixed set of locks (one per card would grow forever)
-_TRANSIENT = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 
 
 class CardPublisher:
@@ -51,9 +48,9 @@ class CardPublisher:
                     channel=send.channel, unfurl_links=False, **card_message(send).as_kwargs()
                 )
             except SlackApiError as error:
-                if _unavailable(error) and self._queue(send_id, send.channel):
+                if is_transient(error) and self._queue(send_id, send.channel):
                     return None
-                return slack_error(error)
+                return error_code(error)
             except Exception as error:  # Slack unreachable even after the retries
                 log.warning("could not post card of send %s: %s", send_id, error)
                 if self._queue(send_id, send.channel):
@@ -90,15 +87,9 @@ class CardPublisher:
                     channel=send.card_channel, ts=send.card_ts, **card_message(send).as_kwargs()
                 )
             except SlackApiError as error:
-                log.warning("could not update card of send %s: %s", send_id, slack_error(error))
+                log.warning("could not update card of send %s: %s", send_id, error_code(error))
             except Exception as error:  # Slack unreachable even after the retries
                 log.warning("could not update card of send %s: %s", send_id, error)
-
-
-def _unavailable(error: SlackApiError) -> bool:
-    """Slack failed in a way that passes (5xx, rate limited), not a refusal (not_in_channel)."""
-    status = getattr(error.response, "status_code", 200)
-    return status >= 500 or status == 429 or slack_error(error) in _TRANSIENT
 
 
 def install(services: Any) -> CardPublisher:

@@ -13,6 +13,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.blocks.base import Message
 from bot.config import Settings
 from bot.services import Services
+from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +110,10 @@ class EphemeralReplier:
             )
         except SlackApiError as error:
             # E.g. the app cannot post in that conversation: a direct message still reaches them.
-            log.info("ephemeral reply failed (%s); sending a direct message", _code(error))
+            log.info("ephemeral reply failed (%s); sending a direct message", error_code(error))
             try:
                 self._client.chat_postMessage(channel=self._user, **message.as_kwargs())
             except Exception as second:
                 log.warning("could not reach %s at all: %s", self._user, second)
         except Exception as error:  # Slack unreachable even after the retries
             log.warning("could not reach %s: %s", self._user, error)
-
-
-def _code(error: SlackApiError) -> str:
-    return str(error.response.get("error", error)) if error.response is not None else str(error)
-
-
-def slack_error(error: SlackApiError) -> str:
-    """Slack's error code ('not_in_channel', 'ratelimited', ...) of a failed Web API call."""
-    return _code(error)

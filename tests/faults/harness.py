@@ -21,7 +21,7 @@ import requests
 
 from bot.inbound import Options
 from bot.serve import Runtime
-from bot.services import build_web_client
+from bot.slack.client import build_web_client
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import FAST, SMS_CHANNEL, InboundHarness
 from tests.support.sandbox_fixtures import FakeClock

@@ -19,7 +19,7 @@ import requests
 from bot.inbound import Options
 from bot.inbound.outbox import Timing
 from bot.serve import Runtime
-from bot.services import build_web_client
+from bot.slack.client import build_web_client
 from tests.inbound.fakes import HistorySlack
 from tests.support.sandbox_fixtures import FakeClock
 from tests.support.signing import SlackRequest, event_callback, slash_command

@@ -22,7 +22,7 @@ from bot.serve import (
     _startup_problem,
     main,
 )
-from bot.services import build_web_client
+from bot.slack.client import build_web_client
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_app import SECRET, AppHarness
 from tests.support.wait import wait_for

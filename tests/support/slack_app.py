@@ -18,7 +18,7 @@ import requests
 
 from bot.config import Settings, settings_from
 from bot.serve import Runtime
-from bot.services import build_web_client
+from bot.slack.client import build_web_client
 from tests.support.fake_slack import FakeSlack
 from tests.support.signing import SlackRequest, slash_command
 

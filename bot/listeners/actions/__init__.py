@@ -24,9 +24,9 @@ from bot.listeners.common import (
     may_use,
     not_allowed_text,
     services_of,
-    slack_error,
 )
 from bot.listeners.tracking import apply_status
+from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
 
@@ -136,4 +136,4 @@ def refresh_preview(services: Any, body: dict[str, Any]) -> None:
         # keystroke's update then wins, which is what we want.
         services.slack.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
     except SlackApiError as error:
-        log.info("compose preview not updated: %s", slack_error(error))
+        log.info("compose preview not updated: %s", error_code(error))

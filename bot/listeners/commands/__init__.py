@@ -23,8 +23,8 @@ from bot.listeners.common import (
     may_use,
     not_allowed_text,
     services_of,
-    slack_error,
 )
+from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,10 @@ def open_compose(
     try:
         client.views_open(trigger_id=command.get("trigger_id"), view=view)
     except SlackApiError as error:
-        log.warning("views.open failed: %s", slack_error(error))
+        log.warning("views.open failed: %s", error_code(error))
         reply(
             error_message(
-                f"Could not open the compose form ({slack_error(error)}). "
+                f"Could not open the compose form ({error_code(error)}). "
                 "Type /sms send TO TEXT instead, or try /sms again."
             )
         )
