@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -134,27 +134,13 @@ class _StubGateway:
         pass
 
 
-@dataclass
-class _Services:
-    settings: Any
-    storage: Any
-    gateway: Any
-    slack: Any
-    clock: Callable[[], Any]
-    gateway_api_id: str = API_ID
-    sandboxed: bool = True
-    workers: list[Any] = field(default_factory=list)
-    on_message_event: Any = None
-    refresh_card: Any = None
-
-
 def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
     from datetime import UTC, datetime
 
     from slack_sdk import WebClient
 
     from bot.config import settings_from
-    from bot.inbound import Options, install
+    from bot.inbound import Inbound, InboundDeps, Options
     from bot.storage import Storage
     from bot.web import MO_PATH, STATUS_PATH, WebApp
 
@@ -169,9 +155,17 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
     )
     storage = Storage(db_path)  # synchronous=FULL, as `serve` opens it
     slack = WebClient(token="xoxb-bench", base_url=slack_url)
-    services = _Services(settings, storage, _StubGateway(), slack, lambda: datetime.now(UTC))
-    inbound = install(services, Options(low_balance=0.0))
-    return WebApp(inbound.routes(STATUS_PATH, MO_PATH)), services
+    deps = InboundDeps(
+        settings=settings,
+        storage=storage,
+        gateway=_StubGateway(),  # type: ignore[arg-type]  # the balance watcher's one call
+        slack=slack,
+        clock=lambda: datetime.now(UTC),
+        gateway_api_id=API_ID,
+        sandboxed=True,
+    )
+    inbound = Inbound(deps, Options(low_balance=0.0)).start()
+    return WebApp(inbound.routes(STATUS_PATH, MO_PATH)), inbound
 
 
 def _make_send(
@@ -206,26 +200,25 @@ def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
     # waitress notes every moment all 16 threads are busy: expected under this load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
-    services = None
+    inbound = None
     if mode == "bare":
         app: Any = _bare_app
     else:
-        app, services = _inbound_app(db_path, slack_url)
+        app, inbound = _inbound_app(db_path, slack_url)
     server = HttpServer("127.0.0.1", 0)  # the production listener: waitress, 16 threads
     server.serve(app)
     conn.send(server.url)
     while True:
         command, argument = conn.recv()
         if command == "send":
-            conn.send(_make_send(services.storage, slack_url, *argument))
+            conn.send(_make_send(inbound.services.storage, slack_url, *argument))
         elif command == "backlog":
             conn.send(_backlog(db_path))
         elif command == "stop":
             server.stop()
-            if services is not None:
-                for worker in reversed(services.workers):
-                    worker.stop()
-                services.storage.close()
+            if inbound is not None:
+                inbound.stop()
+                inbound.services.storage.close()
             conn.send("stopped")
             return
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
+from bot.container import Services
 from bot.listeners import register_listeners
-from bot.services import Services
 
 log = logging.getLogger(__name__)
 

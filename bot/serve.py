@@ -19,7 +19,10 @@ from urllib.error import URLError
 
 from waitress import create_server, wasyncore
 
+from bot.app import build_app
 from bot.config import ConfigError, Settings
+from bot.container import build_services
+from bot.inbound import Options
 from bot.slack.errors import api_error_behind, describe, is_transient
 from bot.web import MAX_BODY, StartResponse, WSGIApp, build_web_app, respond
 
@@ -123,11 +126,8 @@ class Runtime:
         *,
         services_options: dict[str, Any] | None = None,
         http_threads: int = HTTP_THREADS,
-        inbound_options: Any = None,  # bot.inbound.Options (tests shorten its waits)
+        inbound_options: Options | None = None,  # tests shorten the inbound side's waits
     ):
-        from bot.app import build_app
-        from bot.services import build_services
-
         try:
             self.http = HttpServer(settings.host, settings.port, threads=http_threads)
         except OSError as error:
@@ -137,15 +137,15 @@ class Runtime:
         self.socket_handler: Any = None
         try:
             self.services = build_services(
-                settings, public_url=self.http.local_url, **(services_options or {})
+                settings,
+                public_url=self.http.local_url,
+                inbound_options=inbound_options,
+                **(services_options or {}),
             )
         except BaseException:
             self.http.stop()
             raise
         try:
-            from bot.inbound import install as install_inbound
-
-            install_inbound(self.services, *([inbound_options] if inbound_options else []))
             self.app = build_app(self.services)
             http_slack = None if settings.socket_mode else self.app
             self.http.serve(build_web_app(self.services, http_slack))

@@ -1,9 +1,8 @@
 """The one WSGI application of `sms-bot serve` (product.md §3).
 
     POST /slack/events        -> Bolt (slash commands, interactivity, events) in HTTP mode
-    GET|POST /clickatell/...  -> the callback handlers (`callback_routes`, filled in by the inbound
-                                 work; until then: 200 to Clickatell's parameterless URL check,
-                                 503 "not ready" to anything else)
+    GET|POST /clickatell/...  -> the callback handlers (`callback_routes`: the inbound side's
+                                 endpoints; `not_ready` answers for them where there are none)
     GET /healthz              -> 200 {"ok": true, ...} when the database and workers are healthy
 
 Every request body is read here, once and bounded (64 KiB; 413 above that), and handed on as an
@@ -30,7 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from bot.services import Services
+    from bot.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +178,10 @@ def not_ready(environ: dict[str, Any], start_response: StartResponse) -> Iterabl
 
 
 def callback_routes(services: Services) -> dict[str, WSGIApp]:
-    """THE SEAM for inbound callbacks (issue 4): return the WSGI callables for the two callback
-    paths. Each receives the body already read and bounded (environ[BODY_KEY], also as
-    wsgi.input) and must answer every method itself (GET and POST)."""
-    inbound = getattr(services, "inbound", None)  # bot.inbound.install() puts it there
-    if inbound is not None:
-        return inbound.routes(STATUS_PATH, MO_PATH)
-    return {STATUS_PATH: not_ready, MO_PATH: not_ready}
+    """The WSGI callables of the two callback paths (the inbound side's endpoints). Each receives
+    the body already read and bounded (environ[BODY_KEY], also as wsgi.input) and answers every
+    method itself (GET and POST)."""
+    return services.inbound.routes(STATUS_PATH, MO_PATH)
 
 
 # --------------------------------------------------------------------------- health

@@ -1,6 +1,6 @@
 """`sms-bot console`: the real app in a terminal, no Slack needed.
 
-The same services, Bolt app and WSGI app as `serve` (bot/services.py, bot/app.py, bot/web.py, the
+The same services, Bolt app and WSGI app as `serve` (bot/container.py, bot/app.py, bot/web.py, the
 inbound callbacks and workers), served on a loopback port; what you type becomes the requests
 Slack would send (signed slash commands, button presses, modal submissions, thread-reply events);
 the bot's Web API calls and response URLs are answered by a local stand-in for Slack that shows

@@ -31,6 +31,8 @@ import requests
 from bot.config import Settings
 from bot.console.payloads import SlackRequest, User, Workspace
 from bot.console.slack_standin import BOT_USER, SlackStandIn
+from bot.executor import WorkExecutor
+from bot.serve import Runtime as AppRuntime
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +88,11 @@ class InFlight:
 
 class TrackedExecutor:
     """The services' work executor, counting the jobs not finished yet (the console waits for
-    them before it leaves). Everything else is the wrapped executor's."""
+    them before it leaves)."""
 
-    def __init__(self, inner: Any):
+    name = WorkExecutor.name
+
+    def __init__(self, inner: WorkExecutor):
         self._inner = inner
         self.in_flight = InFlight()
 
@@ -102,8 +106,11 @@ class TrackedExecutor:
         future.add_done_callback(self.in_flight.leave)
         return future
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def alive(self) -> bool:
+        return self._inner.alive()
+
+    def stop(self) -> None:
+        self._inner.stop()
 
 
 @dataclass(frozen=True)
@@ -161,18 +168,15 @@ class Runtime:
             raise
 
     def _start(self, sandbox_options: dict[str, Any], inbound_options: Any) -> None:
-        from bot.serve import Runtime as AppRuntime
-
+        # Count the work executor's jobs, so the console can wait for them.
+        self.executor = TrackedExecutor(WorkExecutor())
         self.app = AppRuntime(
             self.settings,
-            services_options={"sandbox_options": sandbox_options},
+            services_options={"sandbox_options": sandbox_options, "executor": self.executor},
             http_threads=8,
             inbound_options=inbound_options,
         )
         self.services = self.app.services
-        # Count the work executor's jobs (handlers look the services up on every request).
-        self.executor = TrackedExecutor(self.services.executor)
-        self.services.executor = self.executor
         self.settings = self.services.settings
 
     def _touch(self, _: object) -> None:

@@ -1,6 +1,7 @@
-"""Inbound SMS, delivery reports, the durable Slack outbox and conversation threads (issue 4).
+"""Inbound SMS, delivery reports, the durable Slack outbox and conversation threads.
 
-`install(services)` builds the pieces on the process's services and starts them:
+`Inbound(deps, options)` builds the pieces; the composition root (`bot.container`) builds it once
+per process, starts it, and routes to it (callbacks, thread replies, card refreshes):
 
     CallbackEndpoints  /clickatell/status and /clickatell/mo: store durably, answer 200
     InboxWriter        worker: group commit of the endpoints' callbacks
@@ -8,9 +9,6 @@
     SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
-
-and connects them to the services' seams: `workers` (health, shutdown), `on_message_event`
-(thread replies) and `refresh_card` (card updates go through the coalescing outbox).
 """
 
 from __future__ import annotations
@@ -18,13 +16,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from slack_sdk import WebClient
 
 from bot.blocks.card import card_message
+from bot.clickatell.client import ClickatellClient
+from bot.config import Settings
+from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.conversations import ConversationRouter
@@ -39,12 +40,27 @@ from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
+from bot.storage import Storage
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Inbound", "Options", "install"]
+__all__ = ["Inbound", "InboundDeps", "Options"]
+
+
+@dataclass(frozen=True)
+class InboundDeps:
+    """What the inbound side is built on. `settings` is the effective configuration (with the
+    sandbox: its generated callback credentials); `api_id` the account callbacks must name."""
+
+    settings: Settings
+    storage: Storage
+    gateway: ClickatellClient
+    slack: WebClient
+    clock: Callable[[], datetime]
+    gateway_api_id: str
+    sandboxed: bool
 
 
 @dataclass(frozen=True)
@@ -82,7 +98,7 @@ def outbox_client(slack: WebClient) -> WebClient:
 class Inbound:
     """Everything of issue 4, built on `services`; `start()`/`stop()` run the workers."""
 
-    def __init__(self, services: Any, options: Options = Options()) -> None:
+    def __init__(self, services: InboundDeps, options: Options = Options()) -> None:
         self.services = services
         storage, settings = services.storage, services.settings
         clock = _aware(services.clock)
@@ -212,7 +228,7 @@ class Inbound:
         )
         self._wake_outbox()
 
-    def routes(self, status_path: str, mo_path: str) -> dict[str, Any]:
+    def routes(self, status_path: str, mo_path: str) -> dict[str, Callable[..., Iterable[bytes]]]:
         return self.endpoints.routes(status_path, mo_path)
 
     def _wake_outbox(self) -> None:
@@ -238,25 +254,11 @@ class Inbound:
             worker.stop()
 
 
-def install(services: Any, options: Options = Options()) -> Inbound:
-    """Build the inbound side on `services`, wire its seams and (by default) start it."""
-    inbound = Inbound(services, options)
-    services.workers.extend(inbound.workers)
-    services.on_message_event = inbound.relay.handle_event
-    services.refresh_card = inbound.refresh_card
-    services.inbound = inbound
-    if options.start:
-        inbound.start()
-    return inbound
+def _may_use(settings: Settings, user: str | None) -> bool:
+    return access.may_use(settings.allowed_users, settings.admins, user)
 
 
-def _may_use(settings: Any, user: str | None) -> bool:
-    from bot.listeners.common import may_use
-
-    return may_use(settings, user)
-
-
-def _aware(clock: Any) -> Any:
+def _aware(clock: Callable[[], datetime]) -> Callable[[], datetime]:
     """The services' clock (aware UTC datetimes); a naive one is taken as UTC."""
 
     def now() -> datetime:

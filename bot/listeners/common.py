@@ -12,7 +12,8 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.blocks.base import Message
 from bot.config import Settings
-from bot.services import Services
+from bot.container import Services
+from bot.domain import access
 from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,11 @@ def services_of(context: BoltContext) -> Services:
 
 def may_use(settings: Settings, user: str | None) -> bool:
     """SMS_ALLOWED_USERS may send and query (empty allows every member); admins always may."""
-    if not user:
-        return False
-    return not settings.allowed_users or user in settings.allowed_users or user in settings.admins
+    return access.may_use(settings.allowed_users, settings.admins, user)
 
 
 def is_admin(settings: Settings, user: str | None) -> bool:
-    return bool(user) and user in settings.admins
+    return access.is_admin(settings.admins, user)
 
 
 def not_allowed_text(user: str | None) -> str:

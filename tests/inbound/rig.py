@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.config import settings_from
-from bot.inbound import Inbound, Options
+from bot.inbound import Inbound, InboundDeps, Options
 from bot.inbound.outbox import Timing
 from bot.storage import NewRecipient, Send, Storage
 from tests.inbound.callbacks import form, mo_params, status_params
@@ -89,20 +89,6 @@ class FakeGateway:
         return self.credit
 
 
-@dataclass
-class _Services:
-    settings: Any
-    storage: Any
-    gateway: Any
-    slack: WebClient
-    clock: Any
-    gateway_api_id: str = "sandbox"
-    sandboxed: bool = True
-    workers: list[Any] = field(default_factory=list)
-    on_message_event: Any = None
-    refresh_card: Any = None
-
-
 class Rig:
     def __init__(self, tmp_path: Path, fake: HistorySlack, timing: Timing | None = None):
         self.clock = Clock()
@@ -117,7 +103,15 @@ class Rig:
             }
         )
         slack = WebClient(token="xoxb-rig", base_url=fake.api_url)
-        self.services = _Services(settings, self.storage, self.gateway, slack, self.clock.utc)
+        self.services = InboundDeps(
+            settings=settings,
+            storage=self.storage,
+            gateway=self.gateway,  # type: ignore[arg-type]  # what the relay and watcher use
+            slack=slack,
+            clock=self.clock.utc,
+            gateway_api_id="sandbox",
+            sandboxed=True,
+        )
         timing = timing or Timing(post_interval=1.0, card_interval=3.0, backoff=1.0)
         self.inbound = Inbound(self.services, Options(timing=timing, low_balance=10.0, start=False))
         self.outbox = self.inbound.outbox

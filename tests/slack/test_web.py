@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 import requests
 
 from bot.web import BODY_KEY, MAX_BODY, MO_PATH, STATUS_PATH, build_web_app, not_ready
@@ -126,9 +127,11 @@ def test_url_verification_challenge_is_answered(app: AppHarness) -> None:
     assert answer.json() == {"challenge": "abc123"}
 
 
-def test_message_events_reach_the_inbound_seam(app: AppHarness) -> None:
+def test_message_events_reach_the_inbound_seam(
+    app: AppHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[dict[str, Any]] = []
-    app.services.on_message_event = seen.append
+    monkeypatch.setattr(app.services.inbound.relay, "handle_event", seen.append)
     event = {
         "type": "message",
         "channel": "C0GENERAL",

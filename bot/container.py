@@ -1,0 +1,233 @@
+"""The composition root: the one place that builds adapters and wires them, once per process.
+
+`build_services(settings, ...)` opens storage, the Slack client, the gateway (the in-process
+sandbox unless an account is configured), the work executor, the card publisher and the inbound
+side, and returns them as one typed `Services`. The listeners receive it through a global Bolt
+middleware (`context["services"]`), which keeps each listener group's `register(app)` signature as
+in Slack's Bolt templates; `serve`, the console and the tests all build the app through here.
+
+Gateway: the real account when CLICKATELL_API_ID is set; otherwise the built-in sandbox, started
+in-process on a free loopback port, with its status and inbound callbacks pointed at this app's
+/clickatell/status and /clickatell/mo and a generated callback password (so the callback endpoints
+are exercised exactly as in production).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.clickatell.client import ClickatellClient
+from bot.clickatell.sandbox import SandboxServer
+from bot.config import Settings
+from bot.executor import DEFAULT_WORKERS, Executor, Worker, WorkExecutor
+from bot.inbound import Inbound, InboundDeps, Options
+from bot.slack.cards import CardPublisher
+from bot.slack.client import build_web_client
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+SANDBOX_CALLBACK_USER = "sandbox"
+SANDBOX_API_ID = "sandbox"
+SANDBOX_LOGIN = "sandbox"  # the in-process sandbox's user and password (it is loopback-only)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """What every handler may use, built by `build_services`. `settings` is the effective
+    configuration: with the sandbox its callback credentials are the generated ones it uses."""
+
+    settings: Settings
+    storage: Storage
+    gateway: ClickatellClient
+    slack: WebClient
+    executor: Executor
+    cards: CardPublisher
+    inbound: Inbound
+    gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
+    gateway_api_id: str  # the api_id callbacks must carry
+    clock: Callable[[], datetime] = utc_now
+    sandbox: SandboxServer | None = None
+    _closed: bool = False
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox is not None or self.settings.uses_sandbox
+
+    @property
+    def workers(self) -> list[Worker]:
+        """The background workers: /healthz checks them, `close()` stops them."""
+        return list(self.inbound.workers)
+
+    def refresh_card(self, send_id: int) -> None:
+        """Make the send's card show its latest stored state (coalesced, paced by the outbox)."""
+        self.inbound.refresh_card(send_id)
+
+    def on_message_event(self, body: Mapping[str, Any]) -> None:
+        """A `message` event's envelope (a thread reply to relay as SMS, perhaps)."""
+        self.inbound.relay.handle_event(body)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details) for /healthz: the database answers and every worker is alive."""
+        database = bool(self.storage.healthy())
+        workers = {w.name: w.alive() for w in [self.executor, *self.workers]}
+        ok = database and all(workers.values())
+        return ok, {"database": database, "workers": workers, "gateway": self.gateway_label}
+
+    def close(self) -> None:
+        """Stop workers, then the gateway client and sandbox, then the database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        _stop_all(reversed(self.workers))
+        _quietly(self.executor.stop)
+        _quietly(self.gateway.close)
+        if self.sandbox is not None:
+            _quietly(self.sandbox.stop)
+        _quietly(self.storage.close)
+
+
+def _stop_all(workers: Iterable[Worker]) -> None:
+    for worker in workers:
+        _quietly(worker.stop)
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except Exception:
+        log.exception("error while shutting down")
+
+
+@dataclass(frozen=True)
+class _Gateway:
+    settings: Settings  # effective: with the sandbox, its generated callback credentials
+    client: ClickatellClient
+    label: str
+    api_id: str
+    sandbox: SandboxServer | None
+
+
+def build_services(
+    settings: Settings,
+    *,
+    public_url: str | None = None,
+    storage: Storage | None = None,
+    slack: WebClient | None = None,
+    sandbox_options: Mapping[str, Any] | None = None,
+    workers: int = DEFAULT_WORKERS,
+    executor: Executor | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    inbound_options: Options | None = None,
+) -> Services:
+    """Build and start everything; `Services.close()` stops it all again.
+
+    `public_url` is where this app's HTTP listener can be reached (default http://HOST:PORT); the
+    sandbox sends its callbacks there. `sandbox_options` go to SandboxServer (tests: reply_delay,
+    clock, balance ...), `inbound_options` to the inbound side (tests shorten its waits).
+    """
+    own_storage = storage is None
+    storage = Storage(settings.db_path) if storage is None else storage
+    try:
+        gateway = _open_gateway(settings, public_url, sandbox_options or {})
+    except Exception:
+        if own_storage:
+            storage.close()
+        raise
+    settings, slack = gateway.settings, slack or build_web_client(settings)
+    options = inbound_options or Options()
+    deps = InboundDeps(
+        settings=settings,
+        storage=storage,
+        gateway=gateway.client,
+        slack=slack,
+        clock=clock,
+        gateway_api_id=gateway.api_id,
+        sandboxed=gateway.sandbox is not None or settings.uses_sandbox,
+    )
+    services = Services(
+        settings=settings,
+        storage=storage,
+        gateway=gateway.client,
+        slack=slack,
+        executor=executor or WorkExecutor(workers),
+        cards=CardPublisher(storage, slack),
+        inbound=Inbound(deps, options),
+        gateway_label=gateway.label,
+        gateway_api_id=gateway.api_id,
+        clock=clock,
+        sandbox=gateway.sandbox,
+    )
+    if options.start:
+        try:
+            services.inbound.start()
+        except BaseException:
+            services.close()
+            raise
+    return services
+
+
+def _open_gateway(
+    settings: Settings, public_url: str | None, sandbox_options: Mapping[str, Any]
+) -> _Gateway:
+    if settings.uses_sandbox:
+        url = public_url or _listener_url(settings)
+        effective, sandbox, client = _sandbox_gateway(settings, url, sandbox_options)
+        return _Gateway(effective, client, "sandbox", SANDBOX_API_ID, sandbox)
+    client = _gateway_client(settings, settings.clickatell_base_url)
+    label, api_id = settings.clickatell_base_url, settings.clickatell_api_id or ""
+    return _Gateway(settings, client, label, api_id, None)
+
+
+def _listener_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+def _gateway_client(settings: Settings, base_url: str, **credentials: str) -> ClickatellClient:
+    return ClickatellClient(
+        base_url,
+        credentials.get("api_id", settings.clickatell_api_id or ""),
+        credentials.get("user", settings.clickatell_user or ""),
+        credentials.get("password", settings.clickatell_password or ""),
+        timeout=settings.clickatell_timeout,
+        max_parts=settings.max_parts,
+        default_region=settings.default_region,
+        default_sender=settings.clickatell_from,
+    )
+
+
+def _sandbox_gateway(
+    settings: Settings, public_url: str, options: Mapping[str, Any]
+) -> tuple[Settings, SandboxServer, ClickatellClient]:
+    user = settings.callback_user or SANDBOX_CALLBACK_USER
+    password = settings.callback_password or secrets.token_urlsafe(24)
+    base = public_url.rstrip("/")
+    login = {"api_id": SANDBOX_API_ID, "user": SANDBOX_LOGIN, "password": SANDBOX_LOGIN}
+    sandbox = SandboxServer(
+        callback_url=f"{base}/clickatell/status",
+        mo_url=f"{base}/clickatell/mo",
+        callback_user=user,
+        callback_password=password,
+        **{**login, **options},
+    )
+    sandbox.start()
+    try:
+        gateway = _gateway_client(settings, sandbox.url, **login)
+    except Exception:
+        sandbox.stop()
+        raise
+    effective = dataclasses.replace(settings, callback_user=user, callback_password=password)
+    return effective, sandbox, gateway

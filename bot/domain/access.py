@@ -1,0 +1,21 @@
+"""Who may do what (product.md §2: SMS_ALLOWED_USERS, SMS_ADMINS), on Slack user IDs.
+
+Plain rules on plain sets, so the slash commands, the modal, thread replies and every later
+surface decide the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+
+def may_use(allowed: Collection[str], admins: Collection[str], user: str | None) -> bool:
+    """The allowed users may send and query (an empty list allows every member); admins always
+    may; nobody without a user ID may."""
+    if not user:
+        return False
+    return not allowed or user in allowed or user in admins
+
+
+def is_admin(admins: Collection[str], user: str | None) -> bool:
+    return bool(user) and user in admins

@@ -1,0 +1,63 @@
+"""Posting a send's card in Slack.
+
+A card is rendered from the latest stored state (`blocks.card.card_message`) when it is posted;
+every later change reaches it through the outbox's coalescing, paced card updates, also rendered
+from storage, so updates in any order converge on the truth.
+
+A card that cannot be posted because Slack is down (5xx, 429, unreachable, after the client's
+retries) goes to the durable outbox instead, and is posted, showing the state of that moment, when
+Slack is back; updates for it wait there until it has its ts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.card import card_message
+from bot.domain.outbox import OutboxKind
+from bot.slack.errors import error_code, is_transient
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class CardPublisher:
+    def __init__(self, storage: Storage, slack: WebClient):
+        self._storage = storage
+        self._slack = slack
+
+    def post(self, send_id: int) -> str | None:
+        """Post the card of a recorded send in its channel and remember it. Returns None when
+        posted (or queued until Slack is back), else Slack's error code (e.g. not_in_channel)."""
+        send = self._storage.get_send(send_id)
+        if send is None:
+            return "the send is gone"
+        try:
+            answer = self._slack.chat_postMessage(
+                channel=send.channel, unfurl_links=False, **card_message(send).as_kwargs()
+            )
+        except SlackApiError as error:
+            if is_transient(error):
+                self._queue(send_id, send.channel)
+                return None
+            return error_code(error)
+        except Exception as error:  # Slack unreachable even after the retries
+            log.warning("could not post card of send %s: %s", send_id, error)
+            self._queue(send_id, send.channel)
+            return None
+        self._storage.attach_card(send_id, answer["channel"], answer["ts"])
+        return None
+
+    def _queue(self, send_id: int, channel: str) -> None:
+        """Slack is down: hand the card to the durable outbox, which posts it once Slack is
+        back; replies and updates for the card wait for it there."""
+        storage = self._storage
+        with storage.transaction():
+            item = storage.enqueue(channel, OutboxKind.POST, {"card_of": send_id})
+            storage.set_card_item(send_id, item)
+        log.warning(
+            "Slack is unavailable: the card of send %s will be posted when it is back", send_id
+        )
