@@ -155,7 +155,7 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
 
     from bot.config import settings_from
     from bot.inbound import Options, install
-    from bot.storage import Storage
+    from bot.storage import open_storage
     from bot.web import MO_PATH, STATUS_PATH, WebApp
 
     settings = settings_from(
@@ -167,7 +167,7 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
             "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
         }
     )
-    storage = Storage(db_path)  # synchronous=FULL, as `serve` opens it
+    storage = open_storage(db_path)  # synchronous=FULL, as `serve` opens it
     slack = WebClient(token="xoxb-bench", base_url=slack_url)
     services = _Services(settings, storage, _StubGateway(), slack, lambda: datetime.now(UTC))
     inbound = install(services, Options(low_balance=0.0))
@@ -180,7 +180,7 @@ def _make_send(
     """A recorded send with a posted card, like `/sms send` leaves it."""
     from slack_sdk import WebClient
 
-    from bot.storage import NewRecipient
+    from bot.domain.records import NewRecipient
     from tests.inbound.rig import send_with_card
 
     numbers = [f"2783{i:07d}" for i in range(recipients)]

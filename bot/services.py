@@ -39,6 +39,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.config import Settings
+from bot.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class Services:
     """
 
     settings: Settings
-    storage: Any  # bot.storage.Storage
+    storage: Storage
     gateway: Any  # bot.clickatell.client.ClickatellClient
     slack: WebClient
     executor: WorkExecutor
@@ -239,7 +240,7 @@ def build_services(
     settings: Settings,
     *,
     public_url: str | None = None,
-    storage: Any = None,
+    storage: Storage | None = None,
     slack: WebClient | None = None,
     sandbox_options: Mapping[str, Any] | None = None,
     workers: int = DEFAULT_WORKERS,
@@ -251,10 +252,8 @@ def build_services(
     sandbox sends its callbacks there. `sandbox_options` go to SandboxServer (tests: reply_delay,
     clock, balance ...). Everything started here is stopped by `Services.close()`.
     """
-    from bot.storage import Storage
-
     own_storage = storage is None
-    storage = Storage(settings.db_path) if own_storage else storage
+    storage = open_storage(settings.db_path) if storage is None else storage
     try:
         if settings.uses_sandbox:
             settings, sandbox, gateway = _sandbox_gateway(

@@ -23,7 +23,6 @@ import base64
 import binascii
 import hmac
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
-from bot.storage import StorageError
+from bot.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,7 @@ class InboxWriter:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         *,
         gate: WriteGate | None = None,
         max_batch: int = 512,
@@ -185,16 +184,16 @@ class InboxWriter:
         """Store durably (True) or recognise a duplicate (False); StorageError when the
         database cannot take it now. Without a running writer thread, stores directly."""
         if not self.alive():
-            return self.storage.store_callback(kind, key, raw)
+            return self.storage.inbox.store(kind, key, raw)
         job = _Job(kind, key, raw)
         with self._cond:
             if self._stopping:
-                raise StorageError("the inbox writer is stopping")
+                raise StorageUnavailable("the inbox writer is stopping")
             self.gate.announce(1)
             self._jobs.append(job)
             self._cond.notify()
         if not job.done.wait(self.wait):
-            raise StorageError("the database did not store the callback in time")
+            raise StorageUnavailable("the database did not store the callback in time")
         if job.error is not None:
             raise job.error
         return job.stored
@@ -217,7 +216,7 @@ class InboxWriter:
     def _write(self, batch: list[_Job]) -> None:
         try:
             with self.gate.lock:
-                results = self.storage.store_callbacks([(j.kind, j.key, j.raw) for j in batch])
+                results = self.storage.inbox.store_many([(j.kind, j.key, j.raw) for j in batch])
         except Exception as error:  # every waiting request answers 503; the gateway retries
             log.error("storing %d callback(s) failed: %s", len(batch), error)
             for job in batch:
@@ -242,7 +241,7 @@ class CallbackEndpoints:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         *,
         api_id: str | None,
         credentials: Credentials,
@@ -255,7 +254,7 @@ class CallbackEndpoints:
         self.api_id = api_id or None
         self.credentials = credentials
         self.on_stored = on_stored
-        self.store = store or storage.store_callback  # InboxWriter.store: group commit
+        self.store = store or storage.inbox.store  # InboxWriter.store: group commit
         self.remember = remember  # hands the decoded callback to the worker (saves decoding)
         self.forget = forget
 
@@ -318,7 +317,7 @@ class CallbackEndpoints:
             self.remember(kind, key, callback)
         try:
             stored = self.store(kind, key, raw)
-        except (StorageError, sqlite3.Error) as error:
+        except StorageError as error:
             self._forget(kind, key)
             log.error("cannot store %s callback %s: %s", kind, key, error)
             raise _Answer(

@@ -45,7 +45,7 @@ class CardPublisher:
         posted, else Slack's error code (e.g. not_in_channel, channel_not_found)."""
         services = self._services
         with self._lock(send_id):
-            send = services.storage.get_send(send_id)
+            send = services.storage.sends.get(send_id)
             try:
                 answer = services.slack.chat_postMessage(
                     channel=send.channel, unfurl_links=False, **card_message(send).as_kwargs()
@@ -59,7 +59,7 @@ class CardPublisher:
                 if self._queue(send_id, send.channel):
                     return None
                 return f"Slack unreachable: {type(error).__name__}"
-            services.storage.attach_card(send_id, answer["channel"], answer["ts"])
+            services.storage.sends.attach_card(send_id, answer["channel"], answer["ts"])
             return None
 
     def _queue(self, send_id: int, channel: str) -> bool:
@@ -71,8 +71,8 @@ class CardPublisher:
             return False
         storage = services.storage
         with storage.transaction():
-            item = storage.enqueue(channel, CARD_POST, {"card_of": send_id})
-            storage.set_card_item(send_id, item)
+            item = storage.outbox.enqueue(channel, CARD_POST, {"card_of": send_id})
+            storage.sends.set_card_item(send_id, item)
         log.warning(
             "Slack is unavailable: the card of send %s will be posted when it is back", send_id
         )
@@ -82,7 +82,7 @@ class CardPublisher:
         """Show the latest stored state on the card (no card: nothing to do)."""
         services = self._services
         with self._lock(send_id):
-            send = services.storage.get_send(send_id)
+            send = services.storage.sends.get(send_id)
             if send is None or not send.card_ts:
                 return
             try:
