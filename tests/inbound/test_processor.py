@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
+from bot.inbound.processor import KEEP_CLAIMS
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
 PHONE = "27821234567"
@@ -366,3 +367,19 @@ def test_reports_of_one_message_in_one_batch_end_at_the_highest(rig: Rig) -> Non
     assert rig.storage.sends.get(first.id).recipients[0].status == "004"
     assert rig.storage.sends.get(second.id).recipients[0].status == "004"
     assert len(updates(rig)) == 2  # one per card
+
+
+# ---------------------------------------------------------------- pruning
+
+
+def test_slack_claims_are_pruned_with_the_inbox_and_outbox(rig: Rig) -> None:
+    """Slack's idempotency claims (event, trigger and message ids) are kept far longer than
+    Slack ever redelivers, then forgotten by the periodic prune, so the table stops growing."""
+    assert rig.storage.claims.claim("slash:old-trigger")
+    rig.clock.advance(KEEP_CLAIMS.total_seconds() - 3600)
+    assert rig.storage.claims.claim("slash:recent-trigger")
+    rig.clock.advance(2 * 3600)  # the first claim is past the retention, the second is not
+    rig.processor.step()  # the periodic work: prunes on its first step, then hourly
+    assert rig.storage.claims.count() == 1
+    assert not rig.storage.claims.claim("slash:recent-trigger")  # still a duplicate
+    assert rig.storage.claims.claim("slash:old-trigger")  # forgotten: a new claim
