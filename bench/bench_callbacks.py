@@ -219,7 +219,7 @@ def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
         if command == "send":
             conn.send(_make_send(services.storage, slack_url, *argument))
         elif command == "backlog":
-            conn.send(_backlog(db_path))
+            conn.send(_backlog(services.storage))
         elif command == "stop":
             server.stop()
             if services is not None:
@@ -230,14 +230,9 @@ def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
             return
 
 
-def _backlog(db_path: str) -> tuple[int, int]:
+def _backlog(storage: Any) -> tuple[int, int]:
     """Unprocessed callbacks and pending Slack work (a cheap count, beside the workers)."""
-    import sqlite3
-
-    with sqlite3.connect(db_path) as db:
-        inbox = db.execute("SELECT count(*) FROM inbox WHERE processed_at IS NULL").fetchone()[0]
-        outbox = db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
-    return inbox, outbox
+    return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
 
 
 class ServerProcess:
