@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import bot.storage.sqlite.rows as rows
 from bot.domain.records import Contact, OptOut
-from bot.storage.sqlite import rows
 from bot.storage.sqlite.database import SqliteDatabase
 
 _CHUNK = 500  # numbers per query: under SQLite's bound-parameter limit for 10,000-recipient sends

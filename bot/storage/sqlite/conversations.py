@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+import bot.storage.sqlite.rows as rows
 from bot.domain.records import Conversation, ThreadInfo, ThreadRef
 from bot.storage.base import THREAD_WINDOW
-from bot.storage.sqlite import rows
 from bot.storage.sqlite.database import SqliteDatabase
 
 

@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import bot.storage.sqlite.rows as rows
 from bot.domain.records import CALLBACK_KINDS, CallbackKind, InboxItem, MoGroup
-from bot.storage.sqlite import rows
 from bot.storage.sqlite.database import SqliteDatabase
 
 _INSERT_CHUNK = 200  # callbacks per INSERT: 4 parameters each stays under SQLite's limit

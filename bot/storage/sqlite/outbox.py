@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import bot.storage.sqlite.rows as rows
 from bot.domain.records import JsonObject, OutboxItem, OutboxState
 from bot.storage.base import DEFAULT_LEASE
-from bot.storage.sqlite import rows
 from bot.storage.sqlite.database import SqliteDatabase
 
 # The state as a literal, not a parameter: only then can SQLite use the partial index of

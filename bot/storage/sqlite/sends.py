@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
+import bot.storage.sqlite.rows as rows
 from bot.domain.delivery import DeliveryStatus, moves_forward
 from bot.domain.records import (
     CardPlace,
@@ -16,7 +17,6 @@ from bot.domain.records import (
     StatusApplied,
     StatusReport,
 )
-from bot.storage.sqlite import rows
 from bot.storage.sqlite.database import SqliteDatabase
 
 
