@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
+from bot.domain.records import CallbackKind
 from bot.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class WriteGate:
 
 @dataclass
 class _Job:
-    kind: str
+    kind: CallbackKind
     key: str
     raw: bytes
     done: threading.Event = field(default_factory=threading.Event)
@@ -180,7 +181,7 @@ class InboxWriter:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def store(self, kind: str, key: str, raw: bytes) -> bool:
+    def store(self, kind: CallbackKind, key: str, raw: bytes) -> bool:
         """Store durably (True) or recognise a duplicate (False); StorageError when the
         database cannot take it now. Without a running writer thread, stores directly."""
         if not self.alive():
@@ -246,7 +247,7 @@ class CallbackEndpoints:
         api_id: str | None,
         credentials: Credentials,
         on_stored: Callable[[], None] = lambda: None,
-        store: Callable[[str, str, bytes], bool] | None = None,
+        store: Callable[[CallbackKind, str, bytes], bool] | None = None,
         remember: Callable[[str, str, Any], None] | None = None,
         forget: Callable[[str, str], Any] | None = None,
     ) -> None:
@@ -268,7 +269,7 @@ class CallbackEndpoints:
         return self._serve("mo", environ, start_response)
 
     def _serve(
-        self, kind: str, environ: Mapping[str, Any], start_response: StartResponse
+        self, kind: CallbackKind, environ: Mapping[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
             status, text, headers = self._handle(kind, environ)
@@ -285,7 +286,7 @@ class CallbackEndpoints:
         )
         return [data]
 
-    def _handle(self, kind: str, environ: Mapping[str, Any]) -> tuple[int, str, list]:
+    def _handle(self, kind: CallbackKind, environ: Mapping[str, Any]) -> tuple[int, str, list]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "POST"):
             raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
@@ -309,7 +310,7 @@ class CallbackEndpoints:
         if not hmac.compare_digest(given, self.api_id.encode()):
             raise _Answer(403, "This callback is for another account (api_id)\n")
 
-    def _store(self, kind: str, callback: Any, raw: bytes) -> tuple[int, str, list]:
+    def _store(self, kind: CallbackKind, callback: Any, raw: bytes) -> tuple[int, str, list]:
         key = callback.unique_key
         # Handed over before the commit, so the worker, woken by any later commit, finds it;
         # taken back when nothing was stored, so nothing lingers.

@@ -457,15 +457,33 @@ class ValueRepository(Protocol):
 class Storage(Protocol):
     """All durable state of the bot. Thread-safe: one instance serves every thread."""
 
-    sends: SendRepository
-    contacts: ContactRepository
-    opt_outs: OptOutRepository
-    conversations: ConversationRepository
-    inbox: InboxRepository
-    mo_parts: MoPartRepository
-    outbox: OutboxRepository
-    claims: ClaimRepository
-    values: ValueRepository
+    # Read-only: a backend may hold its own repository types (a property is covariant).
+    @property
+    def sends(self) -> SendRepository: ...
+
+    @property
+    def contacts(self) -> ContactRepository: ...
+
+    @property
+    def opt_outs(self) -> OptOutRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def inbox(self) -> InboxRepository: ...
+
+    @property
+    def mo_parts(self) -> MoPartRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def claims(self) -> ClaimRepository: ...
+
+    @property
+    def values(self) -> ValueRepository: ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group this thread's calls into one atomic, durable unit; nests (inner blocks join the

@@ -6,7 +6,6 @@ import json
 import sqlite3
 from dataclasses import fields
 from datetime import UTC, datetime
-from functools import cache
 from typing import TypeVar
 
 from bot.domain.delivery import DeliveryState
@@ -46,9 +45,14 @@ def placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
-@cache
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def from_row(cls: type[RowT], row: sqlite3.Row, **converted: object) -> RowT:
