@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
 from bot.inbound.processor import KEEP_CLAIMS
+from bot.storage import StorageError, StorageUnavailable
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
 PHONE = "27821234567"
@@ -367,6 +368,41 @@ def test_reports_of_one_message_in_one_batch_end_at_the_highest(rig: Rig) -> Non
     assert rig.storage.sends.get(first.id).recipients[0].status == "004"
     assert rig.storage.sends.get(second.id).recipients[0].status == "004"
     assert len(updates(rig)) == 2  # one per card
+
+
+# ---------------------------------------------------------------- storage errors
+
+
+def _failing(error: Exception):
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    return fail
+
+
+def test_a_database_that_cannot_answer_now_holds_every_row_untouched(rig: Rig, monkeypatch) -> None:
+    """StorageUnavailable (locked, disk full): not the row's fault, so nothing is counted
+    against it; the worker pauses and tries again."""
+    send = rig.card(PHONE)
+    rig.status(send.recipients[0].apimsgid, "004", to=PHONE)
+    locked = StorageUnavailable("database is locked")
+    monkeypatch.setattr(rig.storage.sends, "apply_reports", _failing(locked))
+    with pytest.raises(StorageUnavailable):
+        rig.processor.run_once()
+    (row,) = rig.storage.inbox.unprocessed()
+    assert row.attempts == 0
+
+
+def test_a_storage_error_of_the_data_counts_against_its_row(rig: Rig, monkeypatch) -> None:
+    """Any other StorageError (a constraint the data breaks) is the row's: recorded and retried
+    later, while the worker goes on."""
+    send = rig.card(PHONE)
+    rig.status(send.recipients[0].apimsgid, "004", to=PHONE)
+    broken = StorageError("constraint failed")
+    monkeypatch.setattr(rig.storage.sends, "apply_reports", _failing(broken))
+    assert rig.processor.run_once().processed == 0
+    (row,) = rig.storage.inbox.unprocessed()
+    assert row.attempts == 1 and row.last_error == "StorageError: constraint failed"
 
 
 # ---------------------------------------------------------------- pruning
