@@ -75,7 +75,7 @@ def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, dela
     storage = app.services.storage
 
     def all_sent() -> bool:
-        entries = storage.recent_log(limit=total + 10)
+        entries = storage.sends.recent_log(limit=total + 10)
         done = [e for e in entries if e.apimsgid or e.error_code or e.error_description]
         return len(entries) == total and len(done) == total
 
@@ -95,7 +95,7 @@ def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, dela
         f"max {max(latencies) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
     )
     print(f"all {total} acknowledged after {acked:.2f} s; non-200 answers: {len(failures)}")
-    refused = [e for e in storage.recent_log(limit=total + 10) if not e.apimsgid]
+    refused = [e for e in storage.sends.recent_log(limit=total + 10) if not e.apimsgid]
     print(f"gateway results for all sends after {sent_at:.2f} s ({len(refused)} refused)")
     print(f"cards showing their result: {cards} of {total}, after {finished:.2f} s")
     print(

@@ -141,7 +141,7 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
 
     from bot.config import settings_from
     from bot.inbound import Inbound, InboundDeps, Options
-    from bot.storage import Storage
+    from bot.storage import open_storage
     from bot.web import MO_PATH, STATUS_PATH, WebApp
 
     settings = settings_from(
@@ -153,7 +153,7 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
             "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
         }
     )
-    storage = Storage(db_path)  # synchronous=FULL, as `serve` opens it
+    storage = open_storage(db_path)  # synchronous=FULL, as `serve` opens it
     slack = WebClient(token="xoxb-bench", base_url=slack_url)
     deps = InboundDeps(
         settings=settings,
@@ -174,7 +174,7 @@ def _make_send(
     """A recorded send with a posted card, like `/sms send` leaves it."""
     from slack_sdk import WebClient
 
-    from bot.storage import NewRecipient
+    from bot.domain.records import NewRecipient
     from tests.inbound.rig import send_with_card
 
     numbers = [f"2783{i:07d}" for i in range(recipients)]
@@ -213,7 +213,7 @@ def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
         if command == "send":
             conn.send(_make_send(inbound.services.storage, slack_url, *argument))
         elif command == "backlog":
-            conn.send(_backlog(db_path))
+            conn.send(_backlog(inbound.services.storage))
         elif command == "stop":
             server.stop()
             if inbound is not None:
@@ -223,14 +223,9 @@ def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
             return
 
 
-def _backlog(db_path: str) -> tuple[int, int]:
+def _backlog(storage: Any) -> tuple[int, int]:
     """Unprocessed callbacks and pending Slack work (a cheap count, beside the workers)."""
-    import sqlite3
-
-    with sqlite3.connect(db_path) as db:
-        inbox = db.execute("SELECT count(*) FROM inbox WHERE processed_at IS NULL").fetchone()[0]
-        outbox = db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
-    return inbox, outbox
+    return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
 
 
 class ServerProcess:

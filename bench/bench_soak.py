@@ -38,7 +38,6 @@ import random
 import re
 import secrets
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,6 @@ import time
 import tracemalloc
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +68,8 @@ from bot.clickatell.sandbox import (  # noqa: E402
     SandboxServer,
     SentMessage,
 )
+from bot.domain.records import CALLBACK_KINDS  # noqa: E402
+from bot.storage import StorageError, open_storage  # noqa: E402
 from tests.inbound.callbacks import FORM, form, mo_params, status_params  # noqa: E402
 from tests.support.fake_slack import Activity, FakeSlack  # noqa: E402
 from tests.support.signing import event_callback, slash_command  # noqa: E402
@@ -89,6 +89,7 @@ COMMAND_TOKEN = re.compile(r"soak-(\d{6})")
 ECHO_TOKEN = re.compile(r"Got it: soak-(\d{6})")
 MO_TOKEN = re.compile(r"ext-(\d{6})")
 CONTROL_SEQUENCES = ("<!channel>", "<@U0BOSS>", "<https://")
+EVERY_RECIPIENT = 10_000_000  # the log limit that reads all of a run's recipients
 
 
 @dataclass(frozen=True)
@@ -335,10 +336,8 @@ class AppProcess:
 
     def backlog(self) -> tuple[int, int]:
         """(callbacks not processed yet, Slack/gateway work still pending) from the database."""
-        with read_only(self.db_path) as db:
-            inbox = db.execute("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
-            outbox = db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'")
-            return inbox.fetchone()[0], outbox.fetchone()[0]
+        with open_storage(self.db_path) as storage:
+            return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
 
     def stop(self) -> int:
         """SIGTERM (a clean stop, as a service manager does it); the exit status."""
@@ -355,15 +354,6 @@ class AppProcess:
     def log_tail(self, lines: int = 15) -> str:
         self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextmanager
-def read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 # --------------------------------------------------------------------------- what Slack shows
@@ -664,7 +654,7 @@ class Sampler(threading.Thread):
             return None
         try:
             inbox, outbox = self.app.backlog()
-        except sqlite3.Error:
+        except StorageError:
             inbox = outbox = -1
         sample = Sample(time.perf_counter() - self.started, rss, inbox, outbox)
         self.samples.append(sample)
@@ -1042,17 +1032,13 @@ class Database:
 
 def read_database(path: Path, gateway: list[SentMessage]) -> Database:
     truth = {m.apimsgid: m.status for m in gateway}
-    with read_only(path) as db:
-        inbox = Counter(
-            dict(db.execute("SELECT kind, count(*) FROM inbox GROUP BY kind").fetchall())
-        )
-        unprocessed = db.execute(
-            "SELECT count(*) FROM inbox WHERE processed_at IS NULL"
-        ).fetchone()[0]
-        states = Counter(
-            dict(db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-        )
-        rows = db.execute("SELECT apimsgid, status, error_code FROM recipients").fetchall()
+    with open_storage(path) as storage:
+        # Unary plus drops kinds that never came, as a GROUP BY would.
+        inbox = +Counter({kind: storage.inbox.count(kind=kind) for kind in CALLBACK_KINDS})
+        unprocessed = storage.inbox.count(unprocessed=True)
+        states = {state: storage.outbox.count(state) for state in ("pending", "failed", "done")}
+        log = storage.sends.recent_log(limit=EVERY_RECIPIENT)
+    rows = [(entry.apimsgid, entry.status, entry.error_code) for entry in log]
     mismatches = sum(1 for api, status, _ in rows if api and truth.get(api) != status)
     unanswered = sum(1 for api, _, error in rows if not api and not error)
     accepted = sum(1 for api, _, _ in rows if api)
@@ -1108,7 +1094,7 @@ def drain(app: AppProcess, sandbox: SandboxServer, check: Any, limit: float) -> 
         quiet = not sandbox.pending_events(horizon=5.0)
         try:
             idle = app.backlog() == (0, 0)
-        except sqlite3.Error:
+        except StorageError:
             idle = False
         if quiet and idle and all(t.clean for t in check()):
             break

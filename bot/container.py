@@ -31,7 +31,7 @@ from bot.executor import DEFAULT_WORKERS, Executor, Worker, WorkExecutor
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def build_services(
     clock, balance ...), `inbound_options` to the inbound side (tests shorten its waits).
     """
     own_storage = storage is None
-    storage = Storage(settings.db_path) if storage is None else storage
+    storage = open_storage(settings.db_path) if storage is None else storage
     try:
         gateway = _open_gateway(settings, public_url, sandbox_options or {})
     except Exception:

@@ -1,6 +1,6 @@
 """The send card: the one channel message that shows a `/sms send` and is updated in place.
 
-`card_message(send)` renders a stored send (bot.storage.Send) as it stands now: who sent it, to
+`card_message(send)` renders a stored send (`bot.domain.records.Send`) as it stands: who sent it, to
 whom (contact names where known), the text, parts and encoding, one status line per recipient, or a
 tally when there are many, the message IDs, a Sandbox marker, and a Cancel button while a scheduled
 message can still be stopped. Whoever updates the card (the send flow, delivery reports) renders

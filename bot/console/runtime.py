@@ -219,9 +219,9 @@ class Runtime:
         if self.executor.in_flight.count:
             reasons.append("commands in progress")
         storage = self.services.storage
-        if storage.pending_outbox():
+        if storage.outbox.count():
             reasons.append("Slack posts in the outbox")
-        if gateway and storage.fetch_unprocessed(limit=1):
+        if gateway and storage.inbox.unprocessed(limit=1):
             reasons.append("callbacks not processed yet")
         if gateway and _gateway_events_due(self.services.sandbox, horizon):
             reasons.append("sandbox gateway events (delivery reports, replies)")

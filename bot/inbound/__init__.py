@@ -199,10 +199,10 @@ class Inbound:
         the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
         if known is None or (posted and not known.posted):
-            stored = self.services.storage.send_card(send_id)
+            stored = self.services.storage.sends.card_place(send_id)
             if stored is None:
                 return None
-            known = _CardRef(*stored)
+            known = _CardRef(stored.channel, stored.posted, stored.is_reply)
             self._remember_card(send_id, known)
         return known
 
@@ -220,7 +220,7 @@ class Inbound:
         if known.is_reply:
             self.relay.refresh(send_id)
             return
-        self.services.storage.enqueue(
+        self.services.storage.outbox.enqueue(
             known.channel,
             OutboxKind.UPDATE,
             {"send_id": send_id},
@@ -240,7 +240,7 @@ class Inbound:
     # ---- lifecycle
 
     def start(self) -> Inbound:
-        released = self.services.storage.release_claims()
+        released = self.services.storage.outbox.release_leases()
         if released:
             log.info("outbox: %d item(s) claimed before a restart are due again", released)
         self.writer.start()

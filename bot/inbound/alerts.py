@@ -19,6 +19,7 @@ from bot.blocks import inbound as blocks
 from bot.clickatell.types import GatewayError
 from bot.domain.outbox import OutboxKind
 from bot.inbound.conversations import post_payload
+from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _ALERTED = "alerts.low_balance"
 class BalanceWatcher:
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         gateway: Any,
         channel: str,
         threshold: float,
@@ -59,16 +60,16 @@ class BalanceWatcher:
         except GatewayError as error:
             log.warning("balance check failed: %s", error)
             return False
-        alerted = self.storage.get_value(_ALERTED) is not None
+        alerted = self.storage.values.get(_ALERTED) is not None
         if balance >= self.threshold:
             if alerted:
-                self.storage.delete_value(_ALERTED)
+                self.storage.values.delete(_ALERTED)
             return False
         if alerted:
             return False
         message = blocks.low_balance_alert(balance, self.threshold, self.sandbox)
         with self.storage.transaction():
-            self.storage.enqueue(self.channel, OutboxKind.POST, post_payload(message))
-            self.storage.set_value(_ALERTED, f"{balance:g}")
+            self.storage.outbox.enqueue(self.channel, OutboxKind.POST, post_payload(message))
+            self.storage.values.set(_ALERTED, f"{balance:g}")
         self.on_enqueue()
         return True

@@ -21,6 +21,7 @@ from typing import Any
 from bot.blocks import inbound as blocks
 from bot.blocks.base import Message
 from bot.domain.outbox import OutboxKind
+from bot.storage import Storage
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "END", "CANCEL", "UNSUBSCRIBE", "QUIT"})
 OPT_IN_KEYWORDS = frozenset({"START"})
@@ -104,7 +105,7 @@ class ConversationRouter:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         channel: str,
         *,
         clock: Callable[[], datetime],
@@ -117,10 +118,10 @@ class ConversationRouter:
 
     def deliver(self, sms: InboundSms) -> Delivery:
         notes, change = self._opt_change(sms)
-        contact = self.storage.contact_name(sms.msisdn)
+        contact = self.storage.contacts.name_for(sms.msisdn)
         # As of its arrival: the 7 days, and the sends it can be answering.
         arrived = sms.received_at or self.clock()
-        ref = self.storage.find_thread(
+        ref = self.storage.conversations.find_thread(
             sms.msisdn, now=arrived, window=THREAD_WINDOW, sent_by=sms.received_at
         )
         message = blocks.sms_message(
@@ -138,21 +139,21 @@ class ConversationRouter:
     def _opt_change(self, sms: InboundSms) -> tuple[list[str], str | None]:
         word = keyword(sms.text) if sms.missing is None else None
         if word in OPT_OUT_KEYWORDS:
-            if self.storage.record_opt_out(sms.msisdn, word, at=sms.at):
+            if self.storage.opt_outs.opt_out(sms.msisdn, word, at=sms.at):
                 return [blocks.opt_out_note(sms.msisdn, word)], "out"
-        elif word in OPT_IN_KEYWORDS and self.storage.record_opt_in(sms.msisdn, word, at=sms.at):
+        elif word in OPT_IN_KEYWORDS and self.storage.opt_outs.opt_in(sms.msisdn, word, at=sms.at):
             return [blocks.opt_in_note(sms.msisdn)], "in"
         return [], None
 
     def _start(self, sms: InboundSms, message: Message) -> int:
         """Post `message` at the top level; the conversation's thread is that post's."""
-        item = self.storage.enqueue(
+        item = self.storage.outbox.enqueue(
             self.channel,
             OutboxKind.POST,
             post_payload(message, literal=True),
             order_key=order_key(sms.msisdn),
         )
-        self.storage.start_conversation(
+        self.storage.conversations.start(
             sms.msisdn, self.channel, root_item=item, at=sms.received_at
         )
         return item
@@ -162,13 +163,15 @@ class ConversationRouter:
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
         )
-        item = self.storage.enqueue(
+        item = self.storage.outbox.enqueue(
             ref.channel, OutboxKind.POST, payload, order_key=order_key(sms.msisdn)
         )
         if ref.thread_ts:
-            self.storage.touch_conversation(
+            self.storage.conversations.touch(
                 ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at
             )
         elif ref.conversation_id is not None:
-            self.storage.touch_conversation_id(ref.conversation_id, sms.msisdn, at=sms.received_at)
+            self.storage.conversations.touch_by_id(
+                ref.conversation_id, sms.msisdn, at=sms.received_at
+            )
         return item

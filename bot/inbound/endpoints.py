@@ -23,7 +23,6 @@ import base64
 import binascii
 import hmac
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
-from bot.storage import StorageError
+from bot.domain.records import CallbackKind
+from bot.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class WriteGate:
 
 @dataclass
 class _Job:
-    kind: str
+    kind: CallbackKind
     key: str
     raw: bytes
     done: threading.Event = field(default_factory=threading.Event)
@@ -148,7 +148,7 @@ class InboxWriter:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         *,
         gate: WriteGate | None = None,
         max_batch: int = 512,
@@ -181,20 +181,20 @@ class InboxWriter:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def store(self, kind: str, key: str, raw: bytes) -> bool:
+    def store(self, kind: CallbackKind, key: str, raw: bytes) -> bool:
         """Store durably (True) or recognise a duplicate (False); StorageError when the
         database cannot take it now. Without a running writer thread, stores directly."""
         if not self.alive():
-            return self.storage.store_callback(kind, key, raw)
+            return self.storage.inbox.store(kind, key, raw)
         job = _Job(kind, key, raw)
         with self._cond:
             if self._stopping:
-                raise StorageError("the inbox writer is stopping")
+                raise StorageUnavailable("the inbox writer is stopping")
             self.gate.announce(1)
             self._jobs.append(job)
             self._cond.notify()
         if not job.done.wait(self.wait):
-            raise StorageError("the database did not store the callback in time")
+            raise StorageUnavailable("the database did not store the callback in time")
         if job.error is not None:
             raise job.error
         return job.stored
@@ -217,7 +217,7 @@ class InboxWriter:
     def _write(self, batch: list[_Job]) -> None:
         try:
             with self.gate.lock:
-                results = self.storage.store_callbacks([(j.kind, j.key, j.raw) for j in batch])
+                results = self.storage.inbox.store_many([(j.kind, j.key, j.raw) for j in batch])
         except Exception as error:  # every waiting request answers 503; the gateway retries
             log.error("storing %d callback(s) failed: %s", len(batch), error)
             for job in batch:
@@ -242,12 +242,12 @@ class CallbackEndpoints:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         *,
         api_id: str | None,
         credentials: Credentials,
         on_stored: Callable[[], None] = lambda: None,
-        store: Callable[[str, str, bytes], bool] | None = None,
+        store: Callable[[CallbackKind, str, bytes], bool] | None = None,
         remember: Callable[[str, str, Any], None] | None = None,
         forget: Callable[[str, str], Any] | None = None,
     ) -> None:
@@ -255,7 +255,7 @@ class CallbackEndpoints:
         self.api_id = api_id or None
         self.credentials = credentials
         self.on_stored = on_stored
-        self.store = store or storage.store_callback  # InboxWriter.store: group commit
+        self.store = store or storage.inbox.store  # InboxWriter.store: group commit
         self.remember = remember  # hands the decoded callback to the worker (saves decoding)
         self.forget = forget
 
@@ -269,7 +269,7 @@ class CallbackEndpoints:
         return self._serve("mo", environ, start_response)
 
     def _serve(
-        self, kind: str, environ: Mapping[str, Any], start_response: StartResponse
+        self, kind: CallbackKind, environ: Mapping[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
             status, text, headers = self._handle(kind, environ)
@@ -286,7 +286,7 @@ class CallbackEndpoints:
         )
         return [data]
 
-    def _handle(self, kind: str, environ: Mapping[str, Any]) -> tuple[int, str, list]:
+    def _handle(self, kind: CallbackKind, environ: Mapping[str, Any]) -> tuple[int, str, list]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "POST"):
             raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
@@ -310,7 +310,7 @@ class CallbackEndpoints:
         if not hmac.compare_digest(given, self.api_id.encode()):
             raise _Answer(403, "This callback is for another account (api_id)\n")
 
-    def _store(self, kind: str, callback: Any, raw: bytes) -> tuple[int, str, list]:
+    def _store(self, kind: CallbackKind, callback: Any, raw: bytes) -> tuple[int, str, list]:
         key = callback.unique_key
         # Handed over before the commit, so the worker, woken by any later commit, finds it;
         # taken back when nothing was stored, so nothing lingers.
@@ -318,7 +318,7 @@ class CallbackEndpoints:
             self.remember(kind, key, callback)
         try:
             stored = self.store(kind, key, raw)
-        except (StorageError, sqlite3.Error) as error:
+        except StorageError as error:
             self._forget(kind, key)
             log.error("cannot store %s callback %s: %s", kind, key, error)
             raise _Answer(

@@ -15,6 +15,9 @@ lost when Slack is down or the process is killed:
   exponential backoff, for as long as it takes. Other errors (e.g. channel_not_found) are final.
 - Order within a conversation is the storage's `order_key` rule; a post whose thread root is
   still in the outbox (`thread_root_item`) takes the root's ts when it is due.
+- What a done item means elsewhere is a completion step per kind (`COMPLETIONS`), run in the
+  transaction that marks it done: a posted root gives the conversation or card waiting for it
+  its thread, so no crash leaves a thread without its ts.
 
 Exactly once across a crash. The window that matters is between Slack accepting a post and the
 outbox marking it done. Each post carries message metadata naming its item (and this database's
@@ -42,8 +45,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
 from bot.domain.outbox import OutboxKind
+from bot.domain.records import OutboxItem
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
-from bot.storage import StorageError
+from bot.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,19 @@ class Timing:
 
 Handler = Callable[[Any], None]  # takes an item over; another worker completes it
 SlackCall = Callable[[Any], str | None]  # does an item's Slack call; returns the result to keep
+# What a done item's result means beyond the outbox, per kind: (storage, item, result).
+Completion = Callable[[Storage, OutboxItem, str], None]
+
+
+def bind_posted_root(storage: Storage, item: OutboxItem, ts: str) -> None:
+    """A posted message may be the thread root something waits for: a conversation started
+    before its first post went out, or a card that waited out a Slack outage. Both get the
+    thread now. Idempotent: only a conversation or card still without its thread is bound."""
+    storage.conversations.root_posted(item.id, ts)
+    storage.sends.card_posted(item.id, item.channel, ts)
+
+
+COMPLETIONS: Mapping[OutboxKind, Completion] = {OutboxKind.POST: bind_posted_root}
 
 
 class SlackOutbox:
@@ -90,7 +107,7 @@ class SlackOutbox:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         slack: WebClient,
         *,
         clock: Callable[[], datetime],
@@ -98,6 +115,7 @@ class SlackOutbox:
         timing: Timing = Timing(),
         handlers: Mapping[OutboxKind, Handler] | None = None,
         reaction_for: Callable[[Any], str | None] | None = None,
+        completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
     ) -> None:
         self.storage = storage
         self.slack = slack
@@ -114,6 +132,7 @@ class SlackOutbox:
         }
         self.takeovers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.reaction_for = reaction_for
+        self.completions = dict(completions)
         self._channel_free: dict[str, datetime] = {}
         self._card_sent: dict[str, datetime] = {}
         self._instance: str | None = None
@@ -125,7 +144,7 @@ class SlackOutbox:
         while True:
             now = self.clock()
             busy = [ch for ch, free in self._channel_free.items() if free > now]
-            items = self.storage.fetch_due(
+            items = self.storage.outbox.fetch_due(
                 limit=1, now=now, lease=self.timing.lease, exclude_channels=busy
             )
             if not items:
@@ -161,9 +180,18 @@ class SlackOutbox:
             else:
                 self._later(item, self._backoff(item), f"{type(error).__name__}", count=True)
         else:
-            with self.storage.transaction():
-                self.storage.complete(item, result)
-                self.storage.delete_value(_INFLIGHT_KEY.format(item.id))
+            self._complete(item, result)
+
+    def _complete(self, item: OutboxItem, result: str | None) -> None:
+        """Mark the item done and run its kind's completion step in the same transaction, so
+        no crash can leave the item done without its effect (or the effect without the item
+        done, which would post it again)."""
+        with self.storage.transaction():
+            done = self.storage.outbox.complete(item, result)
+            step = self.completions.get(item.kind)
+            if done and result is not None and step is not None:
+                step(self.storage, item, result)
+            self.storage.values.delete(_INFLIGHT_KEY.format(item.id))
 
     def _dispatch(self, item: Any) -> str | None:
         call = self.slack_calls.get(item.kind)
@@ -176,7 +204,7 @@ class SlackOutbox:
     def _later(self, item: Any, delay: float, reason: str, *, count: bool) -> None:
         # A floor, so an item due again "now" cannot spin the loop.
         not_before = self.clock() + timedelta(seconds=max(delay, MIN_DELAY))
-        self.storage.reschedule(item, not_before, error=reason[:500], count_attempt=count)
+        self.storage.outbox.reschedule(item, not_before, error=reason[:500], count_attempt=count)
 
     def _backoff(self, item: Any) -> float:
         return min(self.timing.max_backoff, self.timing.backoff * 2 ** min(item.attempts, 20))
@@ -185,7 +213,7 @@ class SlackOutbox:
         if is_rate_limited(error):
             delay = retry_after(getattr(error.response, "headers", None))
             self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
-            self.storage.delete_value(_INFLIGHT_KEY.format(item.id))  # refused: not posted
+            self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
             self._later(item, delay, "rate limited (429)", count=False)
         elif is_transient(error):
             reason = f"Slack {status_of(error)}: {error_code(error)}"
@@ -196,8 +224,8 @@ class SlackOutbox:
     def _fail(self, item: Any, reason: str) -> None:
         log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, reason)
         with self.storage.transaction():
-            self.storage.give_up(item, reason[:500])
-            self.storage.delete_value(_INFLIGHT_KEY.format(item.id))
+            self.storage.outbox.give_up(item, reason[:500])
+            self.storage.values.delete(_INFLIGHT_KEY.format(item.id))
 
     # ---- Slack calls
 
@@ -218,7 +246,7 @@ class SlackOutbox:
             payload = self._card_payload(int(payload["card_of"]))
         thread_ts = self._thread_ts(payload)
         marker_key = _INFLIGHT_KEY.format(item.id)
-        marker = self.storage.get_value(marker_key)
+        marker = self.storage.values.get(marker_key)
         if marker is not None:
             found = self._find_posted(item, json.loads(marker))
             if found is not None:
@@ -227,7 +255,7 @@ class SlackOutbox:
                 )
                 return found
         since = self.clock() - timedelta(seconds=5)
-        self.storage.set_value(
+        self.storage.values.set(
             marker_key, json.dumps({"since": since.timestamp(), "thread_ts": thread_ts})
         )
         params: dict[str, Any] = {
@@ -250,7 +278,7 @@ class SlackOutbox:
         return str(response["ts"])
 
     def _card_payload(self, send_id: int) -> dict[str, Any]:
-        send = self.storage.get_send(send_id)
+        send = self.storage.sends.get(send_id)
         if send is None:
             raise GiveUp(f"send {send_id} no longer exists")
         message = self.render_card(send)
@@ -262,10 +290,10 @@ class SlackOutbox:
         root = payload.get("thread_root_item")
         if root is None:
             return None
-        ts = self.storage.outbox_result(int(root))
+        ts = self.storage.outbox.result(int(root))
         if ts is not None:
             return ts
-        root_item = self.storage.outbox_item(int(root))
+        root_item = self.storage.outbox.get(int(root))
         if root_item is not None and root_item.state == "pending":
             raise Retry(self.timing.post_interval, f"thread root {root} not posted yet")
         return None  # the root failed for good: post at the top level rather than lose it
@@ -334,7 +362,7 @@ class SlackOutbox:
         self._card_sent[key] = now
 
     def _card(self, send_id: int, item: Any) -> tuple[str, str, Message]:
-        send = self.storage.get_send(send_id)
+        send = self.storage.sends.get(send_id)
         if send is None:
             raise GiveUp(f"send {send_id} no longer exists")
         if not send.card_ts:
@@ -345,13 +373,12 @@ class SlackOutbox:
 
     def _reaction(self, item: Any) -> None:
         """Make the reaction on a relayed reply show its current state (idempotent)."""
-        payload: Mapping[str, Any] = item.payload
-        send = self.storage.get_send(int(payload["send_id"]))
+        send = self.storage.sends.get(int(item.payload["send_id"]))
         if send is None or not send.card_ts or self.reaction_for is None:
             return None
         wanted = self.reaction_for(send)
         state_key = f"outbox.reaction.{send.id}"
-        shown = self.storage.get_value(state_key)
+        shown = self.storage.values.get(state_key)
         if wanted == shown:
             return None
         target = {"channel": send.card_channel or item.channel, "timestamp": send.card_ts}
@@ -359,7 +386,7 @@ class SlackOutbox:
             self._ignore_already("reactions_remove", name=shown, **target)
         if wanted:
             self._ignore_already("reactions_add", name=wanted, **target)
-        self.storage.set_value(state_key, wanted or "")
+        self.storage.values.set(state_key, wanted or "")
         return None
 
     def _ignore_already(self, method: str, **params: Any) -> None:
@@ -372,9 +399,9 @@ class SlackOutbox:
     def _instance_token(self) -> str:
         """A random token of this database, so another installation's items never match."""
         if self._instance is None:
-            token = self.storage.get_value(_INSTANCE_KEY)
+            token = self.storage.values.get(_INSTANCE_KEY)
             if token is None:
                 token = secrets.token_hex(8)
-                self.storage.set_value(_INSTANCE_KEY, token)
+                self.storage.values.set(_INSTANCE_KEY, token)
             self._instance = token
         return self._instance

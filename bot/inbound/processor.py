@@ -19,7 +19,6 @@ its batch back through one row at a time, so one poison row cannot hold up the o
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -38,10 +37,11 @@ from bot.clickatell.callbacks import (
     decode_status,
     parse_params,
 )
-from bot.clickatell.codes import is_final
+from bot.clickatell.codes import delivery_status, is_final
+from bot.domain.records import StatusReport
 from bot.inbound.conversations import ConversationRouter, InboundSms
 from bot.inbound.worker import Rest
-from bot.storage import StorageError
+from bot.storage import Storage, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ MAX_FAILURES = 20  # a row failing this often (about 1.5 hours of retries) is se
 # run to 3 days and 2 hours), so a late retry is still recognised as a duplicate.
 KEEP_CALLBACKS = timedelta(days=7)
 KEEP_OUTBOX = timedelta(days=7)  # finished Slack work (its results: posted ts) for inspection
+# Slack's idempotency claims (event ids, trigger ids, relayed messages): Slack redelivers within
+# minutes, so a week is far beyond any retry, and the table no longer grows forever.
+KEEP_CLAIMS = timedelta(days=7)
 # During a burst of callbacks, rest this many times as long as a batch took (so processing gets
 # about 1 / (1 + YIELD_FACTOR) of the time while the endpoints get the rest).
 YIELD_FACTOR = 3.0
@@ -91,7 +94,7 @@ class InboxProcessor:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         router: ConversationRouter,
         *,
         clock: Callable[[], datetime],
@@ -159,7 +162,7 @@ class InboxProcessor:
         """Process up to `limit` (default: `batch`) due rows in one transaction."""
         limit = limit or self.batch
         now = self.clock()
-        rows = self.storage.fetch_unprocessed(limit=limit + len(self._retry_at))
+        rows = self.storage.inbox.unprocessed(limit=limit + len(self._retry_at))
         due = [row for row in rows if self._retry_at.get(row.id, now) <= now][:limit]
         if not due:
             return PassResult(0, 0, 0)
@@ -187,7 +190,7 @@ class InboxProcessor:
                     self._mo(decoded, row.received_at)
                 outcome.done.append(row.id)
             self._statuses(reports, work, outcome)
-            self.storage.mark_processed_many(outcome.done)
+            self.storage.inbox.mark_processed_many(outcome.done)
             self._enqueue(work)
         outcome.processed = len(outcome.done)
         self._after(outcome)
@@ -206,10 +209,10 @@ class InboxProcessor:
                 # worker pauses and tries again.
                 raise
             log.exception("inbox row %s (%s) failed", row.id, row.kind)
-            attempts = self.storage.record_inbox_failure(row.id, f"{type(error).__name__}: {error}")
+            attempts = self.storage.inbox.record_failure(row.id, f"{type(error).__name__}: {error}")
             if attempts >= MAX_FAILURES:
                 log.error("inbox row %s failed %d times; giving up on it", row.id, attempts)
-                self.storage.mark_processed(row.id)
+                self.storage.inbox.mark_processed(row.id)
                 self._retry_at.pop(row.id, None)
                 return _Outcome(dropped=1)
             self._retry_at[row.id] = self.clock() + timedelta(seconds=min(300, 2**attempts))
@@ -221,10 +224,10 @@ class InboxProcessor:
         for row_id in outcome.done:
             self._retry_at.pop(row_id, None)
         for row_id in outcome.unknown:
-            attempts = self.storage.record_inbox_failure(row_id, "message not known (yet)")
+            attempts = self.storage.inbox.record_failure(row_id, "message not known (yet)")
             if attempts > len(self.unknown_retries):
                 log.info("status callback %s is for a message we never sent; dropped", row_id)
-                self.storage.mark_processed(row_id)
+                self.storage.inbox.mark_processed(row_id)
                 self._retry_at.pop(row_id, None)
                 outcome.dropped += 1
             else:
@@ -253,9 +256,16 @@ class InboxProcessor:
         """Move recipients forward (one storage call for the whole batch)."""
         if not reports:
             return
-        results = self.storage.apply_statuses(
+        results = self.storage.sends.apply_reports(
             [
-                (c.apimsgid, c.climsgid, msisdn_of(c.to), c.status, c.timestamp, c.charge)
+                StatusReport(
+                    apimsgid=c.apimsgid,
+                    climsgid=c.climsgid,
+                    msisdn=msisdn_of(c.to),
+                    status=delivery_status(c.status),
+                    at=c.timestamp,
+                    charge=c.charge,
+                )
                 for _, c in reports
             ]
         )
@@ -264,9 +274,8 @@ class InboxProcessor:
                 outcome.unknown.append(row.id)
                 continue
             outcome.done.append(row.id)
-            _, send_id, changed = result
-            if changed:
-                self._note_change(send_id, msisdn_of(callback.to), callback.status, work)
+            if result.changed:
+                self._note_change(result.send_id, msisdn_of(callback.to), callback.status, work)
 
     def _note_change(self, send_id: int, msisdn: str, status: str, work: _Batch) -> None:
         if not self.is_reply(send_id):
@@ -284,12 +293,12 @@ class InboxProcessor:
             self.router.deliver(InboundSms(sender, mo.text, mo.timestamp, received_at=arrived_at))
             return
         group = (sender, part.reference, part.total)
-        whole = self.storage.add_mo_part(
+        whole = self.storage.mo_parts.add(
             *group, part.sequence, mo.text, received_at=self.clock(), arrived_at=arrived_at
         )
         if whole is not None:
-            first_arrived = self.storage.mo_group_arrival(*group) or arrived_at
-            self.storage.delete_mo_group(*group)
+            first_arrived = self.storage.mo_parts.first_arrival(*group) or arrived_at
+            self.storage.mo_parts.delete(*group)
             self.router.deliver(InboundSms(sender, whole, mo.timestamp, received_at=first_arrived))
 
     def _enqueue(self, work: _Batch) -> None:
@@ -300,20 +309,27 @@ class InboxProcessor:
         for send_id, (msisdn, status) in sorted(work.failed_replies.items()):
             self.reply_failed(send_id, msisdn, status)
 
-    def prune(self, now: datetime) -> tuple[int, int]:
-        """Forget old processed callbacks and finished outbox items; (callbacks, items)."""
-        callbacks = self.storage.prune_inbox(KEEP_CALLBACKS, now=now)
-        items = self.storage.prune_outbox(KEEP_OUTBOX, now=now)
-        if callbacks or items:
-            log.info("pruned %d old callbacks and %d finished Slack items", callbacks, items)
-        return callbacks, items
+    def prune(self, now: datetime) -> tuple[int, int, int]:
+        """Forget old processed callbacks, finished outbox items and Slack delivery claims;
+        how many of each (callbacks, items, claims)."""
+        callbacks = self.storage.inbox.prune(KEEP_CALLBACKS, now=now)
+        items = self.storage.outbox.prune(KEEP_OUTBOX, now=now)
+        claims = self.storage.claims.prune(KEEP_CLAIMS, now=now)
+        if callbacks or items or claims:
+            log.info(
+                "pruned %d old callbacks, %d finished Slack items and %d Slack claims",
+                callbacks,
+                items,
+                claims,
+            )
+        return callbacks, items, claims
 
     # ---- incomplete multi-part SMS
 
     def flush_stale_parts(self) -> int:
         """Post groups whose missing parts did not come within `part_wait`, marked incomplete."""
         now = self.clock()
-        groups = self.storage.stale_mo_groups(self.part_wait, now=now)
+        groups = self.storage.mo_parts.stale(self.part_wait, now=now)
         for group in groups:
             missing = tuple(s for s in range(1, group.total + 1) if s not in group.parts)
             text = "".join(group.parts.get(s, "[…]") for s in range(1, group.total + 1))
@@ -326,17 +342,14 @@ class InboxProcessor:
             )
             with self._turn(), self.storage.transaction():
                 self.router.deliver(sms)
-                self.storage.delete_mo_group(group.sender, group.reference, group.total)
+                self.storage.mo_parts.delete(group.sender, group.reference, group.total)
         return len(groups)
 
 
 def _unavailable(error: Exception) -> bool:
-    """The database cannot be used right now (StorageError from a lock, a full disk, an I/O
-    error or a closed database), as opposed to a problem with the data (e.g. a constraint)."""
-    cause = error.__cause__
-    return isinstance(error, StorageError) and (
-        cause is None or isinstance(cause, sqlite3.OperationalError)
-    )
+    """The database cannot be used right now (a lock, a full disk, an I/O error or a closed
+    database), as opposed to a problem with the data (e.g. a constraint)."""
+    return isinstance(error, StorageUnavailable)
 
 
 class Decoded:

@@ -28,11 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.codes import describe_status, is_final
+from bot.clickatell.codes import delivery_status, describe_status, is_final
 from bot.clickatell.encoding import measure
 from bot.clickatell.types import GatewayError, OutcomeUnknown, Refused
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
+from bot.domain.records import NewRecipient
 from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
+from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ def reaction_for(send: Any) -> str | None:
 class ReplyRelay:
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         gateway: Any,
         *,
         allowed: Callable[[str | None], bool],
@@ -119,7 +121,7 @@ class ReplyRelay:
         text = slack_text_to_sms(str(event.get("text") or ""))
         if text.lstrip().lower().startswith(NOTE_PREFIX):
             return Decision("ignored", "note")
-        info = self.storage.thread_info(channel, thread_ts)
+        info = self.storage.conversations.thread_info(channel, thread_ts)
         if info is None:
             return Decision("ignored", "not one of our threads")
         return self._relay(event, info, text)
@@ -128,7 +130,7 @@ class ReplyRelay:
         channel, ts, user = event["channel"], event["ts"], event.get("user")
         refusal, msisdn = self._check(user, info, text)
         with self.storage.transaction():
-            if not self.storage.claim(_claim_key(channel, ts)):
+            if not self.storage.claims.claim(_claim_key(channel, ts)):
                 return Decision("duplicate")
             if refusal is not None:
                 self._ephemeral(channel, user, info.thread_ts, refusal)
@@ -145,7 +147,7 @@ class ReplyRelay:
             return blocks.refused_not_allowed(), msisdn
         if not msisdn:
             return blocks.ask_to_use_send(info.recipients), msisdn
-        if self.storage.is_opted_out(msisdn):
+        if self.storage.opt_outs.is_opted_out(msisdn):
             return blocks.refused_opted_out(msisdn), msisdn
         if not text.strip():
             return blocks.refused_text("the reply has no text to send."), msisdn
@@ -158,11 +160,9 @@ class ReplyRelay:
         return None, msisdn
 
     def _record(self, event: Mapping[str, Any], info: Any, msisdn: str, text: str) -> int:
-        from bot.storage import NewRecipient
-
         channel, ts = event["channel"], event["ts"]
         encoding, _, parts = measure(text)
-        send = self.storage.record_send(
+        send = self.storage.sends.record(
             slack_user=event.get("user") or "",
             channel=channel,
             text=text,
@@ -172,22 +172,22 @@ class ReplyRelay:
                 NewRecipient(
                     msisdn=msisdn,
                     climsgid=uuid.uuid4().hex,
-                    contact_name=self.storage.contact_name(msisdn),
+                    contact_name=self.storage.contacts.name_for(msisdn),
                 )
             ],
             sandbox=self.sandbox,
             intent_key=_claim_key(channel, ts),
             thread_ts=info.thread_ts,
         )
-        self.storage.attach_card(send.id, channel, ts)
-        self.storage.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
+        self.storage.sends.attach_card(send.id, channel, ts)
+        self.storage.outbox.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
         self.refresh(send.id)
         return send.id
 
     def _ephemeral(self, channel: str, user: str | None, thread_ts: str, text: str) -> None:
         if user:
             payload = {"user": user, "text": text, "thread_ts": thread_ts}
-            self.storage.enqueue(channel, OutboxKind.EPHEMERAL, payload)
+            self.storage.outbox.enqueue(channel, OutboxKind.EPHEMERAL, payload)
 
     def _changed(self, event: Mapping[str, Any], *, deleted: bool) -> Decision:
         channel = event.get("channel")
@@ -198,16 +198,18 @@ class ReplyRelay:
             return Decision("ignored", "incomplete change event")
         if not deleted and ("edited" not in current or current.get("text") == previous.get("text")):
             return Decision("ignored", "not an edit of the text")  # e.g. an unfurl
-        send = self.storage.send_by_intent(_claim_key(channel, ts))
+        send = self.storage.sends.by_intent(_claim_key(channel, ts))
         if send is None or not send.thread_ts:
             return Decision("ignored", "not a relayed reply")
         with self.storage.transaction():
             what = "deleted" if deleted else "edited"
-            if not self.storage.claim(f"relay-{what}:{channel}:{ts}"):  # one note of each kind
+            if not self.storage.claims.claim(
+                f"relay-{what}:{channel}:{ts}"
+            ):  # one note of each kind
                 return Decision("duplicate")
             payload = post_payload(blocks.relay_changed(deleted), thread_ts=send.thread_ts)
             order = order_key(send.recipients[0].msisdn) if send.recipients else None
-            self.storage.enqueue(channel, OutboxKind.POST, payload, order_key=order)
+            self.storage.outbox.enqueue(channel, OutboxKind.POST, payload, order_key=order)
         self.on_enqueue()
         return Decision("noted", "deleted" if deleted else "edited", send.id)
 
@@ -215,9 +217,9 @@ class ReplyRelay:
 
     def refresh(self, send_id: int) -> None:
         """Queue the reaction that shows the reply's current state (coalesced per reply)."""
-        send = self.storage.get_send(send_id)
+        send = self.storage.sends.get(send_id)
         if send is not None and send.card_channel:
-            self.storage.enqueue(
+            self.storage.outbox.enqueue(
                 send.card_channel,
                 OutboxKind.REACTION,
                 {"send_id": send_id},
@@ -227,11 +229,11 @@ class ReplyRelay:
 
     def note_failure(self, send_id: int, msisdn: str, words: str, code: str | None) -> None:
         """Say in the thread why a relayed reply did not reach the phone."""
-        send = self.storage.get_send(send_id)
+        send = self.storage.sends.get(send_id)
         if send is None or not send.thread_ts:
             return
         payload = post_payload(blocks.relay_failed(msisdn, words, code), thread_ts=send.thread_ts)
-        self.storage.enqueue(
+        self.storage.outbox.enqueue(
             send.card_channel or send.channel, OutboxKind.POST, payload, order_key=order_key(msisdn)
         )
         self.on_enqueue()
@@ -266,22 +268,24 @@ class ReplyRelay:
                 self._running.discard(item.id)
 
     def send_item(self, item: Any) -> None:
-        send = self.storage.get_send(int(item.payload["send_id"]))
+        send = self.storage.sends.get(int(item.payload["send_id"]))
         if send is None or not send.recipients:
-            self.storage.give_up(item, "the reply's record is gone")
+            self.storage.outbox.give_up(item, "the reply's record is gone")
             return
         recipient = send.recipients[0]
         if recipient.apimsgid or recipient.error_code or recipient.error_description:
             self._finish(item, send.id)  # already done before a crash
             return
-        if self.storage.is_opted_out(recipient.msisdn):
+        if self.storage.opt_outs.is_opted_out(recipient.msisdn):
             words = "the number opted out (texted STOP) before the reply went out"
             self._failed(item, send, recipient, None, words)
             return
         marker = _INFLIGHT.format(send.id)
-        if self.storage.get_value(marker) is not None and self._already_sent(item, send, recipient):
+        if self.storage.values.get(marker) is not None and self._already_sent(
+            item, send, recipient
+        ):
             return
-        self.storage.set_value(marker, json.dumps({"at": self.clock().timestamp()}))
+        self.storage.values.set(marker, json.dumps({"at": self.clock().timestamp()}))
         try:
             result = self.gateway.send(recipient.msisdn, send.text, climsgid=recipient.climsgid)
         except OutcomeUnknown as error:
@@ -289,7 +293,7 @@ class ReplyRelay:
             return
         except GatewayError as error:
             if _transient(error) and item.attempts < MAX_TRANSIENT_ATTEMPTS:
-                self.storage.delete_value(marker)
+                self.storage.values.delete(marker)
                 self._retry(item, str(error))
                 return
             self._failed(item, send, recipient, error.code, error.explanation)
@@ -309,8 +313,10 @@ class ReplyRelay:
             self._retry(item, f"cannot check an interrupted send: {error}")
             return True
         with self.storage.transaction():
-            self.storage.update_recipient_result(recipient.id, apimsgid=status.apimsgid)
-            self.storage.update_status(recipient.id, status.status, apimsgid=status.apimsgid)
+            self.storage.sends.record_result(recipient.id, apimsgid=status.apimsgid)
+            self.storage.sends.update_status(
+                recipient.id, delivery_status(status.status), apimsgid=status.apimsgid
+            )
             self._finish(item, send.id)
         return True
 
@@ -320,12 +326,12 @@ class ReplyRelay:
             self._failed(item, send, recipient, error.code, error.explanation)
             return
         with self.storage.transaction():
-            self.storage.update_recipient_result(recipient.id, apimsgid=result.apimsgid)
+            self.storage.sends.record_result(recipient.id, apimsgid=result.apimsgid)
             self._finish(item, send.id)
 
     def _failed(self, item: Any, send: Any, recipient: Any, code: str | None, words: str) -> None:
         with self.storage.transaction():
-            self.storage.update_recipient_result(
+            self.storage.sends.record_result(
                 recipient.id, apimsgid=None, error_code=code, error_description=words
             )
             self.note_failure(send.id, recipient.msisdn, words, code)
@@ -333,13 +339,15 @@ class ReplyRelay:
 
     def _finish(self, item: Any, send_id: int) -> None:
         with self.storage.transaction():
-            self.storage.complete(item)
-            self.storage.delete_value(_INFLIGHT.format(send_id))
+            self.storage.outbox.complete(item)
+            self.storage.values.delete(_INFLIGHT.format(send_id))
             self.refresh(send_id)
 
     def _retry(self, item: Any, reason: str) -> None:
         delay = min(300.0, self.backoff * 2 ** min(item.attempts, 10))
-        self.storage.reschedule(item, self.clock() + timedelta(seconds=delay), error=reason[:500])
+        self.storage.outbox.reschedule(
+            item, self.clock() + timedelta(seconds=delay), error=reason[:500]
+        )
         self.on_enqueue()
 
 

@@ -23,7 +23,7 @@ from bot.blocks.base import Message
 from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
 from bot.blocks.errors import error_message, refused_message
 from bot.clickatell.client import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
-from bot.clickatell.codes import explain_error
+from bot.clickatell.codes import delivery_status, explain_error
 from bot.clickatell.encoding import encode_text
 from bot.clickatell.numbers import display_number, normalize_msisdn
 from bot.clickatell.types import (
@@ -35,8 +35,8 @@ from bot.clickatell.types import (
     Refused,
     TextTooLong,
 )
+from bot.domain.records import NewRecipient
 from bot.listeners.common import Replier, may_use, not_allowed_text
-from bot.storage import NewRecipient
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def prepare(services: Any, intent: SendIntent) -> PreparedSend:
     if not may_use(settings, intent.user):
         raise Refusal(not_allowed_text(intent.user))
     targets = resolve(services, intent.to)
-    opted_out = [t for t in targets if services.storage.is_opted_out(t.msisdn)]
+    opted_out = [t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn)]
     if opted_out:
         names = ", ".join(_label(t) for t in opted_out)
         raise Refusal(
@@ -120,7 +120,7 @@ def resolve(services: Any, typed: Sequence[str]) -> tuple[Target, ...]:
 
 
 def _target(services: Any, raw: str) -> Target:
-    contact = services.storage.contact(raw) if _could_be_name(raw) else None
+    contact = services.storage.contacts.get(raw) if _could_be_name(raw) else None
     if contact is not None:
         return Target(contact.msisdn, contact.name)
     try:
@@ -128,7 +128,7 @@ def _target(services: Any, raw: str) -> Target:
     except InvalidNumber as error:
         hint = "" if any(c.isdigit() for c in raw) else " There is no contact by that name either."
         raise Refusal(f"{error}.{hint} Nothing was sent.") from None
-    return Target(msisdn, services.storage.contact_name(msisdn))
+    return Target(msisdn, services.storage.contacts.name_for(msisdn))
 
 
 def _could_be_name(raw: str) -> bool:
@@ -146,7 +146,7 @@ def _label(target: Target) -> str:
 def execute(services: Any, prepared: PreparedSend, reply: Replier) -> None:
     """Record, post the card, send, record the results, update the card, report problems."""
     intent = prepared.intent
-    if not services.storage.claim(f"send:{intent.intent_key}"):
+    if not services.storage.claims.claim(f"send:{intent.intent_key}"):
         log.info("duplicate send request %s ignored", intent.intent_key)
         return
     base = intent.client_id or new_climsgid()
@@ -172,7 +172,7 @@ def _record(services: Any, prepared: PreparedSend, base: str) -> Any:
         )
         for index, t in enumerate(prepared.targets)
     ]
-    return services.storage.record_send(
+    return services.storage.sends.record(
         slack_user=intent.user,
         channel=intent.channel,
         text=intent.text,
@@ -232,7 +232,7 @@ def _store_each(
         error = failure if result is None else result.error
         if result is not None and result.already_sent is not None:
             # No apimsgid here: delivery reports keep updating the earlier send's card.
-            storage.update_recipient_result(
+            storage.sends.record_result(
                 recipient.id,
                 apimsgid=None,
                 error_code=ALREADY_SENT,
@@ -241,10 +241,10 @@ def _store_each(
             continue
         if error is None and result is not None and result.apimsgid is None:
             # Confirmed by climsgid without a per-recipient ID: the gateway has it.
-            storage.update_status(recipient.id, "008")
+            storage.sends.update_status(recipient.id, delivery_status("008"))
             continue
         code, description = _error_fields(error)
-        storage.update_recipient_result(
+        storage.sends.record_result(
             recipient.id,
             apimsgid=result.apimsgid if result is not None else None,
             error_code=code,
@@ -286,7 +286,7 @@ def _report(
     prepared: PreparedSend,
     reply: Replier,
 ) -> None:
-    send = services.storage.get_send(send_id)
+    send = services.storage.sends.get(send_id)
     if card_problem is not None:
         # No card in the channel: show the person the card itself, with why it is not there.
         card = card_message(send)

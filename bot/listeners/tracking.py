@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.clickatell.codes import delivery_status
+
 
 def apply_status(
     services: Any, apimsgid: str | None, status: str, *, charge: float | None = None
@@ -12,12 +14,12 @@ def apply_status(
     """Store a status for one of our messages (forward only) and refresh its card. Returns True
     when the stored state changed; messages not sent through this app are ignored."""
     storage = services.storage
-    recipient = storage.recipient_by_apimsgid(apimsgid) if apimsgid else None
+    recipient = storage.sends.recipient_by_apimsgid(apimsgid) if apimsgid else None
     if recipient is None:
         return False
-    changed = storage.update_status(recipient.id, status, charge=charge)
-    if status == "006" and _all_cancelled(storage.get_send(recipient.send_id)):
-        changed = storage.mark_cancelled(recipient.send_id) or changed
+    changed = storage.sends.update_status(recipient.id, delivery_status(status), charge=charge)
+    if status == "006" and _all_cancelled(storage.sends.get(recipient.send_id)):
+        changed = storage.sends.mark_cancelled(recipient.send_id) or changed
     if changed:
         services.refresh_card(recipient.send_id)
     return changed

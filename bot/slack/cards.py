@@ -32,7 +32,7 @@ class CardPublisher:
     def post(self, send_id: int) -> str | None:
         """Post the card of a recorded send in its channel and remember it. Returns None when
         posted (or queued until Slack is back), else Slack's error code (e.g. not_in_channel)."""
-        send = self._storage.get_send(send_id)
+        send = self._storage.sends.get(send_id)
         if send is None:
             return "the send is gone"
         try:
@@ -48,7 +48,7 @@ class CardPublisher:
             log.warning("could not post card of send %s: %s", send_id, error)
             self._queue(send_id, send.channel)
             return None
-        self._storage.attach_card(send_id, answer["channel"], answer["ts"])
+        self._storage.sends.attach_card(send_id, answer["channel"], answer["ts"])
         return None
 
     def _queue(self, send_id: int, channel: str) -> None:
@@ -56,8 +56,8 @@ class CardPublisher:
         back; replies and updates for the card wait for it there."""
         storage = self._storage
         with storage.transaction():
-            item = storage.enqueue(channel, OutboxKind.POST, {"card_of": send_id})
-            storage.set_card_item(send_id, item)
+            item = storage.outbox.enqueue(channel, OutboxKind.POST, {"card_of": send_id})
+            storage.sends.set_card_item(send_id, item)
         log.warning(
             "Slack is unavailable: the card of send %s will be posted when it is back", send_id
         )

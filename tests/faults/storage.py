@@ -1,10 +1,10 @@
 """Database faults for the tests: a full disk and a lock held by another process.
 
-`FullableStorage` is the real `Storage` whose connections refuse to grow the database while
-`disk.full` is set: every INSERT fails with SQLite's own "database or disk is full"
+`FullableStorage` is the real SQLite storage whose connections refuse to grow the database
+while `disk.full` is set: every INSERT fails with SQLite's own "database or disk is full"
 (SQLITE_FULL), while reads and in-place updates still work, as on a real full disk where only
 what needs new pages fails. The failure is injected at the sqlite3 connection, under all of the
-storage's code.
+adapter's code (its error translation included).
 
 `ForeignLock` is a separate Python process holding `BEGIN EXCLUSIVE` on the database file until
 `release()`: the lock another program (a backup, sqlite3 in a shell) can take.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.storage import Storage
+from bot.storage.sqlite import SqliteDatabase, SqliteStorage
 
 FULL = "database or disk is full"
 
@@ -58,13 +58,22 @@ class FullableConnection:
         return getattr(self._conn, name)
 
 
-class FullableStorage(Storage):
+class FullableDatabase(SqliteDatabase):
     def __init__(self, path: str | Path, disk: Disk, **options: Any):
-        self.disk = disk  # before Storage.__init__: it opens the first connection
+        self.disk = disk
         super().__init__(path, **options)
 
     def _open_connection(self) -> Any:
         return FullableConnection(super()._open_connection(), self.disk)
+
+
+class FullableStorage(SqliteStorage):
+    def __init__(self, path: str | Path, disk: Disk, **options: Any):
+        self.disk = disk  # before SqliteStorage.__init__: it opens the first connection
+        super().__init__(path, **options)
+
+    def _database(self, path: str | Path, **options: Any) -> SqliteDatabase:
+        return FullableDatabase(path, self.disk, **options)
 
 
 _HOLDER = """

@@ -28,7 +28,8 @@ import requests
 
 from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
-from bot.storage import NewRecipient, Storage
+from bot.domain.records import NewRecipient
+from bot.storage import open_storage
 from tests.faults.harness import FAST, FaultApp, ManualClock
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL
@@ -56,7 +57,7 @@ def manual_app(make_app: Callable[..., FaultApp], **options: Any) -> tuple[Fault
     app = make_app(
         options=dataclasses.replace(MANUAL, **options),
         clock=clock,
-        storage_factory=lambda path: Storage(path, clock=clock.seconds),
+        storage_factory=lambda path: open_storage(path, clock=clock.seconds),
     )
     return app, clock
 
@@ -67,7 +68,7 @@ def settle(app: FaultApp) -> None:
     while processor.run_once().processed:
         pass
     outbox.step()
-    assert app.storage.pending_outbox() == 0
+    assert app.storage.outbox.count() == 0
 
 
 def posts_with(app: FaultApp, words: str) -> list[dict]:
@@ -106,7 +107,7 @@ def test_duplicate_and_out_of_order_reports_show_each_furthest_status(
     unique = {(p["apiMsgId"], p["status"]) for p in stream}
     texts = Counter(a.text for a in answers)
     assert texts == {"OK\n": len(unique) + 1, "OK (duplicate)\n": len(answers) - len(unique) - 1}
-    assert len(app.storage.fetch_unprocessed(limit=1000)) == len(unique) + 1
+    assert len(app.storage.inbox.unprocessed(limit=1000)) == len(unique) + 1
 
     settle(app)
     lines = _card_lines(app, card.card_ts)

@@ -65,7 +65,7 @@ def card_with_report(app: FaultApp) -> tuple[str, dict]:
     app.send(f"send {PLAIN} Lunch at 1?")
     card = app.card_ts()
     apimsgid = wait_for(
-        lambda: app.storage.get_send(1).recipients[0].apimsgid, what="the gateway's answer"
+        lambda: app.storage.sends.get(1).recipients[0].apimsgid, what="the gateway's answer"
     )
     app.wait_idle()
     return card, status_params(apimsgid, "004", to=PLAIN)
@@ -122,7 +122,9 @@ def test_acknowledged_callbacks_outlast_a_long_full_disk(
     leaves the failure to its worker (which logs a lasting one once) instead of logging a
     traceback of its own at every pass."""
     disk = Disk()
-    monkeypatch.setattr(rig_module, "Storage", lambda path, **kw: FullableStorage(path, disk, **kw))
+    monkeypatch.setattr(
+        rig_module, "open_storage", lambda path, **kw: FullableStorage(path, disk, **kw)
+    )
     rig = Rig(tmp_path, slack)
     try:
         send = rig.card(PLAIN)
@@ -134,12 +136,12 @@ def test_acknowledged_callbacks_outlast_a_long_full_disk(
                 with pytest.raises(StorageError):
                     rig.process()
                 rig.clock.advance(300)
-        assert disk.refused >= 30 and rig.storage.fetch_unprocessed()  # nothing went through
+        assert disk.refused >= 30 and rig.storage.inbox.unprocessed()  # nothing went through
         assert [r.getMessage() for r in caplog.records if r.name == "bot.inbound.processor"] == []
         disk.full = False
         rig.settle()
         assert len(posted(slack, "Still there?")) == 1
-        assert rig.storage.get_send(send.id).recipients[0].status == "004"
+        assert rig.storage.sends.get(send.id).recipients[0].status == "004"
         assert slack.calls_to("chat.update")  # the card was updated
     finally:
         rig.close()

@@ -92,7 +92,7 @@ def send_through(app: FaultApp, numbers: list[str]) -> str:
     app.send("send " + ",".join(numbers) + " Fire drill at 3pm")
 
     def answered() -> bool:
-        send = app.storage.get_send(1)
+        send = app.storage.sends.get(1)
         return all(r.apimsgid or r.status or r.error_code for r in send.recipients)
 
     wait_for(answered, what="the gateway's answer for every recipient")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,7 +32,8 @@ from slack_sdk import WebClient
 
 from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
-from bot.storage import NewRecipient, Storage
+from bot.domain.records import NewRecipient
+from bot.storage import open_storage
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.rig import send_with_card
@@ -71,7 +71,7 @@ def prepare(db: Path, slack: HistorySlack, rng: random.Random) -> list[Phone]:
     """40 cards of 5 recipients, as `/sms send` leaves them; each recipient's final status."""
     phones = []
     client = WebClient(token="xoxb-kill-burst", base_url=slack.api_url)
-    with Storage(db) as storage:
+    with open_storage(db) as storage:
         for card in range(CARDS):
             channel = f"C0CARD{card:03d}"
             numbers = [f"2782{card:03d}{index:04d}" for index in range(PER_CARD)]
@@ -211,10 +211,8 @@ def sender(env: dict[str, str], tmp_path: Path) -> Iterator[Callable]:
 
 def outstanding(db: Path) -> tuple[int, int]:
     """(callbacks not processed, Slack work not done), read from the database itself."""
-    with sqlite3.connect(db) as conn:
-        inbox = conn.execute("SELECT count(*) FROM inbox WHERE processed_at IS NULL").fetchone()
-        outbox = conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()
-    return inbox[0], outbox[0]
+    with open_storage(db) as storage:
+        return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
 
 
 def replies_shown(slack: HistorySlack) -> Counter[str]:

@@ -77,7 +77,7 @@ def test_requests_are_answered_while_slack_is_down_and_everything_arrives_once(
     app = make_app()
     app.send(f"send {PLAIN} Meeting moved to 4")
     card = app.card_ts()
-    wait_for(lambda: app.storage.get_send(1).recipients[0].apimsgid, what="the send's answer")
+    wait_for(lambda: app.storage.sends.get(1).recipients[0].apimsgid, what="the send's answer")
     app.wait_idle()
 
     outage.hang()
@@ -108,7 +108,7 @@ def test_requests_are_answered_while_slack_is_down_and_everything_arrives_once(
     assert [a.status_code for a in answers] == [200] * len(answers)
     assert app.sandbox.deliveries()[-1].ok  # the report was acknowledged too
     assert outage.phase == HANG and outage.hanging >= 1
-    wait_for(lambda: not app.storage.fetch_unprocessed(limit=1), what="the inbox to be processed")
+    wait_for(lambda: not app.storage.inbox.unprocessed(limit=1), what="the inbox to be processed")
 
     outage.answer_held()  # 503s
     wait_for(lambda: outage.refused[FAIL] >= 5, what="the outbox to retry through 503s")

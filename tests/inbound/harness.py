@@ -143,8 +143,8 @@ class InboundHarness:
         """Every stored callback processed and every outbox item sent."""
 
         def idle() -> bool:
-            return not self.storage.fetch_unprocessed(limit=1) and (
-                self.storage.pending_outbox() == 0
+            return not self.storage.inbox.unprocessed(limit=1) and (
+                self.storage.outbox.count() == 0
             )
 
         wait_for(idle, what="the inbox and outbox to drain")

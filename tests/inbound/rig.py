@@ -16,9 +16,10 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.config import settings_from
+from bot.domain.records import NewRecipient, Send
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.inbound.outbox import Timing
-from bot.storage import NewRecipient, Send, Storage
+from bot.storage import Storage, open_storage
 from tests.inbound.callbacks import form, mo_params, status_params
 from tests.inbound.fakes import HistorySlack
 
@@ -37,12 +38,12 @@ def send_with_card(
     text: str = "Hello",
 ) -> Send:
     """A recorded send whose card is posted, as `/sms send` leaves it (also the benchmarks')."""
-    send = storage.record_send(
+    send = storage.sends.record(
         slack_user=user, channel=channel, text=text, encoding="gsm7", parts=1, recipients=recipients
     )
     response = slack.chat_postMessage(channel=channel, text="card")
-    storage.attach_card(send.id, channel, response["ts"])
-    return storage.get_send(send.id)
+    storage.sends.attach_card(send.id, channel, response["ts"])
+    return storage.sends.get(send.id)
 
 
 class Clock:
@@ -93,7 +94,7 @@ class Rig:
     def __init__(self, tmp_path: Path, fake: HistorySlack, timing: Timing | None = None):
         self.clock = Clock()
         self.fake = fake
-        self.storage = Storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
+        self.storage = open_storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
         self.gateway = FakeGateway()
         settings = settings_from(
             {
@@ -133,7 +134,7 @@ class Rig:
     def uncarded(self, *numbers: str, channel: str = CHANNEL, thread_ts: str | None = None) -> Send:
         """A send whose card is not posted (yet): each recipient accepted by the gateway. With
         `thread_ts`, a person's reply in that thread relayed as SMS (attach its message)."""
-        return self.storage.record_send(
+        return self.storage.sends.record(
             slack_user="U0ALICE",
             channel=channel,
             text="Hello",
@@ -153,12 +154,12 @@ class Rig:
 
     def status(self, apimsgid: str, code: str, *, to: str = "27821234567") -> bool:
         params = status_params(apimsgid, code, to=to, timestamp=self.clock.now)
-        return self.storage.store_callback("status", f"{apimsgid}:{code}", form(params))
+        return self.storage.inbox.store("status", f"{apimsgid}:{code}", form(params))
 
     def mo(self, sender: str, text: str | bytes, **kw: Any) -> bool:
         momsgid = kw.pop("momsgid", None) or f"mo{next(self._ids)}"
         params = mo_params(momsgid, sender, text, at=self.clock.utc(), **kw)
-        return self.storage.store_callback("mo", momsgid, form(params))
+        return self.storage.inbox.store("mo", momsgid, form(params))
 
     # ---- running
 
@@ -175,7 +176,7 @@ class Rig:
         self.process()
         for _ in range(rounds):
             pause = self.drain()
-            if self.storage.pending_outbox() == 0:
+            if self.storage.outbox.count() == 0:
                 return
             self.clock.advance(max(pause, 0.05))
         raise AssertionError("the outbox did not drain")

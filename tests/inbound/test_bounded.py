@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from bot.storage import Send
+from bot.domain.records import Send
 from tests.inbound.rig import CHANNEL, Rig
 
 CAP = 4
@@ -44,7 +44,7 @@ def sizes(rig: Rig) -> dict[str, int]:
 def relayed_reply(rig: Rig, card: Send, phone: str) -> Send:
     """A person's reply in the card's thread, recorded as the relay records it (sent as SMS)."""
     send = rig.uncarded(phone, channel=card.card_channel, thread_ts=card.card_ts)
-    rig.storage.attach_card(send.id, card.card_channel, f"{card.card_ts}1")
+    rig.storage.sends.attach_card(send.id, card.card_channel, f"{card.card_ts}1")
     return send
 
 

@@ -27,7 +27,7 @@ def sent_and_recorded(app: InboundHarness, count: int = 1) -> None:
     wait_for(lambda: len(app.sandbox.messages()) >= count, what="the gateway send")
 
     def recorded() -> bool:
-        sends = [app.storage.get_send(i) for i in range(1, count + 1)]
+        sends = [app.storage.sends.get(i) for i in range(1, count + 1)]
         return all(s and all(r.apimsgid or r.error_code for r in s.recipients) for s in sends)
 
     wait_for(recorded, what="the send's result")
@@ -74,7 +74,7 @@ def test_thread_reply_reaches_the_gateway_and_is_marked(app: InboundHarness) -> 
         lambda c: c.params.get("name") == name and c.params["timestamp"] == reply_ts,
     )
     added("outbox_tray")
-    wait_for(lambda: app.storage.get_send(2).recipients[0].apimsgid, what="the relay's result")
+    wait_for(lambda: app.storage.sends.get(2).recipients[0].apimsgid, what="the relay's result")
     app.advance(0)
     app.advance(1.0)  # 004 for both messages
     added("white_check_mark")
@@ -90,7 +90,7 @@ def test_duplicate_callbacks_are_shown_once(app: InboundHarness) -> None:
     app.wait_idle()
     updates = len(app.fake.calls_to("chat.update"))
     # The gateway retries a report it already delivered, and replays an MO: both dropped.
-    apimsgid = app.storage.get_send(1).recipients[0].apimsgid
+    apimsgid = app.storage.sends.get(1).recipients[0].apimsgid
     session, url = requests.Session(), app.url
     auth = app.callback_auth
     again = post(
@@ -105,14 +105,14 @@ def test_out_of_order_statuses_leave_the_card_received(app: InboundHarness) -> N
     app.send(f"send {PLAIN} Order")
     ts = app.card_ts()
     sent_and_recorded(app)
-    apimsgid = app.storage.get_send(1).recipients[0].apimsgid
+    apimsgid = app.storage.sends.get(1).recipients[0].apimsgid
     session, url, auth = requests.Session(), app.url + "/clickatell/status", app.callback_auth
     assert post(session, url, status_params(apimsgid, "004", to=PLAIN), auth).status_code == 200
     card_shows(app, ts, "Received by recipient")
     assert post(session, url, status_params(apimsgid, "003", to=PLAIN), auth).status_code == 200
     app.wait_idle()
     assert "Received by recipient" in app.card_text(CHANNEL, ts)
-    assert app.storage.get_send(1).recipients[0].status == "004"
+    assert app.storage.sends.get(1).recipients[0].status == "004"
 
 
 def test_multipart_utf16_reply_is_reassembled(app: InboundHarness) -> None:
@@ -137,7 +137,7 @@ def test_stop_opts_out_and_later_sends_are_refused(app: InboundHarness) -> None:
     app.advance(1.0)  # the phone texts STOP
     wait_for(lambda: thread_posts(app, ts), what="the opt-out in the thread")
     assert "opted out (texted STOP)" in json.dumps(thread_posts(app, ts)[0]["blocks"])
-    assert app.storage.is_opted_out(STOPS)
+    assert app.storage.opt_outs.is_opted_out(STOPS)
     # A thread reply to it is refused (ephemeral), and so is a new /sms send.
     app.reply_in_thread("Are you sure?", ts)
     refusal = app.fake.wait_for_call("chat.postEphemeral")[0]

@@ -15,7 +15,7 @@ import requests
 from bot.clickatell.callbacks import decode_mo, parse_params
 from bot.inbound.endpoints import CallbackEndpoints, Credentials
 from bot.serve import HttpServer
-from bot.storage import Storage
+from bot.storage.sqlite import SqliteStorage
 from bot.web import MO_PATH, STATUS_PATH, WebApp
 from tests.inbound.callbacks import FORM, form, get, mo_params, post, status_params
 
@@ -26,7 +26,7 @@ API_ID = "3123456"
 @dataclass
 class Endpoint:
     url: str
-    storage: Storage
+    storage: SqliteStorage
     http: requests.Session
     stored: list[int]
 
@@ -38,7 +38,7 @@ class Endpoint:
 
 
 def _serve(tmp_path: Path, *, busy_timeout: float = 30.0) -> Iterator[Endpoint]:
-    storage = Storage(tmp_path / "db.sqlite3", busy_timeout=busy_timeout)
+    storage = SqliteStorage(tmp_path / "db.sqlite3", busy_timeout=busy_timeout)
     stored: list[int] = []
     endpoints = CallbackEndpoints(
         storage,
@@ -75,14 +75,14 @@ def status(apimsgid: str = "a" * 32, code: str = "004", **kw: str) -> dict[str, 
 def test_status_is_stored_before_the_200(endpoint: Endpoint) -> None:
     answer = post(endpoint.http, endpoint.status_url(), status(), AUTH)
     assert (answer.status_code, answer.text) == (200, "OK\n")
-    rows = endpoint.storage.fetch_unprocessed()
+    rows = endpoint.storage.inbox.unprocessed()
     assert [(r.kind, r.unique_key) for r in rows] == [("status", "a" * 32 + ":004")]
     assert endpoint.stored == [1]  # the processor was woken
 
 
 def test_get_works_like_post(endpoint: Endpoint) -> None:
     assert get(endpoint.http, endpoint.status_url(), status(code="003"), AUTH).status_code == 200
-    assert endpoint.storage.fetch_unprocessed()[0].unique_key.endswith(":003")
+    assert endpoint.storage.inbox.unprocessed()[0].unique_key.endswith(":003")
 
 
 def test_a_duplicate_is_acknowledged_and_dropped(endpoint: Endpoint) -> None:
@@ -90,19 +90,19 @@ def test_a_duplicate_is_acknowledged_and_dropped(endpoint: Endpoint) -> None:
     again = post(endpoint.http, endpoint.status_url(), status(), AUTH)
     assert first.status_code == again.status_code == 200
     assert again.text == "OK (duplicate)\n"
-    assert len(endpoint.storage.fetch_unprocessed()) == 1
+    assert len(endpoint.storage.inbox.unprocessed()) == 1
 
 
 def test_same_message_with_another_status_is_not_a_duplicate(endpoint: Endpoint) -> None:
     for code in ("003", "004"):
         post(endpoint.http, endpoint.status_url(), status(code=code), AUTH)
-    assert len(endpoint.storage.fetch_unprocessed()) == 2
+    assert len(endpoint.storage.inbox.unprocessed()) == 2
 
 
 def test_parameterless_status_call_is_the_url_check(endpoint: Endpoint) -> None:
     answer = endpoint.http.get(endpoint.status_url(), auth=AUTH)
     assert answer.status_code == 200
-    assert endpoint.storage.fetch_unprocessed() == []
+    assert endpoint.storage.inbox.unprocessed() == []
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_without_the_credentials_401(endpoint: Endpoint, auth: tuple[str, str] |
         answer = post(endpoint.http, url, status(), auth)
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Basic realm=")
-    assert endpoint.storage.fetch_unprocessed() == []
+    assert endpoint.storage.inbox.unprocessed() == []
 
 
 def test_garbled_authorization_header_is_401(endpoint: Endpoint) -> None:
@@ -133,7 +133,7 @@ def test_another_accounts_api_id_is_403(endpoint: Endpoint) -> None:
     assert post(endpoint.http, endpoint.status_url(), params, AUTH).status_code == 403
     mo = mo_params("m1", "27821234567", "hi", api_id="999")
     assert post(endpoint.http, endpoint.mo_url(), mo, AUTH).status_code == 403
-    assert endpoint.storage.fetch_unprocessed() == []
+    assert endpoint.storage.inbox.unprocessed() == []
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_malformed_status_is_400_with_the_reason(
     answer = post(endpoint.http, endpoint.status_url(), {**status(), **change}, AUTH)
     assert answer.status_code == 400
     assert reason in answer.text
-    assert endpoint.storage.fetch_unprocessed() == []
+    assert endpoint.storage.inbox.unprocessed() == []
 
 
 def test_malformed_mo_is_400(endpoint: Endpoint) -> None:
@@ -165,7 +165,7 @@ def test_malformed_mo_is_400(endpoint: Endpoint) -> None:
 def test_body_over_64_kib_is_413(endpoint: Endpoint) -> None:
     params = {**status(), "padding": "x" * (64 * 1024)}
     assert post(endpoint.http, endpoint.status_url(), params, AUTH).status_code == 413
-    assert endpoint.storage.fetch_unprocessed() == []
+    assert endpoint.storage.inbox.unprocessed() == []
 
 
 def test_other_methods_are_405(endpoint: Endpoint) -> None:
@@ -179,7 +179,7 @@ def test_utf16_text_is_decoded_from_the_raw_bytes(endpoint: Endpoint) -> None:
     params = mo_params("mo-utf16", "27821234567", text, charset="UTF-16BE", api_id=API_ID)
     # Over GET the raw bytes ride in the query string (percent-encoded, not UTF-8).
     assert get(endpoint.http, endpoint.mo_url(), params, AUTH).status_code == 200
-    (row,) = endpoint.storage.fetch_unprocessed()
+    (row,) = endpoint.storage.inbox.unprocessed()
     assert row.unique_key == "mo-utf16"
     assert decode_mo(parse_params(row.params)).text == text
 
@@ -187,7 +187,7 @@ def test_utf16_text_is_decoded_from_the_raw_bytes(endpoint: Endpoint) -> None:
 def test_latin1_text_survives_a_post(endpoint: Endpoint) -> None:
     params = mo_params("mo-latin", "27821234567", "Grüße & <b>", api_id=API_ID)
     assert post(endpoint.http, endpoint.mo_url(), params, AUTH).status_code == 200
-    (row,) = endpoint.storage.fetch_unprocessed()
+    (row,) = endpoint.storage.inbox.unprocessed()
     assert decode_mo(parse_params(row.params)).text == "Grüße & <b>"
 
 
@@ -203,11 +203,11 @@ def test_locked_database_answers_503_so_the_gateway_retries(impatient: Endpoint)
         blocker.close()
     # Once the database is free the retry is stored normally.
     assert post(impatient.http, impatient.status_url(), status(), AUTH).status_code == 200
-    assert len(impatient.storage.fetch_unprocessed()) == 1
+    assert len(impatient.storage.inbox.unprocessed()) == 1
 
 
 def test_no_password_configured_means_no_check(tmp_path: Path) -> None:
-    with Storage(tmp_path / "open.sqlite3") as storage:
+    with SqliteStorage(tmp_path / "open.sqlite3") as storage:
         endpoints = CallbackEndpoints(storage, api_id=None, credentials=Credentials(None, None))
         captured: list[str] = []
 
@@ -230,7 +230,7 @@ def test_group_commit_stores_each_callback_once_under_concurrency(tmp_path: Path
 
     from bot.inbound.endpoints import InboxWriter
 
-    with Storage(tmp_path / "group.sqlite3") as storage:
+    with SqliteStorage(tmp_path / "group.sqlite3") as storage:
         writer = InboxWriter(storage).start()
         try:
             keys = [f"k{i % 40}" for i in range(200)]  # every key five times, interleaved
@@ -239,24 +239,24 @@ def test_group_commit_stores_each_callback_once_under_concurrency(tmp_path: Path
         finally:
             writer.stop()
         assert sum(results) == 40  # exactly one True per key, whatever the batching
-        stored = {row.unique_key for row in storage.fetch_unprocessed(limit=1000)}
+        stored = {row.unique_key for row in storage.inbox.unprocessed(limit=1000)}
         assert stored == set(keys)
 
 
 def test_duplicates_within_one_batch(tmp_path: Path) -> None:
-    with Storage(tmp_path / "batch.sqlite3") as storage:
-        assert storage.store_callback("mo", "a", b"1") is True
-        results = storage.store_callbacks(
+    with SqliteStorage(tmp_path / "batch.sqlite3") as storage:
+        assert storage.inbox.store("mo", "a", b"1") is True
+        results = storage.inbox.store_many(
             [("mo", "a", b"1"), ("mo", "b", b"2"), ("status", "a", b"3"), ("mo", "b", b"2")]
         )
         assert results == [False, True, True, False]
-        assert len(storage.fetch_unprocessed()) == 3
+        assert len(storage.inbox.unprocessed()) == 3
 
 
 def test_writer_failure_answers_503(tmp_path: Path) -> None:
     from bot.inbound.endpoints import InboxWriter
 
-    storage = Storage(tmp_path / "closed.sqlite3")
+    storage = SqliteStorage(tmp_path / "closed.sqlite3")
     writer = InboxWriter(storage).start()
     endpoints = CallbackEndpoints(
         storage, api_id=API_ID, credentials=Credentials(None, None), store=writer.store

@@ -16,7 +16,7 @@ POST, UPDATE = OutboxKind.POST, OutboxKind.UPDATE
 
 
 def enqueue(rig: Rig, channel: str, text: str, order: str | None = None, **payload) -> int:
-    return rig.storage.enqueue(channel, POST, {"text": text, **payload}, order_key=order)
+    return rig.storage.outbox.enqueue(channel, POST, {"text": text, **payload}, order_key=order)
 
 
 def texts(fake: HistorySlack, channel: str | None = None) -> list[str]:
@@ -63,7 +63,7 @@ def test_429_waits_for_retry_after_and_pauses_only_that_channel(rig: Rig) -> Non
     rig.clock.advance(1.0)
     rig.drain()
     assert stored_texts(rig.fake, "C1") == ["limited", "queued behind"]
-    item = rig.storage.outbox_item(1)
+    item = rig.storage.outbox.get(1)
     assert item.state == "done" and item.attempts == 0  # a rate limit is not a failure
 
 
@@ -81,7 +81,7 @@ def test_5xx_is_retried_with_backoff_then_delivered_once(rig: Rig) -> None:
     rig.drain()
     assert stored_texts(rig.fake, "C1") == ["eventually"]
     assert len(rig.fake.calls_to("chat.postMessage")) == 3
-    assert rig.storage.pending_outbox() == 0
+    assert rig.storage.outbox.count() == 0
 
 
 def test_slack_unreachable_then_back(rig: Rig) -> None:
@@ -89,7 +89,7 @@ def test_slack_unreachable_then_back(rig: Rig) -> None:
     rig.outbox.slack = WebClient(token="xoxb-rig", base_url="http://127.0.0.1:9/api/", timeout=1)
     enqueue(rig, "C1", "while down")
     rig.drain()
-    assert rig.storage.outbox_item(1).attempts == 1
+    assert rig.storage.outbox.get(1).attempts == 1
     rig.outbox.slack = fake_client
     rig.clock.advance(2.0)
     rig.drain()
@@ -115,7 +115,7 @@ def test_reply_to_a_root_that_failed_for_good_is_posted_at_top_level(rig: Rig) -
     root = enqueue(rig, "C1", "root", order="sms:2")
     enqueue(rig, "C1", "reply", order="sms:2", thread_root_item=root)
     rig.settle()
-    assert rig.storage.outbox_item(root).state == "failed"
+    assert rig.storage.outbox.get(root).state == "failed"
     (reply,) = rig.fake.posts()[1:]
     assert reply["text"] == "reply" and "thread_ts" not in reply
 
@@ -128,14 +128,14 @@ def test_a_post_whose_answer_was_lost_is_not_posted_twice(tmp_path: Path, rig: R
     enqueue(rig, "C1", "exactly once")
     rig.drain()  # times out while Slack holds its answer
     rig.fake.release()
-    assert rig.storage.pending_outbox() == 1
+    assert rig.storage.outbox.count() == 1
     rig.clock.advance(2.0)
     rig.drain()
-    assert rig.storage.pending_outbox() == 0
+    assert rig.storage.outbox.count() == 0
     assert len(rig.fake.calls_to("chat.postMessage")) == 1
     assert stored_texts(rig.fake, "C1") == ["exactly once"]
     (ts,) = [ts for (ch, ts) in rig.fake.messages if ch == "C1"]
-    assert rig.storage.outbox_result(1) == ts
+    assert rig.storage.outbox.result(1) == ts
 
 
 def test_without_history_access_a_lost_answer_means_posting_again(rig: Rig) -> None:
@@ -157,15 +157,15 @@ def test_permanent_error_gives_up_and_the_queue_goes_on(rig: Rig) -> None:
     enqueue(rig, "C404", "nowhere", order="sms:3")
     enqueue(rig, "C1", "next", order="sms:3")
     rig.settle()
-    assert rig.storage.outbox_item(1).state == "failed"
+    assert rig.storage.outbox.get(1).state == "failed"
     assert stored_texts(rig.fake, "C1") == ["next"]
 
 
 def test_claims_of_a_dead_process_are_released_on_start(rig: Rig) -> None:
     enqueue(rig, "C1", "claimed then crashed")
-    (_claimed,) = rig.storage.fetch_due(now=rig.clock.utc())  # a drainer took it, then died
-    assert rig.storage.fetch_due(now=rig.clock.utc()) == []
-    assert rig.storage.release_claims() == 1
+    (_claimed,) = rig.storage.outbox.fetch_due(now=rig.clock.utc())  # a drainer took it, then died
+    assert rig.storage.outbox.fetch_due(now=rig.clock.utc()) == []
+    assert rig.storage.outbox.release_leases() == 1
     rig.drain()
     assert stored_texts(rig.fake, "C1") == ["claimed then crashed"]
 
@@ -187,7 +187,7 @@ def test_card_pacing_forgets_updates_older_than_the_interval(rig: Rig, monkeypat
     """A long-running process must not keep one pacing entry per card it ever updated."""
     monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", 5)
     for n in range(12):
-        rig.storage.enqueue(
+        rig.storage.outbox.enqueue(
             f"C{n}", UPDATE, {"ts": "1.0", "text": f"card {n}"}, coalesce_key=f"card:{n}"
         )
         rig.drain()
@@ -199,10 +199,12 @@ def test_card_pacing_forgets_updates_older_than_the_interval(rig: Rig, monkeypat
 def test_card_pacing_still_holds_within_the_interval_after_pruning(rig: Rig, monkeypatch) -> None:
     monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", 2)
     for n in range(3):
-        rig.storage.enqueue(f"C{n}", UPDATE, {"ts": "1.0", "text": "a"}, coalesce_key=f"card:{n}")
+        rig.storage.outbox.enqueue(
+            f"C{n}", UPDATE, {"ts": "1.0", "text": "a"}, coalesce_key=f"card:{n}"
+        )
         rig.drain()
     rig.clock.advance(1.5)
-    rig.storage.enqueue("C0", UPDATE, {"ts": "1.0", "text": "b"}, coalesce_key="card:0")
+    rig.storage.outbox.enqueue("C0", UPDATE, {"ts": "1.0", "text": "b"}, coalesce_key="card:0")
     rig.drain()
     assert len(rig.fake.calls_to("chat.update")) == 3  # card 0 waits out its 3 s
 
@@ -214,4 +216,4 @@ def test_remembered_cards_are_capped(rig: Rig, monkeypatch) -> None:
         rig.inbound.refresh_card(send.id)
     assert len(rig.inbound._cards) == 3
     rig.inbound.refresh_card(sends[0].id)  # forgotten: read from storage again, still updated
-    assert rig.storage.pending_outbox() == 5
+    assert rig.storage.outbox.count() == 5

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from bot.inbound import Inbound, Options
 from bot.inbound.conversations import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, keyword
+from bot.inbound.processor import KEEP_CLAIMS
+from bot.storage import StorageError, StorageUnavailable
 from tests.inbound.rig import CHANNEL, SMS_CHANNEL, Rig
 
 PHONE = "27821234567"
@@ -36,7 +38,7 @@ def test_status_moves_only_forward(rig: Rig) -> None:
     rig.clock.advance(10)
     rig.status(apimsgid, "003", to=PHONE)  # late, after 004
     rig.settle()
-    assert rig.storage.get_send(send.id).recipients[0].status == "004"
+    assert rig.storage.sends.get(send.id).recipients[0].status == "004"
     assert len(updates(rig)) == 1  # the late 003 changed nothing, so no update either
     assert "Received by recipient" in blocks_text(updates(rig)[-1])
 
@@ -44,14 +46,14 @@ def test_status_moves_only_forward(rig: Rig) -> None:
 def test_status_found_by_climsgid_before_the_apimsgid_was_stored(rig: Rig) -> None:
     send = rig.card(PHONE)
     recipient = send.recipients[0]
-    rig.storage.update_recipient_result(recipient.id, apimsgid=None)  # the answer is not in yet
+    rig.storage.sends.record_result(recipient.id, apimsgid=None)  # the answer is not in yet
     params_id = "f" * 32
     from tests.inbound.callbacks import form, status_params
 
     params = status_params(params_id, "003", to=PHONE, climsgid=recipient.climsgid)
-    rig.storage.store_callback("status", f"{params_id}:003", form(params))
+    rig.storage.inbox.store("status", f"{params_id}:003", form(params))
     rig.settle()
-    stored = rig.storage.get_send(send.id).recipients[0]
+    stored = rig.storage.sends.get(send.id).recipients[0]
     assert (stored.status, stored.apimsgid) == ("003", params_id)
 
 
@@ -69,7 +71,7 @@ def test_reports_of_a_big_send_make_one_update_per_card_interval(rig: Rig) -> No
     for recipient in send.recipients:
         rig.status(recipient.apimsgid, "003", to=recipient.msisdn)
     rig.process()
-    assert rig.storage.pending_outbox() == 1  # 500 reports, one coalesced update waiting
+    assert rig.storage.outbox.count() == 1  # 500 reports, one coalesced update waiting
     rig.drain()
     rig.clock.advance(1)
     for recipient in send.recipients:
@@ -105,26 +107,26 @@ def test_reports_for_a_send_whose_card_is_not_posted_load_it_once_per_batch(
     its SMS go out: its reports must not load the whole send (every recipient) one by one."""
     send = rig.uncarded(*[f"2782{i:07d}" for i in range(200)])
     loads = []
-    original = rig.storage.get_send
-    monkeypatch.setattr(rig.storage, "get_send", lambda i: loads.append(i) or original(i))
+    original = rig.storage.sends.get
+    monkeypatch.setattr(rig.storage.sends, "get", lambda i: loads.append(i) or original(i))
     for recipient in send.recipients:
         rig.status(recipient.apimsgid, "003", to=recipient.msisdn)
     assert rig.processor.run_once().processed == 200  # one batch
     assert loads.count(send.id) == 0  # is it a reply, where is its card: no recipient loaded
-    assert {r.status for r in rig.storage.get_send(send.id).recipients} == {"003"}
+    assert {r.status for r in rig.storage.sends.get(send.id).recipients} == {"003"}
 
 
 def test_status_for_a_message_we_never_sent_is_retried_then_dropped(rig: Rig) -> None:
     rig.status("9" * 32, "004")
     for wait in (1.0, 3.0, 10.0):  # the processor's retry delays
         rig.process()
-        (row,) = rig.storage.fetch_unprocessed()
+        (row,) = rig.storage.inbox.unprocessed()
         rig.process()  # not due yet: nothing changes
-        assert rig.storage.fetch_unprocessed()[0].attempts == row.attempts
+        assert rig.storage.inbox.unprocessed()[0].attempts == row.attempts
         rig.clock.advance(wait)
     rig.process()
-    assert rig.storage.fetch_unprocessed() == []  # dropped after the last retry
-    assert rig.storage.pending_outbox() == 0
+    assert rig.storage.inbox.unprocessed() == []  # dropped after the last retry
+    assert rig.storage.outbox.count() == 0
 
 
 def test_a_row_that_fails_does_not_hold_up_the_others(rig: Rig, monkeypatch) -> None:
@@ -139,23 +141,23 @@ def test_a_row_that_fails_does_not_hold_up_the_others(rig: Rig, monkeypatch) -> 
     rig.mo("27820000001", "poison")
     rig.mo("27820000002", "fine")
     rig.process()
-    pending = rig.storage.fetch_unprocessed()
+    pending = rig.storage.inbox.unprocessed()
     assert [r.attempts for r in pending] == [1]  # the poison row, counted and kept
-    assert rig.storage.pending_outbox() == 1  # the good one went on
+    assert rig.storage.outbox.count() == 1  # the good one went on
 
 
 # ---------------------------------------------------------------- conversations
 
 
 def test_sms_from_a_new_number_starts_a_conversation(rig: Rig) -> None:
-    rig.storage.save_contact("Bob", PHONE)
+    rig.storage.contacts.save("Bob", PHONE)
     rig.mo(PHONE, "first")
     rig.mo(PHONE, "second")  # arrives before the root is posted
     rig.settle()
     root, reply = rig.fake.posts(SMS_CHANNEL)
     assert "New SMS conversation" in blocks_text(root) and "Bob" in blocks_text(root)
     assert "+27 82 123 4567" in blocks_text(root) and "first" in blocks_text(root)
-    root_ts = rig.storage.outbox_result(1)
+    root_ts = rig.storage.outbox.result(1)
     assert reply["thread_ts"] == root_ts and "second" in blocks_text(reply)
 
 
@@ -316,13 +318,13 @@ def test_stop_records_an_opt_out_and_start_reverses_it(rig: Rig) -> None:
     rig.card(PHONE)
     rig.mo(PHONE, "  Unsubscribe ")
     rig.settle()
-    assert rig.storage.is_opted_out(PHONE)
+    assert rig.storage.opt_outs.is_opted_out(PHONE)
     note = blocks_text(rig.fake.posts(CHANNEL)[-1])
     assert "opted out (texted UNSUBSCRIBE)" in note
     rig.clock.advance(60)
     rig.mo(PHONE, "start")
     rig.settle()
-    assert not rig.storage.is_opted_out(PHONE)
+    assert not rig.storage.opt_outs.is_opted_out(PHONE)
     assert "texted START" in blocks_text(rig.fake.posts(CHANNEL)[-1])
 
 
@@ -363,6 +365,57 @@ def test_reports_of_one_message_in_one_batch_end_at_the_highest(rig: Rig) -> Non
     rig.status(b, "003", to="27821234568")
     rig.status(b, "004", to="27821234568")
     rig.settle()
-    assert rig.storage.get_send(first.id).recipients[0].status == "004"
-    assert rig.storage.get_send(second.id).recipients[0].status == "004"
+    assert rig.storage.sends.get(first.id).recipients[0].status == "004"
+    assert rig.storage.sends.get(second.id).recipients[0].status == "004"
     assert len(updates(rig)) == 2  # one per card
+
+
+# ---------------------------------------------------------------- storage errors
+
+
+def _failing(error: Exception):
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
+
+    return fail
+
+
+def test_a_database_that_cannot_answer_now_holds_every_row_untouched(rig: Rig, monkeypatch) -> None:
+    """StorageUnavailable (locked, disk full): not the row's fault, so nothing is counted
+    against it; the worker pauses and tries again."""
+    send = rig.card(PHONE)
+    rig.status(send.recipients[0].apimsgid, "004", to=PHONE)
+    locked = StorageUnavailable("database is locked")
+    monkeypatch.setattr(rig.storage.sends, "apply_reports", _failing(locked))
+    with pytest.raises(StorageUnavailable):
+        rig.processor.run_once()
+    (row,) = rig.storage.inbox.unprocessed()
+    assert row.attempts == 0
+
+
+def test_a_storage_error_of_the_data_counts_against_its_row(rig: Rig, monkeypatch) -> None:
+    """Any other StorageError (a constraint the data breaks) is the row's: recorded and retried
+    later, while the worker goes on."""
+    send = rig.card(PHONE)
+    rig.status(send.recipients[0].apimsgid, "004", to=PHONE)
+    broken = StorageError("constraint failed")
+    monkeypatch.setattr(rig.storage.sends, "apply_reports", _failing(broken))
+    assert rig.processor.run_once().processed == 0
+    (row,) = rig.storage.inbox.unprocessed()
+    assert row.attempts == 1 and row.last_error == "StorageError: constraint failed"
+
+
+# ---------------------------------------------------------------- pruning
+
+
+def test_slack_claims_are_pruned_with_the_inbox_and_outbox(rig: Rig) -> None:
+    """Slack's idempotency claims (event, trigger and message ids) are kept far longer than
+    Slack ever redelivers, then forgotten by the periodic prune, so the table stops growing."""
+    assert rig.storage.claims.claim("slash:old-trigger")
+    rig.clock.advance(KEEP_CLAIMS.total_seconds() - 3600)
+    assert rig.storage.claims.claim("slash:recent-trigger")
+    rig.clock.advance(2 * 3600)  # the first claim is past the retention, the second is not
+    rig.processor.step()  # the periodic work: prunes on its first step, then hourly
+    assert rig.storage.claims.count() == 1
+    assert not rig.storage.claims.claim("slash:recent-trigger")  # still a duplicate
+    assert rig.storage.claims.claim("slash:old-trigger")  # forgotten: a new claim

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.storage import open_storage
 from tests.inbound.callbacks import mo_params, post
 from tests.inbound.fakes import HistorySlack
 from tests.support.wait import wait_for
@@ -93,8 +93,8 @@ def serve(tmp_path: Path, slack: HistorySlack) -> Iterator[Callable[[], Server]]
 
 
 def pending(tmp_path: Path) -> int:
-    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
-        return db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+    with open_storage(tmp_path / "bot.sqlite3") as storage:
+        return storage.outbox.count("pending")
 
 
 def shown(slack: HistorySlack) -> list[str]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
-from bot.storage import NewRecipient
+from bot.domain.records import NewRecipient
 from tests.inbound.callbacks import mo_params, post
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, USER, InboundHarness
 from tests.inbound.rig import Rig
@@ -31,7 +31,7 @@ def relayed(app: InboundHarness) -> list[tuple[str, str]]:
     """What the gateway received from thread replies (not from cards)."""
     cards = set()
     send_id = 1
-    while (send := app.storage.get_send(send_id)) is not None:
+    while (send := app.storage.sends.get(send_id)) is not None:
         if send.thread_ts is None:
             cards.update(r.climsgid for r in send.recipients)
         send_id += 1
@@ -110,7 +110,7 @@ def test_edit_or_delete_of_a_texted_reply_gets_a_note(app: InboundHarness) -> No
 
 def test_people_not_allowed_are_refused(make_app) -> None:
     app = make_app(env={"SMS_ALLOWED_USERS": "U0BOSS"})
-    send = app.storage.record_send(
+    send = app.storage.sends.record(
         slack_user="U0BOSS",
         channel=CHANNEL,
         text="Hi",
@@ -118,7 +118,7 @@ def test_people_not_allowed_are_refused(make_app) -> None:
         parts=1,
         recipients=[NewRecipient(msisdn=PLAIN, climsgid="boss1", apimsgid="a1")],
     )
-    app.storage.attach_card(send.id, CHANNEL, "1700000000.999999")
+    app.storage.sends.attach_card(send.id, CHANNEL, "1700000000.999999")
     app.reply_in_thread("let me in", "1700000000.999999", user="U0INTERN")
     wait_for(lambda: ephemerals(app), what="the refusal")
     assert "not allowed" in ephemerals(app)[0]
@@ -127,7 +127,7 @@ def test_people_not_allowed_are_refused(make_app) -> None:
 
 def test_card_with_several_numbers_and_no_reply_asks_for_sms_send(app: InboundHarness) -> None:
     ts = card_sent(app, f"send {PLAIN},{OTHER} Hi both")
-    wait_for(lambda: app.storage.get_send(1).recipients[1].apimsgid, what="both accepted")
+    wait_for(lambda: app.storage.sends.get(1).recipients[1].apimsgid, what="both accepted")
     app.reply_in_thread("who gets this?", ts)
     wait_for(lambda: ephemerals(app), what="the question")
     assert "/sms send" in ephemerals(app)[0]
@@ -159,7 +159,7 @@ def test_a_failed_relay_is_marked_and_explained(app: InboundHarness) -> None:
     ts = card_sent(app, f"send {FAILS} Hi")
     _, reply_ts = app.reply_in_thread("are you there?", ts)
     wait_for(lambda: relayed(app), what="the relayed SMS")
-    wait_for(lambda: app.storage.get_send(2).recipients[0].apimsgid, what="its result")
+    wait_for(lambda: app.storage.sends.get(2).recipients[0].apimsgid, what="its result")
     app.advance(0)
     app.advance(1.0)  # 007 for both
     app.fake.wait_for_call(
@@ -176,7 +176,7 @@ def test_a_failed_relay_is_marked_and_explained(app: InboundHarness) -> None:
 def test_an_interrupted_relay_is_checked_before_sending_again(tmp_path: Path, rig: Rig) -> None:
     """A crash between the gateway call and storing its answer: the climsgid is known to the
     gateway, so the restarted relay records it instead of texting the phone twice."""
-    send = rig.storage.record_send(
+    send = rig.storage.sends.record(
         slack_user="U0ALICE",
         channel="C1",
         text="once",
@@ -185,13 +185,13 @@ def test_an_interrupted_relay_is_checked_before_sending_again(tmp_path: Path, ri
         recipients=[NewRecipient(msisdn=PLAIN, climsgid="cli-interrupted")],
         thread_ts="1700000000.000001",
     )
-    rig.storage.attach_card(send.id, "C1", "1700000000.000002")
-    item_id = rig.storage.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
+    rig.storage.sends.attach_card(send.id, "C1", "1700000000.000002")
+    item_id = rig.storage.outbox.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
     rig.gateway.known["cli-interrupted"] = "api-from-before"  # it did reach the gateway
-    rig.storage.set_value(f"relay.inflight.{send.id}", "{}")  # ...then the process died
-    (item,) = rig.storage.fetch_due(now=rig.clock.utc())
+    rig.storage.values.set(f"relay.inflight.{send.id}", "{}")  # ...then the process died
+    (item,) = rig.storage.outbox.fetch_due(now=rig.clock.utc())
     assert item.id == item_id
     rig.inbound.relay.send_item(item)
     assert rig.gateway.sent == []
-    assert rig.storage.get_send(send.id).recipients[0].apimsgid == "api-from-before"
-    assert rig.storage.outbox_item(item_id).state == "done"
+    assert rig.storage.sends.get(send.id).recipients[0].apimsgid == "api-from-before"
+    assert rig.storage.outbox.get(item_id).state == "done"

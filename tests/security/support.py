@@ -8,7 +8,8 @@
 - `start_app`: the real app (`tests.inbound.harness.InboundHarness`: Runtime on 127.0.0.1:0, the
   in-process sandbox, a `HistorySlack`) with those options.
 - `GatewayCounter` counts the commands the sandbox receives; `state_snapshot` reads the durable
-  state a refused command must not change.
+  state a refused command must not change, through a storage of its own (the repositories, not
+  the database's tables).
 """
 
 from __future__ import annotations
@@ -16,23 +17,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.storage import open_storage
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import FAST, InboundHarness
 
 QUIET = dataclasses.replace(FAST, low_balance=0.0)
 
-# What a refused command must leave exactly as it was (claims, inbox and outbox are bookkeeping:
-# a refusal may claim the request's ID and queue the refusal itself).
-STATE_TABLES = ("sends", "recipients", "contacts", "opt_outs", "conversations", "mo_parts")
+# What a refused command must leave exactly as it was: sends with their recipients, contacts,
+# opt-outs, conversations and waiting SMS parts (claims, inbox and outbox are bookkeeping: a
+# refusal may claim the request's ID and queue the refusal itself).
+EVERYTHING = 1_000_000  # a limit no test's database reaches
+_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ErrorLog(logging.Handler):
@@ -104,19 +108,18 @@ class GatewayCounter:
             return len(self.commands)
 
 
-def state_snapshot(db_path: str | Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the state tables, read through a connection of our own."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
+def state_snapshot(db_path: str | Path) -> dict[str, list[Any]]:
+    """Every stored record of that state, read through a storage of our own."""
+    with open_storage(db_path) as storage:
+        sends = {entry.send_id for entry in storage.sends.recent_log(limit=EVERYTHING)}
+        conversations = storage.conversations.recent(limit=EVERYTHING)
         return {
-            table: sorted(
-                connection.execute(f"SELECT * FROM {table}").fetchall(),
-                key=repr,
-            )
-            for table in STATE_TABLES
+            "sends": [storage.sends.get(send_id) for send_id in sorted(sends)],
+            "contacts": storage.contacts.all(),
+            "opt_outs": storage.opt_outs.all(),
+            "conversations": sorted(conversations, key=lambda c: c.id),
+            "mo_parts": storage.mo_parts.stale(timedelta(0), now=_END_OF_TIME),
         }
-    finally:
-        connection.close()
 
 
 @dataclass(frozen=True)
@@ -181,32 +184,26 @@ def _read_response(sock: socket.socket) -> RawResponse:
 
 def inbox_rows(db_path: str | Path) -> int:
     """Callbacks stored so far, processed or not."""
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
-        return db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
+    with open_storage(db_path) as storage:
+        return storage.inbox.count()
 
 
 def inbox_settled(db_path: str | Path) -> bool:
     """Every stored callback has been through the processor at least once."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        (waiting,) = connection.execute(
-            "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL AND attempts = 0"
-        ).fetchone()
-        return waiting == 0
-    finally:
-        connection.close()
+    with open_storage(db_path) as storage:
+        waiting = storage.inbox.unprocessed(limit=EVERYTHING)
+    return all(item.attempts > 0 for item in waiting)
 
 
 def inbox_failures(db_path: str | Path) -> list[str]:
     """Processing errors recorded on callbacks, besides 'not one of ours (yet)'."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = connection.execute(
-            "SELECT last_error FROM inbox WHERE last_error IS NOT NULL"
-        ).fetchall()
-    finally:
-        connection.close()
-    return [row[0] for row in rows if row[0] != "message not known (yet)"]
+    with open_storage(db_path) as storage:
+        failed = storage.inbox.failures(limit=EVERYTHING)
+    return [
+        item.last_error
+        for item in failed
+        if item.last_error is not None and item.last_error != "message not known (yet)"
+    ]
 
 
 @contextmanager

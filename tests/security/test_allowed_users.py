@@ -60,7 +60,7 @@ def _alices_scheduled_card(app: InboundHarness) -> Any:
     _answer(app, "setup-contact")
     app.send(f"send --at +2h {ECHO} see you tomorrow")
     send = wait_for(
-        lambda: (s := app.storage.get_send(1)) and s.card_ts and s.recipients[0].status and s,
+        lambda: (s := app.storage.sends.get(1)) and s.card_ts and s.recipients[0].status and s,
         what="the scheduled send's result and its report (011, queued for later delivery)",
     )
     app.wait_idle()

@@ -167,6 +167,6 @@ def test_any_callback_gets_a_4xx_or_200_never_a_5xx(
             assert answer.headers.get("www-authenticate", "").startswith("Basic ")
         # Whatever was accepted goes through the processor and out to Slack without an error.
         wait_for(lambda: inbox_settled(db), what="the processor to take the callback")
-        wait_for(lambda: fuzz_app.storage.pending_outbox() == 0, what="the outbox to drain")
+        wait_for(lambda: fuzz_app.storage.outbox.count() == 0, what="the outbox to drain")
         errors.assert_clean(f"{attempt.method} {attempt.path}")
     assert inbox_failures(db) == []

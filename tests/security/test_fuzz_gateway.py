@@ -186,7 +186,7 @@ def _finished(app: InboundHarness, trigger: str) -> list[dict[str, Any]] | bool:
     ]
     if answers:
         return answers
-    send = app.storage.send_by_intent(f"slash:{trigger}")
+    send = app.storage.sends.by_intent(f"slash:{trigger}")
     return bool(
         send is not None
         and send.card_ts

@@ -74,7 +74,7 @@ def _answered(app: InboundHarness, trigger: str) -> bool:
         return True
     if any(c.params.get("trigger_id") == trigger for c in app.fake.calls_to("views.open")):
         return True
-    send = app.storage.send_by_intent(f"slash:{trigger}")
+    send = app.storage.sends.by_intent(f"slash:{trigger}")
     return bool(
         send is not None
         and send.card_ts

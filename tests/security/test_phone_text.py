@@ -86,7 +86,7 @@ def test_a_reply_in_a_card_thread_shows_the_phone_text_literally(app: InboundHar
     ts = app.card_ts()
     wait_for(lambda: app.sandbox.messages(), what="the SMS")
     wait_for(
-        lambda: all(r.apimsgid for r in app.storage.get_send(1).recipients),
+        lambda: all(r.apimsgid for r in app.storage.sends.get(1).recipients),
         what="the send's result",
     )
     for _ in range(3):
@@ -103,7 +103,7 @@ def test_contact_names_and_keywords_do_not_become_markup(app: InboundHarness) ->
         f"contact add <!here>Boss {PHONE}", response_url=app.fake.response_url("contact")
     )
     assert app.post(command).status_code == 200
-    wait_for(lambda: app.storage.contact_name(PHONE), what="the contact")
+    wait_for(lambda: app.storage.contacts.name_for(PHONE), what="the contact")
     params = mo_params("mo-stop", PHONE, " stop ")
     assert post(app.http, app.url + "/clickatell/mo", params, app.callback_auth).status_code == 200
     (message,) = _posts(app, SMS_CHANNEL)

@@ -154,7 +154,7 @@ def _full_run(run: Run, slack: HistorySlack, proxy: ScriptedServer) -> None:
     told = run.command(f"send {ECHO} Hello there")
     assert "could not post the card" in told.lower()
     send = wait_for(
-        lambda: (s := app.storage.get_send(1)) and s.recipients[0].apimsgid and s,
+        lambda: (s := app.storage.sends.get(1)) and s.recipients[0].apimsgid and s,
         what="the send's result",
     )
     apimsgid = send.recipients[0].apimsgid
@@ -207,7 +207,7 @@ def _full_run(run: Run, slack: HistorySlack, proxy: ScriptedServer) -> None:
     run.command("redeem 0000000000000000")
     run.keep(requests.get(app.url + "/healthz", timeout=10))
     # (The refused card's updates wait for a card that never came; they are not waited for.)
-    wait_for(lambda: not app.storage.fetch_unprocessed(limit=1), what="the callbacks processed")
+    wait_for(lambda: not app.storage.inbox.unprocessed(limit=1), what="the callbacks processed")
 
 
 APP_TOKEN = "xapp-1-A0SMS-SECRET-app-token-9b2f"

@@ -6,10 +6,8 @@ from the listener itself), and no request ID is claimed."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import closing
 from typing import Any
 
 import pytest
@@ -22,6 +20,7 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
+from bot.storage import open_storage
 from tests.inbound.harness import SECRET, InboundHarness
 from tests.security.support import state_snapshot
 from tests.support.signing import (
@@ -91,8 +90,8 @@ class ListenerSpy:
 
 
 def _claims(app: InboundHarness) -> int:
-    with closing(sqlite3.connect(f"file:{app.settings.db_path}?mode=ro", uri=True)) as db:
-        return db.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+    with open_storage(app.settings.db_path) as storage:
+        return storage.claims.count()
 
 
 def _forgeries(request: SlackRequest) -> dict[str, dict[str, str]]:

@@ -82,7 +82,7 @@ def test_unknown_contact_name_is_refused(app: AppHarness) -> None:
 
 
 def test_opted_out_number_is_refused(app: AppHarness) -> None:
-    app.services.storage.record_opt_out(ECHO, "STOP")
+    app.services.storage.opt_outs.opt_out(ECHO, "STOP")
     reply = _ask(app, f"send +{ECHO} hello")
     assert "opted out" in reply["text"]
     assert "+27 82 555 0103" in reply["text"]
@@ -114,7 +114,7 @@ def _sent(app: AppHarness, to: str = ECHO) -> str:
     app.command(f"send {to} hello")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     apimsgid = app.sandbox.messages()[0].apimsgid
-    wait_for(lambda: app.services.storage.recipient_by_apimsgid(apimsgid), 10, "the result")
+    wait_for(lambda: app.services.storage.sends.recipient_by_apimsgid(apimsgid), 10, "the result")
     return apimsgid
 
 
@@ -136,7 +136,7 @@ def test_status_of_unknown_id_explains_the_gateway_code(app: AppHarness) -> None
 
 def test_status_by_our_climsgid(app: AppHarness) -> None:
     apimsgid = _sent(app)
-    climsgid = app.services.storage.recipient_by_apimsgid(apimsgid).climsgid
+    climsgid = app.services.storage.sends.recipient_by_apimsgid(apimsgid).climsgid
     reply = _ask(app, f"status {climsgid}")
     assert apimsgid in reply["text"]
 

@@ -30,8 +30,8 @@ def _scheduled_card(app: AppHarness) -> Any:
     storage = app.services.storage
 
     def ready() -> Any:
-        entries = storage.recent_log()
-        send = storage.get_send(entries[0].send_id) if entries else None
+        entries = storage.sends.recent_log()
+        send = storage.sends.get(entries[0].send_id) if entries else None
         return send if send and send.card_ts and send.recipients[0].apimsgid else None
 
     send = wait_for(ready, 10, "the recorded send")
@@ -83,7 +83,7 @@ def test_cancel_button_cancels_and_updates_the_card(app: AppHarness) -> None:
 
     wait_for(cancelled_card, 10, "the card without its button")
     assert cancels == [send.recipients[0].apimsgid]
-    assert app.services.storage.get_send(send.id).cancelled_at is not None
+    assert app.services.storage.sends.get(send.id).cancelled_at is not None
 
 
 def test_double_click_calls_the_gateway_once(app: AppHarness) -> None:
@@ -93,7 +93,7 @@ def test_double_click_calls_the_gateway_once(app: AppHarness) -> None:
     assert _click(app, send, "c1", "1700000300.000001") == 200
     assert _click(app, send, "c1", "1700000300.000001") == 200
     wait_for(lambda: app.sandbox.messages()[0].status == "006", 10, "cancelled")
-    wait_for(lambda: app.services.storage.get_send(send.id).cancelled_at, 10, "recorded")
+    wait_for(lambda: app.services.storage.sends.get(send.id).cancelled_at, 10, "recorded")
     assert _click(app, send, "c2", "1700000301.000001") == 200
     late = app.wait_response("c2")
     assert "nothing left to cancel" in late["text"]
@@ -114,7 +114,7 @@ def test_cancel_command_updates_the_card(app: AppHarness) -> None:
     send = _scheduled_card(app)
     _, name = app.command(f"cancel {send.recipients[0].apimsgid}")
     assert "cancelled; it will not be sent" in app.wait_response(name)["text"]
-    wait_for(lambda: app.services.storage.get_send(send.id).cancelled_at, 10, "recorded")
+    wait_for(lambda: app.services.storage.sends.get(send.id).cancelled_at, 10, "recorded")
 
 
 # --------------------------------------------------------------------------- compose modal
@@ -216,7 +216,7 @@ def test_slack_503_is_retried(app: AppHarness) -> None:
     app.command(f"send {ECHO} through a hiccup")
     posts = app.fake.wait_for_call("chat.postMessage", count=2)
     assert len(posts) == 2
-    wait_for(lambda: app.services.storage.recent_log()[0].apimsgid, 10, "sent")
+    wait_for(lambda: app.services.storage.sends.recent_log()[0].apimsgid, 10, "sent")
     assert app.slack_sleeps  # backed off (injected sleep: no real waiting)
 
 
@@ -225,5 +225,5 @@ def test_slack_429_waits_for_retry_after(app: AppHarness) -> None:
     app.command(f"send {ECHO} rate limited")
     app.fake.wait_for_call("chat.postMessage", count=2)
     assert 7.0 in app.slack_sleeps
-    send_id = wait_for(lambda: app.services.storage.recent_log(), 10, "recorded")[0].send_id
-    wait_for(lambda: app.services.storage.get_send(send_id).card_ts, 10, "card recorded")
+    send_id = wait_for(lambda: app.services.storage.sends.recent_log(), 10, "recorded")[0].send_id
+    wait_for(lambda: app.services.storage.sends.get(send_id).card_ts, 10, "card recorded")

@@ -28,8 +28,8 @@ def _card_updates(app: AppHarness, predicate: Callable[[str], bool]) -> list[Cal
 
 def _send_of(app: AppHarness) -> Any:
     """The newest recorded send, or None while the work queue has not recorded it yet."""
-    entries = app.services.storage.recent_log()
-    return app.services.storage.get_send(entries[0].send_id) if entries else None
+    entries = app.services.storage.sends.recent_log()
+    return app.services.storage.sends.get(entries[0].send_id) if entries else None
 
 
 def _sent_id(app: AppHarness) -> str | None:
@@ -235,5 +235,5 @@ def test_send_with_a_used_client_id_is_not_sent_again(app: AppHarness) -> None:
     assert apimsgid in reply["text"] and "not sent again" in reply["text"]
     assert len(app.sandbox.messages()) == 1  # the gateway saw one sendmsg
     # Delivery reports keep updating the first card: the repeat took no message ID.
-    first = app.services.storage.recipient_by_apimsgid(apimsgid)
+    first = app.services.storage.sends.recipient_by_apimsgid(apimsgid)
     assert first is not None and first.send_id != _send_of(app).id

@@ -61,7 +61,7 @@ def click_key(body: dict[str, Any]) -> str:
 
 
 def cancel_clicked(services: Any, body: dict[str, Any], reply: Replier) -> None:
-    if not services.storage.claim(click_key(body)):
+    if not services.storage.claims.claim(click_key(body)):
         return
     user = (body.get("user") or {}).get("id")
     if not may_use(services.settings, user):
@@ -88,7 +88,7 @@ def _clicked_send(services: Any, body: dict[str, Any]) -> Any:
     channel, ts = container.get("channel_id"), container.get("message_ts")
     if not (channel and ts):
         return None
-    send = services.storage.send_by_card(channel, ts)
+    send = services.storage.sends.by_card(channel, ts)
     if send is None or str(send.id) != str(action.get("value")):
         return None
     return send

@@ -46,7 +46,7 @@ class Invocation:
 
 def run_command(services: Any, command: dict[str, Any], text: str, reply: Replier) -> None:
     trigger = command.get("trigger_id") or None
-    if trigger and not services.storage.claim(f"slash:{trigger}"):
+    if trigger and not services.storage.claims.claim(f"slash:{trigger}"):
         log.info("repeated slash command %s ignored", trigger)
         return
     call = Invocation(
@@ -151,31 +151,31 @@ def _ping(services: Any, command: grammar.Ping, call: Invocation) -> None:
 
 def _contact_add(services: Any, command: grammar.ContactAdd, call: Invocation) -> None:
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
-    new = services.storage.save_contact(command.name, msisdn)
+    new = services.storage.contacts.save(command.name, msisdn)
     call.reply(contact_saved_message(command.name, msisdn, new))
 
 
 def _contact_remove(services: Any, command: grammar.ContactRemove, call: Invocation) -> None:
-    if not services.storage.remove_contact(command.name):
+    if not services.storage.contacts.remove(command.name):
         call.reply(refused_message(f"There is no contact named {command.name}. See /sms contacts."))
         return
     call.reply(contact_removed_message(command.name))
 
 
 def _contacts(services: Any, command: grammar.Contacts, call: Invocation) -> None:
-    call.reply(contacts_message(services.storage.contacts()))
+    call.reply(contacts_message(services.storage.contacts.all()))
 
 
 def _log(services: Any, command: grammar.Log, call: Invocation) -> None:
     msisdn = None
     if command.number:
-        contact = services.storage.contact(command.number)
+        contact = services.storage.contacts.get(command.number)
         msisdn = (
             contact.msisdn
             if contact is not None
             else normalize_msisdn(command.number, services.settings.default_region)
         )
-    entries = services.storage.recent_log(msisdn, limit=LOG_LIMIT)
+    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT)
     call.reply(log_message(entries, msisdn))
 
 

@@ -1,0 +1,80 @@
+"""`SqliteStorage`: the storage port over one SQLite file (the embedded default)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
+from bot.storage.sqlite.conversations import SqliteConversations
+from bot.storage.sqlite.database import SqliteDatabase, Synchronous
+from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
+from bot.storage.sqlite.outbox import SqliteOutbox
+from bot.storage.sqlite.schema import migrate
+from bot.storage.sqlite.sends import SqliteSends
+from bot.storage.sqlite.state import SqliteClaims, SqliteValues
+
+
+class SqliteStorage:
+    """All durable state in one SQLite database. Thread-safe: use one instance from every
+    thread; one `serve` process per file (several processes may share it, e.g. the CLI)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 30.0,
+    ) -> None:
+        """Open (creating or migrating) the database at `path`. `clock` returns Unix seconds and
+        stamps every write. `synchronous` FULL survives power loss, NORMAL (faster) survives a
+        killed process. Raises StorageError when the file cannot be used."""
+        self.database = self._database(
+            path, clock=clock, synchronous=synchronous, busy_timeout=busy_timeout
+        )
+        self.path = self.database.path
+        try:
+            with self.database.write() as conn:
+                migrate(conn, self.path)
+        except BaseException:
+            self.database.close()
+            raise
+        self.sends = SqliteSends(self.database)
+        self.contacts = SqliteContacts(self.database)
+        self.opt_outs = SqliteOptOuts(self.database)
+        self.conversations = SqliteConversations(self.database)
+        self.inbox = SqliteInbox(self.database)
+        self.mo_parts = SqliteMoParts(self.database)
+        self.outbox = SqliteOutbox(self.database)
+        self.claims = SqliteClaims(self.database)
+        self.values = SqliteValues(self.database)
+
+    def _database(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float],
+        synchronous: Synchronous,
+        busy_timeout: float,
+    ) -> SqliteDatabase:
+        """The connections under every repository. A method, so a test can put faults beneath
+        the adapter (a full disk) without a seam in production code paths."""
+        return SqliteDatabase(path, clock=clock, synchronous=synchronous, busy_timeout=busy_timeout)
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self.database.transaction()
+
+    def healthy(self, wait: float = 0.5) -> bool:
+        return self.database.healthy(wait)
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> SqliteStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
