@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from bench._sandbox import sandbox_url
 from bot.clickatell.client import ClickatellClient
-from bot.clickatell.numbers import normalize_msisdn
+from bot.sms.numbers import normalize_msisdn
 
 
 class CountingAdapter(HTTPAdapter):

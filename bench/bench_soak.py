@@ -62,7 +62,6 @@ from bench.bench_ack import percentile  # noqa: E402
 from bot.blocks.base import escape  # noqa: E402
 from bot.clickatell.callbacks import concatenation_udh  # noqa: E402
 from bot.clickatell.codes import describe_status, is_final  # noqa: E402
-from bot.clickatell.numbers import display_number  # noqa: E402
 from bot.clickatell.sandbox import (  # noqa: E402
     NUMBER_DELIVERY_FAILS,
     NUMBER_ECHOES,
@@ -70,6 +69,7 @@ from bot.clickatell.sandbox import (  # noqa: E402
     SandboxServer,
     SentMessage,
 )
+from bot.sms.numbers import display_number  # noqa: E402
 from tests.inbound.callbacks import FORM, form, mo_params, status_params  # noqa: E402
 from tests.support.fake_slack import Activity, FakeSlack  # noqa: E402
 from tests.support.signing import event_callback, slash_command  # noqa: E402

@@ -32,8 +32,9 @@ from typing import Any, TextIO
 
 from bot import grammar
 from bot.clickatell.client import ClickatellClient, by_either_id
-from bot.clickatell.types import GatewayError, Refused, SendResult
+from bot.clickatell.types import GatewayError, SendResult
 from bot.config import ConfigError, Settings, load_settings
+from bot.sms.refusals import Refused
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."

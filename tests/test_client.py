@@ -18,13 +18,10 @@ from bot.clickatell.client import (
     new_climsgid,
 )
 from bot.clickatell.codes import explain_error
-from bot.clickatell.types import (
-    GatewayError,
-    InvalidNumber,
-    OutcomeUnknown,
-    Refused,
-    TextTooLong,
-)
+from bot.clickatell.types import GatewayError, OutcomeUnknown
+from bot.sms.encoding import TextTooLong
+from bot.sms.numbers import InvalidNumber
+from bot.sms.refusals import Refused
 from tests.support.scripted_server import Reply, Request, ScriptedServer
 
 PHONE = "27821234567"

@@ -12,7 +12,8 @@ from requests.adapters import HTTPAdapter
 
 from bot.clickatell.client import MAX_RECIPIENTS, ClickatellClient
 from bot.clickatell.sandbox import NUMBER_UNROUTABLE, SandboxServer
-from bot.clickatell.types import GatewayError, TextTooLong
+from bot.clickatell.types import GatewayError
+from bot.sms.encoding import TextTooLong
 from tests.support.scripted_server import Reply, ScriptedServer
 
 PHONE = "27821234567"

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell.encoding import PLAIN_CHARACTERS, measure
 from bot.clickatell.sandbox import phone
 from bot.clickatell.sandbox.params import Params
 from bot.clickatell.sandbox.scheduler import Scheduler
 from bot.clickatell.sandbox.server import route
 from bot.clickatell.sandbox.text import count_parts
 from bot.clickatell.sandbox.wire import body, format_amount
+from bot.sms.encoding import PLAIN_CHARACTERS, measure
 
 
 def reference_possible(number: str) -> bool:

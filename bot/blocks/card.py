@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
 from bot.clickatell.codes import describe_status, explain_error, is_final
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
 TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from bot.blocks.base import Message, clip, code, escape, section
 from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 
 
 class LogRow(Protocol):

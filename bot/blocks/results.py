@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.blocks.base import Message, code, context, escape, section
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 
 
 def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:

@@ -43,21 +43,20 @@ from urllib3.exceptions import NewConnectionError
 
 from bot.clickatell import replies
 from bot.clickatell.codes import describe_status, gateway_error
-from bot.clickatell.encoding import PLAIN_CHARACTERS, encode_text
-from bot.clickatell.numbers import normalize_msisdn
 from bot.clickatell.types import (
     Coverage,
-    EncodedText,
-    Encoding,
     GatewayError,
     MessageCharge,
     MessageStatus,
     OutcomeUnknown,
     RecipientResult,
     Redeemed,
-    Refused,
     SendResult,
 )
+from bot.sms.encoding import PLAIN_CHARACTERS, EncodedText, Encoding, encode_text
+from bot.sms.identifiers import validate_client_id, validate_sender
+from bot.sms.numbers import normalize_msisdn
+from bot.sms.refusals import Refused
 
 SESSION_TTL = 900.0  # the gateway's idle expiry (§2)
 RENEW_AFTER = SESSION_TTL - 60.0  # re-authenticate a minute early: clocks and latency differ
@@ -178,25 +177,6 @@ def validate_params(params: Mapping[str, object]) -> Pairs:
     return pairs
 
 
-def validate_sender(sender: str) -> str:
-    """`from`: at most 16 digits (a leading + is dropped) or at most 11 letters and digits."""
-    digits = sender.strip().removeprefix("+")
-    if digits.isascii() and digits.isdigit() and len(digits) <= 16:
-        return digits
-    if _ALNUM.fullmatch(sender) and len(sender) <= 11:
-        return sender
-    raise Refused(
-        f"{sender!r} is not a valid sender ID: use at most 16 digits "
-        "or at most 11 letters and digits."
-    )
-
-
-def validate_climsgid(climsgid: str) -> str:
-    if not (_ALNUM.fullmatch(climsgid) and len(climsgid) <= 32):
-        raise Refused(f"Client message ID {climsgid!r} must be 1 to 32 letters and digits.")
-    return climsgid
-
-
 def by_either_id(lookup: Callable[..., _T], message_id: str) -> _T:
     """`lookup(message_id)` by apimsgid, or by climsgid when the gateway does not know the
     apimsgid (103): people quote either ID (`send` prints both). The command line and Slack both
@@ -208,7 +188,7 @@ def by_either_id(lookup: Callable[..., _T], message_id: str) -> _T:
         if error.code != "103":
             raise
         try:
-            validate_climsgid(message_id)
+            validate_client_id(message_id)
             return lookup(climsgid=message_id)
         except Refused:
             raise error from None
@@ -443,7 +423,7 @@ class ClickatellClient:
         """
         numbers = self._numbers(to)
         encoded = encode_text(text, self.max_parts)
-        base = validate_climsgid(climsgid) if climsgid is not None else new_climsgid()
+        base = validate_client_id(climsgid) if climsgid is not None else new_climsgid()
         pairs = self._send_pairs(encoded, sender, scheduled_time, deliv_time, params)
         chunks = _chunks(numbers)
         ids = [chunk_climsgid(base, index, len(chunks)) for index in range(len(chunks))]
@@ -594,7 +574,7 @@ class ClickatellClient:
             if not _ALNUM.fullmatch(apimsgid):
                 raise Refused(f"Message ID {apimsgid!r} must be letters and digits.")
             return [("apimsgid", apimsgid)]
-        return [("climsgid", validate_climsgid(climsgid or ""))]
+        return [("climsgid", validate_client_id(climsgid or ""))]
 
     def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> MessageStatus:
         body = self._command("/http/querymsg", self._message_ref(apimsgid, climsgid))

@@ -1,16 +1,16 @@
 """Plain result types and errors of the gateway package.
 
 Everything the client returns is one of these frozen data classes; everything it raises is a
-`GatewayError` (the gateway said no, or could not be understood) or a `Refused` (the request was
-stopped before any call: bad number, text too long). Codes are always 3-digit strings.
+`GatewayError` (the gateway said no, or could not be understood) or a `bot.sms.refusals.Refused`
+(the request was stopped before any call: bad number, text too long). Codes are always 3-digit
+strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Encoding = Literal["gsm7", "ucs2"]
+from bot.sms.encoding import Encoding
 
 
 class GatewayError(Exception):
@@ -34,39 +34,6 @@ class OutcomeUnknown(GatewayError):
 
     def __init__(self, description: str):
         super().__init__(None, description, description)
-
-
-class Refused(ValueError):
-    """Stopped before any gateway call; the message says why in plain words."""
-
-
-class InvalidNumber(Refused):
-    def __init__(self, raw: str, reason: str):
-        self.raw = raw
-        super().__init__(f"{raw!r} is not a valid phone number: {reason}")
-
-
-class TextTooLong(Refused):
-    def __init__(self, length: int, parts: int, max_parts: int, encoding: Encoding):
-        self.length, self.parts, self.max_parts, self.encoding = length, parts, max_parts, encoding
-        unit = "GSM characters" if encoding == "gsm7" else "UCS-2 characters"
-        super().__init__(
-            f"The text is {length} {unit} and needs {parts} parts; the limit is {max_parts} "
-            f"part{'s' if max_parts != 1 else ''}. Shorten it or raise SMS_MAX_PARTS."
-        )
-
-
-@dataclass(frozen=True)
-class EncodedText:
-    """Text ready for `sendmsg`: `text` is the exact parameter value (Latin-1 bytes for gsm7, the
-    UTF-16BE hex string for ucs2), `unicode` the flag to send, `length` in GSM septets or UCS-2
-    units, `parts` the number of SMS parts (the `concat` value)."""
-
-    encoding: Encoding
-    text: bytes | str
-    unicode: bool
-    length: int
-    parts: int
 
 
 @dataclass(frozen=True)

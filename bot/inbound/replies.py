@@ -29,10 +29,11 @@ from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.clickatell.codes import describe_status, is_final
-from bot.clickatell.encoding import measure
-from bot.clickatell.types import GatewayError, OutcomeUnknown, Refused
+from bot.clickatell.types import GatewayError, OutcomeUnknown
 from bot.inbound.conversations import POST, order_key, post_payload, slack_text_to_sms
 from bot.inbound.outbox import EPHEMERAL, GATEWAY_CHANNEL, REACTION
+from bot.sms.encoding import measure
+from bot.sms.refusals import Refused
 
 log = logging.getLogger(__name__)
 

@@ -24,18 +24,11 @@ from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
 from bot.blocks.errors import error_message, refused_message
 from bot.clickatell.client import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
 from bot.clickatell.codes import explain_error
-from bot.clickatell.encoding import encode_text
-from bot.clickatell.numbers import display_number, normalize_msisdn
-from bot.clickatell.types import (
-    EncodedText,
-    GatewayError,
-    InvalidNumber,
-    OutcomeUnknown,
-    RecipientResult,
-    Refused,
-    TextTooLong,
-)
+from bot.clickatell.types import GatewayError, OutcomeUnknown, RecipientResult
 from bot.listeners.common import Replier, may_use, not_allowed_text
+from bot.sms.encoding import EncodedText, TextTooLong, encode_text
+from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
+from bot.sms.refusals import Refused
 from bot.storage import NewRecipient
 
 log = logging.getLogger(__name__)

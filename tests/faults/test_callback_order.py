@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from tests.faults.harness import FAST, FaultApp, ManualClock
 from tests.inbound.callbacks import FORM, form, mo_params, status_params

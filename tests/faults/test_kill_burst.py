@@ -32,7 +32,7 @@ import requests
 from slack_sdk import WebClient
 
 from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.fakes import HistorySlack

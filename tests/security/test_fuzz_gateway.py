@@ -24,9 +24,9 @@ from bot.clickatell.types import (
     MessageCharge,
     MessageStatus,
     Redeemed,
-    Refused,
     SendResult,
 )
+from bot.sms.refusals import Refused
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app

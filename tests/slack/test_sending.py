@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.clickatell.codes import gateway_error
-from bot.clickatell.encoding import encode_text
 from bot.clickatell.types import OutcomeUnknown
 from bot.listeners.sending import PreparedSend, SendIntent, Target, _problems
+from bot.sms.encoding import encode_text
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from bot.clickatell.callbacks import concatenation_udh
-from bot.clickatell.encoding import split_parts
+from bot.sms.encoding import split_parts
 
 from .text import mo_charset
 

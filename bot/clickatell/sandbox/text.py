@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import math
 
-from bot.clickatell.encoding import (
-    LIMITS,
-    PLAIN_CHARACTERS,
-    decode_sendmsg_text,
-    measure,
-    text_length,
-)
+from bot.sms.encoding import LIMITS, PLAIN_CHARACTERS, decode_sendmsg_text, measure, text_length
 
 from .wire import WireError
 

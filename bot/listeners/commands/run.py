@@ -23,11 +23,12 @@ from bot.blocks.results import (
     status_message,
 )
 from bot.clickatell.client import by_either_id
-from bot.clickatell.numbers import normalize_msisdn
-from bot.clickatell.types import GatewayError, InvalidNumber, MessageStatus, Refused
+from bot.clickatell.types import GatewayError, MessageStatus
 from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
 from bot.listeners.sending import Refusal, SendIntent, execute, prepare
 from bot.listeners.tracking import apply_status
+from bot.sms.numbers import InvalidNumber, normalize_msisdn
+from bot.sms.refusals import Refused
 
 log = logging.getLogger(__name__)
 

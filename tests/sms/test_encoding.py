@@ -8,19 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell.encoding import (
+from bot.sms.encoding import (
     GSM_BASIC,
     GSM_BASIC_TABLE,
     GSM_EXTENSION_TABLE,
     LIMITS,
     PLAIN_CHARACTERS,
+    TextTooLong,
     decode_sendmsg_text,
     encode_text,
     measure,
     split_parts,
     text_length,
 )
-from bot.clickatell.types import Refused, TextTooLong
+from bot.sms.refusals import Refused
 
 EXTENSION = "^{}\\[]~|\f"  # the extension characters that are also Latin-1
 GREEK_CAPITALS = "ΔΦΓΛΩΠΨΣΘΞ"

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from bot.clickatell.numbers import display_number, normalize_msisdn
-from bot.clickatell.types import InvalidNumber, Refused
+from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
+from bot.sms.refusals import Refused
 
 MAGIC_NUMBERS = [f"2782555010{i}" for i in range(6)]  # product.md §7
 

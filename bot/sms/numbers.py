@@ -1,7 +1,7 @@
-"""Phone numbers: from what people type to what the gateway wants (digits, international, no +).
+"""Phone numbers: from what people type to what gateways want (digits, international, no +).
 
 People write numbers as +27821234567, 0027821234567, 27-82-123-4567, (082) 123 4567 and so on;
-the gateway wants `27821234567` (protocol reference §4). Parsing and validation are left to
+gateways want `27821234567` (clickatell-http.md §4). Parsing and validation are left to
 `phonenumbers`, which knows every country's lengths and prefixes, so a wrong number is refused
 before any gateway call instead of costing a round trip and an `ERR: 105`.
 
@@ -23,7 +23,16 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
 
-from bot.clickatell.types import InvalidNumber
+from bot.sms.refusals import Refused
+
+
+class InvalidNumber(Refused):
+    """A phone number that cannot be sent to; the message says what is wrong with it."""
+
+    def __init__(self, raw: str, reason: str):
+        self.raw = raw
+        super().__init__(f"{raw!r} is not a valid phone number: {reason}")
+
 
 _SEPARATORS = re.compile(r"[\s\-.()/]+")
 _MAX_INPUT = 40  # far beyond any formatted number; stops pathological input early

@@ -1,10 +1,10 @@
-"""Text encoding for `sendmsg` (protocol reference §5): GSM 03.38 or UCS-2, and SMS parts.
+"""Text encoding for SMS: GSM 03.38 or UCS-2, and SMS parts (clickatell-http.md §5).
 
-Without `unicode=1` the gateway reads `text` as ISO-8859-1 bytes and delivers it in the GSM 03.38
-7-bit alphabet. A character is therefore sent plain only when it survives both steps: it is in
-GSM 03.38 (basic or extension table) *and* in Latin-1. `€` and the Greek capitals are GSM but not
-Latin-1, and `á` is Latin-1 but not GSM; either would arrive as something else, so any such
-character sends the whole text as UCS-2 (`unicode=1`, UTF-16BE code units as hex).
+Without `unicode=1` the legacy gateway reads `text` as ISO-8859-1 bytes and delivers it in the
+GSM 03.38 7-bit alphabet. A character is therefore sent plain only when it survives both steps:
+it is in GSM 03.38 (basic or extension table) *and* in Latin-1. `€` and the Greek capitals are
+GSM but not Latin-1, and `á` is Latin-1 but not GSM; either would arrive as something else, so
+any such character sends the whole text as UCS-2 (`unicode=1`, UTF-16BE code units as hex).
 
 Lengths are counted in the unit the phone network counts: septets for GSM (extension characters
 take two: an escape plus the character) and UTF-16 code units for UCS-2 (characters outside the
@@ -18,8 +18,37 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-from bot.clickatell.types import EncodedText, Encoding, Refused, TextTooLong
+from bot.sms.refusals import Refused
+
+Encoding = Literal["gsm7", "ucs2"]
+
+
+class TextTooLong(Refused):
+    """The text needs more SMS parts than the configured limit (SMS_MAX_PARTS) allows."""
+
+    def __init__(self, length: int, parts: int, max_parts: int, encoding: Encoding):
+        self.length, self.parts, self.max_parts, self.encoding = length, parts, max_parts, encoding
+        unit = "GSM characters" if encoding == "gsm7" else "UCS-2 characters"
+        super().__init__(
+            f"The text is {length} {unit} and needs {parts} parts; the limit is {max_parts} "
+            f"part{'s' if max_parts != 1 else ''}. Shorten it or raise SMS_MAX_PARTS."
+        )
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """Text encoded and measured: `text` is Latin-1 bytes for gsm7 or the UTF-16BE hex string
+    for ucs2 (the two forms SMS gateways take), `unicode` whether it is UCS-2, `length` in GSM
+    septets or UCS-2 units, `parts` the number of SMS parts."""
+
+    encoding: Encoding
+    text: bytes | str
+    unicode: bool
+    length: int
+    parts: int
+
 
 # GSM 03.38 basic character set, in code order 0x00-0x7F (3GPP TS 23.038 §6.2.1). 0x1B is the
 # escape to the extension table, not a character; it is written here as a placeholder that is
@@ -170,7 +199,7 @@ def _ucs2_hex(text: str) -> str:
 
 
 def encode_text(text: str, max_parts: int | None = None) -> EncodedText:
-    """Encode text for `sendmsg`, choosing the encoding.
+    """Encode text for sending, choosing the encoding.
 
     Refuses an empty (or whitespace-only) text, which the gateway would reject with 107, and a
     text needing more than `max_parts` parts, which it would reject with 113 — both before any
