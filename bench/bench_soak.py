@@ -60,9 +60,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_ack import percentile  # noqa: E402
 from bot.blocks.base import escape  # noqa: E402
-from bot.clickatell.callbacks import concatenation_udh  # noqa: E402
-from bot.clickatell.codes import describe_status, is_final  # noqa: E402
-from bot.clickatell.sandbox import (  # noqa: E402
+from bot.gateway.clickatell_http.callbacks import concatenation_udh  # noqa: E402
+from bot.gateway.clickatell_http.codes import describe_status, is_final  # noqa: E402
+from bot.gateway.clickatell_http.sandbox import (  # noqa: E402
     NUMBER_DELIVERY_FAILS,
     NUMBER_ECHOES,
     NUMBER_STAYS_AT_GATEWAY,

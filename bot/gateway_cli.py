@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
-from bot.clickatell.client import ClickatellClient, by_either_id
-from bot.clickatell.types import GatewayError, SendResult
 from bot.config import ConfigError, Settings, load_settings
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.gateway import by_either_id
+from bot.gateway.clickatell_http.types import SendResult
 from bot.sms.refusals import Refused
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
@@ -139,7 +141,7 @@ def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Click
         with ClickatellClient(settings.clickatell_base_url, *login, **options) as client:
             yield client
         return
-    from bot.clickatell.sandbox import SandboxServer
+    from bot.gateway.clickatell_http.sandbox import SandboxServer
 
     state_path = f"{settings.db_path}.sandbox.json"
     folder = os.path.dirname(state_path) or "."

@@ -291,7 +291,7 @@ def _listener_url(settings: Settings) -> str:
 
 
 def _gateway_client(settings: Settings, base_url: str, **credentials: str) -> Any:
-    from bot.clickatell.client import ClickatellClient
+    from bot.gateway.clickatell_http.client import ClickatellClient
 
     return ClickatellClient(
         base_url,
@@ -308,7 +308,7 @@ def _gateway_client(settings: Settings, base_url: str, **credentials: str) -> An
 def _sandbox_gateway(
     settings: Settings, public_url: str, options: Mapping[str, Any]
 ) -> tuple[Settings, Any, Any]:
-    from bot.clickatell.sandbox import SandboxServer
+    from bot.gateway.clickatell_http.sandbox import SandboxServer
 
     user = settings.callback_user or SANDBOX_CALLBACK_USER
     password = settings.callback_password or secrets.token_urlsafe(24)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from bot.clickatell.codes import status_rank
+from bot.gateway.clickatell_http.codes import status_rank
 
 CallbackKind = Literal["status", "mo"]
 Synchronous = Literal["FULL", "NORMAL"]

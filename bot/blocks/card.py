@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
-from bot.clickatell.codes import describe_status, explain_error, is_final
+from bot.gateway.clickatell_http.codes import describe_status, explain_error, is_final
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.blocks.base import Message, clip, code, escape, section
-from bot.clickatell.codes import describe_status
+from bot.gateway.clickatell_http.codes import describe_status
 from bot.sms.numbers import display_number
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.types import GatewayError
+from bot.gateway.base import GatewayError
 from bot.inbound.conversations import POST, post_payload
 
 log = logging.getLogger(__name__)

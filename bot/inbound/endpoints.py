@@ -31,7 +31,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
+from bot.gateway.clickatell_http.callbacks import (
+    CallbackError,
+    decode_mo,
+    decode_status,
+    parse_params,
+)
 from bot.storage import StorageError
 
 log = logging.getLogger(__name__)

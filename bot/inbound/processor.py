@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.callbacks import (
+from bot.gateway.clickatell_http.callbacks import (
     CallbackError,
     MoCallback,
     StatusCallback,
@@ -38,7 +38,7 @@ from bot.clickatell.callbacks import (
     decode_status,
     parse_params,
 )
-from bot.clickatell.codes import is_final
+from bot.gateway.clickatell_http.codes import is_final
 from bot.inbound.conversations import ConversationRouter, InboundSms
 from bot.inbound.worker import Rest
 from bot.storage import StorageError

@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.codes import describe_status, is_final
-from bot.clickatell.types import GatewayError, OutcomeUnknown
+from bot.gateway.base import GatewayError, OutcomeUnknown
+from bot.gateway.clickatell_http.codes import describe_status, is_final
 from bot.inbound.conversations import POST, order_key, post_payload, slack_text_to_sms
 from bot.inbound.outbox import EPHEMERAL, GATEWAY_CHANNEL, REACTION
 from bot.sms.encoding import measure
@@ -348,6 +348,6 @@ def _claim_key(channel: str, ts: str) -> str:
 
 def _transient(error: GatewayError) -> bool:
     """Worth trying again later: never reached the gateway, or the gateway's own 901."""
-    from bot.clickatell.client import NotSent
+    from bot.gateway.base import NotSent
 
     return isinstance(error, NotSent) or error.code == "901"

@@ -22,9 +22,10 @@ from typing import Any
 from bot.blocks.base import Message
 from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
 from bot.blocks.errors import error_message, refused_message
-from bot.clickatell.client import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
-from bot.clickatell.codes import explain_error
-from bot.clickatell.types import GatewayError, OutcomeUnknown, RecipientResult
+from bot.gateway.base import GatewayError, OutcomeUnknown
+from bot.gateway.clickatell_http.chunks import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
+from bot.gateway.clickatell_http.codes import explain_error
+from bot.gateway.clickatell_http.types import RecipientResult
 from bot.listeners.common import Replier, may_use, not_allowed_text
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn

@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from bot.clickatell.codes import describe_status
+from bot.gateway.clickatell_http.codes import describe_status
 from bot.sms.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from tests.faults.harness import FAST, FaultApp, ManualClock

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.clickatell.client import ClickatellClient
+from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.services import SANDBOX_API_ID, SANDBOX_LOGIN
 from tests.faults.gateway import Fault, FaultyGateway
 from tests.faults.harness import FAST, FaultApp

@@ -31,7 +31,7 @@ import pytest
 import requests
 from slack_sdk import WebClient
 
-from bot.clickatell.codes import describe_status
+from bot.gateway.clickatell_http.codes import describe_status
 from bot.sms.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from tests.inbound.callbacks import FORM, form, mo_params, status_params

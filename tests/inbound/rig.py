@@ -69,7 +69,7 @@ class FakeGateway:
     known: dict[str, str] = field(default_factory=dict)  # climsgid -> apimsgid (querymsg)
 
     def send(self, to: str, text: str, *, climsgid: str) -> Any:
-        from bot.clickatell.types import RecipientResult, SendResult
+        from bot.gateway.clickatell_http.types import RecipientResult, SendResult
 
         if self.failures:
             raise self.failures.pop(0)
@@ -79,7 +79,8 @@ class FakeGateway:
         return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
 
     def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> Any:
-        from bot.clickatell.types import GatewayError, MessageStatus
+        from bot.gateway.base import GatewayError
+        from bot.gateway.clickatell_http.types import MessageStatus
 
         if climsgid not in self.known:
             raise GatewayError("104", "Unknown client message ID")

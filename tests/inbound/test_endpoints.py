@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.clickatell.callbacks import decode_mo, parse_params
+from bot.gateway.clickatell_http.callbacks import decode_mo, parse_params
 from bot.inbound.endpoints import CallbackEndpoints, Credentials
 from bot.serve import HttpServer
 from bot.storage import Storage

@@ -4,7 +4,7 @@ Everything works on BYTES: an MO text in UTF-16BE arrives as raw percent-encoded
 (`%04%1F%04%40` is "Пр"), so the query or body must never be decoded as UTF-8 before the
 `charset` parameter has been read. `parse_params` turns the raw query string or form body into
 name -> bytes; `decode_status` / `decode_mo` turn those into typed callbacks or raise
-`CallbackError`, whose message is the short reason the endpoint sends with its 400.
+`CallbackError` (the port's), whose message is the short reason the endpoint sends with its 400.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote_to_bytes
+
+from bot.gateway.base import CallbackError
 
 # §7: MO timestamps are GMT+2 all year (no daylight saving).
 MO_TIMEZONE = timezone(timedelta(hours=2))
@@ -51,10 +53,6 @@ _HEX_RE = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 _MAX_ID = 64  # apiMsgId is 32 hex digits, climsgid at most 32: anything far longer is garbage
 # An MO's sender is a phone number: digits (with a + and separators at most), at least one digit.
 _PHONE_RE = re.compile(r"\+?[0-9() .-]*[0-9][0-9() .-]*")
-
-
-class CallbackError(ValueError):
-    """The callback's parameters are malformed; the message is the reason for the 400."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from bot.clickatell.types import GatewayError
 from bot.domain.delivery import DeliveryState, DeliveryStatus
+from bot.gateway.base import GatewayError, PartsExceeded, Unavailable
 
 # §8: code -> the protocol's description.
 ERROR_CODES: dict[str, str] = {
@@ -193,10 +193,17 @@ def explain_error(code: str | None, description: str = "") -> str:
     return f"The gateway refused the request{said or '.'}"
 
 
+# Codes that mean more than "refused" to a caller, as the port's error classes: 901 is the
+# gateway's own "retry" (its retries are the client's business, so when they are used up it is
+# unavailable), 113 a text needing too many parts.
+_ERROR_CLASSES: dict[str, type[GatewayError]] = {"901": Unavailable, "113": PartsExceeded}
+
+
 def gateway_error(code: str | None, description: str) -> GatewayError:
     """The one exception for gateway errors, with its plain-words explanation filled in."""
     code = normalize_code(code) or None
-    return GatewayError(code, description, explain_error(code, description))
+    kind = _ERROR_CLASSES.get(code or "", GatewayError)
+    return kind(code, description, explain_error(code, description))
 
 
 def describe_status(code: str) -> str:

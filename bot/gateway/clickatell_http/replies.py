@@ -17,8 +17,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from bot.clickatell.codes import gateway_error
-from bot.clickatell.types import GatewayError
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.codes import gateway_error
 
 # A key: letters right before a colon, at the start of the line or after white space ("12:30" or
 # "x1:" never make a key: the run before the colon must be letters only, from a word start).

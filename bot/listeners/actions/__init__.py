@@ -16,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.card import CANCEL_ACTION, cancellable
 from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view, read_channel, read_values
 from bot.blocks.errors import error_message, info_message, refused_message
-from bot.clickatell.codes import is_final
-from bot.clickatell.types import GatewayError
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.codes import is_final
 from bot.listeners.common import (
     Replier,
     RespondReplier,

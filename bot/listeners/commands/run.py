@@ -22,8 +22,9 @@ from bot.blocks.results import (
     redeem_message,
     status_message,
 )
-from bot.clickatell.client import by_either_id
-from bot.clickatell.types import GatewayError, MessageStatus
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.gateway import by_either_id
+from bot.gateway.clickatell_http.types import MessageStatus
 from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
 from bot.listeners.sending import Refusal, SendIntent, execute, prepare
 from bot.listeners.tracking import apply_status

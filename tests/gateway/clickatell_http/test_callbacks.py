@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell.callbacks import (
+from bot.gateway.clickatell_http.callbacks import (
     CallbackError,
     Concatenation,
     decode_mo,
@@ -375,7 +375,7 @@ def test_parse_udh_raises_only_callback_error(hex_udh: str) -> None:
 
 @given(st.integers(0, 4_000_000_000))
 def test_mo_timestamp_round_trip(seconds: int) -> None:
-    from bot.clickatell.callbacks import format_mo_timestamp
+    from bot.gateway.clickatell_http.callbacks import format_mo_timestamp
 
     written = format_mo_timestamp(seconds)
     assert decode_mo(mo_params(timestamp=written.encode())).timestamp == datetime.fromtimestamp(
@@ -384,7 +384,7 @@ def test_mo_timestamp_round_trip(seconds: int) -> None:
 
 
 def test_mo_timestamp_written_in_gmt_plus_2() -> None:
-    from bot.clickatell.callbacks import format_mo_timestamp
+    from bot.gateway.clickatell_http.callbacks import format_mo_timestamp
 
     assert format_mo_timestamp(datetime(2023, 12, 31, 23, 30, tzinfo=UTC).timestamp()) == (
         "2024-01-01 01:30:00"
@@ -393,7 +393,7 @@ def test_mo_timestamp_written_in_gmt_plus_2() -> None:
 
 @given(st.integers(0, 255), st.integers(2, 255), st.data())
 def test_concatenation_udh_round_trip(reference: int, total: int, data: st.DataObject) -> None:
-    from bot.clickatell.callbacks import concatenation_udh
+    from bot.gateway.clickatell_http.callbacks import concatenation_udh
 
     sequence = data.draw(st.integers(1, total))
     written = concatenation_udh(reference, total, sequence)

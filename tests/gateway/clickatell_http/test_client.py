@@ -8,17 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clickatell.client import (
-    MAX_RECIPIENTS,
-    ClickatellClient,
-    NoReply,
-    NotSent,
-    chunk_climsgid,
-    form_body,
-    new_climsgid,
-)
-from bot.clickatell.codes import explain_error
-from bot.clickatell.types import GatewayError, OutcomeUnknown
+from bot.gateway.base import GatewayError, NotSent, OutcomeUnknown
+from bot.gateway.clickatell_http.chunks import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.codes import explain_error
+from bot.gateway.clickatell_http.wire import NoReply, form_body
 from bot.sms.encoding import TextTooLong
 from bot.sms.numbers import InvalidNumber
 from bot.sms.refusals import Refused

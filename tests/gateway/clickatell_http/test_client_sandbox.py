@@ -10,9 +10,10 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from bot.clickatell.client import MAX_RECIPIENTS, ClickatellClient
-from bot.clickatell.sandbox import NUMBER_UNROUTABLE, SandboxServer
-from bot.clickatell.types import GatewayError
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.chunks import MAX_RECIPIENTS
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.sandbox import NUMBER_UNROUTABLE, SandboxServer
 from bot.sms.encoding import TextTooLong
 from tests.support.scripted_server import Reply, ScriptedServer
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell.codes import (
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http.codes import (
     ERROR_CODES,
     FINAL_STATUSES,
     STATUS_CODES,
@@ -18,7 +19,6 @@ from bot.clickatell.codes import (
     is_final,
     status_rank,
 )
-from bot.clickatell.types import GatewayError
 
 # Copied from the protocol reference, so a missing or mistyped entry fails here.
 SPEC_ERRORS = [

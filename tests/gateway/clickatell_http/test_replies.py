@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell import replies
-from bot.clickatell.types import GatewayError
+from bot.gateway.base import GatewayError
+from bot.gateway.clickatell_http import replies
 
 # --- unit -----------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from bot.clickatell.sandbox import (
+from bot.gateway.clickatell_http.sandbox import (
     MAX_PARTS_CEILING,
     NUMBER_UNROUTABLE,
     VOUCHER_CREDIT,

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.clickatell.callbacks import decode_mo, decode_status, parse_udh
-from bot.clickatell.sandbox import (
+from bot.gateway.clickatell_http.callbacks import decode_mo, decode_status, parse_udh
+from bot.gateway.clickatell_http.sandbox import (
     NUMBER_DELIVERY_FAILS,
     NUMBER_ECHOES,
     NUMBER_OPTS_OUT,
@@ -552,7 +552,15 @@ def test_bad_options_are_refused():
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_command_line_prints_its_url_and_stops_cleanly(tmp_path: Path, stop_signal: int):
     state = tmp_path / "state.json"
-    command = [sys.executable, "-m", "bot.clickatell.sandbox", "--port", "0", "--balance", "7"]
+    command = [
+        sys.executable,
+        "-m",
+        "bot.gateway.clickatell_http.sandbox",
+        "--port",
+        "0",
+        "--balance",
+        "7",
+    ]
     process = subprocess.Popen(
         [*command, "--state", str(state)],
         stdout=subprocess.PIPE,

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.clickatell.sandbox import phone
-from bot.clickatell.sandbox.params import Params
-from bot.clickatell.sandbox.scheduler import Scheduler
-from bot.clickatell.sandbox.server import route
-from bot.clickatell.sandbox.text import count_parts
-from bot.clickatell.sandbox.wire import body, format_amount
+from bot.gateway.clickatell_http.sandbox import phone
+from bot.gateway.clickatell_http.sandbox.params import Params
+from bot.gateway.clickatell_http.sandbox.scheduler import Scheduler
+from bot.gateway.clickatell_http.sandbox.server import route
+from bot.gateway.clickatell_http.sandbox.text import count_parts
+from bot.gateway.clickatell_http.sandbox.wire import body, format_amount
 from bot.sms.encoding import PLAIN_CHARACTERS, measure
 
 

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.clickatell.callbacks import encode_mo_text, format_mo_timestamp
-from bot.clickatell.client import form_body
+from bot.gateway.clickatell_http.callbacks import encode_mo_text, format_mo_timestamp
+from bot.gateway.clickatell_http.wire import form_body
 
 from .outbox import MO, RETRY_DELAYS, STATUS, CallbackSender, Delivery
 from .phone import SANDBOX_TWO_WAY_NUMBER, Reply

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from bot.clickatell.callbacks import concatenation_udh
+from bot.gateway.clickatell_http.callbacks import concatenation_udh
 from bot.sms.encoding import split_parts
 
 from .text import mo_charset

@@ -1,5 +1,5 @@
 """Running the sandbox as a program: `sms-bot sandbox` calls `serve_forever`; `main` is the same
-with its own argument parsing, for `python -m bot.clickatell.sandbox`.
+with its own argument parsing, for `python -m bot.gateway.clickatell_http.sandbox`.
 """
 
 from __future__ import annotations

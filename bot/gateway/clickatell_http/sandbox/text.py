@@ -1,6 +1,6 @@
 """The gateway's reading of a message body: decoding per the `unicode` flag and counting parts.
 
-The encoder (`bot.clickatell.encoding`) chooses the encoding from the text; the gateway instead
+The encoder (`bot.sms.encoding`) chooses the encoding from the text; the gateway instead
 obeys the flag it is given. The two agree whenever a client encodes like ours, and the helpers
 here cover the cases where they do not: plain text holding Latin-1 characters GSM lacks (the
 network substitutes them, one septet each), and GSM-only text sent with `unicode=1` (counted in

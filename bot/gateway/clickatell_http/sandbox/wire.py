@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.clickatell.codes import ERROR_CODES
+from bot.gateway.clickatell_http.codes import ERROR_CODES
 
 # Code -> description as real servers write it after `ERR: <code>, `: the documented wording
 # (codes.ERROR_CODES) except where the wire's differs.
