@@ -72,7 +72,8 @@ _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits 
 
 # Conversations send to the same numbers again and again; validating a number with phonenumbers
 # costs more than the rest of preparing a send, so results are kept (errors are not cached).
-_normalize = functools.lru_cache(maxsize=4096)(normalize_msisdn)
+# Planning a send (the gateway port) and sending it share this cache.
+normalize = functools.lru_cache(maxsize=4096)(normalize_msisdn)
 
 
 def _recipient_list(to: str | Sequence[str]) -> list[str]:
@@ -255,7 +256,7 @@ class ClickatellClient(BatchCommands):
         if not raw:
             raise Refused("There is no recipient: give at least one phone number.")
         # One SMS per phone: a number typed twice (in any format) is sent once.
-        return list(dict.fromkeys(_normalize(n, self.default_region) for n in raw))
+        return list(dict.fromkeys(normalize(n, self.default_region) for n in raw))
 
     def _send_pairs(
         self,
@@ -369,7 +370,7 @@ class ClickatellClient(BatchCommands):
         return replies.read_balance(self._command("/http/getbalance", []))
 
     def coverage(self, number: str) -> Coverage:
-        msisdn = _normalize(number, self.default_region)
+        msisdn = normalize(number, self.default_region)
         body = self._command("/utils/routeCoverage.php", [("msisdn", msisdn)])
         routable, charge = replies.read_coverage(body)
         return Coverage(msisdn, routable, charge)
