@@ -39,6 +39,13 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.config import Settings
+from bot.gateway.base import Gateway
+from bot.gateway.clickatell_http import (
+    CallbackTarget,
+    Login,
+    build_gateway,
+    start_sandbox,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +196,13 @@ class Services:
 
     settings: Settings
     storage: Any  # bot.storage.Storage
-    gateway: Any  # bot.clickatell.client.ClickatellClient
+    gateway: Gateway
     slack: WebClient
     executor: WorkExecutor
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
     gateway_api_id: str  # the api_id callbacks must carry
     clock: Callable[[], datetime] = utc_now
-    sandbox: Any = None  # bot.clickatell.sandbox.SandboxServer when the sandbox is in use
+    sandbox: Any = None  # the in-process SandboxServer when the sandbox is in use
     workers: list[Worker] = field(default_factory=list)
     on_message_event: Callable[[Mapping[str, Any]], None] | None = None
     refresh_card: Callable[[int], None] | None = None
@@ -290,40 +297,21 @@ def _listener_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def _gateway_client(settings: Settings, base_url: str, **credentials: str) -> Any:
-    from bot.gateway.clickatell_http.client import ClickatellClient
-
-    return ClickatellClient(
-        base_url,
-        credentials.get("api_id", settings.clickatell_api_id or ""),
-        credentials.get("user", settings.clickatell_user or ""),
-        credentials.get("password", settings.clickatell_password or ""),
-        timeout=settings.clickatell_timeout,
-        max_parts=settings.max_parts,
-        default_region=settings.default_region,
-        default_sender=settings.clickatell_from,
-    )
+def _gateway_client(settings: Settings, base_url: str, login: Login | None = None) -> Gateway:
+    return build_gateway(settings, base_url=base_url, login=login)
 
 
 def _sandbox_gateway(
     settings: Settings, public_url: str, options: Mapping[str, Any]
-) -> tuple[Settings, Any, Any]:
-    from bot.gateway.clickatell_http.sandbox import SandboxServer
-
+) -> tuple[Settings, Any, Gateway]:
     user = settings.callback_user or SANDBOX_CALLBACK_USER
     password = settings.callback_password or secrets.token_urlsafe(24)
     base = public_url.rstrip("/")
-    login = {"api_id": SANDBOX_API_ID, "user": SANDBOX_LOGIN, "password": SANDBOX_LOGIN}
-    sandbox = SandboxServer(
-        callback_url=f"{base}/clickatell/status",
-        mo_url=f"{base}/clickatell/mo",
-        callback_user=user,
-        callback_password=password,
-        **{**login, **options},
-    )
-    sandbox.start()
+    login = Login(SANDBOX_API_ID, SANDBOX_LOGIN, SANDBOX_LOGIN)
+    callbacks = CallbackTarget(f"{base}/clickatell/status", f"{base}/clickatell/mo", user, password)
+    sandbox = start_sandbox(callbacks, login, options)
     try:
-        gateway = _gateway_client(settings, sandbox.url, **login)
+        gateway = _gateway_client(settings, sandbox.url, login)
     except Exception:
         sandbox.stop()
         raise

@@ -112,6 +112,7 @@ class Inbound:
         self.processor = InboxProcessor(
             storage,
             self.router,
+            decoder=services.gateway.callbacks,
             clock=clock,
             refresh_card=self.refresh_card,
             is_reply=self.is_reply,
@@ -132,7 +133,7 @@ class Inbound:
         )
         self.endpoints = CallbackEndpoints(
             storage,
-            api_id=services.gateway_api_id,
+            decoder=services.gateway.callbacks,
             credentials=Credentials(settings.callback_user, settings.callback_password),
             on_stored=self._wake_processor,
             store=self.writer.store,

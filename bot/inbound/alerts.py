@@ -54,7 +54,7 @@ class BalanceWatcher:
         if self.threshold <= 0:
             return False
         try:
-            balance = self.gateway.balance()
+            balance = self.gateway.balance().amount
         except GatewayError as error:
             log.warning("balance check failed: %s", error)
             return False
