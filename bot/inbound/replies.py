@@ -43,6 +43,10 @@ NOTE_PREFIX = "note:"
 QUEUED, RECEIVED, FAILED = "outbox_tray", "white_check_mark", "x"
 MAX_TRANSIENT_ATTEMPTS = 8
 _INFLIGHT = "relay.inflight.{}"
+UNSETTLED = (
+    "the reply may or may not have reached the phone: sending it was interrupted and this "
+    "gateway cannot be asked about it, so it was not sent again"
+)
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,11 @@ class ReplyRelay:
         self._sent(item, send, recipient, result.messages[0])
 
     def _already_sent(self, item: Any, send: Any, recipient: Any) -> bool:
-        """After a crash mid-send: does the gateway know this client ID? Then do not resend."""
+        """After a crash mid-send: does the gateway know this client ID? Then do not resend.
+        A gateway that cannot be asked leaves the outcome unknown: never resent blindly."""
+        if not self.gateway.capabilities.query_by_client_id:
+            self._failed(item, send, recipient, None, UNSETTLED)
+            return True
         try:
             found = self.gateway.find_sent(recipient.climsgid)
         except GatewayError as error:
