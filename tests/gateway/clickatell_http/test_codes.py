@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.gateway.base import GatewayError
+from bot.gateway.base import GatewayError, PartsExceeded, Unavailable
 from bot.gateway.clickatell_http.codes import (
     ERROR_CODES,
     FINAL_STATUSES,
@@ -197,3 +197,12 @@ def test_status_never_moves_backwards(statuses):
 def test_wire_codes_in_tables_are_three_digit_strings():
     for code in [*ERROR_CODES, *STATUS_CODES]:
         assert re.fullmatch(r"\d{3}", code)
+
+
+def test_codes_meaning_more_than_refused_are_the_ports_error_classes():
+    # Callers test a class, not a legacy code: 901 (the gateway's "retry") is Unavailable once
+    # the client's own retries are used up, 113 (too many parts) is PartsExceeded.
+    assert isinstance(gateway_error("901", "Internal error (retry)"), Unavailable)
+    assert isinstance(gateway_error("113", "Max message parts exceeded"), PartsExceeded)
+    plain = gateway_error("105", "Invalid Destination Address")
+    assert type(plain) is GatewayError
