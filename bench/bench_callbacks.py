@@ -127,8 +127,14 @@ def _bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
 
 @dataclass
 class _StubGateway:
-    def balance(self) -> float:
-        return 1000.0
+    """What the inbound side asks of the gateway here: its callback decoder (the legacy API's,
+    as this benchmark posts) and a balance (never checked: the low-balance alert is off)."""
+
+    callbacks: Any
+    left: Any
+
+    def balance(self) -> Any:
+        return self.left
 
     def close(self) -> None:
         pass
@@ -154,6 +160,8 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
     from slack_sdk import WebClient
 
     from bot.config import settings_from
+    from bot.gateway.base import Balance
+    from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
     from bot.inbound import Options, install
     from bot.storage import Storage
     from bot.web import MO_PATH, STATUS_PATH, WebApp
@@ -169,7 +177,8 @@ def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
     )
     storage = Storage(db_path)  # synchronous=FULL, as `serve` opens it
     slack = WebClient(token="xoxb-bench", base_url=slack_url)
-    services = _Services(settings, storage, _StubGateway(), slack, lambda: datetime.now(UTC))
+    gateway = _StubGateway(ClickatellHttpCallbacks(API_ID), Balance(1000.0))
+    services = _Services(settings, storage, gateway, slack, lambda: datetime.now(UTC))
     inbound = install(services, Options(low_balance=0.0))
     return WebApp(inbound.routes(STATUS_PATH, MO_PATH)), services
 
