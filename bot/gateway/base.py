@@ -301,8 +301,8 @@ Callback = StatusReport | InboundMessage
 
 @dataclass(frozen=True)
 class DecodedCallback:
-    """A callback request as decoded on arrival: `payload` is what to store durably (before
-    answering), `callback` what it says."""
+    """One event of a callback request, decoded on arrival: `payload` is what to store durably
+    (before answering) and decodes to this event alone, `callback` what it says."""
 
     payload: bytes
     callback: Callback
@@ -315,8 +315,9 @@ class CallbackDecoder(Protocol):
 
     def decode_request(
         self, kind: CallbackKind, query: bytes, body: bytes
-    ) -> DecodedCallback | None:
-        """A request that just arrived: None for the gateway's URL check (no content at all);
+    ) -> list[DecodedCallback]:
+        """A request that just arrived: each event it holds, with the bytes to store for it
+        (a request may carry several); none for the gateway's URL check (no content at all).
         ForeignCallback when it is for another account; CallbackError when malformed."""
         ...
 

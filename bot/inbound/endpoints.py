@@ -36,6 +36,7 @@ from bot.gateway.base import (
     CallbackDecoder,
     CallbackError,
     CallbackKind,
+    DecodedCallback,
     ForeignCallback,
 )
 from bot.storage import StorageError
@@ -300,16 +301,29 @@ class CallbackEndpoints:
             raise _Answer(401, "Authentication required\n", [("WWW-Authenticate", REALM)])
         query, body = _raw_request(environ)
         try:
-            decoded = self.decoder.decode_request(kind, query, body)
+            callbacks = self.decoder.decode_request(kind, query, body)
         except ForeignCallback as error:
             raise _Answer(403, f"{error}\n") from None
         except CallbackError as error:
             raise _Answer(400, f"Bad callback: {error}\n") from None
-        if decoded is None:
+        if not callbacks:
             return 200, "OK\n", []  # the gateway's URL check: nothing to store
-        return self._store(kind, decoded.callback, decoded.payload)
+        return self._store_all(kind, callbacks)
 
-    def _store(self, kind: CallbackKind, callback: Callback, raw: bytes) -> tuple[int, str, list]:
+    def _store_all(
+        self, kind: CallbackKind, callbacks: list[DecodedCallback]
+    ) -> tuple[int, str, list]:
+        """Every event of the request is stored before the 200; if one cannot be, the gateway
+        retries the whole request and the ones already stored are recognised as duplicates."""
+        stored = [self._store(kind, decoded.callback, decoded.payload) for decoded in callbacks]
+        if not any(stored):
+            return 200, "OK (duplicate)\n", []
+        self.on_stored()
+        return 200, "OK\n", []
+
+    def _store(self, kind: CallbackKind, callback: Callback, raw: bytes) -> bool:
+        """Store one callback durably (True) or recognise a duplicate (False); 503 when the
+        database cannot take it now."""
         key = callback.key
         # Handed over before the commit, so the worker, woken by any later commit, finds it;
         # taken back when nothing was stored, so nothing lingers.
@@ -325,9 +339,7 @@ class CallbackEndpoints:
             ) from None
         if not stored:
             self._forget(kind, key)
-            return 200, "OK (duplicate)\n", []
-        self.on_stored()
-        return 200, "OK\n", []
+        return stored
 
     def _forget(self, kind: str, key: str) -> None:
         if self.forget is not None:

@@ -34,13 +34,14 @@ class ClickatellHttpCallbacks:
 
     def decode_request(
         self, kind: CallbackKind, query: bytes, body: bytes
-    ) -> DecodedCallback | None:
+    ) -> list[DecodedCallback]:
+        """One event per request, or none for Clickatell's URL check (no parameters at all)."""
         payload = b"&".join(part for part in (body, query) if part)
         params = parse_params(payload)
         if not params:
-            return None  # Clickatell's URL check: no parameters at all
+            return []
         self._check_account(params)
-        return DecodedCallback(payload, _decode(kind, params))
+        return [DecodedCallback(payload, _decode(kind, params))]
 
     def decode_stored(self, kind: CallbackKind, payload: bytes) -> Callback:
         return _decode(kind, parse_params(payload))
