@@ -35,13 +35,13 @@ class RunningSandbox:
 @contextmanager
 def sandbox(in_process: bool = False, balance: float = 1e9) -> Iterator[RunningSandbox]:
     if in_process:
-        from bot.clickatell.sandbox import SandboxServer
+        from bot.gateway.clickatell_http.sandbox import SandboxServer
 
         with SandboxServer(balance=balance, autorun=False) as server:
             yield RunningSandbox(server.url, None)
         return
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "bot.clickatell.sandbox", "--port", "0"]
+    command = [sys.executable, "-m", "bot.gateway.clickatell_http.sandbox", "--port", "0"]
     command += ["--balance", str(balance)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -20,8 +20,8 @@ from requests.adapters import HTTPAdapter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from bench._sandbox import sandbox_url
-from bot.clickatell.client import ClickatellClient
-from bot.clickatell.numbers import normalize_msisdn
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.sms.numbers import normalize_msisdn
 
 
 class CountingAdapter(HTTPAdapter):

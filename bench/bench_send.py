@@ -32,7 +32,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from bench._sandbox import RunningSandbox, sandbox
-from bot.clickatell.client import ClickatellClient, form_body
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.wire import form_body
 
 PHONE = "27821234567"
 TEXT = "Benchmark message: the quick brown fox jumps over the lazy dog"

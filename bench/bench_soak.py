@@ -58,17 +58,17 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_ack import percentile  # noqa: E402
 from bot.blocks.base import escape  # noqa: E402
-from bot.clickatell.callbacks import concatenation_udh  # noqa: E402
-from bot.clickatell.codes import describe_status, is_final  # noqa: E402
-from bot.clickatell.numbers import display_number  # noqa: E402
-from bot.clickatell.sandbox import (  # noqa: E402
+from bot.domain.records import CALLBACK_KINDS  # noqa: E402
+from bot.gateway.clickatell_http.callbacks import concatenation_udh  # noqa: E402
+from bot.gateway.clickatell_http.codes import describe_status, is_final  # noqa: E402
+from bot.gateway.clickatell_http.sandbox import (  # noqa: E402
     NUMBER_DELIVERY_FAILS,
     NUMBER_ECHOES,
     NUMBER_STAYS_AT_GATEWAY,
     SandboxServer,
     SentMessage,
 )
-from bot.domain.records import CALLBACK_KINDS  # noqa: E402
+from bot.sms.numbers import display_number  # noqa: E402
 from bot.storage import StorageError, open_storage  # noqa: E402
 from tests.inbound.callbacks import FORM, form, mo_params, status_params  # noqa: E402
 from tests.support.fake_slack import Activity, FakeSlack  # noqa: E402

@@ -111,7 +111,7 @@ def _parents(module_name: str) -> list[str]:
 
 
 def _sandbox(rest: list[str]) -> int:
-    from bot.clickatell.sandbox import build_parser, serve_forever
+    from bot.gateway.clickatell_http.sandbox import build_parser, serve_forever
 
     parser = build_parser("sms-bot sandbox")
     try:

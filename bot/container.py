@@ -24,10 +24,16 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.clickatell.client import ClickatellClient
-from bot.clickatell.sandbox import SandboxServer
 from bot.config import Settings
 from bot.executor import DEFAULT_WORKERS, Executor, Worker, WorkExecutor
+from bot.gateway.base import Gateway
+from bot.gateway.clickatell_http import (
+    CallbackTarget,
+    Login,
+    SandboxServer,
+    build_gateway,
+    start_sandbox,
+)
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
@@ -51,7 +57,7 @@ class Services:
 
     settings: Settings
     storage: Storage
-    gateway: ClickatellClient
+    gateway: Gateway
     slack: WebClient
     executor: Executor
     cards: CardPublisher
@@ -114,7 +120,7 @@ def _quietly(action: Callable[[], object]) -> None:
 @dataclass(frozen=True)
 class _Gateway:
     settings: Settings  # effective: with the sandbox, its generated callback credentials
-    client: ClickatellClient
+    client: Gateway
     label: str
     api_id: str
     sandbox: SandboxServer | None
@@ -186,7 +192,7 @@ def _open_gateway(
         url = public_url or _listener_url(settings)
         effective, sandbox, client = _sandbox_gateway(settings, url, sandbox_options)
         return _Gateway(effective, client, "sandbox", SANDBOX_API_ID, sandbox)
-    client = _gateway_client(settings, settings.clickatell_base_url)
+    client = build_gateway(settings, base_url=settings.clickatell_base_url)
     label, api_id = settings.clickatell_base_url, settings.clickatell_api_id or ""
     return _Gateway(settings, client, label, api_id, None)
 
@@ -196,36 +202,17 @@ def _listener_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
-def _gateway_client(settings: Settings, base_url: str, **credentials: str) -> ClickatellClient:
-    return ClickatellClient(
-        base_url,
-        credentials.get("api_id", settings.clickatell_api_id or ""),
-        credentials.get("user", settings.clickatell_user or ""),
-        credentials.get("password", settings.clickatell_password or ""),
-        timeout=settings.clickatell_timeout,
-        max_parts=settings.max_parts,
-        default_region=settings.default_region,
-        default_sender=settings.clickatell_from,
-    )
-
-
 def _sandbox_gateway(
     settings: Settings, public_url: str, options: Mapping[str, Any]
-) -> tuple[Settings, SandboxServer, ClickatellClient]:
+) -> tuple[Settings, SandboxServer, Gateway]:
     user = settings.callback_user or SANDBOX_CALLBACK_USER
     password = settings.callback_password or secrets.token_urlsafe(24)
     base = public_url.rstrip("/")
-    login = {"api_id": SANDBOX_API_ID, "user": SANDBOX_LOGIN, "password": SANDBOX_LOGIN}
-    sandbox = SandboxServer(
-        callback_url=f"{base}/clickatell/status",
-        mo_url=f"{base}/clickatell/mo",
-        callback_user=user,
-        callback_password=password,
-        **{**login, **options},
-    )
-    sandbox.start()
+    login = Login(SANDBOX_API_ID, SANDBOX_LOGIN, SANDBOX_LOGIN)
+    callbacks = CallbackTarget(f"{base}/clickatell/status", f"{base}/clickatell/mo", user, password)
+    sandbox = start_sandbox(callbacks, login, options)
     try:
-        gateway = _gateway_client(settings, sandbox.url, **login)
+        gateway = build_gateway(settings, base_url=sandbox.url, login=login)
     except Exception:
         sandbox.stop()
         raise

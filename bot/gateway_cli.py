@@ -26,14 +26,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
-from bot.clickatell.client import ClickatellClient, by_either_id
-from bot.clickatell.types import GatewayError, Refused, SendResult
 from bot.config import ConfigError, Settings, load_settings
+from bot.gateway.base import Gateway, GatewayError, RecipientResult
+from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
+from bot.sms.refusals import Refused
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -105,8 +106,8 @@ def run(
         return out.error(None, str(error), EXIT_USAGE)
     environment = os.environ if env is None else env
     try:
-        with gateway_client(settings, environment) as client:
-            return out.outcome(execute(client, command))
+        with gateway_client(settings, environment) as gateway:
+            return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
     except Refused as error:
@@ -116,30 +117,17 @@ def run(
 
 
 @contextmanager
-def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[ClickatellClient]:
-    """The configured gateway's client (see the module docstring), closed afterwards."""
-    options: dict[str, Any] = {
-        "timeout": settings.clickatell_timeout,
-        "max_parts": settings.max_parts,
-        "default_region": settings.default_region,
-        "default_sender": settings.clickatell_from,
-    }
+def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Gateway]:
+    """The configured gateway (see the module docstring), closed afterwards."""
     if not settings.uses_sandbox:
-        credentials = (
-            settings.clickatell_api_id or "",
-            settings.clickatell_user or "",
-            settings.clickatell_password or "",
-        )
-        with ClickatellClient(settings.clickatell_base_url, *credentials, **options) as client:
-            yield client
+        with closing(build_gateway(settings)) as gateway:
+            yield gateway
         return
+    login = Login(SANDBOX_LOGIN, SANDBOX_LOGIN, SANDBOX_LOGIN)
     if (env.get("CLICKATELL_BASE_URL") or "").strip():
-        login = (SANDBOX_LOGIN, SANDBOX_LOGIN, SANDBOX_LOGIN)
-        with ClickatellClient(settings.clickatell_base_url, *login, **options) as client:
-            yield client
+        with closing(build_gateway(settings, login=login)) as gateway:
+            yield gateway
         return
-    from bot.clickatell.sandbox import SandboxServer
-
     state_path = f"{settings.db_path}.sandbox.json"
     folder = os.path.dirname(state_path) or "."
     if not os.path.isdir(folder):
@@ -147,9 +135,8 @@ def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Click
     with _exclusive(f"{state_path}.lock"):  # from loading the state to saving it
         sandbox = SandboxServer(state_path=state_path, autorun=False)
         with sandbox:
-            login = (SANDBOX_LOGIN, SANDBOX_LOGIN, SANDBOX_LOGIN)
-            with ClickatellClient(sandbox.url, *login, **options) as client:
-                yield client
+            with closing(build_gateway(settings, base_url=sandbox.url, login=login)) as gateway:
+                yield gateway
             sandbox.run_due()  # settle what became due, so the saved state stays small
 
 
@@ -171,8 +158,8 @@ def _exclusive(lock_path: str) -> Iterator[None]:
 # --- commands -----------------------------------------------------------------------------------
 
 
-def execute(client: ClickatellClient, command: grammar.Command) -> Outcome:
-    return _HANDLERS_BY_TYPE[type(command)](client, command)
+def execute(gateway: Gateway, command: grammar.Command) -> Outcome:
+    return _HANDLERS_BY_TYPE[type(command)](gateway, command)
 
 
 def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
@@ -181,40 +168,26 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _send(client: ClickatellClient, command: grammar.Send) -> Outcome:
-    result: SendResult = client.send(
-        list(command.to),
+def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
+    planned = gateway.plan(list(command.to), client_id=command.client_id)
+    result = gateway.send(
+        planned,
         command.text,
         sender=command.sender,
-        climsgid=command.client_id,
-        scheduled_time=command.at,
+        at=command.at,
         skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
     )
     messages = [
         {
             "to": m.to,
-            "apimsgid": m.apimsgid,
-            "climsgid": m.climsgid,
+            "apimsgid": m.message_id,
+            "climsgid": m.client_id,
             "error": _error_json(m.error),
         }
         for m in result.messages
     ]
     data = {"messages": messages, "parts": result.parts, "encoding": result.encoding}
-    lines = []
-    for m in result.messages:
-        if m.already_sent is not None:
-            ident = m.apimsgid or "(ID unknown)"
-            state = f"{m.already_sent.status} {m.already_sent.description}"
-            lines.append(
-                f"{m.to}: already sent earlier, ID {ident} (client ID {m.climsgid}), {state}; "
-                "not sent again"
-            )
-        elif m.error is None:
-            ident = m.apimsgid or "(accepted, ID unknown)"
-            lines.append(f"{m.to}: sent, ID {ident} (client ID {m.climsgid})")
-        else:
-            code = f"error {m.error.code}: " if m.error.code else ""
-            lines.append(f"{m.to}: not sent, {code}{m.error.explanation}")
+    lines = [_send_line(m) for m in result.messages]
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
     lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
     failures = [m.error for m in result.messages if m.error is not None]
@@ -224,6 +197,21 @@ def _send(client: ClickatellClient, command: grammar.Send) -> Outcome:
     # (the per-recipient entries stay, so a script sees every reason).
     data["error"] = _send_failure(failures)
     return Outcome(data, lines, EXIT_FAILED)
+
+
+def _send_line(m: RecipientResult) -> str:
+    if m.already_sent is not None:
+        ident = m.message_id or "(ID unknown)"
+        earlier = m.already_sent.status
+        return (
+            f"{m.to}: already sent earlier, ID {ident} (client ID {m.client_id}), "
+            f"{earlier.code} {earlier.words}; not sent again"
+        )
+    if m.error is None:
+        ident = m.message_id or "(accepted, ID unknown)"
+        return f"{m.to}: sent, ID {ident} (client ID {m.client_id})"
+    code = f"error {m.error.code}: " if m.error.code else ""
+    return f"{m.to}: not sent, {code}{m.error.explanation}"
 
 
 def _send_failure(failures: list[GatewayError]) -> dict[str, Any]:
@@ -242,33 +230,35 @@ def _count(amount: float, unit: str) -> str:
     return f"{amount:g} {unit}{'' if amount == 1 else 's'}"
 
 
-def _status(client: ClickatellClient, command: grammar.Status | grammar.Cancel) -> Outcome:
-    lookup = client.query if isinstance(command, grammar.Status) else client.cancel
-    status = by_either_id(lookup, command.id)
-    data = {"apimsgid": status.apimsgid, "status": status.status, "description": status.description}
-    return Outcome(data, [f"{status.apimsgid}: {status.status} {status.description}"])
+def _status(gateway: Gateway, command: grammar.Status | grammar.Cancel) -> Outcome:
+    lookup = gateway.query if isinstance(command, grammar.Status) else gateway.cancel
+    found = lookup(command.id)
+    status = found.status
+    data = {"apimsgid": found.message_id, "status": status.code, "description": status.words}
+    return Outcome(data, [f"{found.message_id}: {status.code} {status.words}"])
 
 
-def _charge(client: ClickatellClient, command: grammar.Charge) -> Outcome:
-    charge = by_either_id(client.charge, command.id)
+def _charge(gateway: Gateway, command: grammar.Charge) -> Outcome:
+    charge = gateway.charge(command.id)
+    status = charge.status
     data = {
-        "apimsgid": charge.apimsgid,
+        "apimsgid": charge.message_id,
         "charge": charge.charge,
-        "status": charge.status,
-        "description": charge.description,
+        "status": status.code,
+        "description": status.words,
     }
     cost = _count(charge.charge, "credit")
-    line = f"{charge.apimsgid}: {cost}, {charge.status} {charge.description}"
+    line = f"{charge.message_id}: {cost}, {status.code} {status.words}"
     return Outcome(data, [line])
 
 
-def _balance(client: ClickatellClient, command: grammar.Balance) -> Outcome:
-    credit = client.balance()
+def _balance(gateway: Gateway, command: grammar.Balance) -> Outcome:
+    credit = gateway.balance().amount
     return Outcome({"credit": credit}, [f"Credit: {credit:g}"])
 
 
-def _coverage(client: ClickatellClient, command: grammar.Coverage) -> Outcome:
-    coverage = client.coverage(command.number)
+def _coverage(gateway: Gateway, command: grammar.Coverage) -> Outcome:
+    coverage = gateway.coverage(command.number)
     data = {"msisdn": coverage.msisdn, "routable": coverage.routable, "charge": coverage.charge}
     if coverage.routable:
         price = (
@@ -280,19 +270,21 @@ def _coverage(client: ClickatellClient, command: grammar.Coverage) -> Outcome:
     return Outcome(data, [line])
 
 
-def _redeem(client: ClickatellClient, command: grammar.Redeem) -> Outcome:
-    redeemed = client.redeem(command.voucher)
+def _redeem(gateway: Gateway, command: grammar.Redeem) -> Outcome:
+    redeemed = gateway.redeem(command.voucher)
     return Outcome(
         {"ok": redeemed.ok, "code": redeemed.code}, [f"Voucher accepted ({redeemed.code})"]
     )
 
 
-def _ping(client: ClickatellClient, command: grammar.Ping) -> Outcome:
-    client.ping()
+def _ping(gateway: Gateway, command: grammar.Ping) -> Outcome:
+    gateway.ping()
     return Outcome({"ok": True}, ["OK: the gateway session is alive"])
 
 
-_HANDLERS_BY_TYPE: dict[type, Callable[[ClickatellClient, Any], Outcome]] = {
+# Handlers take the parsed command of their own type; the table pairs them, so the parameter is
+# the grammar's Command union rather than each handler's narrower type.
+_HANDLERS_BY_TYPE: dict[type, Callable[[Gateway, Any], Outcome]] = {
     grammar.Send: _send,
     grammar.Status: _status,
     grammar.Cancel: _status,

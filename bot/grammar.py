@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.clickatell.client import validate_climsgid, validate_sender
+from bot.sms.identifiers import validate_client_id, validate_sender
 
 SLASH = "/sms"
 PROGRAM = "sms-bot"
@@ -234,7 +234,7 @@ SEND_OPTIONS: dict[str, _Option] = {
     # client would refuse (or the other way round).
     "--from": _Option("sender", lambda raw, now: validate_sender(raw)),
     "--at": _Option("at", parse_when),
-    "--id": _Option("client_id", lambda raw, now: validate_climsgid(raw)),
+    "--id": _Option("client_id", lambda raw, now: validate_client_id(raw)),
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli, gateway_cli
-from bot.clickatell.sandbox import NUMBER_UNROUTABLE, SandboxServer
+from bot.gateway.clickatell_http.sandbox import NUMBER_UNROUTABLE, SandboxServer
 from tests.support.scripted_server import ScriptedServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -253,7 +253,7 @@ def test_missing_app_module_is_one_line_exit_2(capsys, monkeypatch):
 
 
 def test_sandbox_options_reach_serve_forever(capsys, monkeypatch):
-    import bot.clickatell.sandbox as sandbox_package
+    import bot.gateway.clickatell_http.sandbox as sandbox_package
 
     received = {}
     monkeypatch.setattr(sandbox_package, "serve_forever", lambda **kw: received.update(kw))
@@ -428,7 +428,7 @@ def test_redeeming_a_voucher_twice_says_so(capsys, sandbox):
     ],
 )
 def test_sandbox_bad_numbers_are_usage_errors_not_tracebacks(capsys, monkeypatch, option, value):
-    import bot.clickatell.sandbox as sandbox_package
+    import bot.gateway.clickatell_http.sandbox as sandbox_package
 
     monkeypatch.setattr(sandbox_package, "serve_forever", lambda **kw: pytest.fail("started"))
     code, _, err = run(capsys, "sandbox", option, value)

@@ -313,7 +313,8 @@ def test_argv_round_trip(command):
 def test_send_options_are_checked_by_the_clients_own_rules():
     # One rule for --from/--id, the client's: what the grammar accepts the client sends, and
     # what the client refuses the grammar refuses (a sender with a space or a `+` alone).
-    from bot.clickatell.client import validate_climsgid, validate_sender
+    from bot.sms.identifiers import validate_client_id as validate_climsgid
+    from bot.sms.identifiers import validate_sender
 
     for sender in ("+27821234567", "Acme", "A1b2C3d4E5f", "1" * 16):
         assert text(f"send --from {sender} 1 hi").sender == validate_sender(sender)

@@ -24,7 +24,7 @@ import pytest
 
 from bot import grammar
 from bot.cli import APP_COMMANDS
-from bot.clickatell.sandbox import build_parser
+from bot.gateway.clickatell_http.sandbox import build_parser
 from bot.gateway_cli import GATEWAY_COMMANDS, split_json_flag
 
 ROOT = Path(__file__).resolve().parents[1]

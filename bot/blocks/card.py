@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
-from bot.clickatell.codes import describe_status, explain_error, is_final
-from bot.clickatell.numbers import display_number
+from bot.domain.delivery import DeliveryState, DeliveryStatus
+from bot.gateway.stored import stored_error, stored_status  # transitional: see that module
+from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
 TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each
@@ -93,24 +94,37 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
     if recipient.error_code == ALREADY_SENT:
         return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
-        words = explain_error(recipient.error_code, recipient.error_description or "")
+        words = stored_error(recipient.error_code, recipient.error_description or "").explanation
         suffix = f" (code {recipient.error_code})" if recipient.error_code else ""
         return Line("failed", f"Not sent: {words}{suffix}")
-    status = recipient.status
-    if status and is_final(status):
-        state: State = "received" if status == "004" else "failed"
-        state = "cancelled" if status == "006" else state
-        return Line(state, describe_status(status))
+    status = _status(recipient)
+    if status is not None and status.final:
+        return Line(_FINAL_STATES.get(status.state, "failed"), status.words)
     if cancelled:
         return Line("cancelled", "Cancelled")
-    if status == "011" or (recipient.apimsgid and scheduled and not status):
+    if _scheduled(status) or (recipient.apimsgid and scheduled and status is None):
         when = f" for {_when(scheduled)}" if scheduled else ""
         return Line("scheduled", f"Scheduled{when}")
-    if status:
-        return Line("on_the_way", describe_status(status))
+    if status is not None:
+        return Line("on_the_way", status.words)
     if recipient.apimsgid:
         return Line("on_the_way", "Accepted by the gateway")
     return Line("sending", "Sending…")
+
+
+_FINAL_STATES: dict[DeliveryState, State] = {
+    DeliveryState.DELIVERED: "received",
+    DeliveryState.CANCELLED: "cancelled",
+}
+
+
+def _status(recipient: RecipientRow) -> DeliveryStatus | None:
+    """The recipient's stored status as the gateway reported it (None before any)."""
+    return stored_status(recipient.status) if recipient.status else None
+
+
+def _scheduled(status: DeliveryStatus | None) -> bool:
+    return status is not None and status.state is DeliveryState.SCHEDULED
 
 
 def _when(moment: datetime) -> str:
@@ -133,7 +147,12 @@ def cancellable(send: SendRow) -> bool:
     """A scheduled send not cancelled yet, with a recipient the gateway still holds."""
     if send.scheduled_at is None or send.cancelled_at is not None:
         return False
-    return any(r.apimsgid and not (r.status and is_final(r.status)) for r in send.recipients)
+    return any(r.apimsgid and not _final(r) for r in send.recipients)
+
+
+def _final(recipient: RecipientRow) -> bool:
+    status = _status(recipient)
+    return status is not None and status.final
 
 
 def card_message(send: SendRow) -> Message:

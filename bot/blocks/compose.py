@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.blocks.base import Block, context, escape, plain
 from bot.blocks.card import ENCODING_NAMES
-from bot.clickatell.encoding import LIMITS, measure
+from bot.sms.encoding import LIMITS, measure
 
 COMPOSE_CALLBACK = "compose"
 RECIPIENTS_BLOCK = "recipients"

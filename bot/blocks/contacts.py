@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.blocks.base import Message, clip, escape, section
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 
 SHOWN = 100
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.blocks.base import Block, Message, clip, context, escape, section
-from bot.clickatell.numbers import display_number
+from bot.sms.numbers import display_number
 
 # Slack allows 3000 characters in one section text; a long reassembled SMS (up to 255 parts)
 # is shown over several sections rather than cut.

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.blocks.base import Message, clip, code, escape, section
-from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
+from bot.gateway.stored import stored_status  # transitional: see that module
+from bot.sms.numbers import display_number
 
 
 class LogRow(Protocol):
@@ -30,7 +30,7 @@ def _state(entry: LogRow) -> str:
         suffix = f" ({entry.error_code})" if entry.error_code else ""
         return f"not sent{suffix}"
     if entry.status:
-        return describe_status(entry.status)
+        return stored_status(entry.status).words
     if entry.cancelled_at:
         return "Cancelled"
     if entry.scheduled_at:

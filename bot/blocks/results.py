@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.blocks.base import Message, code, context, escape, section
-from bot.clickatell.numbers import display_number
+from bot.domain.delivery import DeliveryState, DeliveryStatus
+from bot.gateway.base import Balance
+from bot.sms.numbers import display_number
 
 
 def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:
@@ -13,43 +15,51 @@ def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:
     return Message(escape(fallback), blocks)
 
 
-def status_message(apimsgid: str, status: str, description: str, sandbox: bool = False) -> Message:
+def status_message(message_id: str, status: DeliveryStatus, sandbox: bool = False) -> Message:
+    words, code_value = status.words, status.code
     return _reply(
-        f"Message {code(apimsgid)}: *{escape(description)}* (status {status})",
-        f"Message {apimsgid}: {description} (status {status})",
+        f"Message {code(message_id)}: *{escape(words)}* (status {code_value})",
+        f"Message {message_id}: {words} (status {code_value})",
         sandbox,
     )
 
 
-def cancel_message(apimsgid: str, status: str, description: str, sandbox: bool = False) -> Message:
-    if status == "006":
+def cancel_message(message_id: str, status: DeliveryStatus, sandbox: bool = False) -> Message:
+    if status.state is DeliveryState.CANCELLED:
         words = "cancelled; it will not be sent"
     else:
-        words = f"could not be cancelled: it is already past that point ({description})"
+        words = f"could not be cancelled: it is already past that point ({status.words})"
     return _reply(
-        f"Message {code(apimsgid)} {escape(words)} (status {status})",
-        f"Message {apimsgid} {words} (status {status})",
+        f"Message {code(message_id)} {escape(words)} (status {status.code})",
+        f"Message {message_id} {words} (status {status.code})",
         sandbox,
     )
 
 
 def charge_message(
-    apimsgid: str, charge: float, status: str, description: str, sandbox: bool = False
+    message_id: str, charge: float, status: DeliveryStatus, sandbox: bool = False
 ) -> Message:
     credits = f"{charge:g} credit" + ("" if charge == 1 else "s")
+    words, code_value = status.words, status.code
     return _reply(
-        f"Message {code(apimsgid)} cost *{credits}* · {escape(description)} (status {status})",
-        f"Message {apimsgid} cost {credits}; {description} (status {status})",
+        f"Message {code(message_id)} cost *{credits}* · {escape(words)} (status {code_value})",
+        f"Message {message_id} cost {credits}; {words} (status {code_value})",
         sandbox,
     )
 
 
-def balance_message(credit: float, sandbox: bool = False) -> Message:
+def balance_message(balance: Balance, sandbox: bool = False) -> Message:
+    """Credits as a bare number (the legacy account's unit); money with its currency."""
+    amount = f"{balance.amount:g}" if balance.currency is None else _money(balance)
     return _reply(
-        f"Credit left on the account: *{credit:g}*",
-        f"Credit left on the account: {credit:g}",
+        f"Credit left on the account: *{amount}*",
+        f"Credit left on the account: {amount}",
         sandbox,
     )
+
+
+def _money(balance: Balance) -> str:
+    return f"{balance.currency} {balance.amount:,.2f}"
 
 
 def coverage_message(

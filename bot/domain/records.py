@@ -120,7 +120,7 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
-class StatusReport:
+class StatusUpdate:
     """A delivery report for a message, identified as the gateway identifies it: by its
     apimsgid, else by (climsgid, msisdn)."""
 
@@ -134,7 +134,7 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class StatusApplied:
-    """What a `StatusReport` did: the recipient it matched and whether its status moved."""
+    """What a `StatusUpdate` did: the recipient it matched and whether its status moved."""
 
     recipient_id: int
     send_id: int

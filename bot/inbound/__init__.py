@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from slack_sdk import WebClient
 
 from bot.blocks.card import card_message
-from bot.clickatell.client import ClickatellClient
 from bot.config import Settings
 from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
+from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.conversations import ConversationRouter
 from bot.inbound.endpoints import (
@@ -56,7 +56,7 @@ class InboundDeps:
 
     settings: Settings
     storage: Storage
-    gateway: ClickatellClient
+    gateway: Gateway
     slack: WebClient
     clock: Callable[[], datetime]
     gateway_api_id: str
@@ -129,6 +129,7 @@ class Inbound:
         self.processor = InboxProcessor(
             storage,
             self.router,
+            decoder=services.gateway.callbacks,
             clock=clock,
             refresh_card=self.refresh_card,
             is_reply=self.is_reply,
@@ -149,7 +150,7 @@ class Inbound:
         )
         self.endpoints = CallbackEndpoints(
             storage,
-            api_id=services.gateway_api_id,
+            decoder=services.gateway.callbacks,
             credentials=Credentials(settings.callback_user, settings.callback_password),
             on_stored=self._wake_processor,
             store=self.writer.store,

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.types import GatewayError
 from bot.domain.outbox import OutboxKind
+from bot.gateway.base import GatewayError
 from bot.inbound.conversations import post_payload
 from bot.storage import Storage
 
@@ -56,7 +56,7 @@ class BalanceWatcher:
         if self.threshold <= 0:
             return False
         try:
-            balance = self.gateway.balance()
+            balance = self.gateway.balance().amount
         except GatewayError as error:
             log.warning("balance check failed: %s", error)
             return False

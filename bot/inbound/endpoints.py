@@ -1,19 +1,19 @@
 """The callback endpoints `/clickatell/status` and `/clickatell/mo` (product.md §3, issue 4).
 
-Each request is answered in milliseconds and does nothing slow: it checks the credentials,
-decodes the parameters from the RAW bytes of the query string and body (a UTF-16BE text is
-destroyed by decoding as UTF-8 first), and stores the callback in the inbox with its unique key
-before answering 200. Processing (state, Slack) happens afterwards on the inbox worker.
+Each request is answered in milliseconds and does nothing slow: it checks the credentials, has
+the gateway's `CallbackDecoder` read the RAW bytes of the query string and body (a UTF-16BE text
+is destroyed by decoding as UTF-8 first), and stores the callback in the inbox with its unique
+key before answering 200. Processing (state, Slack) happens afterwards on the inbox worker.
 
 Storing uses group commit (`InboxWriter`): request threads hand their callback to one writer
 thread, which commits everything waiting in one transaction and then releases them, so a burst
 costs one disk sync per batch and the request threads never queue on SQLite's lock (whose busy
 handler sleeps in growing steps). `WriteGate` lets these writes go before the worker's.
 
-Answers: 200 stored (or a duplicate, dropped), 200 for Clickatell's parameterless URL check,
+Answers: 200 stored (or a duplicate, dropped), 200 for the gateway's URL check (no content),
 401 with WWW-Authenticate without the configured basic credentials (compared in constant time),
-403 for another account's api_id, 400 with the reason for malformed parameters, 405 for other
-methods, 413 above 64 KiB, and 503 (with Retry-After) when the database cannot store it right
+403 for a callback naming another account, 400 with the reason for malformed parameters, 405 for
+other methods, 413 above 64 KiB, and 503 (with Retry-After) when the database cannot store it right
 now (locked, disk full): Clickatell then retries, so a callback is never acknowledged and lost.
 """
 
@@ -30,8 +30,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clickatell.callbacks import CallbackError, decode_mo, decode_status, parse_params
 from bot.domain.records import CallbackKind
+from bot.gateway.base import (
+    Callback,
+    CallbackDecoder,
+    CallbackError,
+    DecodedCallback,
+    ForeignCallback,
+)
 from bot.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -244,15 +250,15 @@ class CallbackEndpoints:
         self,
         storage: Storage,
         *,
-        api_id: str | None,
+        decoder: CallbackDecoder,
         credentials: Credentials,
         on_stored: Callable[[], None] = lambda: None,
         store: Callable[[CallbackKind, str, bytes], bool] | None = None,
-        remember: Callable[[str, str, Any], None] | None = None,
-        forget: Callable[[str, str], Any] | None = None,
+        remember: Callable[[str, str, Callback], None] | None = None,
+        forget: Callable[[str, str], object] | None = None,
     ) -> None:
         self.storage = storage
-        self.api_id = api_id or None
+        self.decoder = decoder  # the gateway's: reads its callbacks, checks the account
         self.credentials = credentials
         self.on_stored = on_stored
         self.store = store or storage.inbox.store  # InboxWriter.store: group commit
@@ -292,26 +298,32 @@ class CallbackEndpoints:
             raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
         if not self.credentials.accept(environ.get("HTTP_AUTHORIZATION")):
             raise _Answer(401, "Authentication required\n", [("WWW-Authenticate", REALM)])
-        raw = _raw_params(environ)
-        params = parse_params(raw)
-        if not params:
-            return 200, "OK\n", []  # Clickatell's URL check: no parameters at all
-        self._check_account(params)
+        query, body = _raw_request(environ)
         try:
-            callback = decode_status(params) if kind == "status" else decode_mo(params)
+            callbacks = self.decoder.decode_request(kind, query, body)
+        except ForeignCallback as error:
+            raise _Answer(403, f"{error}\n") from None
         except CallbackError as error:
             raise _Answer(400, f"Bad callback: {error}\n") from None
-        return self._store(kind, callback, raw)
+        if not callbacks:
+            return 200, "OK\n", []  # the gateway's URL check: nothing to store
+        return self._store_all(kind, callbacks)
 
-    def _check_account(self, params: Mapping[str, bytes]) -> None:
-        if self.api_id is None:
-            return
-        given = params.get("api_id", b"").strip()
-        if not hmac.compare_digest(given, self.api_id.encode()):
-            raise _Answer(403, "This callback is for another account (api_id)\n")
+    def _store_all(
+        self, kind: CallbackKind, callbacks: list[DecodedCallback]
+    ) -> tuple[int, str, list]:
+        """Every event of the request is stored before the 200; if one cannot be, the gateway
+        retries the whole request and the ones already stored are recognised as duplicates."""
+        stored = [self._store(kind, decoded.callback, decoded.payload) for decoded in callbacks]
+        if not any(stored):
+            return 200, "OK (duplicate)\n", []
+        self.on_stored()
+        return 200, "OK\n", []
 
-    def _store(self, kind: CallbackKind, callback: Any, raw: bytes) -> tuple[int, str, list]:
-        key = callback.unique_key
+    def _store(self, kind: CallbackKind, callback: Callback, raw: bytes) -> bool:
+        """Store one callback durably (True) or recognise a duplicate (False); 503 when the
+        database cannot take it now."""
+        key = callback.key
         # Handed over before the commit, so the worker, woken by any later commit, finds it;
         # taken back when nothing was stored, so nothing lingers.
         if self.remember is not None:
@@ -326,24 +338,21 @@ class CallbackEndpoints:
             ) from None
         if not stored:
             self._forget(kind, key)
-            return 200, "OK (duplicate)\n", []
-        self.on_stored()
-        return 200, "OK\n", []
+        return stored
 
     def _forget(self, kind: str, key: str) -> None:
         if self.forget is not None:
             self.forget(kind, key)
 
 
-def _raw_params(environ: Mapping[str, Any]) -> bytes:
-    """The body then the query string, as bytes; `parse_params` keeps a name's first value,
-    so a form body wins over the query string. PEP 3333 hands QUERY_STRING over as Latin-1
-    text: encoding it back gives the exact bytes."""
+def _raw_request(environ: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The query string and the body, as bytes, each within the size limit. PEP 3333 hands
+    QUERY_STRING over as Latin-1 text: encoding it back gives the exact bytes."""
     query = (environ.get("QUERY_STRING") or "").encode("latin-1", errors="replace")
     body = _body(environ)
     if len(query) > MAX_BODY:
         raise _Answer(413, f"Query string too large: at most {MAX_BODY} bytes\n")
-    return b"&".join(part for part in (body, query) if part)
+    return query, body
 
 
 def _body(environ: Mapping[str, Any]) -> bytes:

@@ -29,16 +29,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.callbacks import (
+from bot.domain.delivery import DeliveryState, DeliveryStatus
+from bot.domain.records import StatusUpdate
+from bot.gateway.base import (
+    Callback,
+    CallbackDecoder,
     CallbackError,
-    MoCallback,
-    StatusCallback,
-    decode_mo,
-    decode_status,
-    parse_params,
+    InboundMessage,
+    StatusReport,
 )
-from bot.clickatell.codes import delivery_status, is_final
-from bot.domain.records import StatusReport
 from bot.inbound.conversations import ConversationRouter, InboundSms
 from bot.inbound.worker import Rest
 from bot.storage import Storage, StorageUnavailable
@@ -71,9 +70,9 @@ class _Batch:
 
     cards: set[int] = field(default_factory=set)
     replies: set[int] = field(default_factory=set)
-    failed_replies: dict[int, tuple[str, str]] = field(
+    failed_replies: dict[int, tuple[str, DeliveryStatus]] = field(
         default_factory=dict
-    )  # send -> (msisdn, code)
+    )  # send -> (msisdn, status)
 
 
 @dataclass(frozen=True)
@@ -97,11 +96,12 @@ class InboxProcessor:
         storage: Storage,
         router: ConversationRouter,
         *,
+        decoder: CallbackDecoder,
         clock: Callable[[], datetime],
         refresh_card: Callable[[int], None],
         is_reply: Callable[[int], bool],
         refresh_reply: Callable[[int], None],
-        reply_failed: Callable[[int, str, str], None],
+        reply_failed: Callable[[int, str, DeliveryStatus], None],
         part_wait: timedelta = PART_WAIT,
         batch: int = BATCH,
         busy_batch: int = BUSY_BATCH,
@@ -112,6 +112,7 @@ class InboxProcessor:
     ) -> None:
         self.storage = storage
         self.router = router
+        self.decoder = decoder  # the gateway's: reads stored callbacks again
         self.clock = clock
         self.refresh_card = refresh_card
         self.is_reply = is_reply  # a send relayed from a thread reply (cached by the caller)
@@ -180,13 +181,13 @@ class InboxProcessor:
     def _process(self, rows: Sequence[Any]) -> _Outcome:
         outcome, work = _Outcome(), _Batch()
         with self._turn(), self.storage.transaction():
-            reports: list[tuple[Any, StatusCallback]] = []
+            reports: list[tuple[Any, StatusReport]] = []
             for row in rows:
                 decoded = self._decode(row)
-                if isinstance(decoded, StatusCallback):
+                if isinstance(decoded, StatusReport):
                     reports.append((row, decoded))
                     continue
-                if isinstance(decoded, MoCallback):
+                if isinstance(decoded, InboundMessage):
                     self._mo(decoded, row.received_at)
                 outcome.done.append(row.id)
             self._statuses(reports, work, outcome)
@@ -236,7 +237,7 @@ class InboxProcessor:
 
     # ---- rows
 
-    def _decode(self, row: Any) -> StatusCallback | MoCallback | None:
+    def _decode(self, row: Any) -> Callback | None:
         """The callback a row holds: as the endpoint decoded it (no second decoding), or from
         its raw bytes. None for a row that cannot be decoded (written by an older version: the
         endpoint refuses malformed callbacks); it is marked processed, not retried forever."""
@@ -244,29 +245,28 @@ class InboxProcessor:
         if known is not None:
             return known
         try:
-            params = parse_params(row.params)
-            return decode_status(params) if row.kind == "status" else decode_mo(params)
+            return self.decoder.decode_stored(row.kind, row.params)
         except CallbackError as error:
             log.warning("inbox row %s cannot be decoded (%s); skipped", row.id, error)
             return None
 
     def _statuses(
-        self, reports: Sequence[tuple[Any, StatusCallback]], work: _Batch, outcome: _Outcome
+        self, reports: Sequence[tuple[Any, StatusReport]], work: _Batch, outcome: _Outcome
     ) -> None:
         """Move recipients forward (one storage call for the whole batch)."""
         if not reports:
             return
         results = self.storage.sends.apply_reports(
             [
-                StatusReport(
-                    apimsgid=c.apimsgid,
-                    climsgid=c.climsgid,
-                    msisdn=msisdn_of(c.to),
-                    status=delivery_status(c.status),
-                    at=c.timestamp,
-                    charge=c.charge,
+                StatusUpdate(
+                    apimsgid=r.message_id,
+                    climsgid=r.client_id,
+                    msisdn=msisdn_of(r.to),
+                    status=r.status,
+                    at=r.timestamp,
+                    charge=r.charge,
                 )
-                for _, c in reports
+                for _, r in reports
             ]
         )
         for (row, callback), result in zip(reports, results, strict=True):
@@ -277,18 +277,18 @@ class InboxProcessor:
             if result.changed:
                 self._note_change(result.send_id, msisdn_of(callback.to), callback.status, work)
 
-    def _note_change(self, send_id: int, msisdn: str, status: str, work: _Batch) -> None:
+    def _note_change(self, send_id: int, msisdn: str, status: DeliveryStatus, work: _Batch) -> None:
         if not self.is_reply(send_id):
             work.cards.add(send_id)
             return
         work.replies.add(send_id)
-        if is_final(status) and status != "004":
+        if status.final and status.state is not DeliveryState.DELIVERED:
             work.failed_replies[send_id] = (msisdn, status)
 
-    def _mo(self, mo: MoCallback, arrived_at: datetime) -> None:
+    def _mo(self, mo: InboundMessage, arrived_at: datetime) -> None:
         """An SMS (or one part of it) that reached us at `arrived_at` (its inbox row)."""
         sender = msisdn_of(mo.sender)
-        part = mo.concatenation
+        part = mo.part
         if part is None or part.total == 1:
             self.router.deliver(InboundSms(sender, mo.text, mo.timestamp, received_at=arrived_at))
             return
@@ -357,17 +357,17 @@ class Decoded:
     them again. Only a shortcut: bounded, forgotten on restart, rows are decodable on their own."""
 
     def __init__(self, limit: int = 20_000):
-        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], Callback] = OrderedDict()
         self._lock = threading.Lock()
         self.limit = limit
 
-    def put(self, kind: str, key: str, callback: Any) -> None:
+    def put(self, kind: str, key: str, callback: Callback) -> None:
         with self._lock:
             self._items[(kind, key)] = callback
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
 
-    def take(self, kind: str, key: str) -> Any:
+    def take(self, kind: str, key: str) -> Callback | None:
         with self._lock:
             return self._items.pop((kind, key), None)
 

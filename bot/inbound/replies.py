@@ -7,7 +7,8 @@ transaction: claim the Slack message (so a redelivered event is relayed once), r
 as a send (`thread_ts` set, shown by the person's own message), and queue the gateway call and
 the "on its way" reaction in the outbox. The gateway call itself (`send_item`) runs on this
 module's own small pool, handed over by the outbox; a send interrupted by a crash is checked with
-`querymsg` by its climsgid before being tried again, so the phone never gets it twice.
+the gateway by its client ID (`find_sent`) before being tried again, so the phone never gets it
+twice.
 
 Not relayed: replies starting with `note:`, bot messages, message subtypes (joins, edits, file
 shares, ...). An edited or deleted reply that was already relayed gets a short note that the phone
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,12 +28,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.clickatell.codes import delivery_status, describe_status, is_final
-from bot.clickatell.encoding import measure
-from bot.clickatell.types import GatewayError, OutcomeUnknown, Refused
+from bot.domain.delivery import DeliveryState, DeliveryStatus
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import NewRecipient
+from bot.gateway.base import GatewayError, NotSent, OutcomeUnknown, Planned, Unavailable
+from bot.gateway.stored import stored_status  # transitional: see that module
 from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
+from bot.sms.encoding import measure
+from bot.sms.refusals import Refused
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,10 @@ NOTE_PREFIX = "note:"
 QUEUED, RECEIVED, FAILED = "outbox_tray", "white_check_mark", "x"
 MAX_TRANSIENT_ATTEMPTS = 8
 _INFLIGHT = "relay.inflight.{}"
-_UNKNOWN_CODES = frozenset({"103", "104"})  # querymsg: the gateway never saw this message
+UNSETTLED = (
+    "the reply may or may not have reached the phone: sending it was interrupted and this "
+    "gateway cannot be asked about it, so it was not sent again"
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,9 @@ def reaction_for(send: Any) -> str | None:
     recipient = send.recipients[0]
     if recipient.error_code or recipient.error_description:
         return FAILED
-    if recipient.status and is_final(recipient.status):
-        return RECEIVED if recipient.status == "004" else FAILED
+    status = stored_status(recipient.status) if recipient.status else None
+    if status is not None and status.final:
+        return RECEIVED if status.state is DeliveryState.DELIVERED else FAILED
     return QUEUED
 
 
@@ -171,7 +177,7 @@ class ReplyRelay:
             recipients=[
                 NewRecipient(
                     msisdn=msisdn,
-                    climsgid=uuid.uuid4().hex,
+                    climsgid=self.gateway.plan([msisdn])[0].client_id,
                     contact_name=self.storage.contacts.name_for(msisdn),
                 )
             ],
@@ -238,9 +244,9 @@ class ReplyRelay:
         )
         self.on_enqueue()
 
-    def status_failed(self, send_id: int, msisdn: str, status: str) -> None:
-        """A delivery report said the reply failed (007, 010, ...)."""
-        self.note_failure(send_id, msisdn, describe_status(status), status)
+    def status_failed(self, send_id: int, msisdn: str, status: DeliveryStatus) -> None:
+        """A delivery report said the reply failed (or expired, or was cancelled)."""
+        self.note_failure(send_id, msisdn, status.words, status.code)
 
     # ---- the gateway send (outbox handler for SMS items)
 
@@ -287,7 +293,8 @@ class ReplyRelay:
             return
         self.storage.values.set(marker, json.dumps({"at": self.clock().timestamp()}))
         try:
-            result = self.gateway.send(recipient.msisdn, send.text, climsgid=recipient.climsgid)
+            planned = [Planned(recipient.msisdn, recipient.climsgid)]  # as recorded
+            result = self.gateway.send(planned, send.text)
         except OutcomeUnknown as error:
             self._retry(item, f"outcome unknown: {error}")
             return
@@ -304,18 +311,22 @@ class ReplyRelay:
         self._sent(item, send, recipient, result.messages[0])
 
     def _already_sent(self, item: Any, send: Any, recipient: Any) -> bool:
-        """After a crash mid-send: does the gateway know this climsgid? Then do not resend."""
+        """After a crash mid-send: does the gateway know this client ID? Then do not resend.
+        A gateway that cannot be asked leaves the outcome unknown: never resent blindly."""
+        if not self.gateway.capabilities.query_by_client_id:
+            self._failed(item, send, recipient, None, UNSETTLED)
+            return True
         try:
-            status = self.gateway.query(climsgid=recipient.climsgid)
+            found = self.gateway.find_sent(recipient.climsgid)
         except GatewayError as error:
-            if error.code in _UNKNOWN_CODES:
-                return False
             self._retry(item, f"cannot check an interrupted send: {error}")
             return True
+        if found is None:
+            return False
         with self.storage.transaction():
-            self.storage.sends.record_result(recipient.id, apimsgid=status.apimsgid)
+            self.storage.sends.record_result(recipient.id, apimsgid=found.message_id)
             self.storage.sends.update_status(
-                recipient.id, delivery_status(status.status), apimsgid=status.apimsgid
+                recipient.id, found.status, apimsgid=found.message_id
             )
             self._finish(item, send.id)
         return True
@@ -326,7 +337,7 @@ class ReplyRelay:
             self._failed(item, send, recipient, error.code, error.explanation)
             return
         with self.storage.transaction():
-            self.storage.sends.record_result(recipient.id, apimsgid=result.apimsgid)
+            self.storage.sends.record_result(recipient.id, apimsgid=result.message_id)
             self._finish(item, send.id)
 
     def _failed(self, item: Any, send: Any, recipient: Any, code: str | None, words: str) -> None:
@@ -356,7 +367,6 @@ def _claim_key(channel: str, ts: str) -> str:
 
 
 def _transient(error: GatewayError) -> bool:
-    """Worth trying again later: never reached the gateway, or the gateway's own 901."""
-    from bot.clickatell.client import NotSent
-
-    return isinstance(error, NotSent) or error.code == "901"
+    """Worth trying again later: it never reached the gateway, or the gateway could not serve
+    it now (nothing was sent either way)."""
+    return isinstance(error, NotSent | Unavailable)

@@ -5,7 +5,7 @@ normalization, opt-outs, text length) and raises `Refusal` in plain words; it is
 run inside a modal's submission acknowledgement. `execute()` then, on the work executor:
 
 1. claims the intent (Slack's trigger_id / view id), so a repeated delivery sends once;
-2. records the send and its recipients, each with the climsgid the client will use;
+2. records the send and its recipients, each with the client ID the gateway planned for it;
 3. posts the card ("Sending…") so later delivery reports always have a card to update;
 4. sends through the gateway, stores each recipient's result, refreshes the card;
 5. tells the sender ephemerally about anything that went wrong, with what to do.
@@ -22,21 +22,13 @@ from typing import Any
 from bot.blocks.base import Message
 from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
 from bot.blocks.errors import error_message, refused_message
-from bot.clickatell.client import MAX_RECIPIENTS, chunk_climsgid, new_climsgid
-from bot.clickatell.codes import delivery_status, explain_error
-from bot.clickatell.encoding import encode_text
-from bot.clickatell.numbers import display_number, normalize_msisdn
-from bot.clickatell.types import (
-    EncodedText,
-    GatewayError,
-    InvalidNumber,
-    OutcomeUnknown,
-    RecipientResult,
-    Refused,
-    TextTooLong,
-)
 from bot.domain.records import NewRecipient
+from bot.gateway.base import GatewayError, OutcomeUnknown, PartsExceeded, Planned, RecipientResult
+from bot.gateway.stored import stored_error  # transitional: see that module
 from bot.listeners.common import Replier, may_use, not_allowed_text
+from bot.sms.encoding import EncodedText, TextTooLong, encode_text
+from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
+from bot.sms.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -149,28 +141,25 @@ def execute(services: Any, prepared: PreparedSend, reply: Replier) -> None:
     if not services.storage.claims.claim(f"send:{intent.intent_key}"):
         log.info("duplicate send request %s ignored", intent.intent_key)
         return
-    base = intent.client_id or new_climsgid()
-    send = _record(services, prepared, base)
+    planned = services.gateway.plan(
+        [t.msisdn for t in prepared.targets], client_id=intent.client_id
+    )
+    send = _record(services, prepared, planned)
     card_problem = services.cards.post(send.id)
-    results, failure = _call_gateway(services, prepared, base)
+    results, failure = _call_gateway(services, prepared, planned)
     _store_results(services, send, results, failure)
     if card_problem is None:
         services.refresh_card(send.id)
     _report(services, send.id, card_problem, failure, prepared, reply)
 
 
-def _record(services: Any, prepared: PreparedSend, base: str) -> Any:
-    """Record before the call, with the climsgids the client derives from `base` (one per chunk
-    of 300), so a delivery report that outruns the gateway's answer still finds its row."""
+def _record(services: Any, prepared: PreparedSend, planned: Sequence[Planned]) -> Any:
+    """Record before the call, with the client IDs the gateway planned, so a delivery report
+    that outruns the gateway's answer still finds its row and a crash is settled by them."""
     intent = prepared.intent
-    chunks = -(-len(prepared.targets) // MAX_RECIPIENTS)
     recipients = [
-        NewRecipient(
-            msisdn=t.msisdn,
-            climsgid=chunk_climsgid(base, index // MAX_RECIPIENTS, chunks),
-            contact_name=t.contact_name,
-        )
-        for index, t in enumerate(prepared.targets)
+        NewRecipient(msisdn=t.msisdn, climsgid=p.client_id, contact_name=t.contact_name)
+        for t, p in zip(prepared.targets, planned, strict=True)
     ]
     return services.storage.sends.record(
         slack_user=intent.user,
@@ -187,17 +176,16 @@ def _record(services: Any, prepared: PreparedSend, base: str) -> Any:
 
 
 def _call_gateway(
-    services: Any, prepared: PreparedSend, base: str
+    services: Any, prepared: PreparedSend, planned: Sequence[Planned]
 ) -> tuple[tuple[RecipientResult, ...], GatewayError | Refused | None]:
     """The gateway's per-recipient results, or the error that stopped the whole send."""
     intent = prepared.intent
     try:
         result = services.gateway.send(
-            [t.msisdn for t in prepared.targets],
+            planned,
             intent.text,
             sender=intent.sender,
-            climsgid=base,
-            scheduled_time=intent.at,
+            at=intent.at,
             skip_if_sent=intent.client_id is not None,  # `--id X` twice sends once
         )
     except (GatewayError, Refused) as error:
@@ -239,14 +227,14 @@ def _store_each(
                 error_description=_already_sent_words(result),
             )
             continue
-        if error is None and result is not None and result.apimsgid is None:
-            # Confirmed by climsgid without a per-recipient ID: the gateway has it.
-            storage.sends.update_status(recipient.id, delivery_status("008"))
+        if error is None and result is not None and result.status is not None:
+            # Accepted without a per-recipient ID: the gateway says how far it is.
+            storage.sends.update_status(recipient.id, result.status)
             continue
         code, description = _error_fields(error)
         storage.sends.record_result(
             recipient.id,
-            apimsgid=result.apimsgid if result is not None else None,
+            apimsgid=result.message_id if result is not None else None,
             error_code=code,
             error_description=description,
         )
@@ -255,9 +243,9 @@ def _store_each(
 def _already_sent_words(result: RecipientResult) -> str:
     found = result.already_sent
     assert found is not None
-    ident = f" as message {result.apimsgid}" if result.apimsgid else ""
+    ident = f" as message {result.message_id}" if result.message_id else ""
     return (
-        f"Client ID {result.climsgid} was already sent earlier{ident} ({found.description}); "
+        f"Client ID {result.client_id} was already sent earlier{ident} ({found.status.words}); "
         "not sent again."
     )
 
@@ -337,19 +325,15 @@ def _problems(send: Any, failure: Exception | None, prepared: PreparedSend) -> M
 def _recipient_explanation(recipient: Any, prepared: PreparedSend, with_code: bool) -> str:
     if recipient.error_code in (OUTCOME_UNKNOWN, ALREADY_SENT):
         return recipient.error_description
-    error = GatewayError(
-        recipient.error_code,
-        recipient.error_description or "",
-        explain_error(recipient.error_code, recipient.error_description or ""),
-    )
+    error = stored_error(recipient.error_code, recipient.error_description or "")
     suffix = f" (code {recipient.error_code})" if with_code and recipient.error_code else ""
     return _explain(error, prepared) + suffix
 
 
 def _explain(error: GatewayError, prepared: PreparedSend) -> str:
-    """The explanation, with the length of the text for 113 (too many parts)."""
+    """The explanation, with the length of the text when it needs too many parts."""
     words = error.explanation
-    if error.code == "113":
+    if isinstance(error, PartsExceeded):
         encoded = prepared.encoded
         unit = "GSM characters" if encoded.encoding == "gsm7" else "UCS-2 characters"
         words += f" The text is {encoded.length} {unit}, {encoded.parts} parts."

@@ -42,7 +42,7 @@ from bot.domain.records import (
     Recipient,
     Send,
     StatusApplied,
-    StatusReport,
+    StatusUpdate,
     ThreadInfo,
     ThreadRef,
 )
@@ -153,7 +153,7 @@ class SendRepository(Protocol):
         stored whenever given; `apimsgid` fills a recipient that had none."""
         ...
 
-    def apply_reports(self, reports: Sequence[StatusReport]) -> list[StatusApplied | None]:
+    def apply_reports(self, reports: Sequence[StatusUpdate]) -> list[StatusApplied | None]:
         """`find_recipient` + `update_status` for a batch of delivery reports, in order (so a
         batch holding "sent" and "delivered" of one message ends at "delivered" whatever their
         order). None for a report that matches no recipient."""

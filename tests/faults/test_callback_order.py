@@ -26,9 +26,9 @@ from typing import Any
 
 import requests
 
-from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
 from bot.domain.records import NewRecipient
+from bot.gateway.clickatell_http.codes import describe_status
+from bot.sms.numbers import display_number
 from bot.storage import open_storage
 from tests.faults.harness import FAST, FaultApp, ManualClock
 from tests.inbound.callbacks import FORM, form, mo_params, status_params

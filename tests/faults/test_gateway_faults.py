@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.clickatell.client import ClickatellClient
 from bot.container import SANDBOX_API_ID, SANDBOX_LOGIN
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.gateway import ClickatellHttpGateway
 from tests.faults.gateway import Fault, FaultyGateway
 from tests.faults.harness import FAST, FaultApp
 from tests.inbound.harness import CHANNEL
@@ -62,7 +63,8 @@ def faulty(make_app: Callable[..., FaultApp]) -> Iterator[Callable[[Fault, int],
             proxy.url, SANDBOX_API_ID, SANDBOX_LOGIN, SANDBOX_LOGIN, timeout=TIMEOUT, sleep=sleep
         )
         app.services.gateway.close()
-        app.services.gateway = client  # services.close() closes it
+        # services.close() closes it
+        app.services.gateway = ClickatellHttpGateway(client, account=SANDBOX_API_ID)
         return app, proxy, sleeps
 
     yield build

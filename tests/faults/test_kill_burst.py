@@ -30,9 +30,9 @@ import pytest
 import requests
 from slack_sdk import WebClient
 
-from bot.clickatell.codes import describe_status
-from bot.clickatell.numbers import display_number
 from bot.domain.records import NewRecipient
+from bot.gateway.clickatell_http.codes import describe_status
+from bot.sms.numbers import display_number
 from bot.storage import open_storage
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.fakes import HistorySlack

@@ -17,6 +17,17 @@ from slack_sdk import WebClient
 
 from bot.config import settings_from
 from bot.domain.records import NewRecipient, Send
+from bot.gateway.base import (
+    Balance,
+    Capabilities,
+    MessageStatus,
+    Planned,
+    RecipientResult,
+    SendResult,
+)
+from bot.gateway.clickatell_http.codes import delivery_status
+from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
+from bot.gateway.clickatell_http.gateway import CAPABILITIES
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.inbound.outbox import Timing
 from bot.storage import Storage, open_storage
@@ -62,32 +73,38 @@ class Clock:
 
 @dataclass
 class FakeGateway:
-    """What the relay and the balance watcher need from the gateway client."""
+    """What the relay, the balance watcher and the callback endpoints need from the gateway
+    (the port, bot.gateway.base.Gateway); callbacks are the legacy API's, as the rig posts."""
 
     credit: float = 100.0
     sent: list[tuple[str, str, str]] = field(default_factory=list)
     failures: list[Exception] = field(default_factory=list)
-    known: dict[str, str] = field(default_factory=dict)  # climsgid -> apimsgid (querymsg)
+    known: dict[str, str] = field(default_factory=dict)  # client ID -> message ID
+    capabilities: Capabilities = CAPABILITIES
+    callbacks: ClickatellHttpCallbacks = field(
+        default_factory=lambda: ClickatellHttpCallbacks("sandbox")
+    )
 
-    def send(self, to: str, text: str, *, climsgid: str) -> Any:
-        from bot.clickatell.types import RecipientResult, SendResult
+    def plan(self, to: Sequence[str], *, client_id: str | None = None) -> tuple[Planned, ...]:
+        return tuple(Planned(number, client_id or uuid.uuid4().hex) for number in to)
 
+    def send(self, planned: Sequence[Planned], text: str, **_options: object) -> SendResult:
         if self.failures:
             raise self.failures.pop(0)
+        (recipient,) = planned
+        to, climsgid = recipient.to, recipient.client_id
         apimsgid = uuid.uuid4().hex
         self.sent.append((to, text, climsgid))
         self.known[climsgid] = apimsgid
         return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
 
-    def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> Any:
-        from bot.clickatell.types import GatewayError, MessageStatus
+    def find_sent(self, client_id: str) -> MessageStatus | None:
+        if client_id not in self.known:
+            return None
+        return MessageStatus(self.known[client_id], delivery_status("003"))
 
-        if climsgid not in self.known:
-            raise GatewayError("104", "Unknown client message ID")
-        return MessageStatus(self.known[climsgid], "003", "Delivered to gateway")
-
-    def balance(self) -> float:
-        return self.credit
+    def balance(self) -> Balance:
+        return Balance(self.credit)
 
 
 class Rig:

@@ -11,7 +11,7 @@ import json
 
 import requests
 
-from bot.clickatell.sandbox import UNICODE_REPLY_TEXT
+from bot.gateway.clickatell_http.sandbox import UNICODE_REPLY_TEXT
 from tests.inbound.callbacks import post, status_params
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, InboundHarness
 from tests.support.wait import wait_for

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.clickatell.callbacks import decode_mo, parse_params
+from bot.gateway.clickatell_http.callbacks import decode_mo, parse_params
+from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.inbound.endpoints import CallbackEndpoints, Credentials
 from bot.serve import HttpServer
 from bot.storage.sqlite import SqliteStorage
@@ -42,7 +43,7 @@ def _serve(tmp_path: Path, *, busy_timeout: float = 30.0) -> Iterator[Endpoint]:
     stored: list[int] = []
     endpoints = CallbackEndpoints(
         storage,
-        api_id=API_ID,
+        decoder=ClickatellHttpCallbacks(API_ID),
         credentials=Credentials(*AUTH),
         on_stored=lambda: stored.append(1),
     )
@@ -208,7 +209,9 @@ def test_locked_database_answers_503_so_the_gateway_retries(impatient: Endpoint)
 
 def test_no_password_configured_means_no_check(tmp_path: Path) -> None:
     with SqliteStorage(tmp_path / "open.sqlite3") as storage:
-        endpoints = CallbackEndpoints(storage, api_id=None, credentials=Credentials(None, None))
+        endpoints = CallbackEndpoints(
+            storage, decoder=ClickatellHttpCallbacks(None), credentials=Credentials(None, None)
+        )
         captured: list[str] = []
 
         def start_response(status: str, headers: list[tuple[str, str]]) -> None:
@@ -259,7 +262,10 @@ def test_writer_failure_answers_503(tmp_path: Path) -> None:
     storage = SqliteStorage(tmp_path / "closed.sqlite3")
     writer = InboxWriter(storage).start()
     endpoints = CallbackEndpoints(
-        storage, api_id=API_ID, credentials=Credentials(None, None), store=writer.store
+        storage,
+        decoder=ClickatellHttpCallbacks(API_ID),
+        credentials=Credentials(None, None),
+        store=writer.store,
     )
     storage.close()  # the database is gone: nothing can be stored
     captured: list[str] = []

@@ -17,16 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clickatell.client import ClickatellClient
-from bot.clickatell.types import (
-    Coverage,
-    GatewayError,
-    MessageCharge,
-    MessageStatus,
-    Redeemed,
-    Refused,
-    SendResult,
-)
+from bot.gateway.base import Coverage, GatewayError, Redeemed
+from bot.gateway.clickatell_http.client import ClickatellClient
+from bot.gateway.clickatell_http.types import MessageCharge, MessageStatus, SendResult
+from bot.sms.refusals import Refused
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app

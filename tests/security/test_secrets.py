@@ -21,8 +21,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bot.clickatell.sandbox import SandboxServer
 from bot.config import settings_from
+from bot.gateway.clickatell_http.sandbox import SandboxServer
 from bot.serve import main
 from tests.inbound.callbacks import get, mo_params, post, status_params
 from tests.inbound.fakes import HistorySlack

@@ -128,7 +128,7 @@ def test_status_in_plain_words(app: AppHarness) -> None:
 
 def test_status_of_unknown_id_explains_the_gateway_code(app: AppHarness) -> None:
     # Neither an apimsgid nor a climsgid: reported as the unknown apimsgid (103), exactly as the
-    # command line reports it (both share bot.clickatell.client.by_either_id).
+    # command line reports it (both ask the gateway port, whose query takes either ID).
     for command in ("status", "cancel", "charge"):
         reply = _ask(app, f"{command} 0123456789abcdef0123456789abcdef")
         assert "(gateway code 103)" in reply["text"] and "104" not in reply["text"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.clickatell.codes import gateway_error
-from bot.clickatell.encoding import encode_text
-from bot.clickatell.types import OutcomeUnknown
+from bot.gateway.base import OutcomeUnknown
+from bot.gateway.clickatell_http.codes import gateway_error
 from bot.listeners.sending import PreparedSend, SendIntent, Target, _problems
+from bot.sms.encoding import encode_text
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.clickatell.codes import delivery_status
+from bot.gateway.clickatell_http.codes import delivery_status
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import NewRecipient, Send
 from bot.storage import Storage

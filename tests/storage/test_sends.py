@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain.delivery import DeliveryState
-from bot.domain.records import CardPlace, NewRecipient, StatusApplied, StatusReport
+from bot.domain.records import CardPlace, NewRecipient, StatusApplied, StatusUpdate
 from bot.storage import Storage
 from tests.storage.support import FakeClock, at, record, run_threads, status
 
@@ -180,10 +180,10 @@ def test_a_batch_of_reports_applies_in_order(store: Storage) -> None:
     send = record(store, "27821111111", "27822222222")
     first, second = send.recipients
     reports = [
-        StatusReport("api-27821111111", None, "27821111111", status("004"), at(5), charge=0.2),
-        StatusReport("api-27821111111", None, "27821111111", status("003"), at(4)),  # late
-        StatusReport(None, "cli1", "27822222222", status("003"), at(6)),  # by climsgid
-        StatusReport("api-nobody", None, "27829999999", status("004"), at(7)),
+        StatusUpdate("api-27821111111", None, "27821111111", status("004"), at(5), charge=0.2),
+        StatusUpdate("api-27821111111", None, "27821111111", status("003"), at(4)),  # late
+        StatusUpdate(None, "cli1", "27822222222", status("003"), at(6)),  # by climsgid
+        StatusUpdate("api-nobody", None, "27829999999", status("004"), at(7)),
     ]
     assert store.sends.apply_reports(reports) == [
         StatusApplied(first.id, send.id, True),
@@ -206,7 +206,7 @@ def test_a_report_fills_a_missing_apimsgid(store: Storage) -> None:
         parts=1,
         recipients=[NewRecipient("27821111111", "cli7")],
     )
-    report = StatusReport("late-id", "cli7", "27821111111", status("003"), at(1))
+    report = StatusUpdate("late-id", "cli7", "27821111111", status("003"), at(1))
     (applied,) = store.sends.apply_reports([report])
     assert applied is not None and applied.recipient_id == send.recipients[0].id
     assert store.sends.recipient_by_apimsgid("late-id") is not None

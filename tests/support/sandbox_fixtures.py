@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import requests
 
-from bot.clickatell.callbacks import parse_params
-from bot.clickatell.sandbox.server import shutdown_promptly
+from bot.gateway.clickatell_http.callbacks import parse_params
+from bot.gateway.clickatell_http.sandbox.server import shutdown_promptly
 
 START = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

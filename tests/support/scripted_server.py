@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bot.clickatell.callbacks import parse_params
+from bot.gateway.clickatell_http.callbacks import parse_params
 
 SESSION_ID = "0123456789abcdef0123456789abcdef"
 

@@ -16,8 +16,9 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.card import CANCEL_ACTION, cancellable
 from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view, read_channel, read_values
 from bot.blocks.errors import error_message, info_message, refused_message
-from bot.clickatell.codes import is_final
-from bot.clickatell.types import GatewayError
+from bot.domain.delivery import DeliveryState
+from bot.gateway.base import GatewayError
+from bot.gateway.stored import stored_status  # transitional: see that module
 from bot.listeners.common import (
     Replier,
     RespondReplier,
@@ -97,7 +98,7 @@ def _clicked_send(services: Any, body: dict[str, Any]) -> Any:
 def _cancel_all(services: Any, send: Any) -> list[str]:
     failures = []
     for recipient in send.recipients:
-        if not recipient.apimsgid or (recipient.status and is_final(recipient.status)):
+        if not recipient.apimsgid or (recipient.status and stored_status(recipient.status).final):
             continue
         try:
             found = services.gateway.cancel(recipient.apimsgid)
@@ -105,9 +106,9 @@ def _cancel_all(services: Any, send: Any) -> list[str]:
             code = f" (gateway code {error.code})" if error.code else ""
             failures.append(f"{recipient.msisdn}: {error.explanation}{code}")
             continue
-        apply_status(services, found.apimsgid, found.status)
-        if found.status != "006":
-            failures.append(f"{recipient.msisdn}: already {found.description.lower()}")
+        apply_status(services, found.message_id, found.status)
+        if found.status.state is not DeliveryState.CANCELLED:
+            failures.append(f"{recipient.msisdn}: already {found.status.words.lower()}")
     return failures
 
 

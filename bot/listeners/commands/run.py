@@ -22,12 +22,12 @@ from bot.blocks.results import (
     redeem_message,
     status_message,
 )
-from bot.clickatell.client import by_either_id
-from bot.clickatell.numbers import normalize_msisdn
-from bot.clickatell.types import GatewayError, InvalidNumber, MessageStatus, Refused
+from bot.gateway.base import GatewayError
 from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
 from bot.listeners.sending import Refusal, SendIntent, execute, prepare
 from bot.listeners.tracking import apply_status
+from bot.sms.numbers import InvalidNumber, normalize_msisdn
+from bot.sms.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -102,25 +102,21 @@ def _fresh_key() -> str:
 
 
 def _status(services: Any, command: grammar.Status, call: Invocation) -> None:
-    found: MessageStatus = by_either_id(services.gateway.query, command.id)
-    apply_status(services, found.apimsgid, found.status)
-    call.reply(status_message(found.apimsgid, found.status, found.description, services.sandboxed))
+    found = services.gateway.query(command.id)
+    apply_status(services, found.message_id, found.status)
+    call.reply(status_message(found.message_id, found.status, services.sandboxed))
 
 
 def _cancel(services: Any, command: grammar.Cancel, call: Invocation) -> None:
-    found: MessageStatus = by_either_id(services.gateway.cancel, command.id)
-    apply_status(services, found.apimsgid, found.status)
-    call.reply(cancel_message(found.apimsgid, found.status, found.description, services.sandboxed))
+    found = services.gateway.cancel(command.id)
+    apply_status(services, found.message_id, found.status)
+    call.reply(cancel_message(found.message_id, found.status, services.sandboxed))
 
 
 def _charge(services: Any, command: grammar.Charge, call: Invocation) -> None:
-    found = by_either_id(services.gateway.charge, command.id)
-    apply_status(services, found.apimsgid, found.status, charge=found.charge)
-    call.reply(
-        charge_message(
-            found.apimsgid, found.charge, found.status, found.description, services.sandboxed
-        )
-    )
+    found = services.gateway.charge(command.id)
+    apply_status(services, found.message_id, found.status, charge=found.charge)
+    call.reply(charge_message(found.message_id, found.charge, found.status, services.sandboxed))
 
 
 def _balance(services: Any, command: grammar.Balance, call: Invocation) -> None:

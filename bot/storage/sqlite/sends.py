@@ -15,7 +15,7 @@ from bot.domain.records import (
     Recipient,
     Send,
     StatusApplied,
-    StatusReport,
+    StatusUpdate,
 )
 from bot.storage.sqlite.database import SqliteDatabase
 
@@ -226,7 +226,7 @@ class SqliteSends:
                 return False
             return _move(conn, row, status, stamp, charge, apimsgid)
 
-    def apply_reports(self, reports: Sequence[StatusReport]) -> list[StatusApplied | None]:
+    def apply_reports(self, reports: Sequence[StatusUpdate]) -> list[StatusApplied | None]:
         """ONE transaction with two statements per report: the inbox worker's hot path."""
         results: list[StatusApplied | None] = []
         with self._db.write() as conn:
@@ -259,7 +259,7 @@ def _load(conn: sqlite3.Connection, send_id: int) -> Send | None:
     )
 
 
-def _matching_recipient(conn: sqlite3.Connection, report: StatusReport) -> sqlite3.Row | None:
+def _matching_recipient(conn: sqlite3.Connection, report: StatusUpdate) -> sqlite3.Row | None:
     """By apimsgid, else by (climsgid, msisdn): as `find_recipient`, newest first."""
     row = conn.execute(
         "SELECT id, send_id, status_progress FROM recipients WHERE apimsgid = ? "

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.clickatell.codes import STATUS_CODES
+from bot.gateway.clickatell_http.codes import STATUS_CODES
 from bot.domain.delivery import DeliveryState
 from bot.storage.sqlite import SqliteStorage
 from bot.storage.sqlite.schema import MIGRATIONS
