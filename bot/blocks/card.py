@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
-from bot.domain.delivery import DeliveryState, DeliveryStatus
-from bot.gateway.stored import stored_error, stored_status  # transitional: see that module
+from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN, DeliveryState, DeliveryStatus
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
@@ -49,13 +48,6 @@ _TALLY_WORDS: dict[State, str] = {
 }
 ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
 
-# The storage marks a recipient whose send may or may not have reached the gateway with this
-# pseudo error code (real codes are 3 digits).
-OUTCOME_UNKNOWN = "unknown"
-# ... and one not sent because the client ID given (`--id`) was already used: the gateway has
-# that message from an earlier send, whose card keeps following it.
-ALREADY_SENT = "repeated"
-
 
 class RecipientRow(Protocol):
     msisdn: str
@@ -63,8 +55,10 @@ class RecipientRow(Protocol):
     apimsgid: str | None
     climsgid: str
     status: str | None
+    state: DeliveryState | None
+    status_words: str | None
     error_code: str | None
-    error_description: str | None
+    error_description: str | None  # plain words: why the gateway did not take it
 
 
 class SendRow(Protocol):
@@ -94,7 +88,7 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
     if recipient.error_code == ALREADY_SENT:
         return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
-        words = stored_error(recipient.error_code, recipient.error_description or "").explanation
+        words = recipient.error_description or "the gateway did not take it."
         suffix = f" (code {recipient.error_code})" if recipient.error_code else ""
         return Line("failed", f"Not sent: {words}{suffix}")
     status = _status(recipient)
@@ -120,7 +114,9 @@ _FINAL_STATES: dict[DeliveryState, State] = {
 
 def _status(recipient: RecipientRow) -> DeliveryStatus | None:
     """The recipient's stored status as the gateway reported it (None before any)."""
-    return stored_status(recipient.status) if recipient.status else None
+    if recipient.status is None or recipient.state is None:
+        return None
+    return DeliveryStatus(recipient.status, recipient.state, recipient.status_words or "")
 
 
 def _scheduled(status: DeliveryStatus | None) -> bool:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.blocks.base import Message, clip, code, escape, section
-from bot.gateway.stored import stored_status  # transitional: see that module
 from bot.sms.numbers import display_number
 
 
@@ -19,6 +18,7 @@ class LogRow(Protocol):
     contact_name: str | None
     apimsgid: str | None
     status: str | None
+    status_words: str | None
     error_code: str | None
     error_description: str | None
     scheduled_at: datetime | None
@@ -30,7 +30,7 @@ def _state(entry: LogRow) -> str:
         suffix = f" ({entry.error_code})" if entry.error_code else ""
         return f"not sent{suffix}"
     if entry.status:
-        return stored_status(entry.status).words
+        return entry.status_words or f"Status {entry.status}"
     if entry.cancelled_at:
         return "Cancelled"
     if entry.scheduled_at:

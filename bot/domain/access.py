@@ -19,3 +19,17 @@ def may_use(allowed: Collection[str], admins: Collection[str], user: str | None)
 
 def is_admin(admins: Collection[str], user: str | None) -> bool:
     return bool(user) and user in admins
+
+
+def not_allowed_text(user: str | None) -> str:
+    return (
+        f"You are not allowed to use /sms: your Slack user ID ({user or 'unknown'}) is not in "
+        "SMS_ALLOWED_USERS. Ask the person who runs sms-bot to add it."
+    )
+
+
+def admin_only_text(user: str | None) -> str:
+    return (
+        f"Only admins may redeem vouchers: your Slack user ID ({user or 'unknown'}) is not in "
+        "SMS_ADMINS. Ask an admin to redeem it."
+    )

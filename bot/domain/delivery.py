@@ -74,3 +74,9 @@ def moves_forward(current_progress: int | None, new: DeliveryStatus) -> bool:
     if current_progress is None:
         return True
     return new.progress > current_progress
+
+
+# Codes sms-bot itself gives a recipient the gateway gave no code for (the card and the log show
+# them apart from the gateway's refusals).
+OUTCOME_UNKNOWN = "unknown"  # the gateway may or may not have the message: check before resending
+ALREADY_SENT = "repeated"  # the client ID was sent before: not sent again

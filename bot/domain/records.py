@@ -113,6 +113,7 @@ class LogEntry:
     apimsgid: str | None
     climsgid: str
     status: str | None
+    status_words: str | None
     error_code: str | None
     error_description: str | None
     scheduled_at: datetime | None

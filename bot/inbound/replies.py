@@ -28,11 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.domain.delivery import DeliveryState, DeliveryStatus
+from bot.domain.delivery import FINAL_STATES, DeliveryState, DeliveryStatus
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import NewRecipient
 from bot.gateway.base import GatewayError, NotSent, OutcomeUnknown, Planned, Unavailable
-from bot.gateway.stored import stored_status  # transitional: see that module
 from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
@@ -66,9 +65,8 @@ def reaction_for(send: Any) -> str | None:
     recipient = send.recipients[0]
     if recipient.error_code or recipient.error_description:
         return FAILED
-    status = stored_status(recipient.status) if recipient.status else None
-    if status is not None and status.final:
-        return RECEIVED if status.state is DeliveryState.DELIVERED else FAILED
+    if recipient.state in FINAL_STATES:
+        return RECEIVED if recipient.state is DeliveryState.DELIVERED else FAILED
     return QUEUED
 
 

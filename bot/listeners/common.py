@@ -11,10 +11,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.blocks.base import Message
+from bot.blocks.send_report import send_report
 from bot.config import Settings
 from bot.container import Services
 from bot.domain import access
 from bot.slack.errors import error_code
+from bot.usecases.sending import PreparedSend, execute
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +35,6 @@ def may_use(settings: Settings, user: str | None) -> bool:
 
 def is_admin(settings: Settings, user: str | None) -> bool:
     return access.is_admin(settings.admins, user)
-
-
-def not_allowed_text(user: str | None) -> str:
-    return (
-        f"You are not allowed to use /sms: your Slack user ID ({user or 'unknown'}) is not in "
-        "SMS_ALLOWED_USERS. Ask the person who runs sms-bot to add it."
-    )
-
-
-def admin_only_text(user: str | None) -> str:
-    return (
-        f"Only admins may redeem vouchers: your Slack user ID ({user or 'unknown'}) is not in "
-        "SMS_ADMINS. Ask an admin to redeem it."
-    )
 
 
 # --------------------------------------------------------------------------- replies
@@ -116,3 +104,13 @@ class EphemeralReplier:
                 log.warning("could not reach %s at all: %s", self._user, second)
         except Exception as error:  # Slack unreachable even after the retries
             log.warning("could not reach %s: %s", self._user, error)
+
+
+def send_and_report(services: Services, prepared: PreparedSend, reply: Replier) -> None:
+    """Run a prepared send (on the work executor) and tell the sender what went wrong, if
+    anything; a repeated delivery of the same request does nothing."""
+    outcome = execute(services, prepared)
+    if outcome is None:
+        return
+    for message in send_report(outcome):
+        reply(message)

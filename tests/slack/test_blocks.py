@@ -10,12 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT, escape, unescape
-from bot.blocks.card import CANCEL_ACTION, OUTCOME_UNKNOWN, card_message, recipient_line
+from bot.blocks.card import CANCEL_ACTION, card_message, recipient_line
 from bot.blocks.compose import compose_view, preview, read_channel, read_values
 from bot.blocks.contacts import contacts_message
 from bot.blocks.errors import error_message, usage_message
 from bot.blocks.help import help_message
 from bot.blocks.log import log_message
+from bot.domain.delivery import OUTCOME_UNKNOWN, DeliveryState
+from bot.gateway.clickatell_http.codes import delivery_status
 from bot.grammar import USAGE
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -23,6 +25,8 @@ WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Rcpt:
+    """A stored recipient: a status is stored as its code, state and words (legacy codes here)."""
+
     msisdn: str = "27821234567"
     contact_name: str | None = None
     apimsgid: str | None = None
@@ -30,6 +34,14 @@ class Rcpt:
     status: str | None = None
     error_code: str | None = None
     error_description: str | None = None
+
+    @property
+    def state(self) -> DeliveryState | None:
+        return delivery_status(self.status).state if self.status else None
+
+    @property
+    def status_words(self) -> str | None:
+        return delivery_status(self.status).words if self.status else None
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ def test_contacts_and_log() -> None:
         contact_name: str | None = "Ann"
         apimsgid: str | None = "abc"
         status: str | None = "004"
+        status_words: str | None = "Received by recipient"  # as storage keeps it
         error_code: str | None = None
         error_description: str | None = None
         scheduled_at: datetime | None = None

@@ -4,23 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.gateway.base import OutcomeUnknown
+from bot.blocks.base import Message
+from bot.blocks.send_report import problems_message
+from bot.gateway.base import GatewayError, OutcomeUnknown
 from bot.gateway.clickatell_http.codes import gateway_error
-from bot.listeners.sending import PreparedSend, SendIntent, Target, _problems
 from bot.sms.encoding import encode_text
+from bot.usecases.sending import PreparedSend, SendIntent, Target, outcome_of
 
 
 @dataclass(frozen=True)
 class Rcpt:
+    """A stored recipient: a refusal is stored with its code and plain words."""
+
     msisdn: str
     error_code: str | None = None
-    error_description: str | None = None
+    wire_description: str | None = None
     apimsgid: str | None = None
+
+    @property
+    def error_description(self) -> str | None:
+        if self.error_code is None:
+            return self.wire_description
+        return gateway_error(self.error_code, self.wire_description or "").explanation
 
 
 @dataclass(frozen=True)
 class Sent:
     recipients: tuple[Rcpt, ...] = field(default_factory=tuple)
+
+
+def _problems(sent: Sent, failure: GatewayError | None, prepared: PreparedSend) -> Message | None:
+    return problems_message(outcome_of(sent, None, failure, prepared))  # type: ignore[arg-type]
 
 
 def _prepared(text: str = "hello") -> PreparedSend:

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.gateway.clickatell_http.codes import delivery_status
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import NewRecipient, Send
+from bot.gateway.clickatell_http.codes import delivery_status
 from bot.storage import Storage
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC

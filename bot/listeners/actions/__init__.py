@@ -16,18 +16,17 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.card import CANCEL_ACTION, cancellable
 from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view, read_channel, read_values
 from bot.blocks.errors import error_message, info_message, refused_message
-from bot.domain.delivery import DeliveryState
+from bot.domain.access import not_allowed_text
+from bot.domain.delivery import FINAL_STATES, DeliveryState
 from bot.gateway.base import GatewayError
-from bot.gateway.stored import stored_status  # transitional: see that module
 from bot.listeners.common import (
     Replier,
     RespondReplier,
     may_use,
-    not_allowed_text,
     services_of,
 )
-from bot.listeners.tracking import apply_status
 from bot.slack.errors import error_code
+from bot.usecases.tracking import apply_status
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def _clicked_send(services: Any, body: dict[str, Any]) -> Any:
 def _cancel_all(services: Any, send: Any) -> list[str]:
     failures = []
     for recipient in send.recipients:
-        if not recipient.apimsgid or (recipient.status and stored_status(recipient.status).final):
+        if not recipient.apimsgid or recipient.state in FINAL_STATES:
             continue
         try:
             found = services.gateway.cancel(recipient.apimsgid)

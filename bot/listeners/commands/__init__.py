@@ -17,11 +17,11 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.base import unescape
 from bot.blocks.compose import compose_view
 from bot.blocks.errors import error_message, refused_message
+from bot.domain.access import not_allowed_text
 from bot.listeners.commands.run import run_command
 from bot.listeners.common import (
     RespondReplier,
     may_use,
-    not_allowed_text,
     services_of,
 )
 from bot.slack.errors import error_code

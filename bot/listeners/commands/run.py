@@ -22,12 +22,13 @@ from bot.blocks.results import (
     redeem_message,
     status_message,
 )
+from bot.domain.access import admin_only_text, not_allowed_text
 from bot.gateway.base import GatewayError
-from bot.listeners.common import Replier, admin_only_text, is_admin, may_use, not_allowed_text
-from bot.listeners.sending import Refusal, SendIntent, execute, prepare
-from bot.listeners.tracking import apply_status
+from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.sms.numbers import InvalidNumber, normalize_msisdn
 from bot.sms.refusals import Refused
+from bot.usecases.sending import Refusal, SendIntent, prepare
+from bot.usecases.tracking import apply_status
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def _send(services: Any, command: grammar.Send, call: Invocation) -> None:
         at=command.at,
         client_id=command.client_id,
     )
-    execute(services, prepare(services, intent), call.reply)
+    send_and_report(services, prepare(services, intent), call.reply)
 
 
 def _fresh_key() -> str:

@@ -22,8 +22,8 @@ from bot.blocks.compose import (
     read_values,
 )
 from bot.grammar import parse_when
-from bot.listeners.common import EphemeralReplier, services_of
-from bot.listeners.sending import Refusal, SendIntent, execute, prepare
+from bot.listeners.common import EphemeralReplier, send_and_report, services_of
+from bot.usecases.sending import Refusal, SendIntent, prepare
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
         return
     ack()
     reply = EphemeralReplier(services.slack, channel, user)
-    services.executor.submit(execute, services, prepared, reply)
+    services.executor.submit(send_and_report, services, prepared, reply)
 
 
 def _short(text: str) -> str:

@@ -169,7 +169,8 @@ class SqliteSends:
             found = conn.execute(
                 """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
                           s.sender, s.scheduled_at, s.cancelled_at, r.msisdn, r.contact_name,
-                          r.apimsgid, r.climsgid, r.status, r.error_code, r.error_description
+                          r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
+                          r.error_description
                    FROM recipients r JOIN sends s ON s.id = r.send_id
                    WHERE ?1 IS NULL OR r.msisdn = ?1
                    ORDER BY s.created_at DESC, s.id DESC, r.position

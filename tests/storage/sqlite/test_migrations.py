@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.gateway.clickatell_http.codes import STATUS_CODES
 from bot.domain.delivery import DeliveryState
+from bot.gateway.clickatell_http.codes import STATUS_CODES
 from bot.storage.sqlite import SqliteStorage
 from bot.storage.sqlite.schema import MIGRATIONS
 from tests.storage.support import T0, FakeClock, status

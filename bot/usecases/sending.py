@@ -1,4 +1,4 @@
-"""The send pipeline shared by `/sms send` and the compose modal.
+"""Sending an SMS: the use case behind `/sms send`, the compose modal and every later surface.
 
 `prepare()` does every check that needs no gateway call (authorization, contact names, number
 normalization, opt-outs, text length) and raises `Refusal` in plain words; it is fast enough to
@@ -8,7 +8,7 @@ run inside a modal's submission acknowledgement. `execute()` then, on the work e
 2. records the send and its recipients, each with the client ID the gateway planned for it;
 3. posts the card ("Sending…") so later delivery reports always have a card to update;
 4. sends through the gateway, stores each recipient's result, refreshes the card;
-5. tells the sender ephemerally about anything that went wrong, with what to do.
+5. returns a `SendOutcome` saying what went wrong, in plain words, for the edge to tell.
 """
 
 from __future__ import annotations
@@ -17,18 +17,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from bot.blocks.base import Message
-from bot.blocks.card import ALREADY_SENT, OUTCOME_UNKNOWN, card_message
-from bot.blocks.errors import error_message, refused_message
-from bot.domain.records import NewRecipient
+from bot.domain import access
+from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
+from bot.domain.records import NewRecipient, Recipient, Send
 from bot.gateway.base import GatewayError, OutcomeUnknown, PartsExceeded, Planned, RecipientResult
-from bot.gateway.stored import stored_error  # transitional: see that module
-from bot.listeners.common import Replier, may_use, not_allowed_text
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
+from bot.storage import Storage
+from bot.usecases.ports import AppPorts
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +71,11 @@ class PreparedSend:
 # --------------------------------------------------------------------------- checks
 
 
-def prepare(services: Any, intent: SendIntent) -> PreparedSend:
+def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
     """Every check that needs no gateway call; raises Refusal in plain words."""
     settings = services.settings
-    if not may_use(settings, intent.user):
-        raise Refusal(not_allowed_text(intent.user))
+    if not access.may_use(settings.allowed_users, settings.admins, intent.user):
+        raise Refusal(access.not_allowed_text(intent.user))
     targets = resolve(services, intent.to)
     opted_out = [t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn)]
     if opted_out:
@@ -95,7 +93,7 @@ def prepare(services: Any, intent: SendIntent) -> PreparedSend:
     return PreparedSend(intent, targets, encoded)
 
 
-def resolve(services: Any, typed: Sequence[str]) -> tuple[Target, ...]:
+def resolve(services: AppPorts, typed: Sequence[str]) -> tuple[Target, ...]:
     """Contact names to numbers, numbers normalized; duplicates dropped (one SMS per phone)."""
     if not typed:
         raise Refusal("There is no recipient: give a number or a contact name.")
@@ -111,7 +109,7 @@ def resolve(services: Any, typed: Sequence[str]) -> tuple[Target, ...]:
     return tuple(targets.values())
 
 
-def _target(services: Any, raw: str) -> Target:
+def _target(services: AppPorts, raw: str) -> Target:
     contact = services.storage.contacts.get(raw) if _could_be_name(raw) else None
     if contact is not None:
         return Target(contact.msisdn, contact.name)
@@ -135,25 +133,48 @@ def _label(target: Target) -> str:
 # --------------------------------------------------------------------------- the send
 
 
-def execute(services: Any, prepared: PreparedSend, reply: Replier) -> None:
-    """Record, post the card, send, record the results, update the card, report problems."""
+@dataclass(frozen=True)
+class RecipientProblem:
+    """One recipient the gateway did not take, in plain words."""
+
+    msisdn: str
+    code: str | None  # the gateway's code, when it gave one
+    words: str
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What became of a send: its stored state, why its card could not be shown (None: it is),
+    the error that stopped the whole send (None: it went out), and the recipients refused."""
+
+    send: Send
+    card_problem: str | None
+    failure: GatewayError | Refused | None
+    failure_words: str | None
+    refused: tuple[RecipientProblem, ...]
+
+
+def execute(services: AppPorts, prepared: PreparedSend) -> SendOutcome | None:
+    """Record, post the card, send, record the results, update the card; None when this intent
+    was already sent (a repeated delivery of the same request)."""
     intent = prepared.intent
     if not services.storage.claims.claim(f"send:{intent.intent_key}"):
         log.info("duplicate send request %s ignored", intent.intent_key)
-        return
+        return None
     planned = services.gateway.plan(
         [t.msisdn for t in prepared.targets], client_id=intent.client_id
     )
     send = _record(services, prepared, planned)
     card_problem = services.cards.post(send.id)
     results, failure = _call_gateway(services, prepared, planned)
-    _store_results(services, send, results, failure)
+    _store_results(services, send, results, failure, prepared)
     if card_problem is None:
         services.refresh_card(send.id)
-    _report(services, send.id, card_problem, failure, prepared, reply)
+    stored = services.storage.sends.get(send.id) or send
+    return outcome_of(stored, card_problem, failure, prepared)
 
 
-def _record(services: Any, prepared: PreparedSend, planned: Sequence[Planned]) -> Any:
+def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planned]) -> Send:
     """Record before the call, with the client IDs the gateway planned, so a delivery report
     that outruns the gateway's answer still finds its row and a crash is settled by them."""
     intent = prepared.intent
@@ -176,7 +197,7 @@ def _record(services: Any, prepared: PreparedSend, planned: Sequence[Planned]) -
 
 
 def _call_gateway(
-    services: Any, prepared: PreparedSend, planned: Sequence[Planned]
+    services: AppPorts, prepared: PreparedSend, planned: Sequence[Planned]
 ) -> tuple[tuple[RecipientResult, ...], GatewayError | Refused | None]:
     """The gateway's per-recipient results, or the error that stopped the whole send."""
     intent = prepared.intent
@@ -197,46 +218,46 @@ def _call_gateway(
 
 
 def _store_results(
-    services: Any,
-    send: Any,
+    services: AppPorts,
+    send: Send,
     results: Sequence[RecipientResult],
     failure: GatewayError | Refused | None,
+    prepared: PreparedSend,
 ) -> None:
     storage = services.storage
     by_number = {r.to: r for r in results}
     # One transaction: a card rendered meanwhile never shows half of the results.
     with storage.transaction():
-        _store_each(storage, send, by_number, failure)
+        for recipient in send.recipients:
+            _store_one(storage, recipient, by_number.get(recipient.msisdn), failure, prepared)
 
 
-def _store_each(
-    storage: Any,
-    send: Any,
-    by_number: dict[str, RecipientResult],
+def _store_one(
+    storage: Storage,
+    recipient: Recipient,
+    result: RecipientResult | None,
     failure: GatewayError | Refused | None,
+    prepared: PreparedSend,
 ) -> None:
-    for recipient in send.recipients:
-        result = by_number.get(recipient.msisdn)
-        error = failure if result is None else result.error
-        if result is not None and result.already_sent is not None:
-            # No apimsgid here: delivery reports keep updating the earlier send's card.
-            storage.sends.record_result(
-                recipient.id,
-                apimsgid=None,
-                error_code=ALREADY_SENT,
-                error_description=_already_sent_words(result),
-            )
-            continue
-        if error is None and result is not None and result.status is not None:
-            # Accepted without a per-recipient ID: the gateway says how far it is.
-            storage.sends.update_status(recipient.id, result.status)
-            continue
-        code, description = _error_fields(error)
+    error = failure if result is None else result.error
+    if result is not None and result.already_sent is not None:
+        # No apimsgid here: delivery reports keep updating the earlier send's card.
+        storage.sends.record_result(
+            recipient.id,
+            apimsgid=None,
+            error_code=ALREADY_SENT,
+            error_description=_already_sent_words(result),
+        )
+    elif error is None and result is not None and result.status is not None:
+        # Accepted without a per-recipient ID: the gateway says how far it is.
+        storage.sends.update_status(recipient.id, result.status)
+    else:
+        code, words = _error_fields(error, prepared)
         storage.sends.record_result(
             recipient.id,
             apimsgid=result.message_id if result is not None else None,
             error_code=code,
-            error_description=description,
+            error_description=words,
         )
 
 
@@ -250,7 +271,8 @@ def _already_sent_words(result: RecipientResult) -> str:
     )
 
 
-def _error_fields(error: Exception | None) -> tuple[str | None, str | None]:
+def _error_fields(error: Exception | None, prepared: PreparedSend) -> tuple[str | None, str | None]:
+    """The code and plain words a refused recipient is stored with (what the card shows)."""
     if error is None:
         return None, None
     if isinstance(error, OutcomeUnknown):
@@ -259,75 +281,39 @@ def _error_fields(error: Exception | None) -> tuple[str | None, str | None]:
             "/sms status before sending again."
         )
     if isinstance(error, GatewayError):
-        return error.code, error.description or error.explanation
+        return error.code, _explain(error, prepared)
     return None, str(error)
 
 
-# --------------------------------------------------------------------------- reporting
-
-
-def _report(
-    services: Any,
-    send_id: int,
+def outcome_of(
+    send: Send,
     card_problem: str | None,
     failure: GatewayError | Refused | None,
     prepared: PreparedSend,
-    reply: Replier,
-) -> None:
-    send = services.storage.sends.get(send_id)
-    if card_problem is not None:
-        # No card in the channel: show the person the card itself, with why it is not there.
-        card = card_message(send)
-        note = (
-            f"I could not post the card in this channel ({card_problem}); "
-            "invite me with /invite to get cards here. "
-        )
-        note += "The SMS went out as shown below." if failure is None else "See below."
-        reply(Message(f"{note}\n{card.text}", [_note_block(note), *card.blocks]))
-    problems = _problems(send, failure, prepared)
-    if problems is not None:
-        reply(problems)
+) -> SendOutcome:
+    """The outcome of a stored send, with every problem in plain words."""
+    words = None if failure is None else _failure_words(failure, prepared)
+    return SendOutcome(send, card_problem, failure, words, _refused(send))
 
 
-def _note_block(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {text}"}]}
-
-
-def _problems(send: Any, failure: Exception | None, prepared: PreparedSend) -> Message | None:
-    """One ephemeral message about what failed, or None when everything was accepted."""
+def _failure_words(failure: GatewayError | Refused, prepared: PreparedSend) -> str:
+    """What stopped the whole send, in plain words with what to do."""
     if isinstance(failure, OutcomeUnknown):
-        return error_message(
+        return (
             f"{failure.explanation} The card shows which messages are unconfirmed; check them "
             "with /sms status ID (or /sms log) before sending again."
         )
     if isinstance(failure, GatewayError):
-        return error_message(f"Nothing was sent: {_explain(failure, prepared)}", code=failure.code)
-    if failure is not None:
-        return refused_message(f"Nothing was sent: {failure}")
-    failed = [r for r in send.recipients if r.error_code or r.error_description]
-    if not failed:
-        return None
-    codes = sorted({r.error_code for r in failed if r.error_code and r.error_code.isdigit()})
-    # Each code is named once: one code for all goes at the end as "(gateway code N)"; several
-    # go beside their numbers, so the reader can tell which applies to which.
-    per_line = len(codes) > 1
-    lines = [
-        f"{display_number(r.msisdn)}: {_recipient_explanation(r, prepared, per_line)}"
-        for r in failed[:10]
-    ]
-    if len(failed) > 10:
-        lines.append(f"…and {len(failed) - 10} more (see the card).")
-    head = f"Not sent to {len(failed)} of {len(send.recipients)} recipients:"
-    code = None if per_line else (codes[0] if codes else None)
-    return error_message(head + "\n" + "\n".join(lines), code=code)
+        return f"Nothing was sent: {_explain(failure, prepared)}"
+    return f"Nothing was sent: {failure}"
 
 
-def _recipient_explanation(recipient: Any, prepared: PreparedSend, with_code: bool) -> str:
-    if recipient.error_code in (OUTCOME_UNKNOWN, ALREADY_SENT):
-        return recipient.error_description
-    error = stored_error(recipient.error_code, recipient.error_description or "")
-    suffix = f" (code {recipient.error_code})" if with_code and recipient.error_code else ""
-    return _explain(error, prepared) + suffix
+def _refused(send: Send) -> tuple[RecipientProblem, ...]:
+    return tuple(
+        RecipientProblem(r.msisdn, r.error_code, r.error_description or "Not sent.")
+        for r in send.recipients
+        if r.error_code or r.error_description
+    )
 
 
 def _explain(error: GatewayError, prepared: PreparedSend) -> str:

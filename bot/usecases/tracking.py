@@ -3,14 +3,17 @@ to the stored send, and refreshing its card when something changed."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.domain.delivery import DeliveryState, DeliveryStatus
-from bot.gateway.stored import stored_status  # transitional: see that module
+from bot.domain.records import Send
+from bot.usecases.ports import AppPorts
 
 
 def apply_status(
-    services: Any, message_id: str | None, status: DeliveryStatus, *, charge: float | None = None
+    services: AppPorts,
+    message_id: str | None,
+    status: DeliveryStatus,
+    *,
+    charge: float | None = None,
 ) -> bool:
     """Store a status for one of our messages (forward only) and refresh its card. Returns True
     when the stored state changed; messages not sent through this app are ignored."""
@@ -28,11 +31,7 @@ def apply_status(
     return changed
 
 
-def _all_cancelled(send: Any) -> bool:
+def _all_cancelled(send: Send | None) -> bool:
     """Every recipient the gateway took is cancelled (the others were never sent)."""
-    taken = [r for r in send.recipients if r.apimsgid]
-    return bool(taken) and all(_cancelled(r.status) for r in taken)
-
-
-def _cancelled(code: str | None) -> bool:
-    return code is not None and stored_status(code).state is DeliveryState.CANCELLED
+    taken = [r for r in send.recipients if r.apimsgid] if send is not None else []
+    return bool(taken) and all(r.state is DeliveryState.CANCELLED for r in taken)
