@@ -1,70 +1,11 @@
-"""The `/sms` slash command.
+"""The `/sms` slash command (one listener; its subcommands run in `run.py`)."""
 
-The listener acknowledges at once (an empty 200: Slack shows nothing until the answer follows),
-then hands the command to the work executor. Only a bare `/sms` is finished here: it opens the
-compose modal, whose trigger_id expires three seconds after the command.
-"""
+from slack_bolt import App
 
-from __future__ import annotations
+from bot.listeners.commands.sms_command import COMMAND, handle_sms
 
-import logging
-from typing import Any
-
-from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-
-from bot.blocks.base import unescape
-from bot.blocks.compose import compose_view
-from bot.blocks.errors import error_message, refused_message
-from bot.domain.access import not_allowed_text
-from bot.listeners.commands.run import run_command
-from bot.listeners.common import (
-    RespondReplier,
-    may_use,
-    services_of,
-)
-from bot.slack.errors import error_code
-
-log = logging.getLogger(__name__)
-
-COMMAND = "/sms"
+__all__ = ["COMMAND", "register"]
 
 
 def register(app: App) -> None:
     app.command(COMMAND)(handle_sms)
-
-
-def handle_sms(ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    services = services_of(context)
-    reply = RespondReplier(command.get("response_url"), services.slack)
-    text = unescape(str(command.get("text") or ""))
-    if text.strip():
-        services.executor.submit(run_command, services, dict(command), text, reply)
-        return
-    user = command.get("user_id")
-    if not may_use(services.settings, user):
-        reply(refused_message(not_allowed_text(user)))
-        return
-    open_compose(services, client, command, reply)
-
-
-def open_compose(
-    services: Any, client: WebClient, command: dict[str, Any], reply: RespondReplier
-) -> None:
-    view = compose_view(
-        str(command.get("channel_id") or ""),
-        max_parts=services.settings.max_parts,
-        sandbox=services.sandboxed,
-    )
-    try:
-        client.views_open(trigger_id=command.get("trigger_id"), view=view)
-    except SlackApiError as error:
-        log.warning("views.open failed: %s", error_code(error))
-        reply(
-            error_message(
-                f"Could not open the compose form ({error_code(error)}). "
-                "Type /sms send TO TEXT instead, or try /sms again."
-            )
-        )

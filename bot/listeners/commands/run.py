@@ -10,7 +10,7 @@ from typing import Any
 
 from bot import grammar
 from bot.blocks.contacts import contact_removed_message, contact_saved_message, contacts_message
-from bot.blocks.errors import error_message, refused_message, usage_message
+from bot.blocks.errors import refused_message, usage_message
 from bot.blocks.help import help_message
 from bot.blocks.log import log_message
 from bot.blocks.results import (
@@ -22,12 +22,12 @@ from bot.blocks.results import (
     redeem_message,
     status_message,
 )
+from bot.container import Services
 from bot.domain.access import admin_only_text, not_allowed_text
-from bot.gateway.base import GatewayError
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
-from bot.sms.numbers import InvalidNumber, normalize_msisdn
-from bot.sms.refusals import Refused
-from bot.usecases.sending import Refusal, SendIntent, prepare
+from bot.listeners.errors import expected, problem_message
+from bot.sms.numbers import normalize_msisdn
+from bot.usecases.sending import SendIntent, prepare
 from bot.usecases.tracking import apply_status
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Invocation:
     reply: Replier
 
 
-def run_command(services: Any, command: dict[str, Any], text: str, reply: Replier) -> None:
+def run_command(services: Services, command: dict[str, Any], text: str, reply: Replier) -> None:
     trigger = command.get("trigger_id") or None
     if trigger and not services.storage.claims.claim(f"slash:{trigger}"):
         log.info("repeated slash command %s ignored", trigger)
@@ -67,21 +67,16 @@ def run_command(services: Any, command: dict[str, Any], text: str, reply: Replie
         return
     try:
         handler(services, parsed, call)
-    except Refusal as refusal:
-        reply(refused_message(refusal.reason))
-    except (InvalidNumber, Refused) as error:
-        reply(refused_message(str(error)))
-    except GatewayError as error:
-        reply(error_message(error.explanation, code=error.code))
-    except Exception:
-        log.exception("command failed: %s", type(parsed).__name__)
-        reply(error_message("Something went wrong on our side; it has been logged. Try again."))
+    except Exception as error:
+        if not expected(error):
+            log.exception("command failed: %s", type(parsed).__name__)
+        reply(problem_message(error))
 
 
 # --------------------------------------------------------------------------- send
 
 
-def _send(services: Any, command: grammar.Send, call: Invocation) -> None:
+def _send(services: Services, command: grammar.Send, call: Invocation) -> None:
     intent = SendIntent(
         user=call.user,
         channel=call.channel,
@@ -102,35 +97,35 @@ def _fresh_key() -> str:
 # --------------------------------------------------------------------------- gateway queries
 
 
-def _status(services: Any, command: grammar.Status, call: Invocation) -> None:
+def _status(services: Services, command: grammar.Status, call: Invocation) -> None:
     found = services.gateway.query(command.id)
     apply_status(services, found.message_id, found.status)
     call.reply(status_message(found.message_id, found.status, services.sandboxed))
 
 
-def _cancel(services: Any, command: grammar.Cancel, call: Invocation) -> None:
+def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> None:
     found = services.gateway.cancel(command.id)
     apply_status(services, found.message_id, found.status)
     call.reply(cancel_message(found.message_id, found.status, services.sandboxed))
 
 
-def _charge(services: Any, command: grammar.Charge, call: Invocation) -> None:
+def _charge(services: Services, command: grammar.Charge, call: Invocation) -> None:
     found = services.gateway.charge(command.id)
     apply_status(services, found.message_id, found.status, charge=found.charge)
     call.reply(charge_message(found.message_id, found.charge, found.status, services.sandboxed))
 
 
-def _balance(services: Any, command: grammar.Balance, call: Invocation) -> None:
+def _balance(services: Services, command: grammar.Balance, call: Invocation) -> None:
     call.reply(balance_message(services.gateway.balance(), services.sandboxed))
 
 
-def _coverage(services: Any, command: grammar.Coverage, call: Invocation) -> None:
+def _coverage(services: Services, command: grammar.Coverage, call: Invocation) -> None:
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     found = services.gateway.coverage(msisdn)
     call.reply(coverage_message(found.msisdn, found.routable, found.charge, services.sandboxed))
 
 
-def _redeem(services: Any, command: grammar.Redeem, call: Invocation) -> None:
+def _redeem(services: Services, command: grammar.Redeem, call: Invocation) -> None:
     if not is_admin(services.settings, call.user):
         call.reply(refused_message(admin_only_text(call.user)))
         return
@@ -138,7 +133,7 @@ def _redeem(services: Any, command: grammar.Redeem, call: Invocation) -> None:
     call.reply(redeem_message(found.code, services.sandboxed))
 
 
-def _ping(services: Any, command: grammar.Ping, call: Invocation) -> None:
+def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
     services.gateway.ping()
     call.reply(ping_message(services.sandboxed))
 
@@ -146,24 +141,24 @@ def _ping(services: Any, command: grammar.Ping, call: Invocation) -> None:
 # --------------------------------------------------------------------------- local state
 
 
-def _contact_add(services: Any, command: grammar.ContactAdd, call: Invocation) -> None:
+def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     new = services.storage.contacts.save(command.name, msisdn)
     call.reply(contact_saved_message(command.name, msisdn, new))
 
 
-def _contact_remove(services: Any, command: grammar.ContactRemove, call: Invocation) -> None:
+def _contact_remove(services: Services, command: grammar.ContactRemove, call: Invocation) -> None:
     if not services.storage.contacts.remove(command.name):
         call.reply(refused_message(f"There is no contact named {command.name}. See /sms contacts."))
         return
     call.reply(contact_removed_message(command.name))
 
 
-def _contacts(services: Any, command: grammar.Contacts, call: Invocation) -> None:
+def _contacts(services: Services, command: grammar.Contacts, call: Invocation) -> None:
     call.reply(contacts_message(services.storage.contacts.all()))
 
 
-def _log(services: Any, command: grammar.Log, call: Invocation) -> None:
+def _log(services: Services, command: grammar.Log, call: Invocation) -> None:
     msisdn = None
     if command.number:
         contact = services.storage.contacts.get(command.number)
@@ -176,11 +171,12 @@ def _log(services: Any, command: grammar.Log, call: Invocation) -> None:
     call.reply(log_message(entries, msisdn))
 
 
-def _help(services: Any, command: grammar.Help, call: Invocation) -> None:
+def _help(services: Services, command: grammar.Help, call: Invocation) -> None:
     call.reply(help_message(services.sandboxed))
 
 
-HANDLERS: dict[type, Callable[[Any, Any, Invocation], None]] = {
+# Each handler takes the command type it is registered for.
+HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.Send: _send,
     grammar.Status: _status,
     grammar.Cancel: _cancel,

@@ -1,0 +1,64 @@
+"""View submissions: the compose modal's Send.
+
+The inputs are checked before the acknowledgement, because that is the only moment the modal can
+still show errors next to its fields (`response_action="errors"`); the checks need no gateway call.
+Then the modal closes and the send runs on the work executor, keyed by the view's ID so a modal
+submitted twice sends once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+
+from bot.blocks.compose import (
+    RECIPIENTS_BLOCK,
+    TEXT_BLOCK,
+    WHEN_BLOCK,
+    read_channel,
+    read_values,
+)
+from bot.grammar import parse_when
+from bot.listeners.common import EphemeralReplier, send_and_report, services_of
+from bot.usecases.sending import Refusal, SendIntent, prepare
+
+log = logging.getLogger(__name__)
+
+FIELD_BLOCKS = {"recipients": RECIPIENTS_BLOCK, "text": TEXT_BLOCK, "when": WHEN_BLOCK}
+ERROR_MAX = 150  # Slack shows short field errors; longer ones are cut
+
+
+def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    services = services_of(context)
+    view = body.get("view") or {}
+    user = str((body.get("user") or {}).get("id") or "")
+    channel = read_channel(view) or user  # no channel known: the card goes to their DM
+    values = read_values(view)
+    try:
+        at = parse_when(values.when, services.clock()) if values.when.strip() else None
+    except ValueError as error:
+        ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error))})
+        return
+    intent = SendIntent(
+        user=user,
+        channel=channel,
+        to=tuple(item.strip() for item in values.recipients.split(",") if item.strip()),
+        text=values.text,
+        intent_key=f"view:{view.get('id') or body.get('trigger_id')}",
+        at=at,
+    )
+    try:
+        prepared = prepare(services, intent)
+    except Refusal as refusal:
+        block = FIELD_BLOCKS.get(refusal.field, RECIPIENTS_BLOCK)
+        ack(response_action="errors", errors={block: _short(refusal.reason)})
+        return
+    ack()
+    reply = EphemeralReplier(services.slack, channel, user)
+    services.executor.submit(send_and_report, services, prepared, reply)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
