@@ -45,7 +45,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
 from bot.domain.outbox import OutboxKind
-from bot.domain.records import OutboxItem
+from bot.domain.records import OutboxItem, Send
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
 
@@ -85,8 +85,10 @@ class Timing:
     idle: float = 0.5  # longest pause when nothing is known to be due
 
 
-Handler = Callable[[Any], None]  # takes an item over; another worker completes it
-SlackCall = Callable[[Any], str | None]  # does an item's Slack call; returns the result to keep
+Handler = Callable[[OutboxItem], None]  # takes an item over; another worker completes it
+SlackCall = Callable[
+    [OutboxItem], str | None
+]  # does an item's Slack call; returns the result to keep
 # What a done item's result means beyond the outbox, per kind: (storage, item, result).
 Completion = Callable[[Storage, OutboxItem, str], None]
 
@@ -111,10 +113,10 @@ class SlackOutbox:
         slack: WebClient,
         *,
         clock: Callable[[], datetime],
-        render_card: Callable[[Any], Message],
+        render_card: Callable[[Send], Message],
         timing: Timing = Timing(),
         handlers: Mapping[OutboxKind, Handler] | None = None,
-        reaction_for: Callable[[Any], str | None] | None = None,
+        reaction_for: Callable[[Send], str | None] | None = None,
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
     ) -> None:
         self.storage = storage
@@ -155,7 +157,7 @@ class SlackOutbox:
         waits = [(free - now).total_seconds() for free in self._channel_free.values() if free > now]
         return max(0.0, min([self.timing.idle, *waits]))
 
-    def handle(self, item: Any) -> None:
+    def handle(self, item: OutboxItem) -> None:
         """Do one claimed item; every outcome completes, reschedules or gives it up."""
         try:
             if item.kind in self.takeovers:
@@ -193,7 +195,7 @@ class SlackOutbox:
                 step(self.storage, item, result)
             self.storage.values.delete(_INFLIGHT_KEY.format(item.id))
 
-    def _dispatch(self, item: Any) -> str | None:
+    def _dispatch(self, item: OutboxItem) -> str | None:
         call = self.slack_calls.get(item.kind)
         if call is None:
             raise GiveUp(f"unknown outbox kind {item.kind!r}")
@@ -201,15 +203,15 @@ class SlackOutbox:
 
     # ---- outcomes
 
-    def _later(self, item: Any, delay: float, reason: str, *, count: bool) -> None:
+    def _later(self, item: OutboxItem, delay: float, reason: str, *, count: bool) -> None:
         # A floor, so an item due again "now" cannot spin the loop.
         not_before = self.clock() + timedelta(seconds=max(delay, MIN_DELAY))
         self.storage.outbox.reschedule(item, not_before, error=reason[:500], count_attempt=count)
 
-    def _backoff(self, item: Any) -> float:
+    def _backoff(self, item: OutboxItem) -> float:
         return min(self.timing.max_backoff, self.timing.backoff * 2 ** min(item.attempts, 20))
 
-    def _slack_error(self, item: Any, error: SlackApiError) -> None:
+    def _slack_error(self, item: OutboxItem, error: SlackApiError) -> None:
         if is_rate_limited(error):
             delay = retry_after(getattr(error.response, "headers", None))
             self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
@@ -221,7 +223,7 @@ class SlackOutbox:
         else:
             self._fail(item, f"Slack: {error_code(error)}")
 
-    def _fail(self, item: Any, reason: str) -> None:
+    def _fail(self, item: OutboxItem, reason: str) -> None:
         log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, reason)
         with self.storage.transaction():
             self.storage.outbox.give_up(item, reason[:500])
@@ -236,11 +238,11 @@ class SlackOutbox:
         """Reserve the channel's next slot (taken even if the call fails: Slack counted it)."""
         self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
 
-    def _ephemeral(self, item: Any) -> None:
+    def _ephemeral(self, item: OutboxItem) -> None:
         self._paced_call(item.channel)
         self._call("chat_postEphemeral", channel=item.channel, **item.payload)
 
-    def _post(self, item: Any) -> str:
+    def _post(self, item: OutboxItem) -> str:
         payload: Mapping[str, Any] = item.payload
         if "card_of" in payload:  # a card Slack was down for: shown as it stands now
             payload = self._card_payload(int(payload["card_of"]))
@@ -298,7 +300,7 @@ class SlackOutbox:
             raise Retry(self.timing.post_interval, f"thread root {root} not posted yet")
         return None  # the root failed for good: post at the top level rather than lose it
 
-    def _find_posted(self, item: Any, marker: Mapping[str, Any]) -> str | None:
+    def _find_posted(self, item: OutboxItem, marker: Mapping[str, Any]) -> str | None:
         """The ts of this item's post if Slack already has it (a previous attempt got through)."""
         params: dict[str, Any] = {
             "channel": item.channel,
@@ -334,7 +336,7 @@ class SlackOutbox:
             )
         return None
 
-    def _update(self, item: Any) -> str | None:
+    def _update(self, item: OutboxItem) -> str | None:
         payload: Mapping[str, Any] = item.payload
         key = item.coalesce_key or f"update:{item.id}"
         sent = self._card_sent.get(key)
@@ -361,7 +363,7 @@ class SlackOutbox:
             }
         self._card_sent[key] = now
 
-    def _card(self, send_id: int, item: Any) -> tuple[str, str, Message]:
+    def _card(self, send_id: int, item: OutboxItem) -> tuple[str, str, Message]:
         send = self.storage.sends.get(send_id)
         if send is None:
             raise GiveUp(f"send {send_id} no longer exists")
@@ -371,7 +373,7 @@ class SlackOutbox:
             raise Retry(2.0, f"card of send {send_id} not posted yet", count=True)
         return send.card_channel or item.channel, send.card_ts, self.render_card(send)
 
-    def _reaction(self, item: Any) -> None:
+    def _reaction(self, item: OutboxItem) -> None:
         """Make the reaction on a relayed reply show its current state (idempotent)."""
         send = self.storage.sends.get(int(item.payload["send_id"]))
         if send is None or not send.card_ts or self.reaction_for is None:

@@ -23,14 +23,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.domain.delivery import DeliveryState, DeliveryStatus
-from bot.domain.records import StatusUpdate
+from bot.domain.records import InboxItem, StatusUpdate
 from bot.gateway.base import (
     Callback,
     CallbackDecoder,
@@ -39,6 +38,7 @@ from bot.gateway.base import (
     StatusReport,
 )
 from bot.inbound.conversations import ConversationRouter, InboundSms
+from bot.inbound.endpoints import WriteGate
 from bot.inbound.worker import Rest
 from bot.storage import Storage, StorageUnavailable
 
@@ -106,7 +106,7 @@ class InboxProcessor:
         batch: int = BATCH,
         busy_batch: int = BUSY_BATCH,
         unknown_retries: Sequence[float] = UNKNOWN_RETRIES,
-        gate: Any = None,
+        gate: WriteGate | None = None,
         yield_factor: float = YIELD_FACTOR,
         decoded: Decoded | None = None,
     ) -> None:
@@ -178,10 +178,10 @@ class InboxProcessor:
                 outcome.merge(self._process_alone(row))
         return PassResult(outcome.processed, len(outcome.unknown), outcome.dropped)
 
-    def _process(self, rows: Sequence[Any]) -> _Outcome:
+    def _process(self, rows: Sequence[InboxItem]) -> _Outcome:
         outcome, work = _Outcome(), _Batch()
         with self._turn(), self.storage.transaction():
-            reports: list[tuple[Any, StatusReport]] = []
+            reports: list[tuple[InboxItem, StatusReport]] = []
             for row in rows:
                 decoded = self._decode(row)
                 if isinstance(decoded, StatusReport):
@@ -197,10 +197,10 @@ class InboxProcessor:
         self._after(outcome)
         return outcome
 
-    def _turn(self) -> Any:
+    def _turn(self) -> AbstractContextManager[object]:
         return self._gate.background() if self._gate is not None else nullcontext()
 
-    def _process_alone(self, row: Any) -> _Outcome:
+    def _process_alone(self, row: InboxItem) -> _Outcome:
         try:
             return self._process([row])
         except Exception as error:
@@ -237,7 +237,7 @@ class InboxProcessor:
 
     # ---- rows
 
-    def _decode(self, row: Any) -> Callback | None:
+    def _decode(self, row: InboxItem) -> Callback | None:
         """The callback a row holds: as the endpoint decoded it (no second decoding), or from
         its raw bytes. None for a row that cannot be decoded (written by an older version: the
         endpoint refuses malformed callbacks); it is marked processed, not retried forever."""
@@ -251,7 +251,7 @@ class InboxProcessor:
             return None
 
     def _statuses(
-        self, reports: Sequence[tuple[Any, StatusReport]], work: _Batch, outcome: _Outcome
+        self, reports: Sequence[tuple[InboxItem, StatusReport]], work: _Batch, outcome: _Outcome
     ) -> None:
         """Move recipients forward (one storage call for the whole batch)."""
         if not reports:

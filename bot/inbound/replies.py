@@ -30,8 +30,16 @@ from typing import Any
 from bot.blocks import inbound as blocks
 from bot.domain.delivery import FINAL_STATES, DeliveryState, DeliveryStatus
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
-from bot.domain.records import NewRecipient
-from bot.gateway.base import GatewayError, NotSent, OutcomeUnknown, Planned, Unavailable
+from bot.domain.records import NewRecipient, OutboxItem, Recipient, Send, ThreadInfo
+from bot.gateway.base import (
+    Gateway,
+    GatewayError,
+    NotSent,
+    OutcomeUnknown,
+    Planned,
+    RecipientResult,
+    Unavailable,
+)
 from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
@@ -58,7 +66,7 @@ class Decision:
     send_id: int | None = None
 
 
-def reaction_for(send: Any) -> str | None:
+def reaction_for(send: Send) -> str | None:
     """The reaction that shows a relayed reply's state now."""
     if not send.recipients:
         return None
@@ -74,7 +82,7 @@ class ReplyRelay:
     def __init__(
         self,
         storage: Storage,
-        gateway: Any,
+        gateway: Gateway,
         *,
         allowed: Callable[[str | None], bool],
         max_parts: int,
@@ -144,7 +152,7 @@ class ReplyRelay:
         self.on_enqueue()
         return decision
 
-    def _check(self, user: str | None, info: Any, text: str) -> tuple[str | None, str]:
+    def _check(self, user: str | None, info: ThreadInfo, text: str) -> tuple[str | None, str]:
         """(refusal text or None, the number to text)."""
         msisdn = info.last_msisdn or (info.recipients[0] if len(info.recipients) == 1 else "")
         if not self.allowed(user):
@@ -248,7 +256,7 @@ class ReplyRelay:
 
     # ---- the gateway send (outbox handler for SMS items)
 
-    def submit(self, item: Any) -> None:
+    def submit(self, item: OutboxItem) -> None:
         """Outbox handler: send on the relay pool; the outbox thread goes on at once."""
         with self._lock:
             if item.id in self._running:
@@ -261,7 +269,7 @@ class ReplyRelay:
             with self._lock:
                 self._running.discard(item.id)
 
-    def _send_safely(self, item: Any) -> None:
+    def _send_safely(self, item: OutboxItem) -> None:
         try:
             self.send_item(item)
         except Exception as error:
@@ -271,7 +279,7 @@ class ReplyRelay:
             with self._lock:
                 self._running.discard(item.id)
 
-    def send_item(self, item: Any) -> None:
+    def send_item(self, item: OutboxItem) -> None:
         send = self.storage.sends.get(int(item.payload["send_id"]))
         if send is None or not send.recipients:
             self.storage.outbox.give_up(item, "the reply's record is gone")
@@ -308,7 +316,7 @@ class ReplyRelay:
             return
         self._sent(item, send, recipient, result.messages[0])
 
-    def _already_sent(self, item: Any, send: Any, recipient: Any) -> bool:
+    def _already_sent(self, item: OutboxItem, send: Send, recipient: Recipient) -> bool:
         """After a crash mid-send: does the gateway know this client ID? Then do not resend.
         A gateway that cannot be asked leaves the outcome unknown: never resent blindly."""
         if not self.gateway.capabilities.query_by_client_id:
@@ -323,13 +331,13 @@ class ReplyRelay:
             return False
         with self.storage.transaction():
             self.storage.sends.record_result(recipient.id, apimsgid=found.message_id)
-            self.storage.sends.update_status(
-                recipient.id, found.status, apimsgid=found.message_id
-            )
+            self.storage.sends.update_status(recipient.id, found.status, apimsgid=found.message_id)
             self._finish(item, send.id)
         return True
 
-    def _sent(self, item: Any, send: Any, recipient: Any, result: Any) -> None:
+    def _sent(
+        self, item: OutboxItem, send: Send, recipient: Recipient, result: RecipientResult
+    ) -> None:
         error = result.error
         if error is not None:
             self._failed(item, send, recipient, error.code, error.explanation)
@@ -338,7 +346,9 @@ class ReplyRelay:
             self.storage.sends.record_result(recipient.id, apimsgid=result.message_id)
             self._finish(item, send.id)
 
-    def _failed(self, item: Any, send: Any, recipient: Any, code: str | None, words: str) -> None:
+    def _failed(
+        self, item: OutboxItem, send: Send, recipient: Recipient, code: str | None, words: str
+    ) -> None:
         with self.storage.transaction():
             self.storage.sends.record_result(
                 recipient.id, apimsgid=None, error_code=code, error_description=words
@@ -346,13 +356,13 @@ class ReplyRelay:
             self.note_failure(send.id, recipient.msisdn, words, code)
             self._finish(item, send.id)
 
-    def _finish(self, item: Any, send_id: int) -> None:
+    def _finish(self, item: OutboxItem, send_id: int) -> None:
         with self.storage.transaction():
             self.storage.outbox.complete(item)
             self.storage.values.delete(_INFLIGHT.format(send_id))
             self.refresh(send_id)
 
-    def _retry(self, item: Any, reason: str) -> None:
+    def _retry(self, item: OutboxItem, reason: str) -> None:
         delay = min(300.0, self.backoff * 2 ** min(item.attempts, 10))
         self.storage.outbox.reschedule(
             item, self.clock() + timedelta(seconds=delay), error=reason[:500]
