@@ -3,7 +3,7 @@
 Slack names its emoji after iamcal's emoji-data, the `emoji` library after Unicode's CLDR names
 plus GitHub-style aliases. Most Slack names are among the library's aliases (`+1`, `thumbsup`,
 `slightly_smiling_face`); the rest differ in systematic ways, handled here as rules rather than
-a table, each tried in turn through the library (`language="alias"`):
+a table, each tried in turn against the library's names and aliases:
 
 - hyphens for underscores: Slack `man-shrugging`, `woman-bowing` -> `man_shrugging`, ...;
 - Slack `male-`/`female-` professions are the library's `man_`/`woman_` (`male-technologist`);
@@ -21,7 +21,9 @@ the thread can say so.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 
 import emoji
@@ -56,13 +58,32 @@ _REGIONAL_INDICATOR_A = 0x1F1E6
 _ALIAS_HOPS = 5  # custom aliases may point at other custom aliases; never loop forever
 
 
+@functools.cache
+def _library_names() -> tuple[dict[str, str], dict[str, str]]:
+    """The library's alias and CLDR names -> emoji, indexed once from its own `EMOJI_DATA`.
+
+    `emoji.emojize` finds a name by scanning all ~5,000 entries (about 3 ms per unknown name),
+    so a reply full of unknown shortcodes would take seconds. This index holds the same data
+    with the same precedence (aliases before names, fully-qualified emoji only, first wins).
+    """
+    fully_qualified = emoji.STATUS["fully_qualified"]
+    aliases: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for character, data in emoji.EMOJI_DATA.items():
+        if data.get("status", fully_qualified + 1) > fully_qualified:
+            continue
+        for alias in data.get("alias", ()):
+            aliases.setdefault(alias.strip(":"), character)
+        names.setdefault(str(data.get("en", "")).strip(":"), character)
+    return aliases, names
+
+
 def library_emoji(name: str) -> str | None:
-    """The emoji the library knows by `name` (a CLDR name or an alias), else None."""
-    if not name or ":" in name:
-        return None
-    shortcode = f":{name}:"
-    found = emoji.emojize(shortcode, language="alias")
-    return found if found != shortcode and emoji.is_emoji(found) else None
+    """The emoji the library knows by `name` (an alias or a CLDR name), else None."""
+    aliases, names = _library_names()
+    key = unicodedata.normalize("NFKC", name)
+    found = aliases.get(key) or names.get(key)
+    return found if found and emoji.is_emoji(found) else None
 
 
 def skin_tone(tone: int) -> str | None:
@@ -139,7 +160,12 @@ class EmojiNames:
 
     def __init__(self, custom: Mapping[str, str] | None = None) -> None:
         self._custom = custom or {}
-        self.kept_as_typed: list[str] = []
+        self._kept: dict[str, None] = {}  # an ordered set
+
+    @property
+    def kept_as_typed(self) -> tuple[str, ...]:
+        """Shortcodes left as typed, in order of appearance, once each."""
+        return tuple(self._kept)
 
     def resolve(self, name: str) -> str | None:
         """The emoji for `name`, standard or custom, or None."""
@@ -163,8 +189,7 @@ class EmojiNames:
         if found is not None:
             return with_skin_tone(found, tone)
         shown = typed if typed is not None else f":{name}:"
-        if shown not in self.kept_as_typed:
-            self.kept_as_typed.append(shown)
+        self._kept[shown] = None
         return shown
 
     def element(self, name: str, code_points: str | None, tone: int | None) -> str:
