@@ -93,14 +93,19 @@ def _strip_code(units: list[_Unit]) -> list[_Unit]:
     return _unwrap(units, _INLINE, code=True)
 
 
+_MARK_PASSES = 3  # `*_~all three~_*` needs one pass; deeper nesting is not formatting
+
+
 def _strip_marks(units: list[_Unit]) -> list[_Unit]:
-    """Remove formatting marks until none is left; nesting (`*_both_*`) takes a pass each."""
-    while True:
+    """Remove formatting marks. Nested marks of one kind (`**x**`) take a pass per level, so
+    the passes are bounded: a message of ten thousand stars must not stall the relay."""
+    for _ in range(_MARK_PASSES):
         before = len(units)
         for mark in MARKS:
             units = _unwrap(units, _MARK_PATTERNS[mark], code=False)
         if len(units) == before:
-            return units
+            break
+    return units
 
 
 def _render_run(chars: str, code: bool, emoji: EmojiNames) -> str:

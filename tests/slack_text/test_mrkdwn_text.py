@@ -88,6 +88,7 @@ def test_entities_are_decoded_once_after_tokens(text: str, expected: str):
         ('"*quoted*"', '"quoted"'),
         ("*_both_*", "both"),
         ("_*both*_", "both"),
+        ("**double**", "double"),
         ("*<https://x.co|label>*", "label (https://x.co)"),
         ("*<@U0ALICE>*", "Alice Example"),
         ("*:+1:*", "👍"),
@@ -132,6 +133,12 @@ def test_code_loses_its_backticks_and_keeps_its_content(text: str, expected: str
 )
 def test_raw_brackets_that_open_no_token_are_dropped(text: str, expected: str):
     assert plain(text) == expected
+
+
+def test_deep_nesting_is_bounded_not_stripped_forever():
+    """A pass per nesting level is bounded, so ten thousand stars cannot stall the relay."""
+    stars = "*" * 10_000
+    assert plain(f"{stars}x{stars}") == f"{stars[3:]}x{stars[3:]}"
 
 
 def test_the_issue_reproduction():
