@@ -32,13 +32,16 @@ import emoji
 # spells differently and no rule above reaches; each value is the library's own name, so the
 # library still supplies the character.
 SLACK_NAME_ALIASES: dict[str, str] = {
-    "simple_smile": "slightly_smiling_face",  # Slack's legacy name for 🙂, still accepted
-    "face_palm": "facepalm",  # Slack's short name for 🤦 (library: facepalm)
-    "the_horns": "sign_of_the_horns",  # 🤘, Slack keeps the Unicode 8 name
-    "spock-hand": "vulcan_salute",  # 🖖
-    "hand_with_index_and_middle_fingers_crossed": "crossed_fingers",  # 🤞, the Unicode name
-    "i_love_you_hand_sign": "love-you_gesture",  # 🤟, the Unicode name
+    # Slack's own legacy name for 🙂, still accepted in messages; not in any emoji standard.
+    "simple_smile": "slightly_smiling_face",
+    # iamcal short names built from the Unicode character name, where CLDR chose another:
+    "face_palm": "facepalm",  # 🤦 FACE PALM
+    "hand_with_index_and_middle_fingers_crossed": "crossed_fingers",  # 🤞
+    "i_love_you_hand_sign": "love-you_gesture",  # 🤟
     "face_with_cowboy_hat": "cowboy_hat_face",  # 🤠
+    # iamcal short names of their own:
+    "the_horns": "sign_of_the_horns",  # 🤘
+    "spock-hand": "vulcan_salute",  # 🖖
     "knife_fork_plate": "fork_and_knife_with_plate",  # 🍽️
     "smiling_face_with_3_hearts": "smiling_face_with_hearts",  # 🥰
 }
