@@ -15,7 +15,7 @@ import emoji
 
 # The one import of the measuring function. After the storage/gateway restructuring it lives in
 # bot.sms.encoding; the integrator changes this line only.
-from bot.clickatell.encoding import measure
+from bot.sms.encoding import measure
 
 _SHOWN_CHARACTERS = 5
 _ENCODING_WORDS = {"gsm7": "GSM-7", "ucs2": "Unicode (UCS-2)"}
