@@ -40,6 +40,7 @@ from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
+from bot.slack.directory import SlackDirectory
 from bot.storage import Storage
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
@@ -111,6 +112,7 @@ class Inbound:
             clock=clock,
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
+            names=SlackDirectory(services.slack).names(),
         )
         self.outbox = SlackOutbox(
             storage,

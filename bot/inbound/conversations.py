@@ -1,4 +1,4 @@
-"""Conversation threads: where an inbound SMS goes, opt-out keywords, Slack text for phones.
+"""Conversation threads: where an inbound SMS goes, and the opt-outs and opt-ins it records.
 
 An inbound SMS goes into the thread of the newest card or conversation with its number (7 days),
 else it starts a conversation message in SMS_CHANNEL (product.md §6). All Slack work goes through
@@ -12,7 +12,6 @@ that marks the inbox row processed, so an SMS is routed exactly once even across
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,18 +19,11 @@ from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.blocks.base import Message
+from bot.domain.keywords import NO_KEYWORD, classify_keyword
 from bot.domain.outbox import OutboxKind
 from bot.storage import Storage
 
-OPT_OUT_KEYWORDS = frozenset({"STOP", "END", "CANCEL", "UNSUBSCRIBE", "QUIT"})
-OPT_IN_KEYWORDS = frozenset({"START"})
 THREAD_WINDOW = timedelta(days=7)
-
-
-def keyword(text: str) -> str | None:
-    """The opt-out/opt-in keyword a whole message is (any case, surrounding space ignored)."""
-    word = text.strip().upper()
-    return word if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS else None
 
 
 def order_key(msisdn: str) -> str:
@@ -56,26 +48,6 @@ def post_payload(
     elif root_item is not None:
         payload["thread_root_item"] = root_item
     return payload
-
-
-# Slack sends what a person typed with its own markup: <https://x|x> links, <@U…> mentions,
-# <!here>, <#C…|name> channels, and &amp; &lt; &gt; escapes. A phone must get the plain words.
-_SLACK_TOKEN = re.compile(r"<([^<>]*)>")
-
-
-def _token_text(inner: str) -> str:
-    target, _, label = inner.partition("|")
-    if target.startswith(("@", "#")):
-        return "@" + label if label and target.startswith("@") else (label or target)
-    if target.startswith("!"):
-        return label or "@" + target[1:].split("^")[0]
-    return label or target.removeprefix("mailto:")
-
-
-def slack_text_to_sms(text: str) -> str:
-    """The text a person typed in Slack, as the phone should read it."""
-    plain = _SLACK_TOKEN.sub(lambda m: _token_text(m.group(1)), text)
-    return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 @dataclass(frozen=True)
@@ -137,11 +109,13 @@ class ConversationRouter:
         return Delivery(item, ref is None, change)
 
     def _opt_change(self, sms: InboundSms) -> tuple[list[str], str | None]:
-        word = keyword(sms.text) if sms.missing is None else None
-        if word in OPT_OUT_KEYWORDS:
+        # An incomplete multi-part SMS is not a keyword: its first word may be missing.
+        found = classify_keyword(sms.text) if sms.missing is None else NO_KEYWORD
+        word = found.keyword or ""
+        if found.is_opt_out:
             if self.storage.opt_outs.opt_out(sms.msisdn, word, at=sms.at):
                 return [blocks.opt_out_note(sms.msisdn, word)], "out"
-        elif word in OPT_IN_KEYWORDS and self.storage.opt_outs.opt_in(sms.msisdn, word, at=sms.at):
+        elif found.is_opt_in and self.storage.opt_outs.opt_in(sms.msisdn, word, at=sms.at):
             return [blocks.opt_in_note(sms.msisdn)], "in"
         return [], None
 

@@ -40,7 +40,9 @@ from bot.gateway.base import (
     RecipientResult,
     Unavailable,
 )
-from bot.inbound.conversations import order_key, post_payload, slack_text_to_sms
+from bot.inbound.conversations import order_key, post_payload
+from bot.slack.message_text import SmsText, sms_text_from_event
+from bot.slack.references import SlackNames
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import Storage
@@ -48,6 +50,8 @@ from bot.storage import Storage
 log = logging.getLogger(__name__)
 
 NOTE_PREFIX = "note:"
+# A reply also sent to the channel, and one with files, are still replies to relay.
+RELAYED_SUBTYPES = frozenset({None, "thread_broadcast", "file_share"})
 QUEUED, RECEIVED, FAILED = "outbox_tray", "white_check_mark", "x"
 MAX_TRANSIENT_ATTEMPTS = 8
 _INFLIGHT = "relay.inflight.{}"
@@ -91,8 +95,10 @@ class ReplyRelay:
         on_enqueue: Callable[[], None] = lambda: None,
         backoff: float = 2.0,
         pool_size: int = 4,
+        names: SlackNames | None = None,
     ) -> None:
         self.storage = storage
+        self.names = names or SlackNames()  # who a mention names, for the phone
         self.gateway = gateway
         self.allowed = allowed
         self.max_parts = max_parts
@@ -125,22 +131,21 @@ class ReplyRelay:
         subtype = event.get("subtype")
         if subtype in ("message_changed", "message_deleted"):
             return self._changed(event, deleted=subtype == "message_deleted")
-        if subtype or event.get("bot_id") or not event.get("user"):
+        if subtype not in RELAYED_SUBTYPES or event.get("bot_id") or not event.get("user"):
             return Decision("ignored", f"subtype {subtype}" if subtype else "not a person")
         channel, ts, thread_ts = event.get("channel"), event.get("ts"), event.get("thread_ts")
         if not (channel and ts and thread_ts) or thread_ts == ts:
             return Decision("ignored", "not a thread reply")
-        text = slack_text_to_sms(str(event.get("text") or ""))
-        if text.lstrip().lower().startswith(NOTE_PREFIX):
+        if str(event.get("text") or "").lstrip().lower().startswith(NOTE_PREFIX):
             return Decision("ignored", "note")
         info = self.storage.conversations.thread_info(channel, thread_ts)
         if info is None:
             return Decision("ignored", "not one of our threads")
-        return self._relay(event, info, text)
+        return self._relay(event, info, sms_text_from_event(event, self.names))
 
-    def _relay(self, event: Mapping[str, Any], info: Any, text: str) -> Decision:
+    def _relay(self, event: Mapping[str, Any], info: ThreadInfo, sms: SmsText) -> Decision:
         channel, ts, user = event["channel"], event["ts"], event.get("user")
-        refusal, msisdn = self._check(user, info, text)
+        refusal, msisdn = self._check(user, info, sms)
         with self.storage.transaction():
             if not self.storage.claims.claim(_claim_key(channel, ts)):
                 return Decision("duplicate")
@@ -148,11 +153,13 @@ class ReplyRelay:
                 self._ephemeral(channel, user, info.thread_ts, refusal)
                 decision = Decision("refused", refusal)
             else:
-                decision = Decision("relayed", send_id=self._record(event, info, msisdn, text))
+                send_id = self._record(event, info, msisdn, sms.text)
+                decision = Decision("relayed", send_id=send_id)
+            self._notes(channel, info.thread_ts, msisdn, sms, relayed=refusal is None)
         self.on_enqueue()
         return decision
 
-    def _check(self, user: str | None, info: ThreadInfo, text: str) -> tuple[str | None, str]:
+    def _check(self, user: str | None, info: ThreadInfo, sms: SmsText) -> tuple[str | None, str]:
         """(refusal text or None, the number to text)."""
         msisdn = info.last_msisdn or (info.recipients[0] if len(info.recipients) == 1 else "")
         if not self.allowed(user):
@@ -161,15 +168,26 @@ class ReplyRelay:
             return blocks.ask_to_use_send(info.recipients), msisdn
         if self.storage.opt_outs.is_opted_out(msisdn):
             return blocks.refused_opted_out(msisdn), msisdn
-        if not text.strip():
+        if sms.is_empty:
             return blocks.refused_text("the reply has no text to send."), msisdn
-        _, length, parts = measure(text)
-        if parts > self.max_parts:
-            return blocks.refused_text(
-                f"the reply needs {parts} SMS parts ({length} characters); the limit is "
-                f"{self.max_parts}. Shorten it."
-            ), msisdn
+        too_long = sms.size().refusal(self.max_parts)
+        if too_long is not None:
+            return too_long, msisdn
         return None, msisdn
+
+    def _notes(
+        self, channel: str, thread_ts: str, msisdn: str, sms: SmsText, *, relayed: bool
+    ) -> None:
+        """Say in the thread what the phone does not get (files, unknown emoji) and, for a reply
+        sent as Unicode or in several parts, how it went: nothing typed passes without a word."""
+        notes = list(sms.notes)
+        if relayed:
+            notes += [note for note in (sms.size().thread_note(),) if note]
+        if not notes:
+            return
+        payload = post_payload(blocks.note_message(" ".join(notes)), thread_ts=thread_ts)
+        order = order_key(msisdn) if msisdn else None
+        self.storage.outbox.enqueue(channel, OutboxKind.POST, payload, order_key=order)
 
     def _record(self, event: Mapping[str, Any], info: Any, msisdn: str, text: str) -> int:
         channel, ts = event["channel"], event["ts"]

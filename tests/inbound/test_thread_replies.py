@@ -58,7 +58,6 @@ def test_notes_bot_messages_and_subtypes_stay_in_slack(app: InboundHarness) -> N
     app.reply_in_thread("NOTE:  internal", ts)
     app.reply_in_thread("from a bot", ts, bot_id="B0OTHER")
     app.reply_in_thread("joined", ts, subtype="channel_join")
-    app.reply_in_thread("a file", ts, subtype="file_share")
     app.reply_in_thread("the real one", ts)
     wait_for(lambda: relayed(app), what="the one relayed reply")
     app.wait_idle()
