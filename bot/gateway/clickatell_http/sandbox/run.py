@@ -25,14 +25,14 @@ def serve_forever(*, out: TextIO | None = None, **options: Any) -> None:
     out = out or sys.stdout
     restore = _interrupt_on_sigterm()
     try:
-        with server:
+        # The interrupt may come as soon as the line is out (a script read it and stops us).
+        with server, contextlib.suppress(KeyboardInterrupt):
             print(
                 f"Clickatell sandbox listening on {server.url} (Ctrl-C to stop)",
                 file=out,
                 flush=True,
             )
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
+            threading.Event().wait()
     finally:
         restore()
 
