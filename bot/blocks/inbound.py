@@ -82,6 +82,11 @@ def sms_message(
     return Message(fallback, blocks)
 
 
+def first_reply_mention(user: str) -> str:
+    """Said once, with the first SMS that answers a card: its sender is told."""
+    return f"<@{user}>, the phone answered your SMS."
+
+
 def opt_out_note(msisdn: str, keyword: str) -> str:
     return (
         f":no_entry: {escape(display_number(msisdn))} opted out (texted {escape(keyword)}): "

@@ -21,6 +21,7 @@ from bot.blocks import inbound as blocks
 from bot.blocks.base import Message
 from bot.domain.keywords import NO_KEYWORD, classify_keyword
 from bot.domain.outbox import OutboxKind
+from bot.domain.records import ThreadRef
 from bot.storage import Storage
 
 THREAD_WINDOW = timedelta(days=7)
@@ -102,7 +103,7 @@ class ConversationRouter:
             sms.text,
             starts_conversation=ref is None,
             missing=sms.missing,
-            notes=notes,
+            notes=[*notes, *self._sender_to_tell(ref)],
         )
         item = self._start(sms, message) if ref is None else self._reply(sms, message, ref)
         self.on_enqueue()
@@ -119,6 +120,14 @@ class ConversationRouter:
             return [blocks.opt_in_note(sms.msisdn)], "in"
         return [], None
 
+    def _sender_to_tell(self, ref: ThreadRef | None) -> list[str]:
+        """The first reply in a card's thread mentions who sent the card: Slack does not tell
+        them of replies in a thread the bot started."""
+        if ref is None or ref.send_id is None or ref.conversation_id is not None:
+            return []
+        send = self.storage.sends.get(ref.send_id)
+        return [blocks.first_reply_mention(send.slack_user)] if send is not None else []
+
     def _start(self, sms: InboundSms, message: Message) -> int:
         """Post `message` at the top level; the conversation's thread is that post's."""
         item = self.storage.outbox.enqueue(
@@ -132,7 +141,7 @@ class ConversationRouter:
         )
         return item
 
-    def _reply(self, sms: InboundSms, message: Message, ref: Any) -> int:
+    def _reply(self, sms: InboundSms, message: Message, ref: ThreadRef) -> int:
         """Post `message` in the thread `ref` (its root may still be in the outbox)."""
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True

@@ -412,3 +412,13 @@ def test_slack_claims_are_pruned_with_the_inbox_and_outbox(rig: Rig) -> None:
     assert rig.storage.claims.count() == 1
     assert not rig.storage.claims.claim("slash:recent-trigger")  # still a duplicate
     assert rig.storage.claims.claim("slash:old-trigger")  # forgotten: a new claim
+
+
+def test_the_first_reply_to_a_card_mentions_who_sent_it(rig: Rig) -> None:
+    send = rig.card(PHONE)
+    rig.mo(PHONE, "got it")
+    rig.mo(PHONE, "thanks again")
+    rig.settle()
+    first, second = rig.fake.thread(CHANNEL, send.card_ts)
+    assert f"<@{send.slack_user}>" in json.dumps(first["blocks"])
+    assert f"<@{send.slack_user}>" not in json.dumps(second["blocks"])
