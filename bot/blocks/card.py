@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
-from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN, DeliveryState, DeliveryStatus
+from bot.domain.delivery import (
+    ALREADY_SENT,
+    OPTED_OUT,
+    OUTCOME_UNKNOWN,
+    DeliveryState,
+    DeliveryStatus,
+)
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
@@ -23,7 +29,15 @@ TALLY_OVER = 10  # more recipients than this: one tally line instead of a line e
 LISTED_PROBLEMS = 10  # failures still named individually under a tally
 
 State = Literal[
-    "sending", "scheduled", "on_the_way", "received", "failed", "cancelled", "unknown", "repeated"
+    "sending",
+    "scheduled",
+    "on_the_way",
+    "received",
+    "failed",
+    "cancelled",
+    "unknown",
+    "repeated",
+    "skipped",
 ]
 
 _ICONS: dict[State, str] = {
@@ -35,6 +49,7 @@ _ICONS: dict[State, str] = {
     "cancelled": ":no_entry_sign:",
     "unknown": ":warning:",
     "repeated": ":repeat:",
+    "skipped": ":no_entry:",
 }
 _TALLY_WORDS: dict[State, str] = {
     "received": "received",
@@ -45,6 +60,7 @@ _TALLY_WORDS: dict[State, str] = {
     "failed": "failed",
     "unknown": "outcome unknown",
     "repeated": "already sent before",
+    "skipped": "skipped (opted out)",
 }
 ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
 
@@ -85,6 +101,8 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
     """Where one recipient's message is, in plain words."""
     if recipient.error_code == OUTCOME_UNKNOWN:
         return Line("unknown", recipient.error_description or "Outcome unknown")
+    if recipient.error_code == OPTED_OUT:
+        return Line("skipped", recipient.error_description or "Opted out: not sent")
     if recipient.error_code == ALREADY_SENT:
         return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.blocks.base import Message
 from bot.blocks.card import card_message
 from bot.blocks.errors import error_message, refused_message
-from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
+from bot.domain.delivery import ALREADY_SENT, OPTED_OUT, OUTCOME_UNKNOWN
 from bot.gateway.base import GatewayError, OutcomeUnknown
 from bot.sms.numbers import display_number
 from bot.usecases.sending import RecipientProblem, SendOutcome
@@ -66,7 +66,7 @@ def _refused_recipients(refused: tuple[RecipientProblem, ...], total: int) -> Me
 
 
 def _gateway_code(code: str | None) -> bool:
-    return bool(code) and code not in (OUTCOME_UNKNOWN, ALREADY_SENT)
+    return bool(code) and code not in (OUTCOME_UNKNOWN, ALREADY_SENT, OPTED_OUT)
 
 
 def _line(problem: RecipientProblem, with_code: bool) -> str:

@@ -80,3 +80,4 @@ def moves_forward(current_progress: int | None, new: DeliveryStatus) -> bool:
 # them apart from the gateway's refusals).
 OUTCOME_UNKNOWN = "unknown"  # the gateway may or may not have the message: check before resending
 ALREADY_SENT = "repeated"  # the client ID was sent before: not sent again
+OPTED_OUT = "opted-out"  # the number texted STOP: skipped, never sent to

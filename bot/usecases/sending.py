@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import access
-from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
+from bot.domain.delivery import ALREADY_SENT, OPTED_OUT, OUTCOME_UNKNOWN
 from bot.domain.records import NewRecipient, Recipient, Send
 from bot.gateway.base import GatewayError, OutcomeUnknown, PartsExceeded, Planned, RecipientResult
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
@@ -30,6 +30,7 @@ from bot.usecases.ports import AppPorts
 
 log = logging.getLogger(__name__)
 
+SKIPPED_WORDS = "Opted out (texted STOP): not sent. They can opt in again by texting START."
 MAX_SEND_RECIPIENTS = 1000  # one Slack command; more is a job for a batch, not a chat command
 
 
@@ -63,9 +64,13 @@ class Target:
 
 @dataclass(frozen=True)
 class PreparedSend:
+    """A checked send: `targets` get the SMS; `opted_out` are skipped (they texted STOP), shown
+    on the card and told to the sender, never sent to."""
+
     intent: SendIntent
     targets: tuple[Target, ...]
     encoded: EncodedText
+    opted_out: tuple[Target, ...] = ()
 
 
 # --------------------------------------------------------------------------- checks
@@ -77,12 +82,12 @@ def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
     if not access.may_use(settings.allowed_users, settings.admins, intent.user):
         raise Refusal(access.not_allowed_text(intent.user))
     targets = resolve(services, intent.to)
-    opted_out = [t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn)]
-    if opted_out:
+    opted_out = tuple(t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn))
+    if len(opted_out) == len(targets):
         names = ", ".join(_label(t) for t in opted_out)
         raise Refusal(
             f"{names} opted out of SMS from us (they texted STOP), so nothing was sent. "
-            "Remove them from the recipients; they can opt in again by texting START."
+            "They can opt in again by texting START."
         )
     try:
         encoded = encode_text(intent.text, settings.max_parts)
@@ -90,7 +95,8 @@ def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
         raise Refusal(str(error), field="text") from None
     except Refused as error:
         raise Refusal(str(error), field="text") from None
-    return PreparedSend(intent, targets, encoded)
+    sending = tuple(t for t in targets if t not in opted_out)
+    return PreparedSend(intent, sending, encoded, opted_out)
 
 
 def resolve(services: AppPorts, typed: Sequence[str]) -> tuple[Target, ...]:
@@ -181,6 +187,15 @@ def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planne
     recipients = [
         NewRecipient(msisdn=t.msisdn, climsgid=p.client_id, contact_name=t.contact_name)
         for t, p in zip(prepared.targets, planned, strict=True)
+    ] + [
+        NewRecipient(
+            msisdn=t.msisdn,
+            climsgid="",  # never sent: no message for the gateway to know it by
+            contact_name=t.contact_name,
+            error_code=OPTED_OUT,
+            error_description=SKIPPED_WORDS,
+        )
+        for t in prepared.opted_out
     ]
     return services.storage.sends.record(
         slack_user=intent.user,
@@ -240,6 +255,8 @@ def _store_one(
     prepared: PreparedSend,
 ) -> None:
     error = failure if result is None else result.error
+    if recipient.error_code == OPTED_OUT:
+        return  # skipped before the call: nothing came back for it
     if result is not None and result.already_sent is not None:
         # No apimsgid here: delivery reports keep updating the earlier send's card.
         storage.sends.record_result(
