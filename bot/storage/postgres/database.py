@@ -1,7 +1,9 @@
 """Connections, transactions and error translation of the PostgreSQL adapter.
 
-- One pool of connections per `PostgresDatabase` (psycopg_pool); a thread borrows one for a unit
-  of work and gives it back at the end, so a waitress thread holds no connection between requests.
+- One pool of connections per `PostgresDatabase` (`pool.py`, which says why not psycopg_pool); a
+  thread borrows one for a unit of work and gives it back at the end, so a waitress thread holds
+  no connection between requests. A unit whose first statement meets a connection cut by a
+  server restart starts again on a fresh one, so a restart costs no failed request.
 - Every write unit commits before it returns, and a commit is durable (the server's WAL; keep
   `synchronous_commit` on, PostgreSQL's default), so a callback survives a SIGKILL after the 200.
 - Write units run in READ COMMITTED: the repositories make each read-then-write safe with one
@@ -12,9 +14,9 @@
   an inner failure rolls back only the inner part.
 - psycopg's exceptions never leave this package: `errors.Redactor` turns them into StorageError,
   or StorageUnavailable for what passes, without the password.
-- Each pooled connection holds a shared advisory lock on this instance's claimer id: while any
-  of them lives, other replicas see this instance alive and leave its outbox claims alone
-  (`presence_locks`).
+- Each connection holds a shared advisory lock on this instance's claimer number: while any of
+  them lives, other replicas see this instance alive and leave its outbox claims alone
+  (`PostgresOutbox.release_leases`).
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
-import psycopg_pool
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import dict_row
 
 from bot.storage.base import StorageUnavailable
 from bot.storage.postgres.errors import Redactor
+from bot.storage.postgres.pool import Connection, ConnectionPool, PoolClosed, PoolExhausted
 from bot.storage.postgres.rows import as_utc
-
-Connection = psycopg.Connection[DictRow]
 
 # Advisory lock namespaces (the two-key form; they never meet the one-key schema lock).
 PRESENCE_LOCKS = 0x534D5301  # (PRESENCE_LOCKS, claimer id): an instance that is alive
@@ -60,34 +60,29 @@ class PostgresDatabase:
         self.redactor = Redactor(url)
         self.claimer = claimer
         self.clock = clock
-        self._acquire_timeout = acquire_timeout
+        self._url = url
+        self._connect_timeout = max(1, round(connect_timeout))
         self._local = threading.local()
         self._closed = False
         self._probe_key = f"health.probe.{secrets.token_hex(6)}"
-        self.pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max_connections,
-            open=False,
-            timeout=acquire_timeout,
-            kwargs={
-                "autocommit": True,  # transactions are begun explicitly, by the units below
-                "row_factory": dict_row,
-                "connect_timeout": max(1, round(connect_timeout)),
-                "options": "-c timezone=UTC",
-            },
-            configure=self._configure,
-            name="sms-bot",
-        )
+        self.pool = ConnectionPool(self._connect, max_size=max_connections, timeout=acquire_timeout)
 
-    def open(self) -> None:
-        """Start the pool without waiting for it: start-up already proved the server answers."""
-        self.pool.open(wait=False)
-
-    def _configure(self, conn: Connection) -> None:
-        conn.execute(
-            "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)", (PRESENCE_LOCKS, self.claimer)
+    def _connect(self) -> Connection:
+        """A new connection: autocommit (units begin their own transactions), rows as dicts,
+        times in UTC, and this instance's presence lock."""
+        conn = psycopg.connect(
+            self._url, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout
         )
+        try:
+            conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute(
+                "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)",
+                (PRESENCE_LOCKS, self.claimer),
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     # ---- time
 
@@ -104,8 +99,7 @@ class PostgresDatabase:
         if depth:
             yield from self._savepoint(self._local.conn, depth)
             return
-        with self._borrowed() as conn:
-            yield from self._outermost(conn, "BEGIN")
+        yield from self._outermost("BEGIN")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -113,52 +107,63 @@ class PostgresDatabase:
         if getattr(self._local, "depth", 0):
             yield self._local.conn
             return
-        with self._borrowed() as conn:
-            yield from self._outermost(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield from self._outermost("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.write():
             yield
 
-    @contextmanager
-    def _borrowed(self) -> Iterator[Connection]:
+    def _borrow(self, timeout: float | None = None) -> Connection:
         if self._closed:
             raise StorageUnavailable(f"database {self.redactor.safe_url} is closed")
         try:
-            conn = self.pool.getconn()
-        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
-            raise self.redactor.error(exc, doing="no connection") from exc
-        try:
-            yield conn
-        finally:
-            broken = conn.closed or conn.broken
-            self.pool.putconn(conn)  # a broken connection is dropped and replaced by the pool
-            if broken and not self._closed:
-                self.pool.check()  # the others likely died with it (a server restart)
-
-    def _outermost(self, conn: Connection, begin: str) -> Iterator[Connection]:
-        try:
-            conn.execute(begin)
-        except psycopg.Error as exc:
+            return self.pool.get(timeout)
+        except (psycopg.Error, PoolExhausted, PoolClosed) as exc:
             raise self.redactor.error(exc) from exc
+
+    def _begun(self, begin: str, timeout: float | None = None) -> Connection:
+        """A borrowed connection with a transaction begun. A connection cut while idle (a server
+        restart) fails at BEGIN, before anything was done: then once more on a fresh one."""
+        conn = self._borrow(timeout)
+        failure = self._begin(conn, begin)
+        if failure is not None and conn.broken:
+            conn = self._borrow(timeout)
+            failure = self._begin(conn, begin)
+        if failure is not None:
+            raise self.redactor.error(failure) from failure
+        return conn
+
+    def _begin(self, conn: Connection, begin: str) -> psycopg.Error | None:
+        """BEGIN on `conn`; on failure the connection goes back to the pool (closed if broken,
+        and the idle ones with it) and the error is returned."""
+        try:
+            conn.execute(begin)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            self.pool.put(conn)
+            return exc
+        return None
+
+    def _outermost(self, begin: str) -> Iterator[Connection]:
+        conn = self._begun(begin)
         self._local.conn, self._local.depth = conn, 1
         try:
-            yield conn
-        except BaseException as exc:
-            self._local.depth = 0
-            self._quietly(conn, "ROLLBACK")
-            if isinstance(exc, psycopg.Error):
+            try:
+                yield conn
+            except BaseException as exc:
+                self._quietly(conn, "ROLLBACK")
+                if isinstance(exc, psycopg.Error):
+                    raise self.redactor.error(exc) from exc
+                raise
+            finally:
+                self._local.depth, self._local.conn = 0, None
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                self._quietly(conn, "ROLLBACK")
                 raise self.redactor.error(exc) from exc
-            raise
         finally:
-            self._local.depth = 0
-            self._local.conn = None
-        try:
-            conn.execute("COMMIT")
-        except psycopg.Error as exc:
-            self._quietly(conn, "ROLLBACK")
-            raise self.redactor.error(exc) from exc
+            self.pool.put(conn)
 
     def _savepoint(self, conn: Connection, depth: int) -> Iterator[Connection]:
         name = f"sp{depth}"
@@ -198,11 +203,10 @@ class PostgresDatabase:
         if getattr(self._local, "depth", 0):
             return True  # inside a write on this thread: evidently writable
         try:
-            conn = self.pool.getconn(timeout=wait)
+            conn = self._begun("BEGIN", timeout=wait)
         except Exception:
             return False
         try:
-            conn.execute("BEGIN")
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}",))
             conn.execute(
                 """INSERT INTO kv (key, value, updated_at) VALUES (%s, repeat('x', %s), now())
@@ -216,7 +220,7 @@ class PostgresDatabase:
             self._quietly(conn, "ROLLBACK")
             return False
         finally:
-            self.pool.putconn(conn)
+            self.pool.put(conn)
 
     def close(self) -> None:
         """Close the pool; further use raises StorageUnavailable."""

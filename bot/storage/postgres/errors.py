@@ -18,9 +18,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors as pg_errors
-import psycopg_pool
 
 from bot.storage.base import StorageError, StorageUnavailable
+from bot.storage.postgres.pool import PoolClosed, PoolExhausted
 
 # Server answers that pass by themselves (SQLSTATE classes and codes).
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")  # connection, rollback, resources, operator
@@ -73,7 +73,7 @@ def describe(error: BaseException) -> str:
 
 def is_transient(error: BaseException) -> bool:
     """Whether trying again later can succeed without anyone changing a setting."""
-    if isinstance(error, psycopg_pool.PoolTimeout | psycopg_pool.PoolClosed):
+    if isinstance(error, PoolExhausted | PoolClosed):
         return True
     if isinstance(error, psycopg.InterfaceError):
         return True  # the connection was closed under us

@@ -49,7 +49,6 @@ class PostgresStorage:
             acquire_timeout=acquire_timeout,
             connect_timeout=connect_timeout,
         )
-        self.database.open()
         self.sends = PostgresSends(self.database)
         self.contacts = PostgresContacts(self.database)
         self.opt_outs = PostgresOptOuts(self.database)
