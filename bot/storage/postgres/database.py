@@ -40,6 +40,15 @@ from bot.storage.postgres.rows import as_utc
 # Advisory lock namespaces (the two-key form; they never meet the one-key schema lock).
 PRESENCE_LOCKS = 0x534D5301  # (PRESENCE_LOCKS, claimer id): an instance that is alive
 GROUP_LOCKS = 0x534D5302  # (GROUP_LOCKS, hash): one multi-part SMS group assembled at a time
+INBOX_TURN = 0x534D5303  # (INBOX_TURN, 0): one claimer of inbox rows at a time
+
+# The claimer numbers of the instances alive now: each of their connections holds a shared
+# presence lock (`_connect`), and the server drops it with the connection, however it ends.
+LIVE_CLAIMERS = f"""
+    SELECT l.objid::bigint FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.classid::bigint = {PRESENCE_LOCKS}
+      AND l.objsubid = 2 AND l.granted
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 _PROBE_BYTES = 64 * 1024  # healthy()'s write probe: as large as the largest callback accepted
 
@@ -225,4 +234,11 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close the pool; further use raises StorageUnavailable."""
         self._closed = True
-        self.pool.close()
+        self.pool.close(farewell=_leave)
+
+
+def _leave(conn: Connection) -> None:
+    """Drop this connection's presence lock before hanging up: the server then knows at once
+    that this instance is gone (it would otherwise notice a moment after the hang-up), so other
+    replicas may take over its claims as soon as close() returns."""
+    conn.execute("SELECT pg_advisory_unlock_all()")

@@ -1,5 +1,12 @@
 """The inbox of gateway callbacks and the parts of multi-part SMS, in PostgreSQL.
 
+Replicas take turns at the inbox: `unprocessed` claims the rows it returns for this instance,
+with a lease, and returns nothing while another live instance holds unexpired claims on rows
+still unprocessed. So the inbox is processed as by the one worker the port expects (arrival
+order; two SMS from one phone never processed side by side, which could open two conversations
+for it), whichever replica does it; a replica killed mid-batch hands over at once (its presence
+lock is gone), a live one that stops renewing after the lease.
+
 A duplicate callback is dropped by the unique (kind, unique_key) with ON CONFLICT DO NOTHING: of
 two replicas storing the same callback at once, the second waits for the first's commit and
 stores nothing. Parts of one multi-part SMS are assembled under a per-group advisory lock, so two
@@ -13,7 +20,31 @@ from datetime import datetime, timedelta
 
 import bot.storage.postgres.rows as rows
 from bot.domain.records import CALLBACK_KINDS, CallbackKind, InboxItem, MoGroup
-from bot.storage.postgres.database import GROUP_LOCKS, Connection, PostgresDatabase
+from bot.storage.base import DEFAULT_LEASE
+from bot.storage.postgres.database import (
+    GROUP_LOCKS,
+    INBOX_TURN,
+    LIVE_CLAIMERS,
+    Connection,
+    PostgresDatabase,
+)
+
+# Another live instance holds the turn: it claimed rows that are still unprocessed.
+_OTHERS_TURN = f"""
+    SELECT 1 FROM inbox
+    WHERE processed_at IS NULL AND claimed_by <> %(me)s AND claimed_until > %(now)s
+      AND claimed_by IN ({LIVE_CLAIMERS})
+    LIMIT 1"""
+
+_CLAIM = """
+    WITH next AS (
+        SELECT id FROM inbox
+        WHERE processed_at IS NULL AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+        ORDER BY id LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED)
+    UPDATE inbox SET claimed_by = %(me)s, claimed_until = %(until)s
+    FROM next WHERE inbox.id = next.id
+    RETURNING inbox.*"""
 
 
 def _check_kind(kind: str) -> None:
@@ -75,14 +106,25 @@ class PostgresInbox:
         return results
 
     def unprocessed(self, limit: int = 100, kind: CallbackKind | None = None) -> list[InboxItem]:
-        with self._db.read() as conn:
+        """The oldest unprocessed callbacks, claimed for this instance (claims renewed); empty
+        while another live instance has the turn. Claim decisions are serialised by an advisory
+        lock held to the commit, so two replicas never both take a turn."""
+        now = self._db.now()
+        me = self._db.claimer
+        with self._db.write() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s::int4, 0)", (INBOX_TURN,))
+            if conn.execute(_OTHERS_TURN, {"me": me, "now": now}).fetchone() is not None:
+                return []
             found = conn.execute(
-                """SELECT * FROM inbox
-                   WHERE processed_at IS NULL AND (%(kind)s::text IS NULL OR kind = %(kind)s)
-                   ORDER BY id LIMIT %(limit)s""",
-                {"kind": kind, "limit": max(0, limit)},
+                _CLAIM,
+                {
+                    "kind": kind,
+                    "limit": max(0, limit),
+                    "me": me,
+                    "until": now + DEFAULT_LEASE,
+                },
             ).fetchall()
-        return [rows.inbox_item(row) for row in found]
+        return sorted((rows.inbox_item(row) for row in found), key=lambda item: item.id)
 
     def mark_processed(self, item_id: int) -> None:
         self.mark_processed_many([item_id])

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import bot.storage.postgres.rows as rows
 from bot.domain.records import JsonObject, OutboxItem, OutboxState
 from bot.storage.base import DEFAULT_LEASE
-from bot.storage.postgres.database import PRESENCE_LOCKS, PostgresDatabase
+from bot.storage.postgres.database import LIVE_CLAIMERS, PostgresDatabase
 
 # The state as a literal, not a parameter: the planner then counts the few pending items from
 # the partial index instead of a week of finished work.
@@ -46,14 +46,10 @@ _CLAIM = """
     RETURNING outbox.*"""
 
 # Claims whose owner holds no presence lock any more: its every connection is gone.
-_RELEASE_DEAD = """
+_RELEASE_DEAD = f"""
     UPDATE outbox SET claimed_until = NULL, claimed_by = NULL
     WHERE state = 'pending' AND claimed_until IS NOT NULL
-      AND (claimed_by IS NULL OR claimed_by NOT IN (
-          SELECT l.objid::bigint FROM pg_locks l
-          WHERE l.locktype = 'advisory' AND l.classid::bigint = %(namespace)s AND l.objsubid = 2
-            AND l.granted AND l.database = (
-                SELECT oid FROM pg_database WHERE datname = current_database())))"""
+      AND (claimed_by IS NULL OR claimed_by NOT IN ({LIVE_CLAIMERS}))"""
 
 
 class PostgresOutbox:
@@ -192,4 +188,4 @@ class PostgresOutbox:
         was killed) are released at once; live replicas' claims are left alone, whatever
         their age, because they are being worked on."""
         with self._db.write() as conn:
-            return conn.execute(_RELEASE_DEAD, {"namespace": PRESENCE_LOCKS}).rowcount
+            return conn.execute(_RELEASE_DEAD).rowcount

@@ -14,6 +14,7 @@ been cut); one seen broken makes the pool drop every idle one, since a restart c
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -84,16 +85,21 @@ class ConnectionPool:
         finally:
             self._slots.release()
 
-    def drop_idle(self) -> None:
+    def drop_idle(self, farewell: Callable[[Connection], None] | None = None) -> None:
+        """Close every idle connection, after `farewell(conn)` (errors ignored) if given."""
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
+            if farewell is not None:
+                with contextlib.suppress(psycopg.Error):
+                    farewell(conn)
             conn.close()
 
-    def close(self) -> None:
-        """Close idle connections now, borrowed ones when they come back."""
+    def close(self, farewell: Callable[[Connection], None] | None = None) -> None:
+        """Close idle connections now (each after `farewell`), borrowed ones when they come
+        back."""
         self._closed = True
-        self.drop_idle()
+        self.drop_idle(farewell)
 
     @property
     def closed(self) -> bool:

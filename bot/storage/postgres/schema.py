@@ -150,6 +150,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Each opened Storage takes a number here: the owner of its outbox claims.
         "CREATE SEQUENCE claimers",
     ),
+    # 2: the inbox is drained by one replica at a time: the rows it took, and until when.
+    (
+        "ALTER TABLE inbox ADD COLUMN claimed_until timestamptz",
+        "ALTER TABLE inbox ADD COLUMN claimed_by bigint",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
