@@ -55,15 +55,15 @@ class ClusterUnavailable(RuntimeError):
 
 
 def find_server_binaries() -> Path:
-    """The folder holding `initdb` and `postgres`: SMS_BOT_TEST_PG_BIN, else the newest of
-    /usr/lib/postgresql/*/bin (Debian's layout), else whatever PATH has."""
-    candidates: list[Path] = []
+    """The folder holding `initdb` and `postgres`: SMS_BOT_TEST_PG_BIN when set (and then only
+    that one), else the newest of /usr/lib/postgresql/*/bin (Debian's layout), else PATH's."""
     if configured := os.environ.get("SMS_BOT_TEST_PG_BIN"):
-        candidates.append(Path(configured))
-    versions = Path("/usr/lib/postgresql").glob("*/bin")
-    candidates += sorted(versions, key=lambda p: _version(p.parent.name), reverse=True)
-    if on_path := shutil.which("initdb"):
-        candidates.append(Path(on_path).parent)
+        candidates = [Path(configured)]
+    else:
+        versions = Path("/usr/lib/postgresql").glob("*/bin")
+        candidates = sorted(versions, key=lambda p: _version(p.parent.name), reverse=True)
+        if on_path := shutil.which("initdb"):
+            candidates.append(Path(on_path).parent)
     for folder in candidates:
         if (folder / "initdb").is_file() and (folder / "postgres").is_file():
             return folder
@@ -102,7 +102,10 @@ class ThrowawayCluster:
     def __init__(self, binaries: Path | None = None) -> None:
         self.binaries = binaries or find_server_binaries()
         self.account = _unprivileged_account()
-        self.root = Path(tempfile.mkdtemp(prefix="sms-bot-pg-"))
+        # Under /tmp when the server runs as another account: it must reach its folder, and a
+        # root TMPDIR (/root/tmp) may not be traversable by it.
+        parent = "/tmp" if self.account is not None else None
+        self.root = Path(tempfile.mkdtemp(prefix="sms-bot-pg-", dir=parent))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = free_loopback_port()
