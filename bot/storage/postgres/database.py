@@ -30,12 +30,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg.abc import Buffer
 from psycopg.rows import dict_row
+from psycopg.types.string import StrDumperUnknown
 
 from bot.storage.base import StorageUnavailable
 from bot.storage.postgres.errors import Redactor
 from bot.storage.postgres.pool import Connection, ConnectionPool, PoolClosed, PoolExhausted
-from bot.storage.postgres.rows import as_utc
+from bot.storage.postgres.rows import as_utc, nul_free
 
 # Advisory lock namespaces (the two-key form; they never meet the one-key schema lock).
 PRESENCE_LOCKS = 0x534D5301  # (PRESENCE_LOCKS, claimer id): an instance that is alive
@@ -51,6 +53,16 @@ LIVE_CLAIMERS = f"""
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 _PROBE_BYTES = 64 * 1024  # healthy()'s write probe: as large as the largest callback accepted
+
+
+class NulFreeText(StrDumperUnknown):
+    """Text parameters with NUL characters replaced by U+FFFD. PostgreSQL's text cannot hold
+    NUL, which SQLite stores, and outside text can carry one (a fuzzed callback's message ID, a
+    UCS-2 SMS decoded with a zero in it): refused, such a callback would never be stored and
+    its gateway would retry forever. One character of junk replaced by another is harmless."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(nul_free(obj))
 
 
 class PostgresDatabase:
@@ -83,6 +95,7 @@ class PostgresDatabase:
             self._url, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout
         )
         try:
+            conn.adapters.register_dumper(str, NulFreeText)
             conn.execute("SET TIME ZONE 'UTC'")
             conn.execute(
                 "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)",

@@ -77,9 +77,10 @@ class PostgresInbox:
         which keys were new. A key repeated within the batch is stored once, the first time."""
         for kind, _, _ in items:
             _check_kind(kind)
+        keys = [(kind, rows.nul_free(key)) for kind, key, _ in items]  # as they will be stored
         fresh: dict[tuple[str, str], bytes] = {}
-        for kind, key, raw in items:
-            fresh.setdefault((kind, key), bytes(raw))
+        for stored_key, (_, _, raw) in zip(keys, items, strict=True):
+            fresh.setdefault(stored_key, bytes(raw))
         if not fresh:
             return []
         with self._db.write() as conn:
@@ -100,9 +101,9 @@ class PostgresInbox:
             ).fetchall()
         new = {(row["kind"], row["unique_key"]) for row in stored}
         results = []
-        for kind, key, _ in items:
-            results.append((kind, key) in new)
-            new.discard((kind, key))  # a repeat later in the batch is a duplicate
+        for stored_key in keys:
+            results.append(stored_key in new)
+            new.discard(stored_key)  # a repeat later in the batch is a duplicate
         return results
 
     def unprocessed(self, limit: int = 100, kind: CallbackKind | None = None) -> list[InboxItem]:

@@ -36,6 +36,12 @@ def opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
+def nul_free(text: str) -> str:
+    """`text` as PostgreSQL stores it: NUL, which its text type cannot hold, becomes U+FFFD
+    (what every text parameter goes through: `database.NulFreeText`)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 

@@ -121,3 +121,13 @@ def sessions_on(url: str) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_text_with_nul_characters_is_stored(store: PostgresStorage) -> None:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): outside text that carries one is
+    stored with U+FFFD instead, and a retried callback is still recognised."""
+    assert store.inbox.store("mo", "id\x00junk", b"text=%00")
+    assert not store.inbox.store("mo", "id\x00junk", b"text=%00")
+    (item,) = store.inbox.unprocessed()
+    assert item.unique_key == "id\ufffdjunk" and item.params == b"text=%00"
+    assert store.mo_parts.add("27821111111", 1, 1, 1, "a\x00b") == "a\ufffdb"
