@@ -1,8 +1,9 @@
-"""Sends and their recipients in PostgreSQL, with the one path that writes a delivery status.
+"""Sends and their recipients in PostgreSQL, and the delivery status writes.
 
 A status is read and written under the recipient's row lock (FOR UPDATE), so two replicas
 applying "sent" and "delivered" of one message at once still end at "delivered": the forward-only
-rule (`moves_forward`, the domain's) always compares with the status actually stored.
+rule (`moves_forward`, the domain's) always compares with the status actually stored. Batches of
+reports go through `statuses`, which does the same for many recipients in three statements.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import bot.storage.postgres.rows as rows
+import bot.storage.postgres.statuses as statuses
 from bot.domain.delivery import DeliveryStatus, moves_forward
 from bot.domain.records import (
     CardPlace,
@@ -240,18 +242,9 @@ class PostgresSends:
             return _move(conn, found, status, stamp, charge, apimsgid)
 
     def apply_reports(self, reports: Sequence[StatusReport]) -> list[StatusApplied | None]:
-        """ONE transaction with two statements per report: the inbox worker's hot path."""
-        results: list[StatusApplied | None] = []
+        """ONE transaction of three statements for the whole batch (`statuses`)."""
         with self._db.write() as conn:
-            for report in reports:
-                row = _matching_recipient(conn, report)
-                if row is None:
-                    results.append(None)
-                    continue
-                stamp = rows.as_utc(report.at)
-                changed = _move(conn, row, report.status, stamp, report.charge, report.apimsgid)
-                results.append(StatusApplied(int(row["id"]), int(row["send_id"]), changed))
-        return results
+            return statuses.apply_reports(conn, reports)
 
 
 def _load_found(conn: Connection, row: rows.Row | None) -> Send | None:
@@ -266,24 +259,6 @@ def _load(conn: Connection, send_id: int) -> Send | None:
         "SELECT * FROM recipients WHERE send_id = %s ORDER BY position", (send_id,)
     ).fetchall()
     return rows.from_row(Send, row, recipients=tuple(rows.recipient(r) for r in recipients))
-
-
-def _matching_recipient(conn: Connection, report: StatusReport) -> rows.Row | None:
-    """By apimsgid, else by (climsgid, msisdn): as `find_recipient`, newest first; locked until
-    the transaction ends."""
-    row = None
-    if report.apimsgid:
-        row = conn.execute(
-            f"{_STATUS_ROW} WHERE apimsgid = %s ORDER BY id DESC LIMIT 1 FOR UPDATE",
-            (report.apimsgid,),
-        ).fetchone()
-    if row is None and report.climsgid and report.msisdn:
-        row = conn.execute(
-            f"""{_STATUS_ROW} WHERE climsgid = %s AND msisdn = %s
-                ORDER BY id DESC LIMIT 1 FOR UPDATE""",
-            (report.climsgid, report.msisdn),
-        ).fetchone()
-    return row
 
 
 def _move(
