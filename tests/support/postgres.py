@@ -217,3 +217,11 @@ class ThrowawayCluster:
     def execute(self, statement: str, database: str = "postgres") -> None:
         with psycopg.connect(self.url(database), autocommit=True) as conn:
             conn.execute(statement.encode())
+
+
+def query(url: str, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement on the database at `url` as its owner, outside any Storage (what an
+    administrator or another program does to it); its rows, if any."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(statement.encode())
+        return cursor.fetchall() if cursor.description else []

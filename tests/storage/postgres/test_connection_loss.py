@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
 import pytest
 
 from bot.storage import StorageUnavailable
 from bot.storage.postgres import PostgresStorage
 from tests.storage.postgres.conftest import OpenStorage
 from tests.storage.support import run_threads
-from tests.support.postgres import PASSWORD, ThrowawayCluster
+from tests.support.postgres import PASSWORD, ThrowawayCluster, query
 
 
 def test_server_stopped_then_back(
@@ -75,11 +74,11 @@ def test_a_session_ended_by_the_administrator(
     thread = threading.Thread(target=long_transaction)
     thread.start()
     assert started.wait(timeout=10)
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    query(
+        postgres_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
     ended.set()
     thread.join(timeout=10)
     assert len(failures) == 1 and isinstance(failures[0], StorageUnavailable)

@@ -3,7 +3,6 @@ that name the database without ever printing its password."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from bot.storage import StorageError, StorageUnavailable, open_storage
@@ -11,14 +10,13 @@ from bot.storage.postgres import SCHEMA_VERSION, PostgresStorage
 from bot.storage.postgres.errors import redact_url
 from tests.storage.postgres.conftest import OpenStorage
 from tests.storage.support import run_threads
-from tests.support.postgres import PASSWORD, ThrowawayCluster, free_loopback_port
+from tests.support.postgres import PASSWORD, ThrowawayCluster, free_loopback_port, query
 from tests.support.wait import wait_for
 
 
 def applied_migrations(url: str) -> list[int]:
-    with psycopg.connect(url) as conn:
-        found = conn.execute("SELECT version FROM schema_migrations ORDER BY version")
-        return [row[0] for row in found.fetchall()]
+    found = query(url, "SELECT version FROM schema_migrations ORDER BY version")
+    return [int(row[0]) for row in found]  # type: ignore[call-overload]
 
 
 def test_both_url_schemes_open_postgres(postgres_url: str) -> None:
@@ -42,8 +40,7 @@ def test_replicas_starting_together_migrate_once(
 
 def test_newer_schema_is_refused(open_postgres: OpenStorage, postgres_url: str) -> None:
     open_postgres().close()
-    with psycopg.connect(postgres_url) as conn:
-        conn.execute("INSERT INTO schema_migrations (version) VALUES (99)")
+    query(postgres_url, "INSERT INTO schema_migrations (version) VALUES (99)")
     with pytest.raises(StorageError, match="newer") as refused:
         open_postgres()
     assert not isinstance(refused.value, StorageUnavailable)
@@ -114,13 +111,12 @@ def test_closing_ends_this_instances_connections(
 
 def sessions_on(url: str) -> int:
     """Sessions on the test's database besides the one asking."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    ((count,),) = query(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()",
+    )
+    return int(count)  # type: ignore[call-overload]
 
 
 def test_text_with_nul_characters_is_stored(store: PostgresStorage) -> None:
