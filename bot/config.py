@@ -12,10 +12,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import phonenumbers
 from dotenv import load_dotenv
+
+from bot.storage.location import is_postgres_url
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -61,6 +63,17 @@ class Settings:
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
 
+    @property
+    def uses_postgres(self) -> bool:
+        """SMS_BOT_DB is a PostgreSQL URL (several replicas may share it), not a SQLite file."""
+        return is_postgres_url(self.db_path)
+
+    @property
+    def local_state_prefix(self) -> str:
+        """Where files beside the database go (the gateway commands' sandbox state): next to a
+        SQLite file, or in the working directory when the database is a server."""
+        return "./sms-bot" if self.uses_postgres else self.db_path
+
     def secrets(self) -> list[str]:
         """Every configured secret, for scrubbing and for tests that scan logs."""
         values = [
@@ -69,6 +82,7 @@ class Settings:
             self.slack_app_token,
             self.clickatell_password,
             self.callback_password,
+            _database_password(self.db_path),
         ]
         return [v for v in values if v]
 
@@ -182,10 +196,42 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             1e9,
             "a number of credits (0 turns the alert off)",
         ),
-        db_path=_text(env, "SMS_BOT_DB") or "./sms-bot.sqlite3",
+        db_path=_database(env),
         host=_text(env, "HOST") or "127.0.0.1",
         port=_number(env, "PORT", 3000, int, 0, 65535, "a port number (0 to 65535)"),
     )
+
+
+def _database(env: Mapping[str, str]) -> str:
+    """A SQLite path, or a PostgreSQL URL checked for shape here (its port) so a typo stops
+    start-up with a line that names the variable; the value is never repeated, it may hold a
+    password. Whether the server takes it is for start-up to find out."""
+    raw = _text(env, "SMS_BOT_DB") or "./sms-bot.sqlite3"
+    if not is_postgres_url(raw):
+        return raw
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None:
+        raise ConfigError(
+            "SMS_BOT_DB",
+            "must be a PostgreSQL URL such as postgresql://user:password@host:5432/database, "
+            "or a SQLite file path",
+        )
+    return raw
+
+
+def _database_password(location: str) -> str | None:
+    """The password in a PostgreSQL URL (for scrubbing it from any message), if there is one."""
+    if not is_postgres_url(location):
+        return None
+    try:
+        password = urlsplit(location).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 def _app_token(env: Mapping[str, str]) -> str | None:

@@ -128,7 +128,7 @@ def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Gatew
         with closing(build_gateway(settings, login=login)) as gateway:
             yield gateway
         return
-    state_path = f"{settings.db_path}.sandbox.json"
+    state_path = f"{settings.local_state_prefix}.sandbox.json"
     folder = os.path.dirname(state_path) or "."
     if not os.path.isdir(folder):
         raise OSError(f"SMS_BOT_DB points into {folder!r}, which does not exist")

@@ -7,6 +7,9 @@ slow example into a failure (speed is measured in bench/, never asserted in test
 
 from hypothesis import HealthCheck, settings
 
+# The throwaway PostgreSQL cluster (fixtures, and the summary line when it had to be skipped).
+pytest_plugins = ["tests.support.postgres_plugin"]
+
 settings.register_profile(
     "sms-bot",
     derandomize=True,

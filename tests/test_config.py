@@ -66,3 +66,21 @@ def test_real_gateway_needs_callback_password_for_serve():
     with pytest.raises(ConfigError) as caught:
         settings.require_serve()
     assert caught.value.variable == "CLICKATELL_CALLBACK_PASSWORD"
+
+
+def test_a_postgresql_url_is_a_database_not_a_file_path() -> None:
+    for url in ("postgresql://bot:pw@db:5432/sms", "postgres://bot@db/sms", "postgresql:///sms"):
+        settings = settings_from({"SMS_BOT_DB": url})
+        assert settings.db_path == url and settings.uses_postgres
+        assert settings.local_state_prefix == "./sms-bot"  # not a "file" beside a URL
+    sqlite = settings_from({"SMS_BOT_DB": "/var/lib/sms-bot/db.sqlite3"})
+    assert not sqlite.uses_postgres and sqlite.local_state_prefix == "/var/lib/sms-bot/db.sqlite3"
+
+
+def test_the_database_password_is_a_secret_and_never_echoed() -> None:
+    settings = settings_from({"SMS_BOT_DB": "postgresql://bot:S3cr%40t-pw@db:5432/sms"})
+    assert "S3cr@t-pw" in settings.secrets()
+    with pytest.raises(ConfigError) as caught:
+        settings_from({"SMS_BOT_DB": "postgresql://bot:S3cr3t-pw@db:port/sms"})
+    assert str(caught.value).startswith("SMS_BOT_DB ")
+    assert "S3cr3t" not in str(caught.value)

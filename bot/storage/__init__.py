@@ -23,6 +23,7 @@ from bot.storage.base import (
     StorageUnavailable,
     ValueRepository,
 )
+from bot.storage.location import is_postgres_url
 
 __all__ = [
     "ClaimRepository",
@@ -37,6 +38,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "ValueRepository",
+    "is_postgres_url",
     "open_storage",
 ]
 
@@ -44,13 +46,19 @@ __all__ = [
 def open_storage(
     location: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
 ) -> Storage:
-    """Open (creating or migrating) the database `location` names: today a SQLite file path
-    (SMS_BOT_DB). `clock` returns Unix seconds and stamps every write. Raises StorageError when
-    the database cannot be used.
+    """Open (creating or migrating) the database `location` names (SMS_BOT_DB): a PostgreSQL URL
+    (`postgresql://` or `postgres://`), shared by any number of replicas, or else a SQLite file
+    path. `clock` returns Unix seconds and stamps every write. Raises StorageError when the
+    database cannot be used (StorageUnavailable when it may work later, e.g. the server is
+    restarting); its message never holds a password.
 
     The adapter is imported here, when a database is opened, not at import time: code that only
     needs the protocols and errors must not load a database driver.
     """
+    if is_postgres_url(location):
+        from bot.storage.postgres import PostgresStorage
+
+        return PostgresStorage(str(location).strip(), clock=clock)
     from bot.storage.sqlite import SqliteStorage
 
     return SqliteStorage(location, clock=clock)

@@ -277,7 +277,10 @@ class ConversationRepository(Protocol):
 
 class InboxRepository(Protocol):
     """Gateway callbacks stored before they are acknowledged, processed afterwards. Meant for
-    ONE processing worker: `unprocessed` does not claim rows."""
+    ONE processing worker per Storage: `unprocessed` does not hand rows to one thread or
+    another. A backend that several processes share (PostgreSQL) hands the inbox to one of them
+    at a time: there `unprocessed` claims what it returns, with a lease, and returns nothing
+    while another live process holds unprocessed rows."""
 
     def store(
         self,
@@ -426,7 +429,9 @@ class OutboxRepository(Protocol):
 
     def release_leases(self) -> int:
         """Make items claimed by a previous run of this process due again (its claims died with
-        it); call once at start-up, before any drainer runs. Returns how many."""
+        it); call once at start-up, before any drainer runs. Returns how many. A backend that
+        several processes share releases the claims of every process that is gone, never those
+        of one still running."""
         ...
 
 

@@ -1,9 +1,10 @@
 """The storage contract suite runs once per backend.
 
 `backend` is parametrised by BACKENDS: each entry opens a fresh, empty database for one test and
-cleans it up after. Adding a backend (PostgreSQL) is one more entry; every test in this folder
-then runs against it too. Tests of one backend's own machinery (SQLite's pragmas, migrations from
-its older schemas) live beside it, in tests/storage/<backend>/.
+cleans it up after: SQLite in a temp dir, PostgreSQL on the throwaway cluster of
+tests/support/postgres.py. Every test in this folder runs against each. Tests of one backend's
+own machinery (SQLite's pragmas, migrations from its older schemas; PostgreSQL's migration lock,
+connection loss) live beside it, in tests/storage/<backend>/.
 """
 
 from __future__ import annotations
@@ -36,12 +37,21 @@ def _sqlite(tmp_path: Path) -> Iterator[Backend]:
     yield Backend("sqlite", str(tmp_path / "bot.sqlite3"))
 
 
-BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Backend]]] = {"sqlite": _sqlite}
+@contextmanager
+def _postgres(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    # Asked for lazily, so a run of SQLite tests alone starts no PostgreSQL server.
+    yield Backend("postgres", request.getfixturevalue("postgres_url"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], AbstractContextManager[Backend]]] = {
+    "sqlite": lambda request: _sqlite(request.getfixturevalue("tmp_path")),
+    "postgres": _postgres,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    with BACKENDS[request.param](tmp_path) as opened:
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    with BACKENDS[request.param](request) as opened:
         yield opened
 
 

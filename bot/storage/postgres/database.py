@@ -1,0 +1,257 @@
+"""Connections, transactions and error translation of the PostgreSQL adapter.
+
+- One pool of connections per `PostgresDatabase` (`pool.py`, which says why not psycopg_pool); a
+  thread borrows one for a unit of work and gives it back at the end, so a waitress thread holds
+  no connection between requests. A unit whose first statement meets a connection cut by a
+  server restart starts again on a fresh one, so a restart costs no failed request.
+- Every write unit commits before it returns, and a commit is durable (the server's WAL; keep
+  `synchronous_commit` on, PostgreSQL's default), so a callback survives a SIGKILL after the 200.
+- Write units run in READ COMMITTED: the repositories make each read-then-write safe with one
+  atomic statement (ON CONFLICT, RETURNING) or a row lock (FOR UPDATE), so replicas writing
+  together need no retry loop. Read units run in REPEATABLE READ READ ONLY: one snapshot across
+  the queries of a unit (a send and its recipients agree).
+- `transaction()` groups units into one (BEGIN ... COMMIT); units inside it become savepoints, so
+  an inner failure rolls back only the inner part.
+- psycopg's exceptions never leave this package: `errors.Redactor` turns them into StorageError,
+  or StorageUnavailable for what passes, without the password.
+- Each connection holds a shared advisory lock on this instance's claimer number: while any of
+  them lives, other replicas see this instance alive and leave its outbox claims alone
+  (`PostgresOutbox.release_leases`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.rows import dict_row
+from psycopg.types.string import StrDumperUnknown
+
+from bot.storage.base import StorageUnavailable
+from bot.storage.postgres.errors import Redactor
+from bot.storage.postgres.pool import Connection, ConnectionPool, PoolClosed, PoolExhausted
+from bot.storage.postgres.rows import as_utc, nul_free
+
+# Advisory lock namespaces (the two-key form; they never meet the one-key schema lock).
+PRESENCE_LOCKS = 0x534D5301  # (PRESENCE_LOCKS, claimer id): an instance that is alive
+GROUP_LOCKS = 0x534D5302  # (GROUP_LOCKS, hash): one multi-part SMS group assembled at a time
+INBOX_TURN = 0x534D5303  # (INBOX_TURN, 0): one claimer of inbox rows at a time
+
+# The claimer numbers of the instances alive now: each of their connections holds a shared
+# presence lock (`_connect`), and the server drops it with the connection, however it ends.
+LIVE_CLAIMERS = f"""
+    SELECT l.objid::bigint FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.classid::bigint = {PRESENCE_LOCKS}
+      AND l.objsubid = 2 AND l.granted
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+
+_PROBE_BYTES = 64 * 1024  # healthy()'s write probe: as large as the largest callback accepted
+
+
+class NulFreeText(StrDumperUnknown):
+    """Text parameters with NUL characters replaced by U+FFFD. PostgreSQL's text cannot hold
+    NUL, which SQLite stores, and outside text can carry one (a fuzzed callback's message ID, a
+    UCS-2 SMS decoded with a zero in it): refused, such a callback would never be stored and
+    its gateway would retry forever. One character of junk replaced by another is harmless."""
+
+    def dump(self, obj: str) -> Buffer | None:
+        return super().dump(nul_free(obj))
+
+
+class PostgresDatabase:
+    """The pool every repository shares, this thread's unit of work, and the clock."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        claimer: int,
+        clock: Callable[[], float] = time.time,
+        max_connections: int = 20,
+        acquire_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.redactor = Redactor(url)
+        self.claimer = claimer
+        self.clock = clock
+        self._url = url
+        self._connect_timeout = max(1, round(connect_timeout))
+        self._local = threading.local()
+        self._closed = False
+        self._probe_key = f"health.probe.{secrets.token_hex(6)}"
+        self.pool = ConnectionPool(self._connect, max_size=max_connections, timeout=acquire_timeout)
+
+    def _connect(self) -> Connection:
+        """A new connection: autocommit (units begin their own transactions), rows as dicts,
+        times in UTC, and this instance's presence lock."""
+        conn = psycopg.connect(
+            self._url, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout
+        )
+        try:
+            conn.adapters.register_dumper(str, NulFreeText)
+            conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute(
+                "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)",
+                (PRESENCE_LOCKS, self.claimer),
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    # ---- time
+
+    def now(self, value: datetime | None = None) -> datetime:
+        """`value` (checked: aware, as UTC), or the clock's now."""
+        return datetime.fromtimestamp(self.clock(), UTC) if value is None else as_utc(value)
+
+    # ---- units of work
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write unit: BEGIN ... COMMIT, or a savepoint inside this thread's outer one."""
+        depth: int = getattr(self._local, "depth", 0)
+        if depth:
+            yield from self._savepoint(self._local.conn, depth)
+            return
+        yield from self._outermost("BEGIN")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One consistent snapshot, or the outer unit's view (its own writes included)."""
+        if getattr(self._local, "depth", 0):
+            yield self._local.conn
+            return
+        yield from self._outermost("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.write():
+            yield
+
+    def _borrow(self, timeout: float | None = None) -> Connection:
+        if self._closed:
+            raise StorageUnavailable(f"database {self.redactor.safe_url} is closed")
+        try:
+            return self.pool.get(timeout)
+        except (psycopg.Error, PoolExhausted, PoolClosed) as exc:
+            raise self.redactor.error(exc) from exc
+
+    def _begun(self, begin: str, timeout: float | None = None) -> Connection:
+        """A borrowed connection with a transaction begun. A connection cut while idle (a server
+        restart) fails at BEGIN, before anything was done: then once more on a fresh one."""
+        conn = self._borrow(timeout)
+        failure = self._begin(conn, begin)
+        if failure is not None and conn.broken:
+            conn = self._borrow(timeout)
+            failure = self._begin(conn, begin)
+        if failure is not None:
+            raise self.redactor.error(failure) from failure
+        return conn
+
+    def _begin(self, conn: Connection, begin: str) -> psycopg.Error | None:
+        """BEGIN on `conn`; on failure the connection goes back to the pool (closed if broken,
+        and the idle ones with it) and the error is returned."""
+        try:
+            conn.execute(begin)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            self.pool.put(conn)
+            return exc
+        return None
+
+    def _outermost(self, begin: str) -> Iterator[Connection]:
+        conn = self._begun(begin)
+        self._local.conn, self._local.depth = conn, 1
+        try:
+            try:
+                yield conn
+            except BaseException as exc:
+                self._quietly(conn, "ROLLBACK")
+                if isinstance(exc, psycopg.Error):
+                    raise self.redactor.error(exc) from exc
+                raise
+            finally:
+                self._local.depth, self._local.conn = 0, None
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:
+                self._quietly(conn, "ROLLBACK")
+                raise self.redactor.error(exc) from exc
+        finally:
+            self.pool.put(conn)
+
+    def _savepoint(self, conn: Connection, depth: int) -> Iterator[Connection]:
+        name = f"sp{depth}"
+        try:
+            conn.execute(f"SAVEPOINT {name}")
+        except psycopg.Error as exc:
+            raise self.redactor.error(exc) from exc
+        self._local.depth = depth + 1
+        try:
+            yield conn
+        except BaseException as exc:
+            self._local.depth = depth
+            self._quietly(conn, f"ROLLBACK TO SAVEPOINT {name}")
+            self._quietly(conn, f"RELEASE SAVEPOINT {name}")
+            if isinstance(exc, psycopg.Error):
+                raise self.redactor.error(exc) from exc
+            raise
+        self._local.depth = depth
+        try:
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+        except psycopg.Error as exc:
+            raise self.redactor.error(exc) from exc
+
+    @staticmethod
+    def _quietly(conn: Connection, statement: str) -> None:
+        # The connection is gone or the server already rolled back: nothing left to undo.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(statement)
+
+    # ---- health and the end
+
+    def healthy(self, wait: float = 0.5) -> bool:
+        """True when a connection comes within `wait` seconds and a write as large as the
+        largest callback commits (a read-only standby or a full disk fail it); never raises."""
+        if self._closed:
+            return False
+        if getattr(self._local, "depth", 0):
+            return True  # inside a write on this thread: evidently writable
+        try:
+            conn = self._begun("BEGIN", timeout=wait)
+        except Exception:
+            return False
+        try:
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}",))
+            conn.execute(
+                """INSERT INTO kv (key, value, updated_at) VALUES (%s, repeat('x', %s), now())
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+                (self._probe_key, _PROBE_BYTES),
+            )
+            conn.execute("DELETE FROM kv WHERE key = %s", (self._probe_key,))
+            conn.execute("COMMIT")
+            return True
+        except Exception:
+            self._quietly(conn, "ROLLBACK")
+            return False
+        finally:
+            self.pool.put(conn)
+
+    def close(self) -> None:
+        """Close the pool; further use raises StorageUnavailable."""
+        self._closed = True
+        self.pool.close(farewell=_leave)
+
+
+def _leave(conn: Connection) -> None:
+    """Drop this connection's presence lock before hanging up: the server then knows at once
+    that this instance is gone (it would otherwise notice a moment after the hang-up), so other
+    replicas may take over its claims as soon as close() returns."""
+    conn.execute("SELECT pg_advisory_unlock_all()")

@@ -1,0 +1,301 @@
+"""Sends and their recipients in PostgreSQL, and the delivery status writes.
+
+A status is read and written under the recipient's row lock (FOR UPDATE), so two replicas
+applying "sent" and "delivered" of one message at once still end at "delivered": the forward-only
+rule (`moves_forward`, the domain's) always compares with the status actually stored. Batches of
+reports go through `statuses`, which does the same for many recipients in three statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import bot.storage.postgres.rows as rows
+import bot.storage.postgres.statuses as statuses
+from bot.domain.delivery import DeliveryStatus, moves_forward
+from bot.domain.records import (
+    CardPlace,
+    LogEntry,
+    NewRecipient,
+    Recipient,
+    Send,
+    StatusApplied,
+    StatusUpdate,
+)
+from bot.storage.postgres.database import Connection, PostgresDatabase
+
+_STATUS_ROW = "SELECT id, send_id, status_progress FROM recipients"
+
+
+class PostgresSends:
+    """`SendRepository` over the `sends` and `recipients` tables."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    # ---- recording
+
+    def record(
+        self,
+        *,
+        slack_user: str,
+        channel: str,
+        text: str,
+        encoding: str,
+        parts: int,
+        recipients: Sequence[NewRecipient],
+        sender: str | None = None,
+        scheduled_at: datetime | None = None,
+        sandbox: bool = False,
+        intent_key: str | None = None,
+        thread_ts: str | None = None,
+    ) -> Send:
+        """ON CONFLICT on the intent key: of two replicas recording one intent, one inserts and
+        the other waits for its commit and returns that send."""
+        scheduled = rows.opt_utc(scheduled_at)
+        with self._db.write() as conn:
+            row = conn.execute(
+                """INSERT INTO sends (created_at, slack_user, channel, text, encoding, parts,
+                       sender, scheduled_at, sandbox, intent_key, thread_ts)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (intent_key) DO NOTHING RETURNING id""",
+                (
+                    self._db.now(),
+                    slack_user,
+                    channel,
+                    text,
+                    encoding,
+                    parts,
+                    sender,
+                    scheduled,
+                    sandbox,
+                    intent_key,
+                    thread_ts,
+                ),
+            ).fetchone()
+            if row is None:  # the intent was recorded before
+                existing = conn.execute(
+                    "SELECT id FROM sends WHERE intent_key = %s", (intent_key,)
+                ).fetchone()
+                return _load(conn, int(existing["id"]))
+            send_id = int(row["id"])
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
+                           apimsgid, error_code, error_description)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                    [
+                        (
+                            send_id,
+                            position,
+                            r.msisdn,
+                            r.contact_name,
+                            r.climsgid,
+                            r.apimsgid,
+                            r.error_code,
+                            r.error_description,
+                        )
+                        for position, r in enumerate(recipients)
+                    ],
+                )
+            return _load(conn, send_id)
+
+    def record_result(
+        self,
+        recipient_id: int,
+        *,
+        apimsgid: str | None,
+        error_code: str | None = None,
+        error_description: str | None = None,
+    ) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                """UPDATE recipients SET apimsgid = %s, error_code = %s, error_description = %s
+                   WHERE id = %s""",
+                (apimsgid, error_code, error_description, recipient_id),
+            )
+
+    def attach_card(self, send_id: int, channel: str, ts: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE sends SET card_channel = %s, card_ts = %s WHERE id = %s",
+                (channel, ts, send_id),
+            )
+
+    def set_card_item(self, send_id: int, item_id: int) -> None:
+        with self._db.write() as conn:
+            conn.execute("UPDATE sends SET card_item = %s WHERE id = %s", (item_id, send_id))
+
+    def card_posted(self, item_id: int, channel: str, ts: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                """UPDATE sends SET card_channel = %s, card_ts = %s
+                   WHERE card_item = %s AND card_ts IS NULL""",
+                (channel, ts, item_id),
+            )
+
+    def mark_cancelled(self, send_id: int, at: datetime | None = None) -> bool:
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE sends SET cancelled_at = %s WHERE id = %s AND cancelled_at IS NULL",
+                (self._db.now(at), send_id),
+            )
+            return cursor.rowcount == 1
+
+    # ---- reading
+
+    def get(self, send_id: int) -> Send | None:
+        with self._db.read() as conn:
+            return _load(conn, send_id)
+
+    def by_intent(self, intent_key: str) -> Send | None:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT id FROM sends WHERE intent_key = %s", (intent_key,))
+            return _load_found(conn, row.fetchone())
+
+    def by_card(self, channel: str, ts: str) -> Send | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                """SELECT id FROM sends WHERE card_channel = %s AND card_ts = %s
+                   ORDER BY id DESC LIMIT 1""",
+                (channel, ts),
+            )
+            return _load_found(conn, row.fetchone())
+
+    def card_place(self, send_id: int) -> CardPlace | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT channel, card_channel, card_ts, thread_ts FROM sends WHERE id = %s",
+                (send_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return CardPlace(
+            channel=str(row["card_channel"] or row["channel"]),
+            posted=row["card_ts"] is not None,
+            is_reply=row["thread_ts"] is not None,
+        )
+
+    def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
+                          s.sender, s.scheduled_at, s.cancelled_at, r.msisdn, r.contact_name,
+                          r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
+                          r.error_description
+                   FROM recipients r JOIN sends s ON s.id = r.send_id
+                   WHERE %(msisdn)s::text IS NULL OR r.msisdn = %(msisdn)s
+                   ORDER BY s.created_at DESC, s.id DESC, r.position
+                   LIMIT %(limit)s""",
+                {"msisdn": msisdn, "limit": max(0, limit)},
+            ).fetchall()
+        return [rows.log_entry(row) for row in found]
+
+    # ---- recipients
+
+    def recipient_by_apimsgid(self, apimsgid: str) -> Recipient | None:
+        with self._db.read() as conn:
+            # Newest first: should an ID ever repeat (a reset sandbox), the latest send wins.
+            row = conn.execute(
+                "SELECT * FROM recipients WHERE apimsgid = %s ORDER BY id DESC LIMIT 1",
+                (apimsgid,),
+            ).fetchone()
+        return None if row is None else rows.recipient(row)
+
+    def recipient_by_climsgid(self, climsgid: str, msisdn: str) -> Recipient | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                """SELECT * FROM recipients WHERE climsgid = %s AND msisdn = %s
+                   ORDER BY id DESC LIMIT 1""",
+                (climsgid, msisdn),
+            ).fetchone()
+        return None if row is None else rows.recipient(row)
+
+    def find_recipient(
+        self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
+    ) -> Recipient | None:
+        if apimsgid:
+            found = self.recipient_by_apimsgid(apimsgid)
+            if found is not None:
+                return found
+        if climsgid and msisdn:
+            return self.recipient_by_climsgid(climsgid, msisdn)
+        return None
+
+    # ---- delivery status: both entry points end in `_move`
+
+    def update_status(
+        self,
+        recipient_id: int,
+        status: DeliveryStatus,
+        *,
+        at: datetime | None = None,
+        charge: float | None = None,
+        apimsgid: str | None = None,
+    ) -> bool:
+        stamp = self._db.now(at)
+        with self._db.write() as conn:
+            row = conn.execute(f"{_STATUS_ROW} WHERE id = %s FOR UPDATE", (recipient_id,))
+            found = row.fetchone()
+            if found is None:
+                return False
+            return _move(conn, found, status, stamp, charge, apimsgid)
+
+    def apply_reports(self, reports: Sequence[StatusUpdate]) -> list[StatusApplied | None]:
+        """ONE transaction of three statements for the whole batch (`statuses`)."""
+        with self._db.write() as conn:
+            return statuses.apply_reports(conn, reports)
+
+
+def _load_found(conn: Connection, row: rows.Row | None) -> Send | None:
+    return None if row is None else _load(conn, int(row["id"]))
+
+
+def _load(conn: Connection, send_id: int) -> Send | None:
+    row = conn.execute("SELECT * FROM sends WHERE id = %s", (send_id,)).fetchone()
+    if row is None:
+        return None
+    recipients = conn.execute(
+        "SELECT * FROM recipients WHERE send_id = %s ORDER BY position", (send_id,)
+    ).fetchall()
+    return rows.from_row(Send, row, recipients=tuple(rows.recipient(r) for r in recipients))
+
+
+def _move(
+    conn: Connection,
+    row: rows.Row,
+    status: DeliveryStatus,
+    stamp: datetime,
+    charge: float | None,
+    apimsgid: str | None,
+) -> bool:
+    """The status write: the new status only if `moves_forward` says so (the rule is the
+    domain's, not written here); a charge whenever given; an apimsgid only where none is known.
+    Returns whether the status changed. The row is locked by the caller's FOR UPDATE."""
+    progress = row["status_progress"]
+    forward = moves_forward(None if progress is None else int(progress), status)
+    conn.execute(
+        """UPDATE recipients SET
+               status = CASE WHEN %(forward)s THEN %(code)s ELSE status END,
+               state = CASE WHEN %(forward)s THEN %(state)s ELSE state END,
+               status_progress = CASE WHEN %(forward)s THEN %(progress)s
+                                      ELSE status_progress END,
+               status_words = CASE WHEN %(forward)s THEN %(words)s ELSE status_words END,
+               status_at = CASE WHEN %(forward)s THEN %(at)s ELSE status_at END,
+               charge = coalesce(%(charge)s, charge),
+               apimsgid = coalesce(apimsgid, %(apimsgid)s)
+           WHERE id = %(id)s""",
+        {
+            "forward": forward,
+            "code": status.code,
+            "state": status.state.value,
+            "progress": status.progress,
+            "words": status.words,
+            "at": stamp,
+            "charge": charge,
+            "apimsgid": apimsgid or None,
+            "id": row["id"],
+        },
+    )
+    return forward
