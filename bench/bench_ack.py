@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.fake_slack import FakeSlack  # noqa: E402
+from bot.testing.slack import FakeSlack  # noqa: E402
 from tests.support.slack_app import AppHarness  # noqa: E402
 from tests.support.wait import wait_for  # noqa: E402
 

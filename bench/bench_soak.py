@@ -70,8 +70,8 @@ from bot.clickatell.sandbox import (  # noqa: E402
     SandboxServer,
     SentMessage,
 )
+from bot.testing.slack import Activity, FakeSlack  # noqa: E402
 from tests.inbound.callbacks import FORM, form, mo_params, status_params  # noqa: E402
-from tests.support.fake_slack import Activity, FakeSlack  # noqa: E402
 from tests.support.signing import event_callback, slash_command  # noqa: E402
 
 API_ID = "soak"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.testing.slack import FakeSlack
 from tests.faults.harness import FaultApp
-from tests.inbound.fakes import HistorySlack
 from tests.support.slack_app import started_apps
 
 
 @pytest.fixture
-def slack() -> Iterator[HistorySlack]:
-    with HistorySlack() as fake:
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
         yield fake
 
 
 @pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
+def make_app(slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
     yield from started_apps(FaultApp, slack, tmp_path)

@@ -22,7 +22,7 @@ import requests
 from bot.inbound import Options
 from bot.serve import Runtime
 from bot.services import build_web_client
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
 from tests.inbound.harness import FAST, SMS_CHANNEL, InboundHarness
 from tests.support.sandbox_fixtures import FakeClock
 from tests.support.slack_app import harness_settings
@@ -53,7 +53,7 @@ class FaultApp(InboundHarness):
 
     def __init__(
         self,
-        fake: HistorySlack,
+        fake: FakeSlack,
         db_dir: Path,
         *,
         env: Mapping[str, str] | None = None,

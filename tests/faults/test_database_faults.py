@@ -20,11 +20,11 @@ import pytest
 import requests
 
 from bot.storage import StorageError
+from bot.testing.slack import FakeSlack
 from tests.faults.harness import FAST, FaultApp
 from tests.faults.storage import Disk, ForeignLock, FullableStorage
 from tests.inbound import rig as rig_module
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL
 from tests.inbound.rig import Rig
 from tests.support.wait import wait_for
@@ -52,7 +52,7 @@ def health(app: FaultApp) -> tuple[int, dict]:
     return answer.status_code, answer.json()
 
 
-def posted(slack: HistorySlack, words: str) -> list[dict]:
+def posted(slack: FakeSlack, words: str) -> list[dict]:
     return [
         m
         for (_, _), m in sorted(slack.messages.items())
@@ -115,7 +115,7 @@ def test_a_full_disk(make_app: Callable[..., FaultApp]) -> None:
 
 
 def test_acknowledged_callbacks_outlast_a_long_full_disk(
-    tmp_path: Path, slack: HistorySlack, monkeypatch: pytest.MonkeyPatch, caplog
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     """Stored (acknowledged) before the disk filled, processed while it is full for hours: the
     processor keeps them (a full disk is not the callback's fault), and posts them after. It

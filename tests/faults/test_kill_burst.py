@@ -34,8 +34,8 @@ from slack_sdk import WebClient
 from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
 from bot.storage import NewRecipient, Storage
+from bot.testing.slack import FakeSlack
 from tests.inbound.callbacks import FORM, form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
 from tests.inbound.rig import send_with_card
 from tests.inbound.test_restart import ROOT, Server
 from tests.support.wait import wait_for
@@ -67,7 +67,7 @@ class Phone:
     reply: str  # the text its phone sends back
 
 
-def prepare(db: Path, slack: HistorySlack, rng: random.Random) -> list[Phone]:
+def prepare(db: Path, slack: FakeSlack, rng: random.Random) -> list[Phone]:
     """40 cards of 5 recipients, as `/sms send` leaves them; each recipient's final status."""
     phones = []
     client = WebClient(token="xoxb-kill-burst", base_url=slack.api_url)
@@ -180,7 +180,7 @@ class Burst:
 
 
 @pytest.fixture
-def env(tmp_path: Path, slack: HistorySlack) -> dict[str, str]:
+def env(tmp_path: Path, slack: FakeSlack) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -217,7 +217,7 @@ def outstanding(db: Path) -> tuple[int, int]:
     return inbox[0], outbox[0]
 
 
-def replies_shown(slack: HistorySlack) -> Counter[str]:
+def replies_shown(slack: FakeSlack) -> Counter[str]:
     """How often each phone's reply text appears in Slack (any channel)."""
     found: Counter[str] = Counter()
     for message in list(slack.messages.values()):
@@ -225,14 +225,14 @@ def replies_shown(slack: HistorySlack) -> Counter[str]:
     return found
 
 
-def card_lines(slack: HistorySlack, channel: str, ts: str) -> dict[str, str]:
+def card_lines(slack: FakeSlack, channel: str, ts: str) -> dict[str, str]:
     blocks = slack.message(channel, ts).get("blocks") or []
     text = "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
     return {m.group(1): m.group(0) for m in re.finditer(r"(\+[\d ]+\d) — .*", text)}
 
 
 def test_every_acknowledged_callback_reaches_slack_once_across_kills(
-    slack: HistorySlack, env: dict[str, str], sender: Callable
+    slack: FakeSlack, env: dict[str, str], sender: Callable
 ) -> None:
     rng = random.Random(SEED)
     db = Path(env["SMS_BOT_DB"])

@@ -1,6 +1,6 @@
 """The real app for the inbound tests: `bot.serve.Runtime` on 127.0.0.1 (port 0) with the in-process
 sandbox as gateway (its status and MO callbacks pointed at the app's endpoints, with the generated
-basic credentials), the bot's WebClient pointed at a `HistorySlack`, a temporary database, and the
+basic credentials), the bot's WebClient pointed at a `FakeSlack`, a temporary database, and the
 inbound waits shortened (`FAST`). The sandbox runs on a `FakeClock`: it moves only when a test
 calls `advance()`, so every delivery report and phone reply happens exactly when the test says.
 """
@@ -20,7 +20,7 @@ from bot.inbound import Options
 from bot.inbound.outbox import Timing
 from bot.serve import Runtime
 from bot.services import build_web_client
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
 from tests.support.sandbox_fixtures import FakeClock
 from tests.support.signing import SlackRequest, event_callback, slash_command
 from tests.support.slack_app import BOT_TOKEN, CHANNEL, SECRET, harness_settings, post_signed
@@ -40,7 +40,7 @@ FAST = Options(
 class InboundHarness:
     def __init__(
         self,
-        fake: HistorySlack,
+        fake: FakeSlack,
         db_dir: Path,
         *,
         env: Mapping[str, str] | None = None,

@@ -1,5 +1,5 @@
 """A deterministic rig for the inbound pieces: the real `Inbound` (processor, router, outbox,
-relay) on a real database and a `HistorySlack`, with ONE fake clock for storage and workers and
+relay) on a real database and a `FakeSlack`, with ONE fake clock for storage and workers and
 no background threads: a test stores callbacks, then calls `process()` and `drain()` itself.
 """
 
@@ -19,8 +19,8 @@ from bot.config import settings_from
 from bot.inbound import Inbound, Options
 from bot.inbound.outbox import Timing
 from bot.storage import NewRecipient, Send, Storage
+from bot.testing.slack import FakeSlack
 from tests.inbound.callbacks import form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
 
 SMS_CHANNEL = "C0SMS"
 CHANNEL = "C0GENERAL"
@@ -104,7 +104,7 @@ class _Services:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, fake: HistorySlack, timing: Timing | None = None):
+    def __init__(self, tmp_path: Path, fake: FakeSlack, timing: Timing | None = None):
         self.clock = Clock()
         self.fake = fake
         self.storage = Storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.testing.slack import FakeSlack
 from tests.inbound.callbacks import mo_params, post
-from tests.inbound.fakes import HistorySlack
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ class Server:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, slack: HistorySlack) -> Iterator[Callable[[], Server]]:
+def serve(tmp_path: Path, slack: FakeSlack) -> Iterator[Callable[[], Server]]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT),
@@ -97,7 +97,7 @@ def pending(tmp_path: Path) -> int:
         return db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
 
-def shown(slack: HistorySlack) -> list[str]:
+def shown(slack: FakeSlack) -> list[str]:
     return [m["text"] for m in slack.channel_messages(SMS_CHANNEL)]
 
 
@@ -112,7 +112,7 @@ def send_mo(server: Server, momsgid: str, text: str) -> None:
 
 
 def test_killed_before_slack_accepted_delivers_after_restart(
-    serve: Callable[[], Server], slack: HistorySlack, tmp_path: Path
+    serve: Callable[[], Server], slack: FakeSlack, tmp_path: Path
 ) -> None:
     slack.fail("chat.postMessage", status=503, times=1_000_000)  # Slack is down
     first = serve()
@@ -128,7 +128,7 @@ def test_killed_before_slack_accepted_delivers_after_restart(
 
 
 def test_killed_after_slack_accepted_is_not_posted_again(
-    serve: Callable[[], Server], slack: HistorySlack, tmp_path: Path
+    serve: Callable[[], Server], slack: FakeSlack, tmp_path: Path
 ) -> None:
     slack.hold("chat.postMessage")  # Slack takes the post but the answer never gets back
     first = serve()

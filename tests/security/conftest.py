@@ -8,19 +8,19 @@ from typing import Any
 
 import pytest
 
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app
 
 
 @pytest.fixture
-def slack() -> Iterator[HistorySlack]:
-    with HistorySlack() as fake:
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
         yield fake
 
 
 @pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
+def make_app(slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
     """Start the app with extra environment variables; stopped after the test."""
     started: list[InboundHarness] = []
 

@@ -6,7 +6,7 @@
 - `QUIET`: the inbound tests' fast timings with the low-balance watcher off, so the gateway sees
   only the requests a test causes (the watcher would ask `getbalance` at start-up).
 - `start_app`: the real app (`tests.inbound.harness.InboundHarness`: Runtime on 127.0.0.1:0, the
-  in-process sandbox, a `HistorySlack`) with those options.
+  in-process sandbox, a `FakeSlack`) with those options.
 - `GatewayCounter` counts the commands the sandbox receives; `state_snapshot` reads the durable
   state a refused command must not change.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
 from tests.inbound.harness import FAST, InboundHarness
 
 QUIET = dataclasses.replace(FAST, low_balance=0.0)
@@ -78,7 +78,7 @@ class ErrorLog(logging.Handler):
         assert not problems, f"{context}: errors logged or raised in a thread: {problems}"
 
 
-def start_app(slack: HistorySlack, directory: Path, **env: str) -> InboundHarness:
+def start_app(slack: FakeSlack, directory: Path, **env: str) -> InboundHarness:
     directory.mkdir(parents=True, exist_ok=True)
     return InboundHarness(slack, directory, env=env, options=QUIET)
 
@@ -212,7 +212,7 @@ def inbox_failures(db_path: str | Path) -> list[str]:
 @contextmanager
 def running_app(directory: Path, **env: str) -> Iterator[InboundHarness]:
     """A started app with its own fake Slack, stopped (and the fake closed) afterwards."""
-    with HistorySlack() as fake:
+    with FakeSlack() as fake:
         harness = start_app(fake, directory, **env)
         try:
             yield harness

@@ -27,7 +27,7 @@ from bot.clickatell.types import (
     Refused,
     SendResult,
 )
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app
 from tests.support.scripted_server import SESSION_ID, Reply, Request, ScriptedServer
@@ -161,7 +161,7 @@ def app_facing_gateway(
     gateway: tuple[ScriptedServer, Script], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[InboundHarness, Script]]:
     server, script = gateway
-    with HistorySlack() as fake:
+    with FakeSlack() as fake:
         harness = start_app(
             fake,
             tmp_path_factory.mktemp("fuzz-gateway"),

@@ -24,8 +24,8 @@ import requests
 from bot.clickatell.sandbox import SandboxServer
 from bot.config import settings_from
 from bot.serve import main
+from bot.testing.slack import FakeSlack
 from tests.inbound.callbacks import get, mo_params, post, status_params
-from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import FAST, InboundHarness
 from tests.support.scripted_server import ScriptedServer
 from tests.support.signing import SlackRequest, event_callback, signed_headers, slash_command
@@ -112,7 +112,7 @@ def test_no_secret_in_logs_output_or_messages(
         "CLICKATELL_CALLBACK_PASSWORD": CALLBACK_PASSWORD,
         "SMS_ADMINS": ADMIN,
     }
-    with HistorySlack() as slack:
+    with FakeSlack() as slack:
         slack.fail("chat.postMessage", error="invalid_auth")  # the first card is refused
         app = InboundHarness(slack, tmp_path, env=env, options=FAST)  # balance watcher on
         run = Run(app)
@@ -142,7 +142,7 @@ def test_no_secret_in_logs_output_or_messages(
             assert where < 0, f"secret leaked as {form!r}: …{corpus[max(0, where - 200) : where]}"
 
 
-def _full_run(run: Run, slack: HistorySlack, proxy: ScriptedServer) -> None:
+def _full_run(run: Run, slack: FakeSlack, proxy: ScriptedServer) -> None:
     app = run.app
     wait_for(lambda: proxy.calls("auth"), what="the balance watcher's failing auth")
 
@@ -223,7 +223,7 @@ def test_no_secret_when_start_up_fails_in_socket_mode(
     """Slack refusing the bot token or the app-level token stops start-up with one line; neither
     it nor the log holds any secret (the app token is only used in Socket Mode)."""
     caplog.set_level(logging.DEBUG)
-    with HistorySlack() as slack:
+    with FakeSlack() as slack:
         slack.fail(failing, error="invalid_auth")
         settings = settings_from(
             {

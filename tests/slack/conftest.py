@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_slack import FakeSlack
+from bot.testing.slack import FakeSlack
 from tests.support.slack_app import AppHarness, started_apps
 
 

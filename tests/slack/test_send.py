@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.fake_slack import Call
+from bot.testing.slack import Call
 from tests.support.slack_app import CHANNEL, AppHarness, Gate
 from tests.support.wait import wait_for
 

@@ -23,7 +23,7 @@ from bot.serve import (
     main,
 )
 from bot.services import build_web_client
-from tests.support.fake_slack import FakeSlack
+from bot.testing.slack import FakeSlack
 from tests.support.slack_app import SECRET, AppHarness
 from tests.support.wait import wait_for
 

@@ -19,7 +19,7 @@ import requests
 from bot.config import Settings, settings_from
 from bot.serve import Runtime
 from bot.services import build_web_client
-from tests.support.fake_slack import FakeSlack
+from bot.testing.slack import FakeSlack
 from tests.support.signing import SlackRequest, slash_command
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
