@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.testing.slack import FakeSlack  # noqa: E402
+from bot.testing.waiting import wait_for  # noqa: E402
 from tests.support.slack_app import AppHarness  # noqa: E402
-from tests.support.wait import wait_for  # noqa: E402
 
 NUMBER = "27821234567"
 

@@ -70,9 +70,9 @@ from bot.clickatell.sandbox import (  # noqa: E402
     SandboxServer,
     SentMessage,
 )
+from bot.testing.callbacks import FORM, form, mo_params, status_params  # noqa: E402
+from bot.testing.signing import event_callback, slash_command  # noqa: E402
 from bot.testing.slack import Activity, FakeSlack  # noqa: E402
-from tests.inbound.callbacks import FORM, form, mo_params, status_params  # noqa: E402
-from tests.support.signing import event_callback, slash_command  # noqa: E402
 
 API_ID = "soak"
 GATEWAY_USER = "soak-user"

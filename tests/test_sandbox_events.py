@@ -29,8 +29,8 @@ from bot.clickatell.sandbox import (
     SandboxServer,
     main,
 )
+from bot.testing.waiting import wait_for
 from tests.support.sandbox_fixtures import START, Api, CallbackReceiver, FakeClock
-from tests.support.wait import wait_for
 
 NUMBER = "27821234567"
 OTHER = "27821234568"

@@ -29,8 +29,8 @@ import requests
 from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
 from bot.storage import NewRecipient, Storage
+from bot.testing.callbacks import FORM, form, mo_params, status_params
 from tests.faults.harness import FAST, FaultApp, ManualClock
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL
 from tests.inbound.rig import send_with_card
 

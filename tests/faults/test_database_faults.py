@@ -20,14 +20,14 @@ import pytest
 import requests
 
 from bot.storage import StorageError
+from bot.testing.callbacks import FORM, form, mo_params, status_params
 from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.faults.harness import FAST, FaultApp
 from tests.faults.storage import Disk, ForeignLock, FullableStorage
 from tests.inbound import rig as rig_module
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
 from tests.inbound.harness import CHANNEL
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 PLAIN = "27821234567"
 PHONE = "27821110009"

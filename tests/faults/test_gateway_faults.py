@@ -22,10 +22,10 @@ import pytest
 
 from bot.clickatell.client import ClickatellClient
 from bot.services import SANDBOX_API_ID, SANDBOX_LOGIN
+from bot.testing.waiting import wait_for
 from tests.faults.gateway import Fault, FaultyGateway
 from tests.faults.harness import FAST, FaultApp
 from tests.inbound.harness import CHANNEL
-from tests.support.wait import wait_for
 
 FAILS = "27825550101"  # sandbox: delivery fails (007)
 STAYS = "27825550100"  # sandbox: stays at 003

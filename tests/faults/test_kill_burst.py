@@ -34,11 +34,11 @@ from slack_sdk import WebClient
 from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
 from bot.storage import NewRecipient, Storage
+from bot.testing.callbacks import FORM, form, mo_params, status_params
 from bot.testing.slack import FakeSlack
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
+from bot.testing.waiting import wait_for
 from tests.inbound.rig import send_with_card
 from tests.inbound.test_restart import ROOT, Server
-from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 import requests
 
+from bot.testing.callbacks import mo_params, post
+from bot.testing.signing import slash_command
+from bot.testing.waiting import wait_for
 from tests.faults.harness import FaultApp
 from tests.faults.slack import FAIL, HANG, LIMIT, UP, OutageSlack
-from tests.inbound.callbacks import mo_params, post
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL
-from tests.support.signing import slash_command
 from tests.support.slack_app import started_apps
-from tests.support.wait import wait_for
 
 PLAIN = "27821234567"  # the card's recipient (sandbox: 003, then 004 a second later)
 PHONE_B = "27821110001"

@@ -20,11 +20,11 @@ from bot.inbound import Options
 from bot.inbound.outbox import Timing
 from bot.serve import Runtime
 from bot.services import build_web_client
+from bot.testing.signing import SlackRequest, event_callback, slash_command
 from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.support.sandbox_fixtures import FakeClock
-from tests.support.signing import SlackRequest, event_callback, slash_command
 from tests.support.slack_app import BOT_TOKEN, CHANNEL, SECRET, harness_settings, post_signed
-from tests.support.wait import wait_for
 
 __all__ = ["BOT_TOKEN", "CHANNEL", "FAST", "SECRET", "SMS_CHANNEL", "USER", "InboundHarness"]
 

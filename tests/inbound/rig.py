@@ -19,8 +19,8 @@ from bot.config import settings_from
 from bot.inbound import Inbound, Options
 from bot.inbound.outbox import Timing
 from bot.storage import NewRecipient, Send, Storage
+from bot.testing.callbacks import form, mo_params, status_params
 from bot.testing.slack import FakeSlack
-from tests.inbound.callbacks import form, mo_params, status_params
 
 SMS_CHANNEL = "C0SMS"
 CHANNEL = "C0GENERAL"

@@ -12,9 +12,9 @@ import json
 import requests
 
 from bot.clickatell.sandbox import UNICODE_REPLY_TEXT
-from tests.inbound.callbacks import post, status_params
+from bot.testing.callbacks import post, status_params
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, InboundHarness
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"
 UNICODE = "27825550104"
@@ -143,7 +143,7 @@ def test_stop_opts_out_and_later_sends_are_refused(app: InboundHarness) -> None:
     refusal = app.fake.wait_for_call("chat.postEphemeral")[0]
     assert "opted out" in refusal.params["text"]
     trigger = "refused-send"
-    from tests.support.signing import slash_command
+    from bot.testing.signing import slash_command
 
     app.post(
         slash_command(
@@ -159,7 +159,7 @@ def test_slack_answering_429_and_503_then_recovering(app: InboundHarness) -> Non
     app.fake.fail("chat.postMessage", status=429, retry_after=0)
     app.fake.fail("chat.postMessage", status=503, times=2)
     session, auth = requests.Session(), app.callback_auth
-    from tests.inbound.callbacks import mo_params
+    from bot.testing.callbacks import mo_params
 
     answer = post(session, app.url + "/clickatell/mo", mo_params("mo-1", PLAIN, "hello?"), auth)
     assert answer.status_code == 200

@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 
 from bot.inbound.outbox import POST, UPDATE
 from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 
 def enqueue(rig: Rig, channel: str, text: str, order: str | None = None, **payload) -> int:

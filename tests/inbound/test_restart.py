@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.testing.callbacks import mo_params, post
 from bot.testing.slack import FakeSlack
-from tests.inbound.callbacks import mo_params, post
-from tests.support.wait import wait_for
+from bot.testing.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

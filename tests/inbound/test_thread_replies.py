@@ -9,10 +9,10 @@ from pathlib import Path
 from bot.inbound.outbox import GATEWAY_CHANNEL
 from bot.inbound.replies import SMS
 from bot.storage import NewRecipient
-from tests.inbound.callbacks import mo_params, post
+from bot.testing.callbacks import mo_params, post
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, USER, InboundHarness
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"
 FAILS = "27825550101"

@@ -20,16 +20,16 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
-from tests.inbound.harness import CHANNEL, InboundHarness
-from tests.security.support import ErrorLog, GatewayCounter, state_snapshot
-from tests.support.signing import (
+from bot.testing.signing import (
     block_action,
     modal_state,
     slash_command,
     view_action,
     view_submission,
 )
-from tests.support.wait import wait_for
+from bot.testing.waiting import wait_for
+from tests.inbound.harness import CHANNEL, InboundHarness
+from tests.security.support import ErrorLog, GatewayCounter, state_snapshot
 
 ALICE, ADMIN, MALLORY = "U0ALICE", "U0ADMIN", "U0MALLORY"
 BOB = "27821234567"

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from bot.inbound import endpoints
-from tests.inbound.callbacks import form, get, mo_params, post, status_params
+from bot.testing.callbacks import form, get, mo_params, post, status_params
 from tests.inbound.harness import InboundHarness
 from tests.security.support import inbox_rows, raw_request
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import InboundHarness
 from tests.security.support import (
     ErrorLog,
@@ -24,7 +25,6 @@ from tests.security.support import (
     raw_request,
     running_app,
 )
-from tests.support.wait import wait_for
 
 ALLOWED = {200, 400, 401, 403, 413}
 MAX_BODY = 64 * 1024

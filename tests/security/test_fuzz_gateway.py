@@ -27,12 +27,12 @@ from bot.clickatell.types import (
     Refused,
     SendResult,
 )
+from bot.testing.signing import slash_command
 from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app
 from tests.support.scripted_server import SESSION_ID, Reply, Request, ScriptedServer
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
 
 NUMBER = "27821234567"
 OTHER = "27821234568"

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from bot import grammar
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT, escape, unescape
+from bot.testing.signing import slash_command
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, running_app
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
 
 WORDS = [
     "send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping", "contact",

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from bot.testing.signing import signed_headers
 from bot.web import MAX_BODY, WebApp
 from tests.inbound.harness import SECRET, InboundHarness
 from tests.security.support import inbox_rows, raw_request
-from tests.support.signing import signed_headers
 
 PATHS = ["/slack/events", "/clickatell/status", "/clickatell/mo", "/healthz"]
 OVER = MAX_BODY + 1

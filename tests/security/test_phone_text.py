@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bot.blocks.base import escape
-from tests.inbound.callbacks import mo_params, post
+from bot.testing.callbacks import mo_params, post
+from bot.testing.signing import slash_command
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL, InboundHarness
 from tests.security.support import ErrorLog
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
 
 PHONE = "27821234567"
 ECHO = "27825550103"  # the sandbox phone that texts back "Got it: " + the first 40 characters

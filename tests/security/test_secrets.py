@@ -24,12 +24,12 @@ import requests
 from bot.clickatell.sandbox import SandboxServer
 from bot.config import settings_from
 from bot.serve import main
+from bot.testing.callbacks import get, mo_params, post, status_params
+from bot.testing.signing import SlackRequest, event_callback, signed_headers, slash_command
 from bot.testing.slack import FakeSlack
-from tests.inbound.callbacks import get, mo_params, post, status_params
+from bot.testing.waiting import wait_for
 from tests.inbound.harness import FAST, InboundHarness
 from tests.support.scripted_server import ScriptedServer
-from tests.support.signing import SlackRequest, event_callback, signed_headers, slash_command
-from tests.support.wait import wait_for
 
 BOT_TOKEN = "xoxb-7fa3c91e-SECRET-bot-token-55d0"
 SIGNING_SECRET = "signing-SECRET-b8e4f0a2c6d19e37"

@@ -22,9 +22,7 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
-from tests.inbound.harness import SECRET, InboundHarness
-from tests.security.support import state_snapshot
-from tests.support.signing import (
+from bot.testing.signing import (
     SlackRequest,
     block_action,
     event_callback,
@@ -33,7 +31,9 @@ from tests.support.signing import (
     slash_command,
     view_submission,
 )
-from tests.support.wait import wait_for
+from bot.testing.waiting import wait_for
+from tests.inbound.harness import SECRET, InboundHarness
+from tests.security.support import state_snapshot
 
 FIVE_MINUTES = 5 * 60
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from bot.testing.waiting import wait_for
 from tests.support.slack_app import AppHarness
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"
 UNROUTABLE = "27825550102"

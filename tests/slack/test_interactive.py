@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view
-from tests.support.signing import block_action, modal_state, view_action, view_submission
+from bot.testing.signing import block_action, modal_state, view_action, view_submission
+from bot.testing.waiting import wait_for
 from tests.support.slack_app import CHANNEL, AppHarness
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.testing.slack import Call
+from bot.testing.waiting import wait_for
 from tests.support.slack_app import CHANNEL, AppHarness, Gate
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"  # sandbox: received, then texts back
 UNROUTABLE = "27825550102"  # sandbox: ERR 114

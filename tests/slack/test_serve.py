@@ -24,8 +24,8 @@ from bot.serve import (
 )
 from bot.services import build_web_client
 from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.support.slack_app import SECRET, AppHarness
-from tests.support.wait import wait_for
 
 
 def _env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import requests
 
+from bot.testing.signing import FORM, SlackRequest, event_callback, slash_command
 from bot.web import BODY_KEY, MAX_BODY, MO_PATH, STATUS_PATH, build_web_app, not_ready
-from tests.support.signing import FORM, SlackRequest, event_callback, slash_command
 from tests.support.slack_app import SECRET, AppHarness
 
 
@@ -140,7 +140,7 @@ def test_message_events_reach_the_inbound_seam(app: AppHarness) -> None:
     }
     answer = app.post(event_callback(event, event_id="Ev42"))
     assert answer.status_code == 200
-    from tests.support.wait import wait_for
+    from bot.testing.waiting import wait_for
 
     wait_for(lambda: seen, 10, "the message event")
     assert seen[0]["event_id"] == "Ev42"

@@ -19,10 +19,9 @@ import requests
 from bot.config import Settings, settings_from
 from bot.serve import Runtime
 from bot.services import build_web_client
+from bot.testing.signing import SECRET, SlackRequest, post_signed, slash_command
 from bot.testing.slack import FakeSlack
-from tests.support.signing import SlackRequest, slash_command
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-test"
 CHANNEL = "C0GENERAL"
 ALERTS = "C0ALERTS"
@@ -43,23 +42,6 @@ def harness_settings(
         "PORT": "0",
     }
     return settings_from({**base, **(env or {})})
-
-
-def post_signed(
-    http: requests.Session,
-    url: str,
-    request: SlackRequest,
-    *,
-    secret: str = SECRET,
-    timestamp: int | None = None,
-) -> requests.Response:
-    """POST `request` to the app at `url` as Slack does: to /slack/events, signed with `secret`."""
-    return http.post(
-        f"{url}/slack/events",
-        data=request.body,
-        headers=request.headers(secret, timestamp),
-        timeout=30,
-    )
 
 
 class _Stoppable(Protocol):
