@@ -23,27 +23,14 @@ from bot.storage import (
     Storage,
     StorageError,
 )
+from bot.testing.clocks import START, ManualClock
 
-T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
-
-
-class FakeClock:
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def dt(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
+T0 = START  # 2023-11-14 22:13:20 UTC
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -52,7 +39,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path, clock: FakeClock) -> Iterator[Storage]:
+def store(db_path: Path, clock: ManualClock) -> Iterator[Storage]:
     storage = Storage(db_path, clock=clock)
     yield storage
     storage.close()
@@ -127,7 +114,7 @@ def test_a_version_1_database_is_migrated_with_its_parts_kept(db_path: Path) -> 
     )
     raw.commit()
     raw.close()
-    store = Storage(db_path, clock=FakeClock(T0 + 60))
+    store = Storage(db_path, clock=ManualClock(T0 + 60))
     try:
         assert store.mo_group_arrival("27821234567", 7, 2) == datetime.fromtimestamp(T0, UTC)
         whole = store.add_mo_part("27821234567", 7, 2, 2, "part two")
@@ -168,7 +155,7 @@ def test_closed_storage_is_unhealthy_and_refuses_use(store: Storage) -> None:
         store.claim("x")
 
 
-def test_reopen_keeps_everything(db_path: Path, clock: FakeClock) -> None:
+def test_reopen_keeps_everything(db_path: Path, clock: ManualClock) -> None:
     with Storage(db_path, clock=clock) as first:
         send = record(first, "27821234567", intent_key="cmd-1")
         first.attach_card(send.id, "C1", "111.1")
@@ -223,7 +210,7 @@ def test_naive_datetimes_are_refused(store: Storage) -> None:
 # --------------------------------------------------------------------------- sends
 
 
-def test_record_send_keeps_everything_in_order(store: Storage, clock: FakeClock) -> None:
+def test_record_send_keeps_everything_in_order(store: Storage, clock: ManualClock) -> None:
     scheduled = at(3600)
     send = store.record_send(
         slack_user="U1",
@@ -240,7 +227,7 @@ def test_record_send_keeps_everything_in_order(store: Storage, clock: FakeClock)
             NewRecipient("27820000000", "c1", apimsgid="a0"),
         ],
     )
-    assert send.created_at == clock.dt()
+    assert send.created_at == clock.utc()
     assert (send.text, send.encoding, send.parts, send.sender) == (
         "Grüße",
         "ucs2",
@@ -293,7 +280,7 @@ def test_attach_card_and_find_by_card(store: Storage) -> None:
     assert found is not None and found.id == send.id and found.card_channel == "C1"
 
 
-def test_status_moves_only_forward(store: Storage, clock: FakeClock) -> None:
+def test_status_moves_only_forward(store: Storage, clock: ManualClock) -> None:
     recipient = record(store, "27821111111").recipients[0]
     assert store.update_status(recipient.id, "003", at=at(1))
     assert not store.update_status(recipient.id, "003", at=at(2))  # duplicate
@@ -344,7 +331,7 @@ def test_mark_cancelled(store: Storage) -> None:
     assert store.get_send(send.id).cancelled_at == at(10)  # type: ignore[union-attr]
 
 
-def test_recent_log_newest_first_and_per_number(store: Storage, clock: FakeClock) -> None:
+def test_recent_log_newest_first_and_per_number(store: Storage, clock: ManualClock) -> None:
     old = record(store, "27821111111", "27822222222")
     clock.advance(60)
     new = record(store, "27821111111")
@@ -382,7 +369,7 @@ def test_concurrent_claims_across_two_instances(db_path: Path) -> None:
     assert results.count(True) == 1
 
 
-def test_prune_claims(store: Storage, clock: FakeClock) -> None:
+def test_prune_claims(store: Storage, clock: ManualClock) -> None:
     store.claim("old")
     clock.advance(3 * 86400)
     store.claim("new")
@@ -428,7 +415,7 @@ def test_contact_names_in_bulk(store: Storage) -> None:
 # --------------------------------------------------------------------------- opt-outs
 
 
-def test_opt_out_and_back_in(store: Storage, clock: FakeClock) -> None:
+def test_opt_out_and_back_in(store: Storage, clock: ManualClock) -> None:
     assert not store.is_opted_out("27821111111")
     assert store.record_opt_out("27821111111", "QUIT", at=at(10))
     assert store.is_opted_out("27821111111")
@@ -451,7 +438,7 @@ def test_opt_events_out_of_order_are_ignored(store: Storage) -> None:
 # --------------------------------------------------------------------------- conversations
 
 
-def test_find_thread_card_within_seven_days(store: Storage, clock: FakeClock) -> None:
+def test_find_thread_card_within_seven_days(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111")
     assert store.find_thread("27821111111") is None  # no Slack card yet
     store.attach_card(send.id, "C1", "100.1")
@@ -468,7 +455,7 @@ def test_find_thread_card_within_seven_days(store: Storage, clock: FakeClock) ->
     assert store.find_thread("27829999999") is None
 
 
-def test_find_thread_prefers_the_newest(store: Storage, clock: FakeClock) -> None:
+def test_find_thread_prefers_the_newest(store: Storage, clock: ManualClock) -> None:
     old_card = record(store, "27821111111")
     store.attach_card(old_card.id, "C1", "100.1")
     clock.advance(3600)
@@ -492,7 +479,7 @@ def test_find_thread_prefers_the_newest(store: Storage, clock: FakeClock) -> Non
     assert ref is not None and (ref.thread_ts, ref.send_id) == ("100.1", old_card.id)
 
 
-def test_old_card_revived_by_recent_reply(store: Storage, clock: FakeClock) -> None:
+def test_old_card_revived_by_recent_reply(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111")
     store.attach_card(send.id, "C1", "100.1")
     clock.advance(6 * 86400)
@@ -502,7 +489,7 @@ def test_old_card_revived_by_recent_reply(store: Storage, clock: FakeClock) -> N
     assert ref is not None and ref.thread_ts == "100.1" and ref.send_id == send.id
 
 
-def test_relayed_reply_counts_as_activity_in_its_thread(store: Storage, clock: FakeClock) -> None:
+def test_relayed_reply_counts_as_activity_in_its_thread(store: Storage, clock: ManualClock) -> None:
     card = record(store, "27821111111")
     store.attach_card(card.id, "C1", "100.1")
     clock.advance(6 * 86400)
@@ -530,7 +517,7 @@ def test_cancelled_and_refused_sends_do_not_attract_replies(store: Storage) -> N
     assert store.find_thread("27821111111") is None
 
 
-def test_conversation_waiting_for_its_root_post(store: Storage, clock: FakeClock) -> None:
+def test_conversation_waiting_for_its_root_post(store: Storage, clock: ManualClock) -> None:
     root = store.enqueue("CSMS", "post", {"text": "SMS from +27 82 111 1111"}, order_key="conv")
     conv = store.start_conversation("27821111111", "CSMS", root_item=root)
     assert conv.thread_ts is None and conv.root_item == root
@@ -542,7 +529,7 @@ def test_conversation_waiting_for_its_root_post(store: Storage, clock: FakeClock
     )
     clock.advance(5)
     touched = store.touch_conversation_id(conv.id, "27821111111")
-    assert touched.updated_at == clock.dt()
+    assert touched.updated_at == clock.utc()
     (item,) = store.fetch_due()
     assert store.complete(item, "900.9")
     conv = store.get_conversation(conv.id)  # type: ignore[assignment]
@@ -573,7 +560,7 @@ def test_card_posted_through_the_outbox(store: Storage) -> None:
     assert ref is not None and (ref.channel, ref.thread_ts) == ("C1", "42.0")
 
 
-def test_thread_info_for_replies(store: Storage, clock: FakeClock) -> None:
+def test_thread_info_for_replies(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111", "27822222222")
     store.attach_card(send.id, "C1", "100.1")
     info = store.thread_info("C1", "100.1")
@@ -591,14 +578,14 @@ def test_thread_info_for_replies(store: Storage, clock: FakeClock) -> None:
 # --------------------------------------------------------------------------- inbox
 
 
-def test_inbox_stores_once_and_keeps_raw_bytes(store: Storage, clock: FakeClock) -> None:
+def test_inbox_stores_once_and_keeps_raw_bytes(store: Storage, clock: ManualClock) -> None:
     raw = b"moMsgId=m1&text=%04%1F&charset=UTF-16BE&junk=\xff\x00"
     assert store.store_callback("mo", "m1", raw)
     assert not store.store_callback("mo", "m1", b"different")
     assert store.store_callback("status", "m1", b"x")  # keys are per kind
     items = store.fetch_unprocessed()
     assert [(i.kind, i.unique_key) for i in items] == [("mo", "m1"), ("status", "m1")]
-    assert items[0].params == raw and items[0].received_at == clock.dt()
+    assert items[0].params == raw and items[0].received_at == clock.utc()
     assert [i.kind for i in store.fetch_unprocessed(kind="status")] == ["status"]
     with pytest.raises(ValueError):
         store.store_callback("other", "k", b"")  # type: ignore[arg-type]
@@ -625,7 +612,7 @@ def test_concurrent_duplicate_callbacks_store_once(store: Storage) -> None:
     assert len(store.fetch_unprocessed()) == 1
 
 
-def test_prune_inbox_only_processed_and_old(store: Storage, clock: FakeClock) -> None:
+def test_prune_inbox_only_processed_and_old(store: Storage, clock: ManualClock) -> None:
     store.store_callback("mo", "old-done", b"")
     store.store_callback("mo", "old-open", b"")
     store.mark_processed(store.fetch_unprocessed()[0].id)
@@ -658,7 +645,7 @@ def test_single_part_group_completes_at_once(store: Storage) -> None:
         store.add_mo_part("27821111111", 1, 2, 3, "bad")
 
 
-def test_stale_mo_groups(store: Storage, clock: FakeClock) -> None:
+def test_stale_mo_groups(store: Storage, clock: ManualClock) -> None:
     store.add_mo_part("27821111111", 5, 3, 2, "middle")
     clock.advance(60)
     store.add_mo_part("27821111111", 5, 3, 3, "end")
@@ -696,7 +683,7 @@ def test_outbox_payload_must_be_json(store: Storage) -> None:
     assert store.fetch_due()[0].payload == {"text": "Grüße <!channel> 😀"}
 
 
-def test_outbox_not_before(store: Storage, clock: FakeClock) -> None:
+def test_outbox_not_before(store: Storage, clock: ManualClock) -> None:
     later = store.enqueue("C1", "post", {}, not_before=at(30))
     now = store.enqueue("C1", "post", {})
     assert [i.id for i in store.fetch_due()] == [now]
@@ -729,7 +716,7 @@ def test_coalescing_while_in_flight_sends_the_latest_again(store: Storage) -> No
     assert [i.payload for i in store.fetch_due()] == [{"tally": 3}]
 
 
-def test_order_key_keeps_order_within_a_conversation(store: Storage, clock: FakeClock) -> None:
+def test_order_key_keeps_order_within_a_conversation(store: Storage, clock: ManualClock) -> None:
     a1 = store.enqueue("C1", "post", {"n": "a1"}, order_key="conv-a")
     a2 = store.enqueue("C1", "post", {"n": "a2"}, order_key="conv-a")
     b1 = store.enqueue("C2", "post", {"n": "b1"}, order_key="conv-b")
@@ -757,7 +744,7 @@ def test_give_up_unblocks_the_order_key(store: Storage) -> None:
     assert [i.id for i in store.fetch_due()] == [a2]
 
 
-def test_reschedule_without_counting_an_attempt(store: Storage, clock: FakeClock) -> None:
+def test_reschedule_without_counting_an_attempt(store: Storage, clock: ManualClock) -> None:
     store.enqueue("C1", "update", {}, coalesce_key="card:1")
     (item,) = store.fetch_due()
     store.reschedule(item, at(3), count_attempt=False)
@@ -766,7 +753,7 @@ def test_reschedule_without_counting_an_attempt(store: Storage, clock: FakeClock
     assert again.attempts == 0
 
 
-def test_expired_lease_makes_item_due_again(store: Storage, clock: FakeClock) -> None:
+def test_expired_lease_makes_item_due_again(store: Storage, clock: ManualClock) -> None:
     # A drainer that died holding an item: after the lease, another one picks it up.
     item_id = store.enqueue("C1", "post", {})
     store.fetch_due(lease=timedelta(seconds=10))
@@ -798,7 +785,7 @@ def test_concurrent_fetches_never_share_an_item(store: Storage) -> None:
     assert sorted(every) == sorted(set(every)) and len(every) == 200
 
 
-def test_prune_outbox(store: Storage, clock: FakeClock) -> None:
+def test_prune_outbox(store: Storage, clock: ManualClock) -> None:
     done_id = store.enqueue("C1", "post", {})
     pending_id = store.enqueue("C1", "post", {}, order_key="x", not_before=at(10**6))
     store.complete(store.fetch_due()[0], "1.1")
@@ -907,7 +894,7 @@ def test_connections_of_finished_threads_are_closed(store: Storage) -> None:
     assert len(store._connections) <= 2  # the test thread's own, not one per finished thread
 
 
-def test_release_claims_after_restart(db_path: Path, clock: FakeClock) -> None:
+def test_release_claims_after_restart(db_path: Path, clock: ManualClock) -> None:
     with Storage(db_path, clock=clock) as before:
         item_id = before.enqueue("C1", "post", {})
         before.fetch_due()  # claimed, then the process dies

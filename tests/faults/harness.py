@@ -2,18 +2,17 @@
 on a fake clock, the bot's WebClient pointed at a fake Slack, FAST outbox timings) with the seams
 the faults need: a storage of the test's choosing, the services' clock, and sandbox options.
 
-`ManualClock` is an injected wall clock for the app's own workers and its storage (which must
-share it: the outbox compares the times storage stamps with the workers' now): with
-`Options(start=False)` nothing runs in the background and a test drives the inbox processor and
-the Slack outbox itself, so every step happens exactly when it says.
+A `ManualClock` (bot/testing/clocks.py) is an injected wall clock for the app's own workers and
+its storage (which must share it: the outbox compares the times storage stamps with the
+workers' now): with `Options(start=False)` nothing runs in the background and a test drives the
+inbox processor and the Slack outbox itself, so every step happens exactly when it says.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +21,12 @@ import requests
 from bot.inbound import Options
 from bot.serve import Runtime
 from bot.services import build_web_client
+from bot.testing.clocks import ManualClock
 from bot.testing.slack import FakeSlack
 from tests.inbound.harness import FAST, SMS_CHANNEL, InboundHarness
-from tests.support.sandbox_fixtures import FakeClock
 from tests.support.slack_app import harness_settings
 
-__all__ = ["FAST", "FaultApp", "ManualClock"]
-
-
-class ManualClock:
-    """Aware UTC `datetime`s that move only when told to (the services' clock)."""
-
-    def __init__(self, start: float | None = None):
-        self.now = datetime.fromtimestamp(time.time() if start is None else start, UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def seconds(self) -> float:
-        """The same time as Unix seconds (the storage's clock)."""
-        return self.now.timestamp()
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+__all__ = ["FAST", "FaultApp"]
 
 
 class FaultApp(InboundHarness):
@@ -64,7 +46,7 @@ class FaultApp(InboundHarness):
     ):
         self.fake = fake
         self.settings = harness_settings(fake, db_dir, SMS_CHANNEL, env)
-        self.clock = FakeClock(time.time())  # the sandbox's clock, as in InboundHarness
+        self.clock = ManualClock.from_wall_clock()  # the sandbox's, as in InboundHarness
         services_options: dict[str, Any] = {
             "slack": build_web_client(self.settings, sleep=lambda _s: None, backoff=0.0),
             "sandbox_options": {"clock": self.clock, **(sandbox_options or {})},

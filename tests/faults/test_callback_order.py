@@ -30,7 +30,8 @@ from bot.clickatell.codes import describe_status
 from bot.clickatell.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from bot.testing.callbacks import FORM, form, mo_params, status_params
-from tests.faults.harness import FAST, FaultApp, ManualClock
+from bot.testing.clocks import ManualClock
+from tests.faults.harness import FAST, FaultApp
 from tests.inbound.harness import CHANNEL, SMS_CHANNEL
 from tests.inbound.rig import send_with_card
 
@@ -52,10 +53,10 @@ def deliver(app: FaultApp, kind: str, params: dict) -> requests.Response:
 
 def manual_app(make_app: Callable[..., FaultApp], **options: Any) -> tuple[FaultApp, ManualClock]:
     """The app with its workers stopped; its workers and storage on one injected clock."""
-    clock = ManualClock()
+    clock = ManualClock.from_wall_clock()
     app = make_app(
         options=dataclasses.replace(MANUAL, **options),
-        clock=clock,
+        clock=clock.utc,
         storage_factory=lambda path: Storage(path, clock=clock.seconds),
     )
     return app, clock

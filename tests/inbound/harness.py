@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from bot.inbound import Options
 from bot.inbound.outbox import Timing
 from bot.serve import Runtime
 from bot.services import build_web_client
+from bot.testing.clocks import ManualClock
 from bot.testing.signing import SlackRequest, event_callback, slash_command
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
-from tests.support.sandbox_fixtures import FakeClock
 from tests.support.slack_app import BOT_TOKEN, CHANNEL, SECRET, harness_settings, post_signed
 
 __all__ = ["BOT_TOKEN", "CHANNEL", "FAST", "SECRET", "SMS_CHANNEL", "USER", "InboundHarness"]
@@ -48,7 +47,7 @@ class InboundHarness:
     ):
         self.fake = fake
         self.settings = harness_settings(fake, db_dir, SMS_CHANNEL, env)
-        self.clock = FakeClock(time.time())
+        self.clock = ManualClock.from_wall_clock()
         slack = build_web_client(self.settings, sleep=lambda _s: None, backoff=0.0)
         self.runtime = Runtime(
             self.settings,

@@ -9,7 +9,6 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.inbound import Inbound, Options
 from bot.inbound.outbox import Timing
 from bot.storage import NewRecipient, Send, Storage
 from bot.testing.callbacks import form, mo_params, status_params
+from bot.testing.clocks import ManualClock
 from bot.testing.slack import FakeSlack
 
 SMS_CHANNEL = "C0SMS"
@@ -43,20 +43,6 @@ def send_with_card(
     response = slack.chat_postMessage(channel=channel, text="card")
     storage.attach_card(send.id, channel, response["ts"])
     return storage.get_send(send.id)
-
-
-class Clock:
-    def __init__(self, now: float = START):
-        self.now = now
-
-    def seconds(self) -> float:
-        return self.now
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -105,7 +91,7 @@ class _Services:
 
 class Rig:
     def __init__(self, tmp_path: Path, fake: FakeSlack, timing: Timing | None = None):
-        self.clock = Clock()
+        self.clock = ManualClock(START)
         self.fake = fake
         self.storage = Storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
         self.gateway = FakeGateway()
