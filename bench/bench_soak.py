@@ -71,6 +71,7 @@ from bot.clickatell.sandbox import (  # noqa: E402
     SentMessage,
 )
 from bot.testing.callbacks import FORM, form, mo_params, status_params  # noqa: E402
+from bot.testing.sandbox import GatewayCalls  # noqa: E402
 from bot.testing.signing import event_callback, slash_command  # noqa: E402
 from bot.testing.slack import Activity, FakeSlack  # noqa: E402
 
@@ -1123,30 +1124,6 @@ def progress(sample: Sample) -> None:
         f"{sample.inbox:4d}, outbox {sample.outbox:4d}  load {load:.1f}",
         flush=True,
     )
-
-
-class GatewayCalls:
-    """Counts the commands the sandbox answers (auth, sendmsg, querymsg ...) and its `ERR: 003`
-    (session expired) answers, by wrapping the sandbox's request entry point."""
-
-    def __init__(self, sandbox: SandboxServer) -> None:
-        self.commands: Counter[str] = Counter()
-        self.expired = 0
-        self._lock = threading.Lock()
-        self._handle = sandbox.handle
-        sandbox.handle = self._counted  # type: ignore[method-assign]
-
-    def _counted(self, namespace: str, command: str, params: Any, method: str) -> str:
-        reply = self._handle(namespace, command, params, method)
-        with self._lock:
-            self.commands[command] += 1
-            self.expired += reply.startswith("ERR: 003")
-        return reply
-
-    def summary(self) -> str:
-        with self._lock:
-            counts = ", ".join(f"{n} {c}" for c, n in self.commands.most_common())
-            return f"{counts}; {self.expired} answered ERR: 003 (session expired)"
 
 
 def run(options: Options) -> int:

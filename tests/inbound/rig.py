@@ -1,12 +1,12 @@
 """A deterministic rig for the inbound pieces: the real `Inbound` (processor, router, outbox,
-relay) on a real database and a `FakeSlack`, with ONE fake clock for storage and workers and
-no background threads: a test stores callbacks, then calls `process()` and `drain()` itself.
+relay) on a real database, a `FakeSlack` and the in-memory `MemoryGateway`, with ONE manual
+clock for storage and workers and no background threads: a test stores callbacks, then calls
+`process()` and `drain()` itself.
 """
 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from bot.inbound.outbox import Timing
 from bot.storage import NewRecipient, Send, Storage
 from bot.testing.callbacks import form, mo_params, status_params
 from bot.testing.clocks import ManualClock
+from bot.testing.gateway import MemoryGateway
 from bot.testing.slack import FakeSlack
 
 SMS_CHANNEL = "C0SMS"
@@ -46,36 +47,6 @@ def send_with_card(
 
 
 @dataclass
-class FakeGateway:
-    """What the relay and the balance watcher need from the gateway client."""
-
-    credit: float = 100.0
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-    failures: list[Exception] = field(default_factory=list)
-    known: dict[str, str] = field(default_factory=dict)  # climsgid -> apimsgid (querymsg)
-
-    def send(self, to: str, text: str, *, climsgid: str) -> Any:
-        from bot.clickatell.types import RecipientResult, SendResult
-
-        if self.failures:
-            raise self.failures.pop(0)
-        apimsgid = uuid.uuid4().hex
-        self.sent.append((to, text, climsgid))
-        self.known[climsgid] = apimsgid
-        return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
-
-    def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> Any:
-        from bot.clickatell.types import GatewayError, MessageStatus
-
-        if climsgid not in self.known:
-            raise GatewayError("104", "Unknown client message ID")
-        return MessageStatus(self.known[climsgid], "003", "Delivered to gateway")
-
-    def balance(self) -> float:
-        return self.credit
-
-
-@dataclass
 class _Services:
     settings: Any
     storage: Any
@@ -94,7 +65,7 @@ class Rig:
         self.clock = ManualClock(START)
         self.fake = fake
         self.storage = Storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
-        self.gateway = FakeGateway()
+        self.gateway = MemoryGateway()
         settings = settings_from(
             {
                 "SLACK_BOT_TOKEN": "xoxb-rig",

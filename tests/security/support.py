@@ -7,8 +7,7 @@
   only the requests a test causes (the watcher would ask `getbalance` at start-up).
 - `start_app`: the real app (`tests.inbound.harness.InboundHarness`: Runtime on 127.0.0.1:0, the
   in-process sandbox, a `FakeSlack`) with those options.
-- `GatewayCounter` counts the commands the sandbox receives; `state_snapshot` reads the durable
-  state a refused command must not change.
+- `state_snapshot` reads the durable state a refused command must not change.
 """
 
 from __future__ import annotations
@@ -81,27 +80,6 @@ class ErrorLog(logging.Handler):
 def start_app(slack: FakeSlack, directory: Path, **env: str) -> InboundHarness:
     directory.mkdir(parents=True, exist_ok=True)
     return InboundHarness(slack, directory, env=env, options=QUIET)
-
-
-class GatewayCounter:
-    """Counts the commands the in-process sandbox handles (every request that reaches it, auth
-    included) by wrapping its single entry point."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.commands: list[str] = []
-        self._lock = threading.Lock()
-        original = sandbox.handle
-
-        def counting(namespace: str, command: str, params: Any, method: str) -> str:
-            with self._lock:
-                self.commands.append(command)
-            return original(namespace, command, params, method)
-
-        sandbox.handle = counting
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.commands)
 
 
 def state_snapshot(db_path: str | Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -20,6 +20,7 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
+from bot.testing.sandbox import GatewayCalls
 from bot.testing.signing import (
     block_action,
     modal_state,
@@ -29,7 +30,7 @@ from bot.testing.signing import (
 )
 from bot.testing.waiting import wait_for
 from tests.inbound.harness import CHANNEL, InboundHarness
-from tests.security.support import ErrorLog, GatewayCounter, state_snapshot
+from tests.security.support import ErrorLog, state_snapshot
 
 ALICE, ADMIN, MALLORY = "U0ALICE", "U0ADMIN", "U0MALLORY"
 BOB = "27821234567"
@@ -83,7 +84,7 @@ def test_someone_not_allowed_is_refused_everywhere_without_gateway_call_or_chang
     app = guarded
     send = _alices_scheduled_card(app)
     apimsgid = send.recipients[0].apimsgid
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     before = state_snapshot(app.settings.db_path)
     messages_before = app.sandbox.messages()
     slack_before = {m: len(app.fake.calls_to(m)) for m in ("views.open", "chat.postMessage")}
@@ -162,7 +163,7 @@ def test_the_same_paths_work_for_an_allowed_user(guarded: InboundHarness) -> Non
     """The control: the counter and the snapshot do see what an allowed user causes."""
     app = guarded
     _alices_scheduled_card(app)
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     before = state_snapshot(app.settings.db_path)
     _command(app, "balance", ALICE, "a-balance")
     assert "Credit" in _answer(app, "a-balance")
@@ -175,7 +176,7 @@ def test_the_same_paths_work_for_an_allowed_user(guarded: InboundHarness) -> Non
 @pytest.mark.parametrize("user", [ALICE, MALLORY])
 def test_only_admins_redeem(guarded: InboundHarness, user: str) -> None:
     app = guarded
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     _command(app, f"redeem {VOUCHER}", user, "redeem")
     answer = _answer(app, "redeem")
     reason = "Only admins may redeem" if user == ALICE else "not allowed"
@@ -188,7 +189,7 @@ def test_only_admins_redeem(guarded: InboundHarness, user: str) -> None:
 def test_an_admin_redeems(guarded: InboundHarness) -> None:
     """The control: an admin (not in SMS_ALLOWED_USERS) reaches token_pay."""
     app = guarded
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     _command(app, f"redeem {VOUCHER}", ADMIN, "redeem")
     assert "605" in _answer(app, "redeem") or "redeemed" in _answer(app, "redeem").lower()
     assert "token_pay" in gateway.commands

@@ -3,7 +3,7 @@ client returns a typed result or raises a GatewayError (never anything else), an
 command facing such a gateway answers the person with a clear message (never the "something
 went wrong" of an unexpected exception, never an error in the log).
 
-Both run over loopback against `ScriptedServer`, a real HTTP server answering from a script."""
+Both run over loopback against `ScriptedGateway`, a real HTTP server answering from a script."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ from bot.clickatell.types import (
     Refused,
     SendResult,
 )
+from bot.testing.gateway import SESSION_ID, Reply, Request, ScriptedGateway
 from bot.testing.signing import slash_command
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
 from tests.inbound.harness import InboundHarness
 from tests.security.support import ErrorLog, start_app
-from tests.support.scripted_server import SESSION_ID, Reply, Request, ScriptedServer
 
 NUMBER = "27821234567"
 OTHER = "27821234568"
@@ -73,15 +73,6 @@ class Answer:
 answers = st.builds(Answer, body, status, st.booleans())
 
 
-class QuickScriptedServer(ScriptedServer):
-    """ScriptedServer that stays quiet when a client drops a reply it did not want."""
-
-    def __init__(self, script: Callable[[Request], Reply]) -> None:
-        super().__init__(script)
-        # A client dropping a connection whose reply it did not want (204 with a body) is noise.
-        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-
-
 class Script:
     """The scripted gateway's current answer (one server for the whole module)."""
 
@@ -93,9 +84,10 @@ class Script:
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[tuple[ScriptedServer, Script]]:
+def gateway() -> Iterator[tuple[ScriptedGateway, Script]]:
     script = Script()
-    with QuickScriptedServer(script) as server:
+    # quiet: a client dropping a connection whose reply it did not want (204 with a body) is noise
+    with ScriptedGateway(script, quiet=True) as server:
         yield server, script
 
 
@@ -126,7 +118,7 @@ def _calls(client: ClickatellClient) -> dict[str, tuple[Callable[[], Any], type 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=answers)
 def test_client_raises_only_gateway_errors(
-    gateway: tuple[ScriptedServer, Script], answer: Answer
+    gateway: tuple[ScriptedGateway, Script], answer: Answer
 ) -> None:
     server, script = gateway
     script.answer = answer
@@ -158,7 +150,7 @@ _triggers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def app_facing_gateway(
-    gateway: tuple[ScriptedServer, Script], tmp_path_factory: pytest.TempPathFactory
+    gateway: tuple[ScriptedGateway, Script], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[InboundHarness, Script]]:
     server, script = gateway
     with FakeSlack() as fake:

@@ -25,11 +25,11 @@ from bot.clickatell.sandbox import SandboxServer
 from bot.config import settings_from
 from bot.serve import main
 from bot.testing.callbacks import get, mo_params, post, status_params
+from bot.testing.gateway import ScriptedGateway
 from bot.testing.signing import SlackRequest, event_callback, signed_headers, slash_command
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
 from tests.inbound.harness import FAST, InboundHarness
-from tests.support.scripted_server import ScriptedServer
 
 BOT_TOKEN = "xoxb-7fa3c91e-SECRET-bot-token-55d0"
 SIGNING_SECRET = "signing-SECRET-b8e4f0a2c6d19e37"
@@ -43,12 +43,12 @@ ECHO = "27825550103"
 
 
 @pytest.fixture
-def gateway() -> Iterator[tuple[SandboxServer, ScriptedServer]]:
+def gateway() -> Iterator[tuple[SandboxServer, ScriptedGateway]]:
     """The sandbox as a real account (only these credentials), behind a proxy whose first two
     `auth` answers are 001: the balance watcher's check at start-up, then a command, fail."""
     sandbox = SandboxServer(api_id=API_ID, user=GATEWAY_USER, password=GATEWAY_PASSWORD)
     sandbox.start()
-    proxy = ScriptedServer(upstream=sandbox.url)
+    proxy = ScriptedGateway(upstream=sandbox.url)
     proxy.on("auth", "ERR: 001, Authentication failed", "ERR: 001, Authentication failed")
     try:
         yield sandbox, proxy
@@ -94,7 +94,7 @@ def _leak_forms(secret: str, user: str | None) -> list[str]:
 
 
 def test_no_secret_in_logs_output_or_messages(
-    gateway: tuple[SandboxServer, ScriptedServer],
+    gateway: tuple[SandboxServer, ScriptedGateway],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -142,7 +142,7 @@ def test_no_secret_in_logs_output_or_messages(
             assert where < 0, f"secret leaked as {form!r}: …{corpus[max(0, where - 200) : where]}"
 
 
-def _full_run(run: Run, slack: FakeSlack, proxy: ScriptedServer) -> None:
+def _full_run(run: Run, slack: FakeSlack, proxy: ScriptedGateway) -> None:
     app = run.app
     wait_for(lambda: proxy.calls("auth"), what="the balance watcher's failing auth")
 

@@ -7,9 +7,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.testing.sandbox import Gate
 from bot.testing.slack import Call
 from bot.testing.waiting import wait_for
-from tests.support.slack_app import CHANNEL, AppHarness, Gate
+from tests.support.slack_app import CHANNEL, AppHarness
 
 ECHO = "27825550103"  # sandbox: received, then texts back
 UNROUTABLE = "27825550102"  # sandbox: ERR 114

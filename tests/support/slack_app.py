@@ -2,14 +2,12 @@
 
 `AppHarness` runs `bot.serve.Runtime` (waitress on 127.0.0.1, port 0) with the bot's WebClient
 pointed at a `FakeSlack`, the in-process sandbox gateway, and a temporary database; it sends
-signed requests exactly as Slack does. `Gate` blocks the sandbox's replies until opened, to show
-what happens while the gateway is slow without sleeping.
+signed requests exactly as Slack does.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -68,34 +66,6 @@ def started_apps(
     yield make
     for harness in reversed(started):
         harness.stop()
-
-
-class Gate:
-    """A sandbox `sleep` that holds every gateway reply until `open()`; `waiting` counts the
-    replies held so far."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self._count = itertools.count(1)
-        self.waiting = 0
-        self.held: list[threading.Thread] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waiting = next(self._count)
-        self.held.append(threading.current_thread())
-        self.opened.wait(30)
-
-    def open(self) -> None:
-        self.opened.set()
-
-    def drain(self, timeout: float = 10.0) -> None:
-        """Open, and wait until every held reply has been written (or failed to be)."""
-        self.open()
-        for thread in self.held:
-            thread.join(timeout)
-
-    def close(self) -> None:
-        self.opened.clear()
 
 
 class AppHarness:

@@ -1,20 +1,26 @@
-"""A scripted stand-in for the gateway: a real ThreadingHTTPServer on 127.0.0.1, port 0.
+"""The one scripted gateway of tests: a real ThreadingHTTPServer on 127.0.0.1, port 0.
 
-It records every request exactly as it arrived (method, path, raw body, headers) and answers
-each from a script: replies queued per command (`on("sendmsg", …)`), or a function of the
-request, else a small default (auth succeeds, ping answers `OK:`, anything else `ERR: 101`).
-With `upstream` set it is a fault-injecting proxy instead: anything not scripted is forwarded
-to the upstream server (e.g. the sandbox) and its answer returned.
+`ScriptedGateway` records every request exactly as it arrived (method, path, raw body, headers)
+and answers each from a script: replies queued per command (`on("sendmsg", …)`), or a function
+of the request, else a small default (auth succeeds, ping answers `OK:`, anything else
+`ERR: 101`). With `upstream` set it is a fault-injecting proxy instead: anything not scripted is
+forwarded to the upstream server (e.g. the sandbox) and its answer returned. Fault scripts (a
+dropped send, a fuzzed reply) are functions or subclasses of this one server.
 
 A `Reply` can be delayed, held until the test releases an event (a reply after the client's
 timeout, without sleeping in the test), sent with another HTTP status, or dropped (the
 connection is closed without an answer).
+
+The gateway that behaves like the real one is the product's sandbox (bot/testing/sandbox.py
+starts it for benchmarks; the app under test starts its own). `MemoryGateway` is the gateway
+client's double for rigs that run the inbound pieces without HTTP.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from bot.clickatell.callbacks import parse_params
+from bot.clickatell.types import GatewayError, MessageStatus, RecipientResult, SendResult
 
 SESSION_ID = "0123456789abcdef0123456789abcdef"
 
@@ -78,6 +85,10 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _ignore_error(request: object, client_address: object) -> None:
+    pass
+
+
 def default_reply(request: Request) -> Reply:
     if request.command == "auth":
         return Reply(f"OK: {SESSION_ID}")
@@ -86,8 +97,13 @@ def default_reply(request: Request) -> Reply:
     return Reply("ERR: 101, Invalid or missing parameters")
 
 
-class ScriptedServer:
-    def __init__(self, script: Script | None = None, *, upstream: str | None = None):
+class ScriptedGateway:
+    """See the module docstring. `quiet`: a client dropping a connection whose reply it did not
+    want (a fuzzed 204 with a body) is not reported on stderr."""
+
+    def __init__(
+        self, script: Script | None = None, *, upstream: str | None = None, quiet: bool = False
+    ):
         self.script = script
         self.upstream = upstream
         self._forwarder = requests.Session()
@@ -95,6 +111,8 @@ class ScriptedServer:
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        if quiet:
+            self._server.handle_error = _ignore_error  # type: ignore[method-assign]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -146,7 +164,7 @@ class ScriptedServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> ScriptedGateway:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,3 +223,34 @@ class ScriptedServer:
                     self.close_connection = True  # the client gave up (timeout): fine
 
         return Handler
+
+
+@dataclass
+class MemoryGateway:
+    """What the relay and the balance watcher need from the gateway client, in memory: `sent`
+    records each text, `failures` are raised by the next sends, `known` maps a climsgid the
+    gateway has seen to its apimsgid (what `query` finds), `credit` is the balance."""
+
+    credit: float = 100.0
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)  # climsgid -> apimsgid (querymsg)
+
+    def send(self, to: str, text: str, *, climsgid: str) -> SendResult:
+        if self.failures:
+            raise self.failures.pop(0)
+        apimsgid = uuid.uuid4().hex
+        self.sent.append((to, text, climsgid))
+        self.known[climsgid] = apimsgid
+        return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
+
+    def query(self, apimsgid: str | None = None, *, climsgid: str | None = None) -> MessageStatus:
+        if climsgid not in self.known:
+            raise GatewayError("104", "Unknown client message ID")
+        return MessageStatus(self.known[climsgid], "003", "Delivered to gateway")
+
+    def balance(self) -> float:
+        return self.credit
+
+    def close(self) -> None:
+        """Nothing to close (the services close their gateway on shutdown)."""
