@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.testing.app import AppOptions, RunningApp  # noqa: E402
 from bot.testing.slack import FakeSlack  # noqa: E402
 from bot.testing.waiting import wait_for  # noqa: E402
-from tests.support.slack_app import AppHarness  # noqa: E402
 
 NUMBER = "27821234567"
 
@@ -42,14 +42,14 @@ def run(commands: int, senders: int, delay: float) -> int:
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
         # Enough credit for every send (the sandbox starts with 100 credits, one per part).
         options = {"reply_delay": delay, "balance": 100.0 + commands}
-        app = AppHarness(fake, Path(tmp), sandbox_options=options)
+        app = RunningApp(fake, Path(tmp), AppOptions(sandbox_options=options))
         try:
             return _measure(app, fake, commands, senders, delay)
         finally:
             app.stop()
 
 
-def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, delay: float) -> int:
+def _measure(app: RunningApp, fake: FakeSlack, commands: int, senders: int, delay: float) -> int:
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()

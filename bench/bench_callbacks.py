@@ -181,7 +181,7 @@ def _make_send(
     from slack_sdk import WebClient
 
     from bot.storage import NewRecipient
-    from tests.inbound.rig import send_with_card
+    from bot.testing.state import send_with_card
 
     numbers = [f"2783{i:07d}" for i in range(recipients)]
     send = send_with_card(

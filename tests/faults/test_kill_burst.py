@@ -36,8 +36,8 @@ from bot.clickatell.numbers import display_number
 from bot.storage import NewRecipient, Storage
 from bot.testing.callbacks import FORM, form, mo_params, status_params
 from bot.testing.slack import FakeSlack
+from bot.testing.state import send_with_card
 from bot.testing.waiting import wait_for
-from tests.inbound.rig import send_with_card
 from tests.inbound.test_restart import ROOT, Server
 
 pytestmark = pytest.mark.slow

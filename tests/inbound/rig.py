@@ -1,7 +1,7 @@
 """A deterministic rig for the inbound pieces: the real `Inbound` (processor, router, outbox,
-relay) on a real database, a `FakeSlack` and the in-memory `MemoryGateway`, with ONE manual
-clock for storage and workers and no background threads: a test stores callbacks, then calls
-`process()` and `drain()` itself.
+relay) on a real database, the shared `FakeSlack` and the in-memory `MemoryGateway`, with ONE
+manual clock for storage and workers and no background threads: a test stores callbacks, then
+calls `process()` and `drain()` itself. (Not the app: `bot.testing.app` starts that.)
 """
 
 from __future__ import annotations
@@ -22,28 +22,11 @@ from bot.testing.callbacks import form, mo_params, status_params
 from bot.testing.clocks import ManualClock
 from bot.testing.gateway import MemoryGateway
 from bot.testing.slack import FakeSlack
+from bot.testing.state import send_with_card
 
 SMS_CHANNEL = "C0SMS"
 CHANNEL = "C0GENERAL"
 START = 1_750_000_000.0
-
-
-def send_with_card(
-    storage: Storage,
-    slack: WebClient,
-    channel: str,
-    recipients: Sequence[NewRecipient],
-    *,
-    user: str = "U0ALICE",
-    text: str = "Hello",
-) -> Send:
-    """A recorded send whose card is posted, as `/sms send` leaves it (also the benchmarks')."""
-    send = storage.record_send(
-        slack_user=user, channel=channel, text=text, encoding="gsm7", parts=1, recipients=recipients
-    )
-    response = slack.chat_postMessage(channel=channel, text="card")
-    storage.attach_card(send.id, channel, response["ts"])
-    return storage.get_send(send.id)
 
 
 @dataclass

@@ -1,37 +1,22 @@
-"""Shared pieces of the abuse and security tests (issue 6).
+"""Pieces only the abuse and security tests use (the app, the fake Slack, the gateway counter
+and the state reads are bot/testing's).
 
 - `ErrorLog` records every ERROR-level log record and every exception that escapes a thread
   (`threading.excepthook`): an abuse test fails on any of them, because "never an unhandled
   exception" includes the background workers, not only the HTTP answer.
-- `QUIET`: the inbound tests' fast timings with the low-balance watcher off, so the gateway sees
-  only the requests a test causes (the watcher would ask `getbalance` at start-up).
-- `start_app`: the real app (`tests.inbound.harness.InboundHarness`: Runtime on 127.0.0.1:0, the
-  in-process sandbox, a `FakeSlack`) with those options.
-- `state_snapshot` reads the durable state a refused command must not change.
+- `raw_request` writes one HTTP/1.1 request byte for byte (a client library would re-encode
+  it), for requests no well-behaved client sends.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-
-from bot.testing.slack import FakeSlack
-from tests.inbound.harness import FAST, InboundHarness
-
-QUIET = dataclasses.replace(FAST, low_balance=0.0)
-
-# What a refused command must leave exactly as it was (claims, inbox and outbox are bookkeeping:
-# a refusal may claim the request's ID and queue the refusal itself).
-STATE_TABLES = ("sends", "recipients", "contacts", "opt_outs", "conversations", "mo_parts")
 
 
 class ErrorLog(logging.Handler):
@@ -75,26 +60,6 @@ class ErrorLog(logging.Handler):
     def assert_clean(self, context: str = "") -> None:
         problems = self.problems()
         assert not problems, f"{context}: errors logged or raised in a thread: {problems}"
-
-
-def start_app(slack: FakeSlack, directory: Path, **env: str) -> InboundHarness:
-    directory.mkdir(parents=True, exist_ok=True)
-    return InboundHarness(slack, directory, env=env, options=QUIET)
-
-
-def state_snapshot(db_path: str | Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the state tables, read through a connection of our own."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        return {
-            table: sorted(
-                connection.execute(f"SELECT * FROM {table}").fetchall(),
-                key=repr,
-            )
-            for table in STATE_TABLES
-        }
-    finally:
-        connection.close()
 
 
 @dataclass(frozen=True)
@@ -155,44 +120,3 @@ def _read_response(sock: socket.socket) -> RawResponse:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return RawResponse(int(status_line.split()[1]), headers, body)
-
-
-def inbox_rows(db_path: str | Path) -> int:
-    """Callbacks stored so far, processed or not."""
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)) as db:
-        return db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
-
-
-def inbox_settled(db_path: str | Path) -> bool:
-    """Every stored callback has been through the processor at least once."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        (waiting,) = connection.execute(
-            "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL AND attempts = 0"
-        ).fetchone()
-        return waiting == 0
-    finally:
-        connection.close()
-
-
-def inbox_failures(db_path: str | Path) -> list[str]:
-    """Processing errors recorded on callbacks, besides 'not one of ours (yet)'."""
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = connection.execute(
-            "SELECT last_error FROM inbox WHERE last_error IS NOT NULL"
-        ).fetchall()
-    finally:
-        connection.close()
-    return [row[0] for row in rows if row[0] != "message not known (yet)"]
-
-
-@contextmanager
-def running_app(directory: Path, **env: str) -> Iterator[InboundHarness]:
-    """A started app with its own fake Slack, stopped (and the fake closed) afterwards."""
-    with FakeSlack() as fake:
-        harness = start_app(fake, directory, **env)
-        try:
-            yield harness
-        finally:
-            harness.stop()

@@ -7,6 +7,7 @@ Both run over loopback against `ScriptedGateway`, a real HTTP server answering f
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -27,12 +28,12 @@ from bot.clickatell.types import (
     Refused,
     SendResult,
 )
+from bot.testing.app import QUIET, RunningApp
 from bot.testing.gateway import SESSION_ID, Reply, Request, ScriptedGateway
 from bot.testing.signing import slash_command
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
-from tests.inbound.harness import InboundHarness
-from tests.security.support import ErrorLog, start_app
+from tests.security.support import ErrorLog
 
 NUMBER = "27821234567"
 OTHER = "27821234568"
@@ -151,27 +152,27 @@ _triggers = itertools.count(1)
 @pytest.fixture(scope="module")
 def app_facing_gateway(
     gateway: tuple[ScriptedGateway, Script], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[InboundHarness, Script]]:
+) -> Iterator[tuple[RunningApp, Script]]:
     server, script = gateway
     with FakeSlack() as fake:
-        harness = start_app(
-            fake,
-            tmp_path_factory.mktemp("fuzz-gateway"),
-            CLICKATELL_API_ID="12345",
-            CLICKATELL_USER="acme",
-            CLICKATELL_PASSWORD="gateway-password",
-            CLICKATELL_BASE_URL=server.url,
-            CLICKATELL_CALLBACK_PASSWORD="callback-password",
-            CLICKATELL_TIMEOUT="5",
-            SMS_ADMINS=ADMIN,
-        )
+        env = {
+            "CLICKATELL_API_ID": "12345",
+            "CLICKATELL_USER": "acme",
+            "CLICKATELL_PASSWORD": "gateway-password",
+            "CLICKATELL_BASE_URL": server.url,
+            "CLICKATELL_CALLBACK_PASSWORD": "callback-password",
+            "CLICKATELL_TIMEOUT": "5",
+            "SMS_ADMINS": ADMIN,
+        }
+        directory = tmp_path_factory.mktemp("fuzz-gateway")
+        harness = RunningApp(fake, directory, dataclasses.replace(QUIET, env=env))
         try:
             yield harness, script
         finally:
             harness.stop()
 
 
-def _finished(app: InboundHarness, trigger: str) -> list[dict[str, Any]] | bool:
+def _finished(app: RunningApp, trigger: str) -> list[dict[str, Any]] | bool:
     """The command's ephemeral answers, or True for a send that went out with nothing to say."""
     answers = [
         c.params for c in app.fake.calls_to("response_url") if c.path.endswith("/" + trigger)
@@ -189,7 +190,7 @@ def _finished(app: InboundHarness, trigger: str) -> list[dict[str, Any]] | bool:
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=answers, command=st.sampled_from(COMMANDS))
 def test_slash_command_facing_any_reply_answers_clearly(
-    app_facing_gateway: tuple[InboundHarness, Script], answer: Answer, command: str
+    app_facing_gateway: tuple[RunningApp, Script], answer: Answer, command: str
 ) -> None:
     app, script = app_facing_gateway
     script.answer = answer

@@ -12,6 +12,7 @@ in the encodings a leak would take (URL-encoded, in a basic-auth header)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -24,12 +25,12 @@ import requests
 from bot.clickatell.sandbox import SandboxServer
 from bot.config import settings_from
 from bot.serve import main
+from bot.testing.app import INBOUND, RunningApp
 from bot.testing.callbacks import get, mo_params, post, status_params
 from bot.testing.gateway import ScriptedGateway
 from bot.testing.signing import SlackRequest, event_callback, signed_headers, slash_command
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
-from tests.inbound.harness import FAST, InboundHarness
 
 BOT_TOKEN = "xoxb-7fa3c91e-SECRET-bot-token-55d0"
 SIGNING_SECRET = "signing-SECRET-b8e4f0a2c6d19e37"
@@ -60,7 +61,7 @@ def gateway() -> Iterator[tuple[SandboxServer, ScriptedGateway]]:
 class Run:
     """The app, and everything it said over HTTP."""
 
-    def __init__(self, app: InboundHarness) -> None:
+    def __init__(self, app: RunningApp) -> None:
         self.app = app
         self.answers: list[str] = []
         self._ids = 0
@@ -114,7 +115,8 @@ def test_no_secret_in_logs_output_or_messages(
     }
     with FakeSlack() as slack:
         slack.fail("chat.postMessage", error="invalid_auth")  # the first card is refused
-        app = InboundHarness(slack, tmp_path, env=env, options=FAST)  # balance watcher on
+        options = dataclasses.replace(INBOUND, env=env)
+        app = RunningApp(slack, tmp_path, options)  # balance watcher on
         run = Run(app)
         try:
             _full_run(run, slack, proxy)

@@ -9,12 +9,12 @@ from typing import Any
 
 import requests
 
-from bot.testing.signing import FORM, SlackRequest, event_callback, slash_command
+from bot.testing.app import RunningApp
+from bot.testing.signing import FORM, SECRET, SlackRequest, event_callback, slash_command
 from bot.web import BODY_KEY, MAX_BODY, MO_PATH, STATUS_PATH, build_web_app, not_ready
-from tests.support.slack_app import SECRET, AppHarness
 
 
-def test_health_is_ok_with_database_and_workers(app: AppHarness) -> None:
+def test_health_is_ok_with_database_and_workers(app: RunningApp) -> None:
     answer = requests.get(f"{app.url}/healthz", timeout=10)
     assert answer.status_code == 200
     body = answer.json()
@@ -25,37 +25,37 @@ def test_health_is_ok_with_database_and_workers(app: AppHarness) -> None:
     assert body["gateway"] == "sandbox"
 
 
-def test_health_is_503_when_a_worker_stopped(app: AppHarness) -> None:
+def test_health_is_503_when_a_worker_stopped(app: RunningApp) -> None:
     app.services.executor.stop()
     answer = requests.get(f"{app.url}/healthz", timeout=10)
     assert answer.status_code == 503
     assert answer.json()["ok"] is False
 
 
-def test_unknown_path_is_404(app: AppHarness) -> None:
+def test_unknown_path_is_404(app: RunningApp) -> None:
     assert requests.get(f"{app.url}/nope", timeout=10).status_code == 404
     assert requests.post(f"{app.url}/slack/eventsX", data=b"x", timeout=10).status_code == 404
 
 
-def test_slack_path_needs_post(app: AppHarness) -> None:
+def test_slack_path_needs_post(app: RunningApp) -> None:
     assert requests.get(f"{app.url}/slack/events", timeout=10).status_code == 405
 
 
-def test_body_over_64_kib_is_413(app: AppHarness) -> None:
+def test_body_over_64_kib_is_413(app: RunningApp) -> None:
     big = slash_command("send 27821234567 " + "x" * MAX_BODY, response_url=app.fake.response_url())
     answer = app.post(big)
     assert answer.status_code == 413
     assert app.fake.calls_to("response_url") == []
 
 
-def test_body_of_exactly_64_kib_is_read(app: AppHarness) -> None:
+def test_body_of_exactly_64_kib_is_read(app: RunningApp) -> None:
     request = slash_command("help", response_url=app.fake.response_url())
     padded = SlackRequest(request.body + b"&pad=" + b"x" * (MAX_BODY - len(request.body) - 5), FORM)
     assert len(padded.body) == MAX_BODY
     assert app.post(padded).status_code == 200
 
 
-def test_bad_signature_is_401(app: AppHarness) -> None:
+def test_bad_signature_is_401(app: RunningApp) -> None:
     answer = app.post(
         slash_command("balance", response_url=app.fake.response_url()), secret="not-the-secret"
     )
@@ -63,7 +63,7 @@ def test_bad_signature_is_401(app: AppHarness) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_stale_timestamp_is_401(app: AppHarness) -> None:
+def test_stale_timestamp_is_401(app: RunningApp) -> None:
     answer = app.post(
         slash_command("balance", response_url=app.fake.response_url()),
         timestamp=int(time.time()) - 6 * 60,
@@ -71,7 +71,7 @@ def test_stale_timestamp_is_401(app: AppHarness) -> None:
     assert answer.status_code == 401
 
 
-def test_timestamp_within_five_minutes_is_accepted(app: AppHarness) -> None:
+def test_timestamp_within_five_minutes_is_accepted(app: RunningApp) -> None:
     answer = app.post(
         slash_command("help", response_url=app.fake.response_url()),
         timestamp=int(time.time()) - 4 * 60,
@@ -79,7 +79,7 @@ def test_timestamp_within_five_minutes_is_accepted(app: AppHarness) -> None:
     assert answer.status_code == 200
 
 
-def test_missing_or_malformed_signature_headers_are_401(app: AppHarness) -> None:
+def test_missing_or_malformed_signature_headers_are_401(app: RunningApp) -> None:
     body = slash_command("balance", response_url=app.fake.response_url()).body
     url = f"{app.url}/slack/events"
     cases: list[dict[str, str]] = [
@@ -93,7 +93,7 @@ def test_missing_or_malformed_signature_headers_are_401(app: AppHarness) -> None
         assert answer.status_code == 401, headers
 
 
-def test_signed_garbage_is_400_not_500(app: AppHarness) -> None:
+def test_signed_garbage_is_400_not_500(app: RunningApp) -> None:
     for body, kind in [
         (b"payload=%7Bnot+json", FORM),
         (b"{not json", "application/json"),
@@ -119,14 +119,14 @@ def _raw_headers(body: bytes) -> dict[str, str]:
     }
 
 
-def test_url_verification_challenge_is_answered(app: AppHarness) -> None:
+def test_url_verification_challenge_is_answered(app: RunningApp) -> None:
     body = json.dumps({"token": "t", "challenge": "abc123", "type": "url_verification"}).encode()
     answer = app.post(SlackRequest(body, "application/json"))
     assert answer.status_code == 200
     assert answer.json() == {"challenge": "abc123"}
 
 
-def test_message_events_reach_the_inbound_seam(app: AppHarness) -> None:
+def test_message_events_reach_the_inbound_seam(app: RunningApp) -> None:
     seen: list[dict[str, Any]] = []
     app.services.on_message_event = seen.append
     event = {
