@@ -16,14 +16,12 @@ from bot.serve import (
     EXIT_CONFIG,
     EXIT_RETRY,
     HttpServer,
-    Runtime,
     _exit_status,
     _scrub,
     _startup_problem,
     main,
 )
-from bot.services import build_web_client
-from bot.testing.app import RunningApp
+from bot.testing.app import AppOptions, RunningApp
 from bot.testing.signing import SECRET
 from bot.testing.slack import FakeSlack
 from bot.testing.waiting import wait_for
@@ -173,23 +171,17 @@ def test_socket_mode_connects_and_keeps_http_for_callbacks_and_health(
     assert handler.closed
 
 
-def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> None:
+def test_unreachable_slack_is_one_line_naming_slack_api_url(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
     closed = HttpServer("127.0.0.1", 0)  # a free port, then nobody listens on it
     port = closed.port
     closed.stop()
-    settings = settings_from(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-test-token-value",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
-            "SMS_CHANNEL": "C0ALERTS",
-            "SMS_BOT_DB": str(tmp_path / "db.sqlite3"),
-            "PORT": "0",
-        }
-    )
-    no_wait = build_web_client(settings, sleep=lambda seconds: None)  # retries, without sleeping
-    with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+    unreachable = {"SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
+    options = AppOptions(env={"SLACK_BOT_TOKEN": "xoxb-test-token-value", **unreachable})
+    settings = settings_from(options.environment(slack.api_url, tmp_path))
+    with pytest.raises(Exception) as failure:  # the harness's client retries without sleeping
+        RunningApp(slack, tmp_path, options)
     line = _startup_problem(failure.value, settings)
     assert line.startswith("SLACK_API_URL: cannot reach Slack")
     assert "\n" not in line and "xoxb-test-token-value" not in line
@@ -200,16 +192,15 @@ def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> N
 def test_slack_failing_at_start_up_exits_1_and_a_refused_token_2(
     slack: FakeSlack, tmp_path: Path
 ) -> None:
-    settings = settings_from(_env(slack, tmp_path))
-    no_wait = build_web_client(settings, sleep=lambda seconds: None)
+    options = AppOptions(env={"SLACK_BOT_TOKEN": "xoxb-test-token-value"})
     slack.fail("auth.test", status=503, times=5)  # more than the client's retries
     with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+        RunningApp(slack, tmp_path, options)
     assert _exit_status(failure.value) == EXIT_RETRY
     slack.clear_failures()
     slack.fail("auth.test", error="invalid_auth")
     with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+        RunningApp(slack, tmp_path, options)
     assert _exit_status(failure.value) == EXIT_CONFIG == 2
 
 
