@@ -3,7 +3,8 @@ here is imported by the product; it lives under `bot/` because benchmarks (bench
 under tests/) and the console's fake Slack must reach it without the tests tree.
 
 - `app`: the one way to start the real app (`RunningApp`: the runtime `sms-bot serve` runs, in
-  this process; `AppOptions` says how it differs from the defaults).
+  this process; `AppOptions` says how it differs from the defaults), and `process` the same
+  configuration as a `python -m bot serve` subprocess (`ServedApp`), to kill or to measure.
 - `slack`: the one fake Slack (`FakeSlack`: the console's stand-in, plus test scripting).
 - `signing`: the one signed-request builder (Slack's v0 HMAC over the raw body) and the test
   workspace.

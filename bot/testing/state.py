@@ -51,6 +51,10 @@ class AppState:
         unprocessed = len(self.storage.fetch_unprocessed(limit=_EVERYTHING))
         return unprocessed, self.storage.pending_outbox()
 
+    def outbox_pending(self) -> int:
+        """Slack/gateway work still to do."""
+        return self.storage.pending_outbox()
+
     def idle(self) -> bool:
         """Every stored callback processed and every outbox item done (or given up)."""
         return not self.storage.fetch_unprocessed(limit=1) and self.storage.pending_outbox() == 0
