@@ -72,10 +72,8 @@ def _measure(app: RunningApp, fake: FakeSlack, commands: int, senders: int, dela
     acked = time.perf_counter() - began
     total = per_sender * senders
 
-    storage = app.services.storage
-
     def all_sent() -> bool:
-        entries = storage.recent_log(limit=total + 10)
+        entries = app.state.recipients()
         done = [e for e in entries if e.apimsgid or e.error_code or e.error_description]
         return len(entries) == total and len(done) == total
 
@@ -95,7 +93,7 @@ def _measure(app: RunningApp, fake: FakeSlack, commands: int, senders: int, dela
         f"max {max(latencies) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
     )
     print(f"all {total} acknowledged after {acked:.2f} s; non-200 answers: {len(failures)}")
-    refused = [e for e in storage.recent_log(limit=total + 10) if not e.apimsgid]
+    refused = [e for e in app.state.recipients() if not e.apimsgid]
     print(f"gateway results for all sends after {sent_at:.2f} s ({len(refused)} refused)")
     print(f"cards showing their result: {cards} of {total}, after {finished:.2f} s")
     print(
