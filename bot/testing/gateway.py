@@ -13,7 +13,7 @@ connection is closed without an answer).
 
 The gateway that behaves like the real one is the product's sandbox (bot/testing/sandbox.py
 starts it for benchmarks; the app under test starts its own). `MemoryGateway` is the gateway
-client's double for rigs that run the inbound pieces without HTTP.
+port's double (bot.gateway.base.Gateway) for rigs that run the inbound pieces without HTTP.
 """
 
 from __future__ import annotations
