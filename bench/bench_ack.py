@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.fake_slack import FakeSlack  # noqa: E402
-from tests.support.slack_app import AppHarness  # noqa: E402
-from tests.support.wait import wait_for  # noqa: E402
+from bot.testing.app import AppOptions, RunningApp  # noqa: E402
+from bot.testing.slack import FakeSlack  # noqa: E402
+from bot.testing.waiting import wait_for  # noqa: E402
 
 NUMBER = "27821234567"
 
@@ -42,14 +42,14 @@ def run(commands: int, senders: int, delay: float) -> int:
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
         # Enough credit for every send (the sandbox starts with 100 credits, one per part).
         options = {"reply_delay": delay, "balance": 100.0 + commands}
-        app = AppHarness(fake, Path(tmp), sandbox_options=options)
+        app = RunningApp(fake, Path(tmp), AppOptions(sandbox_options=options))
         try:
             return _measure(app, fake, commands, senders, delay)
         finally:
             app.stop()
 
 
-def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, delay: float) -> int:
+def _measure(app: RunningApp, fake: FakeSlack, commands: int, senders: int, delay: float) -> int:
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -72,10 +72,8 @@ def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, dela
     acked = time.perf_counter() - began
     total = per_sender * senders
 
-    storage = app.services.storage
-
     def all_sent() -> bool:
-        entries = storage.sends.recent_log(limit=total + 10)
+        entries = app.state.recipients()
         done = [e for e in entries if e.apimsgid or e.error_code or e.error_description]
         return len(entries) == total and len(done) == total
 
@@ -95,7 +93,7 @@ def _measure(app: AppHarness, fake: FakeSlack, commands: int, senders: int, dela
         f"max {max(latencies) * 1000:.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
     )
     print(f"all {total} acknowledged after {acked:.2f} s; non-200 answers: {len(failures)}")
-    refused = [e for e in storage.sends.recent_log(limit=total + 10) if not e.apimsgid]
+    refused = [e for e in app.state.recipients() if not e.apimsgid]
     print(f"gateway results for all sends after {sent_at:.2f} s ({len(refused)} refused)")
     print(f"cards showing their result: {cards} of {total}, after {finished:.2f} s")
     print(

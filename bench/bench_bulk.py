@@ -19,9 +19,9 @@ from requests.adapters import HTTPAdapter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from bench._sandbox import sandbox_url
 from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.sms.numbers import normalize_msisdn
+from bot.testing.sandbox import running_sandbox
 
 
 class CountingAdapter(HTTPAdapter):
@@ -49,7 +49,8 @@ def main() -> None:
     for number in recipients:
         normalize_msisdn(number)
     normalizing = time.perf_counter() - started
-    with sandbox_url(args.in_process) as url:
+    with running_sandbox(args.in_process) as gateway:
+        url = gateway.url
         calls: Counter[str] = Counter()
         session = requests.Session()
         session.mount("http://", CountingAdapter(calls))

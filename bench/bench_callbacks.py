@@ -12,8 +12,10 @@
    of its card.
 
 Goals: at least half the bare server's rate, p99 under 50 ms, at most one update per 3 s per card.
-The server runs in its own process, the clients in four others (4 threads each), so neither side
-steals the other's interpreter lock.
+The app runs as `python -m bot serve` in its own process (bot/testing's `ServedApp`, the built-in
+sandbox as its gateway, the shared fake Slack in this process), the bare server in another, the
+clients in four more (4 threads each), so no side steals another's interpreter lock. Sends are
+seeded, and the backlog read, through a `Storage` of this process on the app's database.
 
     .venv/bin/python bench/bench_callbacks.py [--callbacks 20000] [--clients 16]
 """
@@ -25,28 +27,48 @@ import base64
 import http.client
 import itertools
 import json
+import logging
 import multiprocessing as mp
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
+
+from slack_sdk import WebClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.domain.records import NewRecipient  # noqa: E402
+from bot.serve import HttpServer  # noqa: E402
+from bot.testing.app import AppOptions  # noqa: E402
+from bot.testing.callbacks import form, status_params  # noqa: E402
+from bot.testing.process import ServedApp  # noqa: E402
+from bot.testing.slack import Activity, FakeSlack  # noqa: E402
+from bot.testing.state import AppState, send_with_card  # noqa: E402
+
 AUTH = ("clickatell", "bench-callback-password")
-API_ID = "bench"
+API_ID = "sandbox"  # the api_id of the app's built-in sandbox: its callbacks must carry it
 CLIENT_PROCESSES = 4
 CARD_CHANNEL = "C0BENCH"
+# The app as `serve` runs it; the low-balance watcher off (nothing but callbacks reach it).
+OPTIONS = AppOptions(
+    sms_channel="C0SMS",
+    env={
+        "CLICKATELL_CALLBACK_USER": AUTH[0],
+        "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
+        "SMS_LOW_BALANCE": "0",
+    },
+)
 
 
-# --------------------------------------------------------------------------- a counting Slack
+# --------------------------------------------------------------------------- Slack's calls, timed
 
 
 @dataclass
@@ -56,61 +78,16 @@ class SlackCall:
     params: dict[str, Any]
 
 
-class CountingSlack:
-    """Just enough of Slack's Web API: answers ok, numbers posted messages, records every call."""
+class SlackCalls:
+    """Every call the fake Slack answers, with the moment it answered (card update gaps)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fake: FakeSlack) -> None:
         self.calls: list[SlackCall] = []
-        self._lock = threading.Lock()
-        self._ts = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        fake.subscribe(self._observe)
 
-    @property
-    def api_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/api/"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            self.calls.append(SlackCall(time.monotonic(), method, params))
-            self._ts += 1
-            ts = f"1700000000.{self._ts:06d}"
-        if method == "chat.postMessage":
-            return {"ok": True, "channel": params.get("channel"), "ts": ts}
-        if method == "chat.update":
-            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
-        return {"ok": True, "messages": []}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b"{}"
-                try:
-                    params = json.loads(raw or b"{}")
-                except ValueError:
-                    params = {}
-                body = json.dumps(fake._answer(self.path.rsplit("/", 1)[-1], params)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
+    def _observe(self, activity: Activity) -> None:
+        call = activity.call
+        self.calls.append(SlackCall(time.monotonic(), call.method, call.params))
 
 
 # --------------------------------------------------------------------------- the server process
@@ -125,148 +102,68 @@ def _bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [b"OK\n"]
 
 
-@dataclass
-class _StubGateway:
-    """What the inbound side asks of the gateway here: its callback decoder (the legacy API's,
-    as this benchmark posts) and a balance (never checked: the low-balance alert is off)."""
-
-    callbacks: Any
-    left: Any
-
-    def balance(self) -> Any:
-        return self.left
-
-    def close(self) -> None:
-        pass
-
-
-def _inbound_app(db_path: str, slack_url: str) -> tuple[Any, Any]:
-    from datetime import UTC, datetime
-
-    from slack_sdk import WebClient
-
-    from bot.config import settings_from
-    from bot.gateway.base import Balance
-    from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
-    from bot.inbound import Inbound, InboundDeps, Options
-    from bot.storage import open_storage
-    from bot.web import MO_PATH, STATUS_PATH, WebApp
-
-    settings = settings_from(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_API_URL": slack_url,
-            "SMS_CHANNEL": "C0SMS",
-            "CLICKATELL_CALLBACK_USER": AUTH[0],
-            "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
-        }
-    )
-    storage = open_storage(db_path)  # synchronous=FULL, as `serve` opens it
-    slack = WebClient(token="xoxb-bench", base_url=slack_url)
-    deps = InboundDeps(
-        settings=settings,
-        storage=storage,
-        gateway=_StubGateway(ClickatellHttpCallbacks(API_ID), Balance(1000.0)),  # type: ignore[arg-type]
-        slack=slack,
-        clock=lambda: datetime.now(UTC),
-        gateway_api_id=API_ID,
-        sandboxed=True,
-    )
-    inbound = Inbound(deps, Options(low_balance=0.0)).start()
-    return WebApp(inbound.routes(STATUS_PATH, MO_PATH)), inbound
-
-
-def _make_send(
-    storage: Any, slack_url: str, recipients: int, tag: str, channel: str = CARD_CHANNEL
-) -> dict[str, Any]:
-    """A recorded send with a posted card, like `/sms send` leaves it."""
-    from slack_sdk import WebClient
-
-    from bot.domain.records import NewRecipient
-    from tests.inbound.rig import send_with_card
-
-    numbers = [f"2783{i:07d}" for i in range(recipients)]
-    send = send_with_card(
-        storage,
-        WebClient(token="xoxb-bench", base_url=slack_url),
-        channel,
-        [
-            NewRecipient(msisdn=n, climsgid=f"{tag}c", apimsgid=f"{tag}{i:026d}")
-            for i, n in enumerate(numbers)
-        ],
-        user="U0BENCH",
-        text="Bench",
-    )
-    return {"ts": send.card_ts, "recipients": [(r.apimsgid, r.msisdn) for r in send.recipients]}
-
-
-def _server_main(mode: str, db_path: str, slack_url: str, conn: Any) -> None:
-    import logging
-
-    from bot.serve import HttpServer
-
+def _bare_main(conn: Any) -> None:
     # waitress notes every moment all 16 threads are busy: expected under this load.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-    inbound = None
-    if mode == "bare":
-        app: Any = _bare_app
-    else:
-        app, inbound = _inbound_app(db_path, slack_url)
     server = HttpServer("127.0.0.1", 0)  # the production listener: waitress, 16 threads
-    server.serve(app)
+    server.serve(_bare_app)
     conn.send(server.url)
-    while True:
-        command, argument = conn.recv()
-        if command == "send":
-            conn.send(_make_send(inbound.services.storage, slack_url, *argument))
-        elif command == "backlog":
-            conn.send(_backlog(inbound.services.storage))
-        elif command == "stop":
-            server.stop()
-            if inbound is not None:
-                inbound.stop()
-                inbound.services.storage.close()
-            conn.send("stopped")
-            return
+    conn.recv()  # told to stop
+    server.stop()
+    conn.send("stopped")
 
 
-def _backlog(storage: Any) -> tuple[int, int]:
-    """Unprocessed callbacks and pending Slack work (a cheap count, beside the workers)."""
-    return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
+class BareServer:
+    """The production listener answering a bare 200 OK, in its own process."""
 
-
-class ServerProcess:
-    def __init__(self, mode: str, db_path: str, slack_url: str):
+    def __init__(self) -> None:
         self.conn, child = mp.Pipe()
-        self.process = mp.Process(target=_server_main, args=(mode, db_path, slack_url, child))
+        self.process = mp.Process(target=_bare_main, args=(child,))
         self.process.start()
         self.url = self.conn.recv()
 
-    def ask(self, command: str, argument: Any = None) -> Any:
-        self.conn.send((command, argument))
-        return self.conn.recv()
-
     def stop(self) -> None:
-        self.ask("stop")
+        self.conn.send("stop")
+        self.conn.recv()
         self.process.join(10)
+
+
+class InboundApp:
+    """The app (`python -m bot serve`) and this process's view of its database."""
+
+    def __init__(self, app: ServedApp, state: AppState, slack: WebClient) -> None:
+        self.app, self.state, self.slack = app, state, slack
+        self.url = app.url
+
+    def seed_send(self, recipients: int, tag: str, channel: str = CARD_CHANNEL) -> dict[str, Any]:
+        """A recorded send with a posted card, like `/sms send` leaves it."""
+        numbers = [f"2783{i:07d}" for i in range(recipients)]
+        accepted = [
+            NewRecipient(msisdn=n, climsgid=f"{tag}c", apimsgid=f"{tag}{i:026d}")
+            for i, n in enumerate(numbers)
+        ]
+        send = send_with_card(
+            self.state.storage, self.slack, channel, accepted, user="U0BENCH", text="Bench"
+        )
+        return {"ts": send.card_ts, "recipients": [(r.apimsgid, r.msisdn) for r in send.recipients]}
+
+
+@contextmanager
+def inbound_app(fake: FakeSlack, directory: Path) -> Iterator[InboundApp]:
+    directory.mkdir()
+    app = ServedApp(fake.api_url, directory, OPTIONS)
+    try:
+        with AppState.opened(app.db_path) as state:
+            yield InboundApp(app, state, WebClient(token="xoxb-bench", base_url=fake.api_url))
+    finally:
+        app.stop()
 
 
 # --------------------------------------------------------------------------- the clients
 
 
 def _status_body(apimsgid: str, msisdn: str, status: str, stamp: int) -> bytes:
-    pairs = {
-        "api_id": API_ID,
-        "apiMsgId": apimsgid,
-        "cliMsgId": "",
-        "to": msisdn,
-        "from": "27825550199",
-        "timestamp": str(stamp),
-        "status": status,
-        "charge": "0.300000",
-    }
-    return "&".join(f"{k}={quote(v, safe='')}" for k, v in pairs.items()).encode()
+    return form(status_params(apimsgid, status, api_id=API_ID, to=msisdn, timestamp=stamp))
 
 
 def _client_thread(url: str, bodies: list[bytes], pace: float, out: list[float]) -> None:
@@ -351,12 +248,12 @@ def _bodies_for(sends: list[dict[str, Any]]) -> list[bytes]:
     return bodies
 
 
-def _wait_processed(server: ServerProcess, limit: float = 300.0) -> tuple[float, float]:
+def _wait_processed(server: InboundApp, limit: float = 300.0) -> tuple[float, float]:
     """Seconds until every callback was processed, and until Slack had everything."""
     started = time.perf_counter()
     processed = None
     while time.perf_counter() - started < limit:
-        inbox, outbox = server.ask("backlog")
+        inbox, outbox = server.state.backlog()
         if inbox == 0 and processed is None:
             processed = time.perf_counter() - started
         if inbox == 0 and outbox == 0:
@@ -373,33 +270,32 @@ def _line(name: str, load: Load) -> str:
 
 
 def ingestion(
-    callbacks: int, clients: int, rounds: int, workdir: Path, slack: CountingSlack
+    callbacks: int, clients: int, rounds: int, workdir: Path, slack: FakeSlack, seen: SlackCalls
 ) -> bool:
     """Both servers up at once; the load alternates between them in `rounds`, so a change in
     the machine's load during the run hits both alike. The inbound server has finished
     processing (and sending to Slack) a round before the bare server gets its turn."""
     sends_needed = max(1, callbacks // 2000)
-    bare = ServerProcess("bare", "", slack.api_url)
-    inbound = ServerProcess("inbound", str(workdir / "ingest.sqlite3"), slack.api_url)
+    bare = BareServer()
     try:
-        warm = inbound.ask("send", (400, "warm", "C0WARM"))
-        fire(inbound.url, _bodies_for([warm]), clients)
-        fire(bare.url, _bodies_for([warm]), clients)
-        _wait_processed(inbound)
-        sends = [
-            inbound.ask("send", (1000, f"s{i:02d}", f"C0CARD{i:02d}")) for i in range(sends_needed)
-        ]
-        bodies = _bodies_for(sends)
-        chunks = [bodies[i::rounds] for i in range(rounds)]
-        before = len(slack.calls)
-        ours, theirs, catch_up = [], [], []
-        for chunk in chunks:
-            ours.append(fire(inbound.url, chunk, clients))
-            catch_up.append(_wait_processed(inbound))
-            theirs.append(fire(bare.url, chunk, clients))
-        updates = [c for c in slack.calls[before:] if c.method == "chat.update"]
+        with inbound_app(slack, workdir / "ingest") as inbound:
+            warm = inbound.seed_send(400, "warm", "C0WARM")
+            fire(inbound.url, _bodies_for([warm]), clients)
+            fire(bare.url, _bodies_for([warm]), clients)
+            _wait_processed(inbound)
+            sends = [
+                inbound.seed_send(1000, f"s{i:02d}", f"C0CARD{i:02d}") for i in range(sends_needed)
+            ]
+            bodies = _bodies_for(sends)
+            chunks = [bodies[i::rounds] for i in range(rounds)]
+            before = len(seen.calls)
+            ours, theirs, catch_up = [], [], []
+            for chunk in chunks:
+                ours.append(fire(inbound.url, chunk, clients))
+                catch_up.append(_wait_processed(inbound))
+                theirs.append(fire(bare.url, chunk, clients))
+            updates = [c for c in seen.calls[before:] if c.method == "chat.update"]
     finally:
-        inbound.stop()
         bare.stop()
     load, bare_load = Load.total(ours), Load.total(theirs)
     ratio = load.rate / bare_load.rate
@@ -421,11 +317,10 @@ def ingestion(
     return ok
 
 
-def slack_economy(clients: int, workdir: Path, slack: CountingSlack) -> bool:
-    inbound = ServerProcess("inbound", str(workdir / "economy.sqlite3"), slack.api_url)
-    try:
-        send = inbound.ask("send", (1000, "e"))
-        before = len(slack.calls)
+def slack_economy(clients: int, workdir: Path, slack: FakeSlack, seen: SlackCalls) -> bool:
+    with inbound_app(slack, workdir / "economy") as inbound:
+        send = inbound.seed_send(1000, "e")
+        before = len(seen.calls)
         bodies = _bodies_for([send])
         # 2,000 reports over ~10 s: each client sends one every `pace` seconds.
         pace = 10.0 / (len(bodies) / clients)
@@ -433,9 +328,7 @@ def slack_economy(clients: int, workdir: Path, slack: CountingSlack) -> bool:
         _wait_processed(inbound)
         time.sleep(3.5)  # a last coalesced update may still be waiting for its 3 s slot
         _wait_processed(inbound)
-        calls = slack.calls[before:]
-    finally:
-        inbound.stop()
+        calls = seen.calls[before:]
     updates = [c for c in calls if c.method == "chat.update" and c.params.get("ts") == send["ts"]]
     gaps = [b.at - a.at for a, b in itertools.pairwise(updates)]
     shortest = min(gaps) if gaps else float("inf")
@@ -459,16 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
-    import logging
-
     logging.basicConfig(level=logging.WARNING)
-    slack = CountingSlack()
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
-            ok = ingestion(args.callbacks, args.clients, args.rounds, Path(workdir), slack)
-            ok = slack_economy(args.clients, Path(workdir), slack) and ok
-    finally:
-        slack.stop()
+    with FakeSlack() as slack, tempfile.TemporaryDirectory() as workdir:
+        seen = SlackCalls(slack)
+        ok = ingestion(args.callbacks, args.clients, args.rounds, Path(workdir), slack, seen)
+        ok = slack_economy(args.clients, Path(workdir), slack, seen) and ok
     return 0 if ok else 1
 
 

@@ -31,9 +31,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from bench._sandbox import RunningSandbox, sandbox
 from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.wire import form_body
+from bot.testing.sandbox import RunningSandbox, running_sandbox
 
 PHONE = "27821234567"
 TEXT = "Benchmark message: the quick brown fox jumps over the lazy dog"
@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="run the sandbox in-process")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    with sandbox(args.in_process) as gateway:
+    with running_sandbox(args.in_process) as gateway:
         contenders = {
             OURS: ours(gateway.url),
             THIRD: third_party(gateway.url),

@@ -18,7 +18,7 @@ import pytest
 
 from bot import cli, gateway_cli
 from bot.gateway.clickatell_http.sandbox import NUMBER_UNROUTABLE, SandboxServer
-from tests.support.scripted_server import ScriptedServer
+from bot.testing.gateway import ScriptedGateway
 
 REPO = Path(__file__).resolve().parents[1]
 PHONE = "27821234567"
@@ -176,7 +176,7 @@ def test_refused_input_is_a_failure_not_a_crash(capsys, sandbox):
 
 
 def test_unreachable_gateway(capsys, monkeypatch):
-    with ScriptedServer() as gone:
+    with ScriptedGateway() as gone:
         url = gone.url
     monkeypatch.setenv("CLICKATELL_BASE_URL", url)
     code, out, _ = run(capsys, "balance", "--json")
@@ -186,7 +186,7 @@ def test_unreachable_gateway(capsys, monkeypatch):
 
 
 def test_real_account_credentials_are_used(capsys, monkeypatch):
-    with ScriptedServer() as server:
+    with ScriptedGateway() as server:
         server.on("getbalance", "Credit: 12.5")
         monkeypatch.setenv("CLICKATELL_BASE_URL", server.url)
         monkeypatch.setenv("CLICKATELL_API_ID", "777")

@@ -8,7 +8,7 @@
   thread, its edit `message_changed` or its deletion `message_deleted`).
 
 Signing: v0 HMAC-SHA256 over `v0:<timestamp>:<raw body>` with the signing secret (Slack's
-scheme, verified by Bolt). The console and the tests (tests/support/signing.py) both build their
+scheme, verified by Bolt). The console and the tests (bot/testing/signing.py) both build their
 requests here.
 """
 

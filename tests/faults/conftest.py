@@ -1,24 +1,13 @@
-"""Fixtures of the fault tests: a fake Slack with history (the outbox's exactly-once lookups) and
-the real app around it, stopped after each test."""
+"""Fixtures of the fault tests: the app with short waits and the sandbox's time moved by the
+test (`INBOUND`); a test passes its faults as options (`make_app(storage_factory=...)`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.faults.harness import FaultApp
-from tests.inbound.fakes import HistorySlack
-from tests.support.slack_app import started_apps
+from bot.testing.app import INBOUND, AppOptions
 
 
 @pytest.fixture
-def slack() -> Iterator[HistorySlack]:
-    with HistorySlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
-    yield from started_apps(FaultApp, slack, tmp_path)
+def app_options() -> AppOptions:
+    return INBOUND

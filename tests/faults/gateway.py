@@ -1,6 +1,6 @@
 """A gateway that misbehaves once: a fault-injecting proxy in front of the sandbox.
 
-`FaultyGateway` is a `ScriptedServer` in upstream mode: every request is forwarded to the sandbox
+`FaultyGateway` is a `ScriptedGateway` in upstream mode: every request is forwarded to the sandbox
 except the `nth` `sendmsg`, which meets the fault. "after" faults forward the send first, so the
 gateway has taken it (every phone gets it) and only the answer goes wrong; "before" faults never
 reach the sandbox. A held answer (`TIMEOUT`) is released by `release()`, which the client's
@@ -13,7 +13,7 @@ import itertools
 import threading
 from enum import Enum
 
-from tests.support.scripted_server import Reply, Request, ScriptedServer
+from bot.testing.gateway import Reply, Request, ScriptedGateway
 
 
 class Fault(Enum):
@@ -28,7 +28,7 @@ class Fault(Enum):
 _TAKEN = {Fault.TIMEOUT, Fault.DROP_AFTER, Fault.ERROR_901_AFTER}
 
 
-class FaultyGateway(ScriptedServer):
+class FaultyGateway(ScriptedGateway):
     def __init__(self, upstream: str, fault: Fault, *, nth: int = 1):
         self.fault = fault
         self.nth = nth

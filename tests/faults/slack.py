@@ -1,7 +1,7 @@
 """A Slack that goes away and comes back when the test says so.
 
-`OutageSlack` is the inbound tests' `HistorySlack` (the shared fake Slack plus history lookups)
-with an outage switch for every Web API method and response URL:
+`OutageSlack` is the shared `FakeSlack` (bot/testing/slack.py) with an outage switch for every
+Web API method and response URL:
 
     hang()          each call is taken in and answered only when `answer_held()` is called
                     (then with 503): Slack is unreachable, and anything waiting on it waits
@@ -18,13 +18,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from tests.inbound.fakes import HistorySlack
-from tests.support.fake_slack import Call
+from bot.testing.slack import Call, FakeSlack
 
 UP, HANG, FAIL, LIMIT = "up", "hang", "fail", "limit"
 
 
-class OutageSlack(HistorySlack):
+class OutageSlack(FakeSlack):
     retry_after = 1  # seconds, in 429 answers
 
     def __post_init__(self) -> None:

@@ -30,10 +30,11 @@ from bot.domain.records import NewRecipient
 from bot.gateway.clickatell_http.codes import describe_status
 from bot.sms.numbers import display_number
 from bot.storage import open_storage
-from tests.faults.harness import FAST, FaultApp, ManualClock
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
-from tests.inbound.harness import CHANNEL, SMS_CHANNEL
-from tests.inbound.rig import send_with_card
+from bot.testing.app import FAST, SMS_CHANNEL, RunningApp
+from bot.testing.callbacks import FORM, form, mo_params, status_params
+from bot.testing.clocks import ManualClock
+from bot.testing.signing import CHANNEL
+from bot.testing.state import send_with_card
 
 SEED = 6
 MANUAL = dataclasses.replace(FAST, start=False)
@@ -41,7 +42,7 @@ PART_WAIT = 600.0  # seconds (the production default)
 PHONE = "27821110042"
 
 
-def deliver(app: FaultApp, kind: str, params: dict) -> requests.Response:
+def deliver(app: RunningApp, kind: str, params: dict) -> requests.Response:
     return requests.post(
         f"{app.url}/clickatell/{kind}",
         data=form(params),
@@ -51,18 +52,20 @@ def deliver(app: FaultApp, kind: str, params: dict) -> requests.Response:
     )
 
 
-def manual_app(make_app: Callable[..., FaultApp], **options: Any) -> tuple[FaultApp, ManualClock]:
+def manual_app(
+    make_app: Callable[..., RunningApp], **options: Any
+) -> tuple[RunningApp, ManualClock]:
     """The app with its workers stopped; its workers and storage on one injected clock."""
-    clock = ManualClock()
+    clock = ManualClock.from_wall_clock()
     app = make_app(
-        options=dataclasses.replace(MANUAL, **options),
-        clock=clock,
+        inbound=dataclasses.replace(MANUAL, **options),
+        clock=clock.utc,
         storage_factory=lambda path: open_storage(path, clock=clock.seconds),
     )
     return app, clock
 
 
-def settle(app: FaultApp) -> None:
+def settle(app: RunningApp) -> None:
     """Process every stored callback, then send everything the outbox has due."""
     processor, outbox = app.inbound.processor, app.inbound.outbox
     while processor.run_once().processed:
@@ -71,7 +74,7 @@ def settle(app: FaultApp) -> None:
     assert app.storage.outbox.count() == 0
 
 
-def posts_with(app: FaultApp, words: str) -> list[dict]:
+def posts_with(app: RunningApp, words: str) -> list[dict]:
     return [
         m
         for (_, _), m in sorted(app.fake.messages.items())
@@ -80,7 +83,7 @@ def posts_with(app: FaultApp, words: str) -> list[dict]:
 
 
 def test_duplicate_and_out_of_order_reports_show_each_furthest_status(
-    make_app: Callable[..., FaultApp],
+    make_app: Callable[..., RunningApp],
 ) -> None:
     app, _ = manual_app(make_app)
     rng = random.Random(SEED)
@@ -117,7 +120,7 @@ def test_duplicate_and_out_of_order_reports_show_each_furthest_status(
     assert len(posts_with(app, "Delivered twice")) == 1
 
 
-def _card_lines(app: FaultApp, ts: str) -> dict[str, str]:
+def _card_lines(app: RunningApp, ts: str) -> dict[str, str]:
     """The card's recipient lines ("✅ +27 82 … — Received by recipient · id"), by number."""
     blocks = app.fake.message(CHANNEL, ts)["blocks"]
     text = "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
@@ -125,7 +128,7 @@ def _card_lines(app: FaultApp, ts: str) -> dict[str, str]:
 
 
 def test_parts_that_never_complete_are_posted_incomplete_after_the_wait(
-    make_app: Callable[..., FaultApp],
+    make_app: Callable[..., RunningApp],
 ) -> None:
     app, clock = manual_app(make_app, part_wait_seconds=PART_WAIT)
     processor = app.inbound.processor

@@ -20,14 +20,14 @@ import pytest
 import requests
 
 from bot.storage import StorageError
-from tests.faults.harness import FAST, FaultApp
+from bot.testing.app import FAST, RunningApp
+from bot.testing.callbacks import FORM, form, mo_params, status_params
+from bot.testing.signing import CHANNEL
+from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.faults.storage import Disk, ForeignLock, FullableStorage
 from tests.inbound import rig as rig_module
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import CHANNEL
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 PLAIN = "27821234567"
 PHONE = "27821110009"
@@ -36,7 +36,7 @@ ANSWER_WITHIN = 2.0  # the test's patience for any answer (the default store wai
 IMPATIENT = dataclasses.replace(FAST, store_wait=STORE_WAIT)
 
 
-def deliver(app: FaultApp, kind: str, params: dict) -> requests.Response:
+def deliver(app: RunningApp, kind: str, params: dict) -> requests.Response:
     """One callback, as Clickatell POSTs it."""
     return app.http.post(
         f"{app.url}/clickatell/{kind}",
@@ -47,12 +47,12 @@ def deliver(app: FaultApp, kind: str, params: dict) -> requests.Response:
     )
 
 
-def health(app: FaultApp) -> tuple[int, dict]:
+def health(app: RunningApp) -> tuple[int, dict]:
     answer = app.http.get(app.url + "/healthz", timeout=ANSWER_WITHIN)
     return answer.status_code, answer.json()
 
 
-def posted(slack: HistorySlack, words: str) -> list[dict]:
+def posted(slack: FakeSlack, words: str) -> list[dict]:
     return [
         m
         for (_, _), m in sorted(slack.messages.items())
@@ -60,7 +60,7 @@ def posted(slack: HistorySlack, words: str) -> list[dict]:
     ]
 
 
-def card_with_report(app: FaultApp) -> tuple[str, dict]:
+def card_with_report(app: RunningApp) -> tuple[str, dict]:
     """A sent card, everything so far shown; and the 004 report the gateway will send for it."""
     app.send(f"send {PLAIN} Lunch at 1?")
     card = app.card_ts()
@@ -71,8 +71,8 @@ def card_with_report(app: FaultApp) -> tuple[str, dict]:
     return card, status_params(apimsgid, "004", to=PLAIN)
 
 
-def test_a_database_locked_by_another_process(make_app: Callable[..., FaultApp]) -> None:
-    app = make_app(options=IMPATIENT)
+def test_a_database_locked_by_another_process(make_app: Callable[..., RunningApp]) -> None:
+    app = make_app(inbound=IMPATIENT)
     card, report = card_with_report(app)
     sms = mo_params("mo-locked", PHONE, "Are you there?")
     with ForeignLock(app.storage.path):
@@ -91,9 +91,9 @@ def test_a_database_locked_by_another_process(make_app: Callable[..., FaultApp])
     assert "Received by recipient" in app.card_text(CHANNEL, card)
 
 
-def test_a_full_disk(make_app: Callable[..., FaultApp]) -> None:
+def test_a_full_disk(make_app: Callable[..., RunningApp]) -> None:
     disk = Disk()
-    app = make_app(options=IMPATIENT, storage_factory=lambda path: FullableStorage(path, disk))
+    app = make_app(inbound=IMPATIENT, storage_factory=lambda path: FullableStorage(path, disk))
     card, report = card_with_report(app)
     sms = mo_params("mo-full", PHONE, "Running late")
     disk.full = True
@@ -115,7 +115,7 @@ def test_a_full_disk(make_app: Callable[..., FaultApp]) -> None:
 
 
 def test_acknowledged_callbacks_outlast_a_long_full_disk(
-    tmp_path: Path, slack: HistorySlack, monkeypatch: pytest.MonkeyPatch, caplog
+    tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     """Stored (acknowledged) before the disk filled, processed while it is full for hours: the
     processor keeps them (a full disk is not the callback's fault), and posts them after. It

@@ -23,10 +23,10 @@ import pytest
 from bot.container import SANDBOX_API_ID, SANDBOX_LOGIN
 from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.gateway import ClickatellHttpGateway
+from bot.testing.app import FAST, RunningApp
+from bot.testing.signing import CHANNEL
+from bot.testing.waiting import wait_for
 from tests.faults.gateway import Fault, FaultyGateway
-from tests.faults.harness import FAST, FaultApp
-from tests.inbound.harness import CHANNEL
-from tests.support.wait import wait_for
 
 FAILS = "27825550101"  # sandbox: delivery fails (007)
 STAYS = "27825550100"  # sandbox: stays at 003
@@ -45,12 +45,12 @@ def recipients(count: int, *, unroutable: bool) -> list[str]:
 
 
 @pytest.fixture
-def faulty(make_app: Callable[..., FaultApp]) -> Iterator[Callable[[Fault, int], tuple]]:
+def faulty(make_app: Callable[..., RunningApp]) -> Iterator[Callable[[Fault, int], tuple]]:
     """The app whose gateway client talks to the sandbox through a FaultyGateway."""
     proxies: list[FaultyGateway] = []
 
-    def build(fault: Fault, nth: int) -> tuple[FaultApp, FaultyGateway, list[float]]:
-        app = make_app(sandbox_options={"balance": 10_000.0}, options=PACED)
+    def build(fault: Fault, nth: int) -> tuple[RunningApp, FaultyGateway, list[float]]:
+        app = make_app(sandbox_options={"balance": 10_000.0}, inbound=PACED)
         proxy = FaultyGateway(app.sandbox.url, fault, nth=nth)
         proxies.append(proxy)
         sleeps: list[float] = []
@@ -89,7 +89,7 @@ CASES = [(fault, 300, 1) for fault in Fault] + [
 ]
 
 
-def send_through(app: FaultApp, numbers: list[str]) -> str:
+def send_through(app: RunningApp, numbers: list[str]) -> str:
     """`/sms send` to every number; waits until each recipient has the gateway's answer."""
     app.send("send " + ",".join(numbers) + " Fire drill at 3pm")
 
@@ -101,7 +101,7 @@ def send_through(app: FaultApp, numbers: list[str]) -> str:
     return app.card_ts()
 
 
-def card_tally(app: FaultApp, ts: str, expected: dict[str, int]) -> str:
+def card_tally(app: RunningApp, ts: str, expected: dict[str, int]) -> str:
     """Wait until the card's tally is `expected`; the card's JSON."""
     wait_for(
         lambda: tally(app.card_text(CHANNEL, ts)) == expected, what=f"the card to show {expected}"

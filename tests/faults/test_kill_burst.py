@@ -1,5 +1,5 @@
 """SIGKILL at seeded random points of a burst of 1,000 callbacks, against a real
-`python -m bot serve` (tests/inbound/test_restart.py's `Server`), restarted each time.
+`python -m bot serve` (`ServedApp`), restarted each time.
 
 The database is prepared first with 40 cards of 5 recipients each (posted in 40 channels of the
 fake Slack). The burst, in a seeded random order, sent 8 at a time as the gateway would: for
@@ -16,7 +16,6 @@ posted one by one).
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -33,12 +32,12 @@ from slack_sdk import WebClient
 from bot.domain.records import NewRecipient
 from bot.gateway.clickatell_http.codes import describe_status
 from bot.sms.numbers import display_number
-from bot.storage import open_storage
-from tests.inbound.callbacks import FORM, form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.rig import send_with_card
-from tests.inbound.test_restart import ROOT, Server
-from tests.support.wait import wait_for
+from bot.testing.app import AppOptions, database_path
+from bot.testing.callbacks import FORM, form, mo_params, status_params
+from bot.testing.process import ServedApp
+from bot.testing.slack import FakeSlack
+from bot.testing.state import AppState, send_with_card
+from bot.testing.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +46,10 @@ CARDS, PER_CARD = 40, 5
 KILLS_DURING_BURST = 3
 SENDERS = 8
 AUTH = ("clickatell", "kill-burst-password")
+OPTIONS = AppOptions(
+    sms_channel="C0SMS",
+    env={"CLICKATELL_CALLBACK_USER": AUTH[0], "CLICKATELL_CALLBACK_PASSWORD": AUTH[1]},
+)
 FINALS = ("004", "007", "010")
 
 
@@ -67,11 +70,11 @@ class Phone:
     reply: str  # the text its phone sends back
 
 
-def prepare(db: Path, slack: HistorySlack, rng: random.Random) -> list[Phone]:
+def prepare(db: Path, slack: FakeSlack, rng: random.Random) -> list[Phone]:
     """40 cards of 5 recipients, as `/sms send` leaves them; each recipient's final status."""
     phones = []
     client = WebClient(token="xoxb-kill-burst", base_url=slack.api_url)
-    with open_storage(db) as storage:
+    with AppState.opened(db) as state:
         for card in range(CARDS):
             channel = f"C0CARD{card:03d}"
             numbers = [f"2782{card:03d}{index:04d}" for index in range(PER_CARD)]
@@ -79,7 +82,7 @@ def prepare(db: Path, slack: HistorySlack, rng: random.Random) -> list[Phone]:
                 NewRecipient(msisdn=n, climsgid=f"burst{card}x{i}", apimsgid=f"{card:016x}{i:016x}")
                 for i, n in enumerate(numbers)
             ]
-            send = send_with_card(storage, client, channel, recipients)
+            send = send_with_card(state.storage, client, channel, recipients)
             phones += [
                 Phone(
                     r.msisdn, r.apimsgid, channel, send.card_ts, rng.choice(FINALS), f"R{r.msisdn}"
@@ -114,17 +117,17 @@ class Burst:
     """Sends callbacks like the gateway (retrying until a 200), kills the server at the given
     acknowledgement counts and starts it again."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, kill_at: list[int]):
-        self.env, self.cwd = env, cwd
+    def __init__(self, slack_api_url: str, directory: Path, kill_at: list[int]):
+        self.slack_api_url, self.directory = slack_api_url, directory
         self.kill_at = list(kill_at)
         self.figures = Figures()
-        self.servers: list[Server] = []
+        self.servers: list[ServedApp] = []
         self._cond = threading.Condition()
         self._http = threading.local()
         self.restart()
 
     @property
-    def server(self) -> Server:
+    def server(self) -> ServedApp:
         return self.servers[-1]
 
     def restart(self) -> None:
@@ -132,7 +135,7 @@ class Burst:
         with self._cond:
             if self.servers:
                 self.server.kill()
-            self.servers.append(Server(self.env, self.cwd))
+            self.servers.append(ServedApp(self.slack_api_url, self.directory, OPTIONS))
             self._cond.notify_all()
 
     def deliver(self, callback: Callback) -> None:
@@ -180,28 +183,11 @@ class Burst:
 
 
 @pytest.fixture
-def env(tmp_path: Path, slack: HistorySlack) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-kill-burst",
-        "SLACK_SIGNING_SECRET": "kill-burst-secret",
-        "SLACK_API_URL": slack.api_url,
-        "SMS_CHANNEL": "C0SMS",
-        "SMS_BOT_DB": str(tmp_path / "bot.sqlite3"),
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-        "CLICKATELL_CALLBACK_USER": AUTH[0],
-        "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
-    }
-
-
-@pytest.fixture
-def sender(env: dict[str, str], tmp_path: Path) -> Iterator[Callable]:
+def sender(slack: FakeSlack, tmp_path: Path) -> Iterator[Callable]:
     bursts: list[Burst] = []
 
     def start(kill_at: list[int]) -> Burst:
-        bursts.append(Burst(env, tmp_path, kill_at))
+        bursts.append(Burst(slack.api_url, tmp_path, kill_at))
         return bursts[-1]
 
     yield start
@@ -211,11 +197,11 @@ def sender(env: dict[str, str], tmp_path: Path) -> Iterator[Callable]:
 
 def outstanding(db: Path) -> tuple[int, int]:
     """(callbacks not processed, Slack work not done), read from the database itself."""
-    with open_storage(db) as storage:
-        return storage.inbox.count(unprocessed=True), storage.outbox.count("pending")
+    with AppState.opened(db) as state:
+        return state.backlog()
 
 
-def replies_shown(slack: HistorySlack) -> Counter[str]:
+def replies_shown(slack: FakeSlack) -> Counter[str]:
     """How often each phone's reply text appears in Slack (any channel)."""
     found: Counter[str] = Counter()
     for message in list(slack.messages.values()):
@@ -223,17 +209,17 @@ def replies_shown(slack: HistorySlack) -> Counter[str]:
     return found
 
 
-def card_lines(slack: HistorySlack, channel: str, ts: str) -> dict[str, str]:
+def card_lines(slack: FakeSlack, channel: str, ts: str) -> dict[str, str]:
     blocks = slack.message(channel, ts).get("blocks") or []
     text = "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
     return {m.group(1): m.group(0) for m in re.finditer(r"(\+[\d ]+\d) — .*", text)}
 
 
 def test_every_acknowledged_callback_reaches_slack_once_across_kills(
-    slack: HistorySlack, env: dict[str, str], sender: Callable
+    slack: FakeSlack, tmp_path: Path, sender: Callable
 ) -> None:
     rng = random.Random(SEED)
-    db = Path(env["SMS_BOT_DB"])
+    db = database_path(tmp_path)
     phones = prepare(db, slack, rng)
     callbacks = burst(phones, rng)
     assert len(callbacks) == 1000

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.faults.harness import FaultApp
+from bot.testing.app import SMS_CHANNEL, RunningApp
+from bot.testing.callbacks import mo_params, post
+from bot.testing.signing import CHANNEL, slash_command
+from bot.testing.waiting import wait_for
 from tests.faults.slack import FAIL, HANG, LIMIT, UP, OutageSlack
-from tests.inbound.callbacks import mo_params, post
-from tests.inbound.harness import CHANNEL, SMS_CHANNEL
-from tests.support.signing import slash_command
-from tests.support.slack_app import started_apps
-from tests.support.wait import wait_for
 
 PLAIN = "27821234567"  # the card's recipient (sandbox: 003, then 004 a second later)
 PHONE_B = "27821110001"
@@ -51,9 +48,9 @@ def outage() -> Iterator[OutageSlack]:
 
 
 @pytest.fixture
-def make_app(outage: OutageSlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
-    """The app with `outage` as its Slack."""
-    yield from started_apps(FaultApp, outage, tmp_path)
+def slack(outage: OutageSlack) -> OutageSlack:
+    """The app's Slack is `outage`."""
+    return outage
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -72,7 +69,7 @@ def in_thread(slack: OutageSlack, channel: str, root: str) -> list[dict[str, Any
 
 
 def test_requests_are_answered_while_slack_is_down_and_everything_arrives_once(
-    make_app: Callable[..., FaultApp], outage: OutageSlack
+    make_app: Callable[..., RunningApp], outage: OutageSlack
 ) -> None:
     app = make_app()
     app.send(f"send {PLAIN} Meeting moved to 4")

@@ -37,7 +37,7 @@ from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.gateway.clickatell_http.gateway import ClickatellHttpGateway
 from bot.gateway.clickatell_http.sandbox import SandboxServer
 from bot.sms.refusals import Refused
-from tests.inbound.callbacks import form, mo_params, status_params
+from bot.testing.callbacks import form, mo_params, status_params
 
 PHONE, OTHER = "27821234567", "27831234567"
 ACCOUNT = "3456"

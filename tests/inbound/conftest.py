@@ -1,36 +1,25 @@
-"""Fixtures of the inbound tests."""
+"""Fixtures of the inbound tests: the app with short waits and the sandbox's time moved by the
+test (`INBOUND`), and a rig of the inbound pieces without HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import InboundHarness
+from bot.testing.app import INBOUND, AppOptions
+from bot.testing.slack import FakeSlack
 from tests.inbound.rig import Rig
-from tests.support.slack_app import started_apps
 
 
 @pytest.fixture
-def slack() -> Iterator[HistorySlack]:
-    with HistorySlack() as fake:
-        yield fake
+def app_options() -> AppOptions:
+    return INBOUND
 
 
 @pytest.fixture
-def rig(tmp_path: Path, slack: HistorySlack) -> Iterator[Rig]:
+def rig(tmp_path: Path, slack: FakeSlack) -> Iterator[Rig]:
     built = Rig(tmp_path, slack)
     yield built
     built.close()
-
-
-@pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
-    yield from started_apps(InboundHarness, slack, tmp_path)
-
-
-@pytest.fixture
-def app(make_app: Callable[..., InboundHarness]) -> InboundHarness:
-    return make_app()

@@ -1,15 +1,13 @@
 """A deterministic rig for the inbound pieces: the real `Inbound` (processor, router, outbox,
-relay) on a real database and a `HistorySlack`, with ONE fake clock for storage and workers and
-no background threads: a test stores callbacks, then calls `process()` and `drain()` itself.
+relay) on a real database, the shared `FakeSlack` and the in-memory `MemoryGateway`, with ONE
+manual clock for storage and workers and no background threads: a test stores callbacks, then
+calls `process()` and `drain()` itself. (Not the app: `bot.testing.app` starts that.)
 """
 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,102 +15,26 @@ from slack_sdk import WebClient
 
 from bot.config import settings_from
 from bot.domain.records import NewRecipient, Send
-from bot.gateway.base import (
-    Balance,
-    Capabilities,
-    MessageStatus,
-    Planned,
-    RecipientResult,
-    SendResult,
-)
-from bot.gateway.clickatell_http.codes import delivery_status
-from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
-from bot.gateway.clickatell_http.gateway import CAPABILITIES
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.inbound.outbox import Timing
-from bot.storage import Storage, open_storage
-from tests.inbound.callbacks import form, mo_params, status_params
-from tests.inbound.fakes import HistorySlack
+from bot.storage import open_storage
+from bot.testing.callbacks import form, mo_params, status_params
+from bot.testing.clocks import ManualClock
+from bot.testing.gateway import MemoryGateway
+from bot.testing.slack import FakeSlack
+from bot.testing.state import send_with_card
 
 SMS_CHANNEL = "C0SMS"
 CHANNEL = "C0GENERAL"
 START = 1_750_000_000.0
 
 
-def send_with_card(
-    storage: Storage,
-    slack: WebClient,
-    channel: str,
-    recipients: Sequence[NewRecipient],
-    *,
-    user: str = "U0ALICE",
-    text: str = "Hello",
-) -> Send:
-    """A recorded send whose card is posted, as `/sms send` leaves it (also the benchmarks')."""
-    send = storage.sends.record(
-        slack_user=user, channel=channel, text=text, encoding="gsm7", parts=1, recipients=recipients
-    )
-    response = slack.chat_postMessage(channel=channel, text="card")
-    storage.sends.attach_card(send.id, channel, response["ts"])
-    return storage.sends.get(send.id)
-
-
-class Clock:
-    def __init__(self, now: float = START):
-        self.now = now
-
-    def seconds(self) -> float:
-        return self.now
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class FakeGateway:
-    """What the relay, the balance watcher and the callback endpoints need from the gateway
-    (the port, bot.gateway.base.Gateway); callbacks are the legacy API's, as the rig posts."""
-
-    credit: float = 100.0
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-    failures: list[Exception] = field(default_factory=list)
-    known: dict[str, str] = field(default_factory=dict)  # client ID -> message ID
-    capabilities: Capabilities = CAPABILITIES
-    callbacks: ClickatellHttpCallbacks = field(
-        default_factory=lambda: ClickatellHttpCallbacks("sandbox")
-    )
-
-    def plan(self, to: Sequence[str], *, client_id: str | None = None) -> tuple[Planned, ...]:
-        return tuple(Planned(number, client_id or uuid.uuid4().hex) for number in to)
-
-    def send(self, planned: Sequence[Planned], text: str, **_options: object) -> SendResult:
-        if self.failures:
-            raise self.failures.pop(0)
-        (recipient,) = planned
-        to, climsgid = recipient.to, recipient.client_id
-        apimsgid = uuid.uuid4().hex
-        self.sent.append((to, text, climsgid))
-        self.known[climsgid] = apimsgid
-        return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
-
-    def find_sent(self, client_id: str) -> MessageStatus | None:
-        if client_id not in self.known:
-            return None
-        return MessageStatus(self.known[client_id], delivery_status("003"))
-
-    def balance(self) -> Balance:
-        return Balance(self.credit)
-
-
 class Rig:
-    def __init__(self, tmp_path: Path, fake: HistorySlack, timing: Timing | None = None):
-        self.clock = Clock()
+    def __init__(self, tmp_path: Path, fake: FakeSlack, timing: Timing | None = None):
+        self.clock = ManualClock(START)
         self.fake = fake
         self.storage = open_storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
-        self.gateway = FakeGateway()
+        self.gateway = MemoryGateway()
         settings = settings_from(
             {
                 "SLACK_BOT_TOKEN": "xoxb-rig",

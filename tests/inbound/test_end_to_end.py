@@ -12,9 +12,10 @@ import json
 import requests
 
 from bot.gateway.clickatell_http.sandbox import UNICODE_REPLY_TEXT
-from tests.inbound.callbacks import post, status_params
-from tests.inbound.harness import CHANNEL, SMS_CHANNEL, InboundHarness
-from tests.support.wait import wait_for
+from bot.testing.app import SMS_CHANNEL, RunningApp
+from bot.testing.callbacks import post, status_params
+from bot.testing.signing import CHANNEL
+from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"
 UNICODE = "27825550104"
@@ -22,7 +23,7 @@ STOPS = "27825550105"
 PLAIN = "27821234567"
 
 
-def sent_and_recorded(app: InboundHarness, count: int = 1) -> None:
+def sent_and_recorded(app: RunningApp, count: int = 1) -> None:
     """The gateway accepted the send(s) and the app stored the answer."""
     wait_for(lambda: len(app.sandbox.messages()) >= count, what="the gateway send")
 
@@ -33,18 +34,18 @@ def sent_and_recorded(app: InboundHarness, count: int = 1) -> None:
     wait_for(recorded, what="the send's result")
 
 
-def card_shows(app: InboundHarness, ts: str, *words: str) -> None:
+def card_shows(app: RunningApp, ts: str, *words: str) -> None:
     wait_for(
         lambda: all(w in app.card_text(CHANNEL, ts) for w in words),
         what=f"the card to show {words}",
     )
 
 
-def thread_posts(app: InboundHarness, ts: str, channel: str = CHANNEL) -> list[dict]:
+def thread_posts(app: RunningApp, ts: str, channel: str = CHANNEL) -> list[dict]:
     return app.fake.thread(channel, ts)
 
 
-def test_reports_update_the_card_and_the_reply_lands_in_its_thread(app: InboundHarness) -> None:
+def test_reports_update_the_card_and_the_reply_lands_in_its_thread(app: RunningApp) -> None:
     app.send(f"send {ECHO} Are you coming <!channel>?")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -60,7 +61,7 @@ def test_reports_update_the_card_and_the_reply_lands_in_its_thread(app: InboundH
     assert "<!channel>" not in json.dumps(reply, ensure_ascii=False)
 
 
-def test_thread_reply_reaches_the_gateway_and_is_marked(app: InboundHarness) -> None:
+def test_thread_reply_reaches_the_gateway_and_is_marked(app: RunningApp) -> None:
     app.send(f"send {ECHO} Hello")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -80,7 +81,7 @@ def test_thread_reply_reaches_the_gateway_and_is_marked(app: InboundHarness) -> 
     added("white_check_mark")
 
 
-def test_duplicate_callbacks_are_shown_once(app: InboundHarness) -> None:
+def test_duplicate_callbacks_are_shown_once(app: RunningApp) -> None:
     app.send(f"send {PLAIN} Hi")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -101,7 +102,7 @@ def test_duplicate_callbacks_are_shown_once(app: InboundHarness) -> None:
     assert len(app.fake.calls_to("chat.update")) == updates
 
 
-def test_out_of_order_statuses_leave_the_card_received(app: InboundHarness) -> None:
+def test_out_of_order_statuses_leave_the_card_received(app: RunningApp) -> None:
     app.send(f"send {PLAIN} Order")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -115,7 +116,7 @@ def test_out_of_order_statuses_leave_the_card_received(app: InboundHarness) -> N
     assert app.storage.sends.get(1).recipients[0].status == "004"
 
 
-def test_multipart_utf16_reply_is_reassembled(app: InboundHarness) -> None:
+def test_multipart_utf16_reply_is_reassembled(app: RunningApp) -> None:
     app.send(f"send {UNICODE} Tell me something long")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -128,7 +129,7 @@ def test_multipart_utf16_reply_is_reassembled(app: InboundHarness) -> None:
     assert body == UNICODE_REPLY_TEXT  # nothing to escape in it, all three parts in order
 
 
-def test_stop_opts_out_and_later_sends_are_refused(app: InboundHarness) -> None:
+def test_stop_opts_out_and_later_sends_are_refused(app: RunningApp) -> None:
     app.send(f"send {STOPS} Promo")
     ts = app.card_ts()
     sent_and_recorded(app)
@@ -143,7 +144,7 @@ def test_stop_opts_out_and_later_sends_are_refused(app: InboundHarness) -> None:
     refusal = app.fake.wait_for_call("chat.postEphemeral")[0]
     assert "opted out" in refusal.params["text"]
     trigger = "refused-send"
-    from tests.support.signing import slash_command
+    from bot.testing.signing import slash_command
 
     app.post(
         slash_command(
@@ -155,11 +156,11 @@ def test_stop_opts_out_and_later_sends_are_refused(app: InboundHarness) -> None:
     assert len(app.sandbox.messages()) == 1  # nothing more reached the gateway
 
 
-def test_slack_answering_429_and_503_then_recovering(app: InboundHarness) -> None:
+def test_slack_answering_429_and_503_then_recovering(app: RunningApp) -> None:
     app.fake.fail("chat.postMessage", status=429, retry_after=0)
     app.fake.fail("chat.postMessage", status=503, times=2)
     session, auth = requests.Session(), app.callback_auth
-    from tests.inbound.callbacks import mo_params
+    from bot.testing.callbacks import mo_params
 
     answer = post(session, app.url + "/clickatell/mo", mo_params("mo-1", PLAIN, "hello?"), auth)
     assert answer.status_code == 200
@@ -170,7 +171,7 @@ def test_slack_answering_429_and_503_then_recovering(app: InboundHarness) -> Non
     assert len(app.fake.calls_to("chat.postMessage")) == 4  # 429, 503, 503, then delivered
 
 
-def test_health_reports_the_inbound_workers(app: InboundHarness) -> None:
+def test_health_reports_the_inbound_workers(app: RunningApp) -> None:
     health = requests.get(app.url + "/healthz", timeout=5).json()
     assert health["ok"] is True
     assert {

@@ -17,8 +17,8 @@ from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.inbound.endpoints import CallbackEndpoints, Credentials
 from bot.serve import HttpServer
 from bot.storage.sqlite import SqliteStorage
+from bot.testing.callbacks import FORM, form, get, mo_params, post, status_params
 from bot.web import MO_PATH, STATUS_PATH, WebApp
-from tests.inbound.callbacks import FORM, form, get, mo_params, post, status_params
 
 AUTH = ("clickatell", "s3cret-callback-password")
 API_ID = "3123456"

@@ -8,9 +8,9 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bot.domain.outbox import OutboxKind
-from tests.inbound.fakes import HistorySlack
+from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 POST, UPDATE = OutboxKind.POST, OutboxKind.UPDATE
 
@@ -19,11 +19,11 @@ def enqueue(rig: Rig, channel: str, text: str, order: str | None = None, **paylo
     return rig.storage.outbox.enqueue(channel, POST, {"text": text, **payload}, order_key=order)
 
 
-def texts(fake: HistorySlack, channel: str | None = None) -> list[str]:
+def texts(fake: FakeSlack, channel: str | None = None) -> list[str]:
     return [p["text"] for p in fake.posts(channel)]
 
 
-def stored_texts(fake: HistorySlack, channel: str) -> list[str]:
+def stored_texts(fake: FakeSlack, channel: str) -> list[str]:
     """What the channel shows (successful posts only), in order."""
     return [m["text"] for (ch, _), m in sorted(fake.messages.items()) if ch == channel]
 

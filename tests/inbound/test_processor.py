@@ -45,7 +45,7 @@ def test_status_found_by_climsgid_before_the_apimsgid_was_stored(rig: Rig) -> No
     recipient = send.recipients[0]
     rig.storage.sends.record_result(recipient.id, apimsgid=None)  # the answer is not in yet
     params_id = "f" * 32
-    from tests.inbound.callbacks import form, status_params
+    from bot.testing.callbacks import form, status_params
 
     params = status_params(params_id, "003", to=PHONE, climsgid=recipient.climsgid)
     rig.storage.inbox.store("status", f"{params_id}:003", form(params))

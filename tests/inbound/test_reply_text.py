@@ -6,9 +6,10 @@ to send, and the fake Slack what the thread was told.
 
 from __future__ import annotations
 
-from tests.inbound.harness import CHANNEL, InboundHarness
+from bot.testing.app import RunningApp
+from bot.testing.signing import CHANNEL
+from bot.testing.waiting import wait_for
 from tests.inbound.test_thread_replies import PLAIN, card_sent, relayed
-from tests.support.wait import wait_for
 
 TYPED = (
     "We are open till 5 :+1: :slightly_smiling_face: ask <@U0ALICE> or see "
@@ -16,11 +17,11 @@ TYPED = (
 )
 
 
-def _notes(app: InboundHarness, ts: str) -> list[str]:
+def _notes(app: RunningApp, ts: str) -> list[str]:
     return [p["text"] for p in app.fake.thread(CHANNEL, ts)]
 
 
-def test_a_reply_reaches_the_phone_as_the_person_meant_it(app: InboundHarness) -> None:
+def test_a_reply_reaches_the_phone_as_the_person_meant_it(app: RunningApp) -> None:
     app.fake.users["U0ALICE"] = {"real_name": "Alice Example", "display_name": "Alice Example"}
     ts = card_sent(app, f"send {PLAIN} Hi")
     app.reply_in_thread(TYPED, ts)
@@ -36,7 +37,7 @@ def test_a_reply_reaches_the_phone_as_the_person_meant_it(app: InboundHarness) -
     wait_for(lambda: any("Unicode" in n for n in _notes(app, ts)), what="the encoding note")
 
 
-def test_a_reply_with_a_file_relays_its_text_and_says_the_file_stays(app: InboundHarness) -> None:
+def test_a_reply_with_a_file_relays_its_text_and_says_the_file_stays(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN} Hi")
     files = [{"id": "F1", "name": "photo.jpg"}]
     app.reply_in_thread("here is the photo", ts, subtype="file_share", files=files)
@@ -47,7 +48,7 @@ def test_a_reply_with_a_file_relays_its_text_and_says_the_file_stays(app: Inboun
     )
 
 
-def test_a_reply_also_sent_to_the_channel_is_relayed(app: InboundHarness) -> None:
+def test_a_reply_also_sent_to_the_channel_is_relayed(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN} Hi")
     app.reply_in_thread("on my way", ts, subtype="thread_broadcast")
     wait_for(lambda: relayed(app), what="the relayed SMS")

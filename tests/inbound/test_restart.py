@@ -1,89 +1,38 @@
 """Nothing acknowledged is lost, and nothing is posted twice, across a SIGKILL: a real
-`python -m bot serve` subprocess (environment pointing at a fake Slack on loopback, the built-in
-sandbox, a temporary database) is killed between answering a callback 200 and delivering it to
-Slack, then started again."""
+`python -m bot serve` subprocess (`ServedApp`: environment pointing at a fake Slack on loopback,
+the built-in sandbox, a temporary database) is killed between answering a callback 200 and
+delivering it to Slack, then started again."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from bot.storage import open_storage
-from tests.inbound.callbacks import mo_params, post
-from tests.inbound.fakes import HistorySlack
-from tests.support.wait import wait_for
+from bot.testing.app import SMS_CHANNEL, AppOptions, database_path
+from bot.testing.callbacks import mo_params, post
+from bot.testing.process import ServedApp
+from bot.testing.slack import FakeSlack
+from bot.testing.state import AppState
+from bot.testing.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-SMS_CHANNEL = "C0SMS"
 AUTH = ("clickatell", "restart-test-password")
-ROOT = Path(__file__).resolve().parents[2]
-_SERVING = re.compile(r"serving on (http://127\.0\.0\.1:\d+)")
-
-
-class Server:
-    """One `python -m bot serve` process; its URL is read from the start-up line."""
-
-    def __init__(self, env: dict[str, str], cwd: Path):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._url = threading.Event()
-        self.url = ""
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._url.wait(30):
-            self.kill()
-            raise AssertionError("serve did not start:\n" + "".join(self.lines[-20:]))
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
-            found = _SERVING.search(line)
-            if found and not self.url:
-                self.url = found.group(1)
-                self._url.set()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+OPTIONS = AppOptions(
+    sms_channel=SMS_CHANNEL,
+    env={"CLICKATELL_CALLBACK_USER": AUTH[0], "CLICKATELL_CALLBACK_PASSWORD": AUTH[1]},
+)
 
 
 @pytest.fixture
-def serve(tmp_path: Path, slack: HistorySlack) -> Iterator[Callable[[], Server]]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "SLACK_BOT_TOKEN": "xoxb-restart-test",
-        "SLACK_SIGNING_SECRET": "restart-test-secret",
-        "SLACK_API_URL": slack.api_url,
-        "SMS_CHANNEL": SMS_CHANNEL,
-        "SMS_BOT_DB": str(tmp_path / "bot.sqlite3"),
-        "HOST": "127.0.0.1",
-        "PORT": "0",
-        "CLICKATELL_CALLBACK_USER": AUTH[0],
-        "CLICKATELL_CALLBACK_PASSWORD": AUTH[1],
-    }
-    started: list[Server] = []
+def serve(tmp_path: Path, slack: FakeSlack) -> Iterator[Callable[[], ServedApp]]:
+    started: list[ServedApp] = []
 
-    def start() -> Server:
-        server = Server(env, tmp_path)
+    def start() -> ServedApp:
+        server = ServedApp(slack.api_url, tmp_path, OPTIONS)
         started.append(server)
         return server
 
@@ -93,15 +42,15 @@ def serve(tmp_path: Path, slack: HistorySlack) -> Iterator[Callable[[], Server]]
 
 
 def pending(tmp_path: Path) -> int:
-    with open_storage(tmp_path / "bot.sqlite3") as storage:
-        return storage.outbox.count("pending")
+    with AppState.opened(database_path(tmp_path)) as state:
+        return state.outbox_pending()
 
 
-def shown(slack: HistorySlack) -> list[str]:
+def shown(slack: FakeSlack) -> list[str]:
     return [m["text"] for m in slack.channel_messages(SMS_CHANNEL)]
 
 
-def send_mo(server: Server, momsgid: str, text: str) -> None:
+def send_mo(server: ServedApp, momsgid: str, text: str) -> None:
     answer = post(
         requests.Session(),
         server.url + "/clickatell/mo",
@@ -112,7 +61,7 @@ def send_mo(server: Server, momsgid: str, text: str) -> None:
 
 
 def test_killed_before_slack_accepted_delivers_after_restart(
-    serve: Callable[[], Server], slack: HistorySlack, tmp_path: Path
+    serve: Callable[[], ServedApp], slack: FakeSlack, tmp_path: Path
 ) -> None:
     slack.fail("chat.postMessage", status=503, times=1_000_000)  # Slack is down
     first = serve()
@@ -128,7 +77,7 @@ def test_killed_before_slack_accepted_delivers_after_restart(
 
 
 def test_killed_after_slack_accepted_is_not_posted_again(
-    serve: Callable[[], Server], slack: HistorySlack, tmp_path: Path
+    serve: Callable[[], ServedApp], slack: FakeSlack, tmp_path: Path
 ) -> None:
     slack.hold("chat.postMessage")  # Slack takes the post but the answer never gets back
     first = serve()

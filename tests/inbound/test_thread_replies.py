@@ -8,10 +8,11 @@ from pathlib import Path
 
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import NewRecipient
-from tests.inbound.callbacks import mo_params, post
-from tests.inbound.harness import CHANNEL, SMS_CHANNEL, USER, InboundHarness
+from bot.testing.app import SMS_CHANNEL, RunningApp
+from bot.testing.callbacks import mo_params, post
+from bot.testing.signing import CHANNEL, USER
+from bot.testing.waiting import wait_for
 from tests.inbound.rig import Rig
-from tests.support.wait import wait_for
 
 ECHO = "27825550103"
 FAILS = "27825550101"
@@ -19,7 +20,7 @@ PLAIN = "27821234567"
 OTHER = "27821234568"
 
 
-def card_sent(app: InboundHarness, text: str) -> str:
+def card_sent(app: RunningApp, text: str) -> str:
     count = len(app.sandbox.messages())
     app.send(text)
     ts = app.card_ts()
@@ -27,7 +28,7 @@ def card_sent(app: InboundHarness, text: str) -> str:
     return ts
 
 
-def relayed(app: InboundHarness) -> list[tuple[str, str]]:
+def relayed(app: RunningApp) -> list[tuple[str, str]]:
     """What the gateway received from thread replies (not from cards)."""
     cards = set()
     send_id = 1
@@ -38,11 +39,11 @@ def relayed(app: InboundHarness) -> list[tuple[str, str]]:
     return [(m.to, m.text) for m in app.sandbox.messages() if m.climsgid not in cards]
 
 
-def ephemerals(app: InboundHarness) -> list[str]:
+def ephemerals(app: RunningApp) -> list[str]:
     return [c.params["text"] for c in app.fake.calls_to("chat.postEphemeral")]
 
 
-def test_a_redelivered_event_is_relayed_once(app: InboundHarness) -> None:
+def test_a_redelivered_event_is_relayed_once(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN} Hi")
     app.reply_in_thread("once only", ts, ts="1800000000.000100", event_id="EvSAME")
     app.reply_in_thread("once only", ts, ts="1800000000.000100", event_id="EvSAME")  # retry
@@ -52,7 +53,7 @@ def test_a_redelivered_event_is_relayed_once(app: InboundHarness) -> None:
     assert relayed(app) == [(PLAIN, "once only")]
 
 
-def test_notes_bot_messages_and_subtypes_stay_in_slack(app: InboundHarness) -> None:
+def test_notes_bot_messages_and_subtypes_stay_in_slack(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN} Hi")
     app.reply_in_thread("note: call them tomorrow", ts)
     app.reply_in_thread("NOTE:  internal", ts)
@@ -64,7 +65,7 @@ def test_notes_bot_messages_and_subtypes_stay_in_slack(app: InboundHarness) -> N
     assert relayed(app) == [(PLAIN, "the real one")]
 
 
-def test_edit_or_delete_of_a_texted_reply_gets_a_note(app: InboundHarness) -> None:
+def test_edit_or_delete_of_a_texted_reply_gets_a_note(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN} Hi")
     _, reply_ts = app.reply_in_thread("meet at 5", ts)
     wait_for(lambda: relayed(app), what="the relayed SMS")
@@ -124,7 +125,7 @@ def test_people_not_allowed_are_refused(make_app) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_card_with_several_numbers_and_no_reply_asks_for_sms_send(app: InboundHarness) -> None:
+def test_card_with_several_numbers_and_no_reply_asks_for_sms_send(app: RunningApp) -> None:
     ts = card_sent(app, f"send {PLAIN},{OTHER} Hi both")
     wait_for(lambda: app.storage.sends.get(1).recipients[1].apimsgid, what="both accepted")
     app.reply_in_thread("who gets this?", ts)
@@ -141,7 +142,7 @@ def test_card_with_several_numbers_and_no_reply_asks_for_sms_send(app: InboundHa
     assert relayed(app) == [(OTHER, "great")]
 
 
-def test_reply_in_a_conversation_thread_goes_to_its_number(app: InboundHarness) -> None:
+def test_reply_in_a_conversation_thread_goes_to_its_number(app: RunningApp) -> None:
     import requests
 
     auth = app.callback_auth
@@ -154,7 +155,7 @@ def test_reply_in_a_conversation_thread_goes_to_its_number(app: InboundHarness) 
     assert [(m.to, m.text) for m in app.sandbox.messages()] == [(PLAIN, "hello, who is this?")]
 
 
-def test_a_failed_relay_is_marked_and_explained(app: InboundHarness) -> None:
+def test_a_failed_relay_is_marked_and_explained(app: RunningApp) -> None:
     ts = card_sent(app, f"send {FAILS} Hi")
     _, reply_ts = app.reply_in_thread("are you there?", ts)
     wait_for(lambda: relayed(app), what="the relayed SMS")

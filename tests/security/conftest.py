@@ -1,42 +1,19 @@
-"""Fixtures of the abuse and security tests: a fake Slack, the real app, an error recorder."""
+"""Fixtures of the abuse and security tests: the app with short waits and no low-balance
+watcher (`QUIET`: the gateway sees only the requests a test causes), an error recorder."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import InboundHarness
-from tests.security.support import ErrorLog, start_app
+from bot.testing.app import QUIET, AppOptions
+from tests.security.support import ErrorLog
 
 
 @pytest.fixture
-def slack() -> Iterator[HistorySlack]:
-    with HistorySlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., InboundHarness]]:
-    """Start the app with extra environment variables; stopped after the test."""
-    started: list[InboundHarness] = []
-
-    def start(**env: Any) -> InboundHarness:
-        harness = start_app(slack, tmp_path / f"app{len(started)}", **env)
-        started.append(harness)
-        return harness
-
-    yield start
-    for harness in reversed(started):
-        harness.stop()
-
-
-@pytest.fixture
-def app(make_app: Callable[..., InboundHarness]) -> InboundHarness:
-    return make_app()
+def app_options() -> AppOptions:
+    return QUIET
 
 
 @pytest.fixture

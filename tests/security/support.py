@@ -1,42 +1,22 @@
-"""Shared pieces of the abuse and security tests (issue 6).
+"""Pieces only the abuse and security tests use (the app, the fake Slack, the gateway counter
+and the state reads are bot/testing's).
 
 - `ErrorLog` records every ERROR-level log record and every exception that escapes a thread
   (`threading.excepthook`): an abuse test fails on any of them, because "never an unhandled
   exception" includes the background workers, not only the HTTP answer.
-- `QUIET`: the inbound tests' fast timings with the low-balance watcher off, so the gateway sees
-  only the requests a test causes (the watcher would ask `getbalance` at start-up).
-- `start_app`: the real app (`tests.inbound.harness.InboundHarness`: Runtime on 127.0.0.1:0, the
-  in-process sandbox, a `HistorySlack`) with those options.
-- `GatewayCounter` counts the commands the sandbox receives; `state_snapshot` reads the durable
-  state a refused command must not change, through a storage of its own (the repositories, not
-  the database's tables).
+- `raw_request` writes one HTTP/1.1 request byte for byte (a client library would re-encode
+  it), for requests no well-behaved client sends.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-
-from bot.storage import open_storage
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import FAST, InboundHarness
-
-QUIET = dataclasses.replace(FAST, low_balance=0.0)
-
-# What a refused command must leave exactly as it was: sends with their recipients, contacts,
-# opt-outs, conversations and waiting SMS parts (claims, inbox and outbox are bookkeeping: a
-# refusal may claim the request's ID and queue the refusal itself).
-EVERYTHING = 1_000_000  # a limit no test's database reaches
-_END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class ErrorLog(logging.Handler):
@@ -80,46 +60,6 @@ class ErrorLog(logging.Handler):
     def assert_clean(self, context: str = "") -> None:
         problems = self.problems()
         assert not problems, f"{context}: errors logged or raised in a thread: {problems}"
-
-
-def start_app(slack: HistorySlack, directory: Path, **env: str) -> InboundHarness:
-    directory.mkdir(parents=True, exist_ok=True)
-    return InboundHarness(slack, directory, env=env, options=QUIET)
-
-
-class GatewayCounter:
-    """Counts the commands the in-process sandbox handles (every request that reaches it, auth
-    included) by wrapping its single entry point."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.commands: list[str] = []
-        self._lock = threading.Lock()
-        original = sandbox.handle
-
-        def counting(namespace: str, command: str, params: Any, method: str) -> str:
-            with self._lock:
-                self.commands.append(command)
-            return original(namespace, command, params, method)
-
-        sandbox.handle = counting
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.commands)
-
-
-def state_snapshot(db_path: str | Path) -> dict[str, list[Any]]:
-    """Every stored record of that state, read through a storage of our own."""
-    with open_storage(db_path) as storage:
-        sends = {entry.send_id for entry in storage.sends.recent_log(limit=EVERYTHING)}
-        conversations = storage.conversations.recent(limit=EVERYTHING)
-        return {
-            "sends": [storage.sends.get(send_id) for send_id in sorted(sends)],
-            "contacts": storage.contacts.all(),
-            "opt_outs": storage.opt_outs.all(),
-            "conversations": sorted(conversations, key=lambda c: c.id),
-            "mo_parts": storage.mo_parts.stale(timedelta(0), now=_END_OF_TIME),
-        }
 
 
 @dataclass(frozen=True)
@@ -180,38 +120,3 @@ def _read_response(sock: socket.socket) -> RawResponse:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return RawResponse(int(status_line.split()[1]), headers, body)
-
-
-def inbox_rows(db_path: str | Path) -> int:
-    """Callbacks stored so far, processed or not."""
-    with open_storage(db_path) as storage:
-        return storage.inbox.count()
-
-
-def inbox_settled(db_path: str | Path) -> bool:
-    """Every stored callback has been through the processor at least once."""
-    with open_storage(db_path) as storage:
-        waiting = storage.inbox.unprocessed(limit=EVERYTHING)
-    return all(item.attempts > 0 for item in waiting)
-
-
-def inbox_failures(db_path: str | Path) -> list[str]:
-    """Processing errors recorded on callbacks, besides 'not one of ours (yet)'."""
-    with open_storage(db_path) as storage:
-        failed = storage.inbox.failures(limit=EVERYTHING)
-    return [
-        item.last_error
-        for item in failed
-        if item.last_error is not None and item.last_error != "message not known (yet)"
-    ]
-
-
-@contextmanager
-def running_app(directory: Path, **env: str) -> Iterator[InboundHarness]:
-    """A started app with its own fake Slack, stopped (and the fake closed) afterwards."""
-    with HistorySlack() as fake:
-        harness = start_app(fake, directory, **env)
-        try:
-            yield harness
-        finally:
-            harness.stop()

@@ -20,16 +20,18 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
-from tests.inbound.harness import CHANNEL, InboundHarness
-from tests.security.support import ErrorLog, GatewayCounter, state_snapshot
-from tests.support.signing import (
+from bot.testing.app import RunningApp
+from bot.testing.sandbox import GatewayCalls
+from bot.testing.signing import (
+    CHANNEL,
     block_action,
     modal_state,
     slash_command,
     view_action,
     view_submission,
 )
-from tests.support.wait import wait_for
+from bot.testing.waiting import wait_for
+from tests.security.support import ErrorLog
 
 ALICE, ADMIN, MALLORY = "U0ALICE", "U0ADMIN", "U0MALLORY"
 BOB = "27821234567"
@@ -38,23 +40,23 @@ VOUCHER = "1234567890123456"
 
 
 @pytest.fixture
-def guarded(make_app: Callable[..., InboundHarness]) -> InboundHarness:
-    return make_app(SMS_ALLOWED_USERS=ALICE, SMS_ADMINS=ADMIN)
+def guarded(make_app: Callable[..., RunningApp]) -> RunningApp:
+    return make_app(env={"SMS_ALLOWED_USERS": ALICE, "SMS_ADMINS": ADMIN})
 
 
-def _command(app: InboundHarness, text: str, user: str, name: str) -> None:
+def _command(app: RunningApp, text: str, user: str, name: str) -> None:
     request = slash_command(
         text, user_id=user, trigger_id=name, response_url=app.fake.response_url(name)
     )
     assert app.post(request).status_code == 200
 
 
-def _answer(app: InboundHarness, name: str) -> str:
+def _answer(app: RunningApp, name: str) -> str:
     calls = app.fake.wait_for_call("response_url", lambda c: c.path.endswith("/" + name))
     return json.dumps(calls[0].params, ensure_ascii=False)
 
 
-def _alices_scheduled_card(app: InboundHarness) -> Any:
+def _alices_scheduled_card(app: RunningApp) -> Any:
     """Alice's contact and a scheduled SMS whose card has a Cancel button and a thread."""
     _command(app, f"contact add bob {BOB}", ALICE, "setup-contact")
     _answer(app, "setup-contact")
@@ -78,13 +80,13 @@ def _view(user_channel: str, to: str, text: str, view_id: str) -> dict[str, Any]
 
 
 def test_someone_not_allowed_is_refused_everywhere_without_gateway_call_or_change(
-    guarded: InboundHarness, errors: ErrorLog
+    guarded: RunningApp, errors: ErrorLog
 ) -> None:
     app = guarded
     send = _alices_scheduled_card(app)
     apimsgid = send.recipients[0].apimsgid
-    gateway = GatewayCounter(app.sandbox)
-    before = state_snapshot(app.settings.db_path)
+    gateway = GatewayCalls(app.sandbox)
+    before = app.state.snapshot()
     messages_before = app.sandbox.messages()
     slack_before = {m: len(app.fake.calls_to(m)) for m in ("views.open", "chat.postMessage")}
 
@@ -151,31 +153,31 @@ def test_someone_not_allowed_is_refused_everywhere_without_gateway_call_or_chang
     app.wait_idle()
     assert app.fake.calls_to("views.update") == []
     assert gateway.commands == []
-    after = state_snapshot(app.settings.db_path)
+    after = app.state.snapshot()
     assert after == before, repr([(before[t], after[t]) for t in before if before[t] != after[t]])
     assert app.sandbox.messages() == messages_before
     assert {m: len(app.fake.calls_to(m)) for m in slack_before} == slack_before  # no card, form
     errors.assert_clean("refusing an intruder")
 
 
-def test_the_same_paths_work_for_an_allowed_user(guarded: InboundHarness) -> None:
+def test_the_same_paths_work_for_an_allowed_user(guarded: RunningApp) -> None:
     """The control: the counter and the snapshot do see what an allowed user causes."""
     app = guarded
     _alices_scheduled_card(app)
-    gateway = GatewayCounter(app.sandbox)
-    before = state_snapshot(app.settings.db_path)
+    gateway = GatewayCalls(app.sandbox)
+    before = app.state.snapshot()
     _command(app, "balance", ALICE, "a-balance")
     assert "Credit" in _answer(app, "a-balance")
     _command(app, "contact add eve 27821234568", ALICE, "a-contact")
     _answer(app, "a-contact")
     assert gateway.commands  # getbalance (after auth)
-    assert state_snapshot(app.settings.db_path) != before
+    assert app.state.snapshot() != before
 
 
 @pytest.mark.parametrize("user", [ALICE, MALLORY])
-def test_only_admins_redeem(guarded: InboundHarness, user: str) -> None:
+def test_only_admins_redeem(guarded: RunningApp, user: str) -> None:
     app = guarded
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     _command(app, f"redeem {VOUCHER}", user, "redeem")
     answer = _answer(app, "redeem")
     reason = "Only admins may redeem" if user == ALICE else "not allowed"
@@ -185,10 +187,10 @@ def test_only_admins_redeem(guarded: InboundHarness, user: str) -> None:
     assert app.sandbox.balance == 100.0
 
 
-def test_an_admin_redeems(guarded: InboundHarness) -> None:
+def test_an_admin_redeems(guarded: RunningApp) -> None:
     """The control: an admin (not in SMS_ALLOWED_USERS) reaches token_pay."""
     app = guarded
-    gateway = GatewayCounter(app.sandbox)
+    gateway = GatewayCalls(app.sandbox)
     _command(app, f"redeem {VOUCHER}", ADMIN, "redeem")
     assert "605" in _answer(app, "redeem") or "redeemed" in _answer(app, "redeem").lower()
     assert "token_pay" in gateway.commands

@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from bot.inbound import endpoints
-from tests.inbound.callbacks import form, get, mo_params, post, status_params
-from tests.inbound.harness import InboundHarness
-from tests.security.support import inbox_rows, raw_request
+from bot.testing.app import RunningApp
+from bot.testing.callbacks import form, get, mo_params, post, status_params
+from tests.security.support import raw_request
 
 PATHS = ("/clickatell/status", "/clickatell/mo")
 
@@ -26,8 +26,8 @@ def _params(path: str, **overrides: str) -> dict[str, Any]:
     return {**mo_params("mo-auth-1", "27825550103", "hello"), **overrides}
 
 
-def _stored(app: InboundHarness) -> int:
-    return inbox_rows(app.settings.db_path)
+def _stored(app: RunningApp) -> int:
+    return app.state.inbox_total()
 
 
 def _basic(user: str, password: str) -> str:
@@ -43,7 +43,7 @@ def _basic(user: str, password: str) -> str:
     ["missing", "wrong user", "wrong password", "empty password", "both wrong"],
 )
 def test_callback_without_the_right_credentials_is_401(
-    app: InboundHarness, method: str, credentials: str
+    app: RunningApp, method: str, credentials: str
 ) -> None:
     user, password = app.callback_auth
     auth = {
@@ -76,7 +76,7 @@ def test_callback_without_the_right_credentials_is_401(
         "basic " + "A" * 5000,
     ],
 )
-def test_garbled_authorization_is_401_not_5xx(app: InboundHarness, header: str) -> None:
+def test_garbled_authorization_is_401_not_5xx(app: RunningApp, header: str) -> None:
     for path in PATHS:
         answer = raw_request(
             app.url, "POST", path.encode(), {"Authorization": header}, form(_params(path))
@@ -85,7 +85,7 @@ def test_garbled_authorization_is_401_not_5xx(app: InboundHarness, header: str) 
         assert "www-authenticate" in answer.headers
 
 
-def test_the_right_credentials_are_accepted(app: InboundHarness) -> None:
+def test_the_right_credentials_are_accepted(app: RunningApp) -> None:
     """The control for the refusals above: same requests, right credentials."""
     for path in PATHS:
         answer = post(app.http, app.url + path, _params(path), app.callback_auth)
@@ -110,7 +110,7 @@ class CompareSpy:
     ["right", "wrong user", "wrong password", "both wrong", "missing"],
 )
 def test_user_and_password_are_both_compared_in_constant_time(
-    app: InboundHarness, monkeypatch: pytest.MonkeyPatch, given: str
+    app: RunningApp, monkeypatch: pytest.MonkeyPatch, given: str
 ) -> None:
     """Timing-safe: both the user and the password go through hmac.compare_digest, on every
     request, whether or not the user matched (no early exit that would tell them apart)."""
@@ -152,7 +152,7 @@ def test_credentials_are_not_compared_with_equality(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("api_id", ["12345", "", "sandbox ", "SANDBOX", "sandbox\x00", "sandbo"])
-def test_another_accounts_api_id_is_403(app: InboundHarness, method: str, api_id: str) -> None:
+def test_another_accounts_api_id_is_403(app: RunningApp, method: str, api_id: str) -> None:
     send = get if method == "GET" else post
     for path in PATHS:
         answer = send(app.http, app.url + path, _params(path, api_id=api_id), app.callback_auth)
@@ -162,7 +162,7 @@ def test_another_accounts_api_id_is_403(app: InboundHarness, method: str, api_id
     assert _stored(app) == (2 if api_id == "sandbox " else 0)
 
 
-def test_repeated_api_id_cannot_smuggle_another_account(app: InboundHarness) -> None:
+def test_repeated_api_id_cannot_smuggle_another_account(app: RunningApp) -> None:
     """The first value of a repeated name is the one checked AND the one decoded."""
     path = PATHS[0]
     body = b"api_id=12345&" + form(_params(path))
@@ -181,9 +181,7 @@ def test_repeated_api_id_cannot_smuggle_another_account(app: InboundHarness) -> 
 
 
 @pytest.mark.parametrize("sender", ["abc", "+", "<!channel>", "--", "unknown", "27 82 abc"])
-def test_mo_from_something_that_is_not_a_phone_number_is_400(
-    app: InboundHarness, sender: str
-) -> None:
+def test_mo_from_something_that_is_not_a_phone_number_is_400(app: RunningApp, sender: str) -> None:
     """An inbound SMS comes from a phone number; anything else is a malformed callback (it used
     to be accepted and posted as a conversation with an empty number)."""
     params = mo_params("mo-bad-sender", sender, "hello")

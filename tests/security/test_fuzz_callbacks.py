@@ -15,16 +15,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.inbound.harness import InboundHarness
-from tests.security.support import (
-    ErrorLog,
-    RawResponse,
-    inbox_failures,
-    inbox_settled,
-    raw_request,
-    running_app,
-)
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp, running_app
+from bot.testing.waiting import wait_for
+from tests.security.support import ErrorLog, RawResponse, raw_request
 
 ALLOWED = {200, 400, 401, 403, 413}
 MAX_BODY = 64 * 1024
@@ -115,12 +108,12 @@ def attempts(draw: st.DrawFn) -> Attempt:
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InboundHarness]:
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     with running_app(tmp_path_factory.mktemp("fuzz-callbacks")) as harness:
         yield harness
 
 
-def _authorization(app: InboundHarness, which: str) -> dict[str, str]:
+def _authorization(app: RunningApp, which: str) -> dict[str, str]:
     user, password = app.callback_auth
     if which == "none":
         return {}
@@ -130,7 +123,7 @@ def _authorization(app: InboundHarness, which: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def _send(app: InboundHarness, attempt: Attempt) -> RawResponse:
+def _send(app: RunningApp, attempt: Attempt) -> RawResponse:
     headers = _authorization(app, attempt.auth)
     form = attempt.form()
     if attempt.method == "GET":
@@ -150,10 +143,8 @@ def _request_target_safe(query: bytes) -> bytes:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(attempt=attempts())
-def test_any_callback_gets_a_4xx_or_200_never_a_5xx(
-    fuzz_app: InboundHarness, attempt: Attempt
-) -> None:
-    db = fuzz_app.settings.db_path
+def test_any_callback_gets_a_4xx_or_200_never_a_5xx(fuzz_app: RunningApp, attempt: Attempt) -> None:
+    state = fuzz_app.state
     with ErrorLog().installed() as errors:
         answer = _send(fuzz_app, attempt)
         event(f"{attempt.path} {answer.status}")
@@ -166,7 +157,7 @@ def test_any_callback_gets_a_4xx_or_200_never_a_5xx(
         if answer.status == 401:
             assert answer.headers.get("www-authenticate", "").startswith("Basic ")
         # Whatever was accepted goes through the processor and out to Slack without an error.
-        wait_for(lambda: inbox_settled(db), what="the processor to take the callback")
-        wait_for(lambda: fuzz_app.storage.outbox.count() == 0, what="the outbox to drain")
+        wait_for(state.inbox_settled, what="the processor to take the callback")
+        wait_for(lambda: state.outbox_pending() == 0, what="the outbox to drain")
         errors.assert_clean(f"{attempt.method} {attempt.path}")
-    assert inbox_failures(db) == []
+    assert state.inbox_failures() == []

@@ -3,10 +3,11 @@ client returns a typed result or raises a GatewayError (never anything else), an
 command facing such a gateway answers the person with a clear message (never the "something
 went wrong" of an unexpected exception, never an error in the log).
 
-Both run over loopback against `ScriptedServer`, a real HTTP server answering from a script."""
+Both run over loopback against `ScriptedGateway`, a real HTTP server answering from a script."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -21,12 +22,12 @@ from bot.gateway.base import Coverage, GatewayError, Redeemed
 from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.types import MessageCharge, MessageStatus, SendResult
 from bot.sms.refusals import Refused
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import InboundHarness
-from tests.security.support import ErrorLog, start_app
-from tests.support.scripted_server import SESSION_ID, Reply, Request, ScriptedServer
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
+from bot.testing.app import QUIET, RunningApp
+from bot.testing.gateway import SESSION_ID, Reply, Request, ScriptedGateway
+from bot.testing.signing import slash_command
+from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
+from tests.security.support import ErrorLog
 
 NUMBER = "27821234567"
 OTHER = "27821234568"
@@ -67,15 +68,6 @@ class Answer:
 answers = st.builds(Answer, body, status, st.booleans())
 
 
-class QuickScriptedServer(ScriptedServer):
-    """ScriptedServer that stays quiet when a client drops a reply it did not want."""
-
-    def __init__(self, script: Callable[[Request], Reply]) -> None:
-        super().__init__(script)
-        # A client dropping a connection whose reply it did not want (204 with a body) is noise.
-        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-
-
 class Script:
     """The scripted gateway's current answer (one server for the whole module)."""
 
@@ -87,9 +79,10 @@ class Script:
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[tuple[ScriptedServer, Script]]:
+def gateway() -> Iterator[tuple[ScriptedGateway, Script]]:
     script = Script()
-    with QuickScriptedServer(script) as server:
+    # quiet: a client dropping a connection whose reply it did not want (204 with a body) is noise
+    with ScriptedGateway(script, quiet=True) as server:
         yield server, script
 
 
@@ -120,7 +113,7 @@ def _calls(client: ClickatellClient) -> dict[str, tuple[Callable[[], Any], type 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=answers)
 def test_client_raises_only_gateway_errors(
-    gateway: tuple[ScriptedServer, Script], answer: Answer
+    gateway: tuple[ScriptedGateway, Script], answer: Answer
 ) -> None:
     server, script = gateway
     script.answer = answer
@@ -152,28 +145,28 @@ _triggers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def app_facing_gateway(
-    gateway: tuple[ScriptedServer, Script], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[InboundHarness, Script]]:
+    gateway: tuple[ScriptedGateway, Script], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningApp, Script]]:
     server, script = gateway
-    with HistorySlack() as fake:
-        harness = start_app(
-            fake,
-            tmp_path_factory.mktemp("fuzz-gateway"),
-            CLICKATELL_API_ID="12345",
-            CLICKATELL_USER="acme",
-            CLICKATELL_PASSWORD="gateway-password",
-            CLICKATELL_BASE_URL=server.url,
-            CLICKATELL_CALLBACK_PASSWORD="callback-password",
-            CLICKATELL_TIMEOUT="5",
-            SMS_ADMINS=ADMIN,
-        )
+    with FakeSlack() as fake:
+        env = {
+            "CLICKATELL_API_ID": "12345",
+            "CLICKATELL_USER": "acme",
+            "CLICKATELL_PASSWORD": "gateway-password",
+            "CLICKATELL_BASE_URL": server.url,
+            "CLICKATELL_CALLBACK_PASSWORD": "callback-password",
+            "CLICKATELL_TIMEOUT": "5",
+            "SMS_ADMINS": ADMIN,
+        }
+        directory = tmp_path_factory.mktemp("fuzz-gateway")
+        harness = RunningApp(fake, directory, dataclasses.replace(QUIET, env=env))
         try:
             yield harness, script
         finally:
             harness.stop()
 
 
-def _finished(app: InboundHarness, trigger: str) -> list[dict[str, Any]] | bool:
+def _finished(app: RunningApp, trigger: str) -> list[dict[str, Any]] | bool:
     """The command's ephemeral answers, or True for a send that went out with nothing to say."""
     answers = [
         c.params for c in app.fake.calls_to("response_url") if c.path.endswith("/" + trigger)
@@ -191,7 +184,7 @@ def _finished(app: InboundHarness, trigger: str) -> list[dict[str, Any]] | bool:
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(answer=answers, command=st.sampled_from(COMMANDS))
 def test_slash_command_facing_any_reply_answers_clearly(
-    app_facing_gateway: tuple[InboundHarness, Script], answer: Answer, command: str
+    app_facing_gateway: tuple[RunningApp, Script], answer: Answer, command: str
 ) -> None:
     app, script = app_facing_gateway
     script.answer = answer

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from bot import grammar
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT, escape, unescape
-from tests.inbound.harness import InboundHarness
-from tests.security.support import ErrorLog, running_app
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp, running_app
+from bot.testing.signing import slash_command
+from bot.testing.waiting import wait_for
+from tests.security.support import ErrorLog
 
 WORDS = [
     "send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping", "contact",
@@ -57,18 +57,18 @@ _triggers = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InboundHarness]:
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     with running_app(tmp_path_factory.mktemp("fuzz-slash")) as harness:
         yield harness
 
 
-def _post(app: InboundHarness, text: str) -> tuple[int, str]:
+def _post(app: RunningApp, text: str) -> tuple[int, str]:
     trigger = f"fuzz{next(_triggers)}"
     request = slash_command(text, trigger_id=trigger, response_url=app.fake.response_url(trigger))
     return app.post(request).status_code, trigger
 
 
-def _answered(app: InboundHarness, trigger: str) -> bool:
+def _answered(app: RunningApp, trigger: str) -> bool:
     """Answered ephemerally, or the compose form opened, or a card went out with no problem."""
     if _responses(app, trigger):
         return True
@@ -82,7 +82,7 @@ def _answered(app: InboundHarness, trigger: str) -> bool:
     )
 
 
-def _responses(app: InboundHarness, trigger: str) -> list[dict[str, Any]]:
+def _responses(app: RunningApp, trigger: str) -> list[dict[str, Any]]:
     return [c.params for c in app.fake.calls_to("response_url") if c.path.endswith("/" + trigger)]
 
 
@@ -110,7 +110,7 @@ def _check_message(params: dict[str, Any]) -> None:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=slash_text)
-def test_any_slash_text_is_acknowledged_and_answered(fuzz_app: InboundHarness, text: str) -> None:
+def test_any_slash_text_is_acknowledged_and_answered(fuzz_app: RunningApp, text: str) -> None:
     with ErrorLog().installed() as errors:
         status, trigger = _post(fuzz_app, text)
         assert status == 200, text

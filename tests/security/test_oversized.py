@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from bot.testing.app import RunningApp
+from bot.testing.signing import SECRET, signed_headers
 from bot.web import MAX_BODY, WebApp
-from tests.inbound.harness import SECRET, InboundHarness
-from tests.security.support import inbox_rows, raw_request
-from tests.support.signing import signed_headers
+from tests.security.support import raw_request
 
 PATHS = ["/slack/events", "/clickatell/status", "/clickatell/mo", "/healthz"]
 OVER = MAX_BODY + 1
 
 
-def _headers(app: InboundHarness, path: str, body: bytes) -> dict[str, str]:
+def _headers(app: RunningApp, path: str, body: bytes) -> dict[str, str]:
     """Valid credentials for the path, so the size is the only thing wrong."""
     if path == "/slack/events":
         return signed_headers(SECRET, body)
@@ -35,7 +35,7 @@ def _chunks(body: bytes, size: int = 8192) -> Iterable[bytes]:
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
-def test_body_over_64_kib_is_413(app: InboundHarness, path: str, framing: str) -> None:
+def test_body_over_64_kib_is_413(app: RunningApp, path: str, framing: str) -> None:
     body = b"text=" + b"a" * (OVER - 5)
     answer = raw_request(
         app.url,
@@ -47,11 +47,11 @@ def test_body_over_64_kib_is_413(app: InboundHarness, path: str, framing: str) -
     )
     assert answer.status == 413, (path, framing, answer)
     assert len(answer.body) < 300
-    assert inbox_rows(app.settings.db_path) == 0
+    assert app.state.inbox_total() == 0
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_announced_length_over_64_kib_is_413_before_reading(app: InboundHarness, path: str) -> None:
+def test_announced_length_over_64_kib_is_413_before_reading(app: RunningApp, path: str) -> None:
     """A Content-Length of 1 GiB with no body sent: answered at once, nothing buffered."""
     headers = {**_headers(app, path, b""), "Content-Length": str(1 << 30)}
     answer = raw_request(app.url, "POST", path.encode(), headers, b"", timeout=10)
@@ -61,7 +61,7 @@ def test_announced_length_over_64_kib_is_413_before_reading(app: InboundHarness,
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_exactly_64_kib_is_not_refused_for_its_size(
-    app: InboundHarness, path: str, framing: str
+    app: RunningApp, path: str, framing: str
 ) -> None:
     """The limit is on the body, not on its framing: chunked, 64 KiB of body take more bytes on
     the wire (chunk sizes, CRLFs), and were refused by the HTTP server until it was told so."""

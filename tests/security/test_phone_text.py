@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bot.blocks.base import escape
-from tests.inbound.callbacks import mo_params, post
-from tests.inbound.harness import CHANNEL, SMS_CHANNEL, InboundHarness
+from bot.testing.app import SMS_CHANNEL, RunningApp
+from bot.testing.callbacks import mo_params, post
+from bot.testing.signing import CHANNEL, slash_command
+from bot.testing.waiting import wait_for
 from tests.security.support import ErrorLog
-from tests.support.signing import slash_command
-from tests.support.wait import wait_for
 
 PHONE = "27821234567"
 ECHO = "27825550103"  # the sandbox phone that texts back "Got it: " + the first 40 characters
@@ -63,14 +63,12 @@ def assert_literal(post_params: dict[str, Any], phone_text: str) -> None:
     assert escape(phone_text) in post_params["text"]  # the notification: escaped, mrkdwn off
 
 
-def _posts(app: InboundHarness, channel: str) -> list[dict[str, Any]]:
+def _posts(app: RunningApp, channel: str) -> list[dict[str, Any]]:
     return wait_for(lambda: app.fake.posts(channel), what=f"a post in {channel}")
 
 
 @pytest.mark.parametrize("charset", ["ISO-8859-1", "UTF-16BE"])
-def test_a_new_conversation_shows_the_phone_text_literally(
-    app: InboundHarness, charset: str
-) -> None:
+def test_a_new_conversation_shows_the_phone_text_literally(app: RunningApp, charset: str) -> None:
     text = HOSTILE if charset == "ISO-8859-1" else HOSTILE + " Ωμέγα 😀"
     params = mo_params("mo-hostile", PHONE, text, charset=charset)
     assert post(app.http, app.url + "/clickatell/mo", params, app.callback_auth).status_code == 200
@@ -78,7 +76,7 @@ def test_a_new_conversation_shows_the_phone_text_literally(
     assert_literal(message, text)
 
 
-def test_a_reply_in_a_card_thread_shows_the_phone_text_literally(app: InboundHarness) -> None:
+def test_a_reply_in_a_card_thread_shows_the_phone_text_literally(app: RunningApp) -> None:
     """The sandbox phone echoes the card's text: markup typed in Slack comes back from a phone
     and must then be shown literally (the card itself is the sender's own mrkdwn)."""
     typed = "<!channel> *now* <@U123> &amp;"
@@ -96,7 +94,7 @@ def test_a_reply_in_a_card_thread_shows_the_phone_text_literally(app: InboundHar
     assert_literal(reply, "Got it: <!channel> *now* <@U123> &")
 
 
-def test_contact_names_and_keywords_do_not_become_markup(app: InboundHarness) -> None:
+def test_contact_names_and_keywords_do_not_become_markup(app: RunningApp) -> None:
     """A contact name is shown in our mrkdwn heading: its control sequences are escaped there;
     an opt-out note quotes the keyword the phone sent."""
     command = slash_command(

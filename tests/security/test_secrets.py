@@ -12,6 +12,7 @@ in the encodings a leak would take (URL-encoded, in a basic-auth header)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -24,12 +25,12 @@ import requests
 from bot.config import settings_from
 from bot.gateway.clickatell_http.sandbox import SandboxServer
 from bot.serve import main
-from tests.inbound.callbacks import get, mo_params, post, status_params
-from tests.inbound.fakes import HistorySlack
-from tests.inbound.harness import FAST, InboundHarness
-from tests.support.scripted_server import ScriptedServer
-from tests.support.signing import SlackRequest, event_callback, signed_headers, slash_command
-from tests.support.wait import wait_for
+from bot.testing.app import INBOUND, RunningApp
+from bot.testing.callbacks import get, mo_params, post, status_params
+from bot.testing.gateway import ScriptedGateway
+from bot.testing.signing import SlackRequest, event_callback, signed_headers, slash_command
+from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 
 BOT_TOKEN = "xoxb-7fa3c91e-SECRET-bot-token-55d0"
 SIGNING_SECRET = "signing-SECRET-b8e4f0a2c6d19e37"
@@ -43,12 +44,12 @@ ECHO = "27825550103"
 
 
 @pytest.fixture
-def gateway() -> Iterator[tuple[SandboxServer, ScriptedServer]]:
+def gateway() -> Iterator[tuple[SandboxServer, ScriptedGateway]]:
     """The sandbox as a real account (only these credentials), behind a proxy whose first two
     `auth` answers are 001: the balance watcher's check at start-up, then a command, fail."""
     sandbox = SandboxServer(api_id=API_ID, user=GATEWAY_USER, password=GATEWAY_PASSWORD)
     sandbox.start()
-    proxy = ScriptedServer(upstream=sandbox.url)
+    proxy = ScriptedGateway(upstream=sandbox.url)
     proxy.on("auth", "ERR: 001, Authentication failed", "ERR: 001, Authentication failed")
     try:
         yield sandbox, proxy
@@ -60,7 +61,7 @@ def gateway() -> Iterator[tuple[SandboxServer, ScriptedServer]]:
 class Run:
     """The app, and everything it said over HTTP."""
 
-    def __init__(self, app: InboundHarness) -> None:
+    def __init__(self, app: RunningApp) -> None:
         self.app = app
         self.answers: list[str] = []
         self._ids = 0
@@ -94,7 +95,7 @@ def _leak_forms(secret: str, user: str | None) -> list[str]:
 
 
 def test_no_secret_in_logs_output_or_messages(
-    gateway: tuple[SandboxServer, ScriptedServer],
+    gateway: tuple[SandboxServer, ScriptedGateway],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -112,9 +113,10 @@ def test_no_secret_in_logs_output_or_messages(
         "CLICKATELL_CALLBACK_PASSWORD": CALLBACK_PASSWORD,
         "SMS_ADMINS": ADMIN,
     }
-    with HistorySlack() as slack:
+    with FakeSlack() as slack:
         slack.fail("chat.postMessage", error="invalid_auth")  # the first card is refused
-        app = InboundHarness(slack, tmp_path, env=env, options=FAST)  # balance watcher on
+        options = dataclasses.replace(INBOUND, env=env)
+        app = RunningApp(slack, tmp_path, options)  # balance watcher on
         run = Run(app)
         try:
             _full_run(run, slack, proxy)
@@ -142,7 +144,7 @@ def test_no_secret_in_logs_output_or_messages(
             assert where < 0, f"secret leaked as {form!r}: …{corpus[max(0, where - 200) : where]}"
 
 
-def _full_run(run: Run, slack: HistorySlack, proxy: ScriptedServer) -> None:
+def _full_run(run: Run, slack: FakeSlack, proxy: ScriptedGateway) -> None:
     app = run.app
     wait_for(lambda: proxy.calls("auth"), what="the balance watcher's failing auth")
 
@@ -223,7 +225,7 @@ def test_no_secret_when_start_up_fails_in_socket_mode(
     """Slack refusing the bot token or the app-level token stops start-up with one line; neither
     it nor the log holds any secret (the app token is only used in Socket Mode)."""
     caplog.set_level(logging.DEBUG)
-    with HistorySlack() as slack:
+    with FakeSlack() as slack:
         slack.fail(failing, error="invalid_auth")
         settings = settings_from(
             {

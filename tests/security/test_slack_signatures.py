@@ -20,10 +20,9 @@ from bot.blocks.compose import (
     WHEN_BLOCK,
     compose_view,
 )
-from bot.storage import open_storage
-from tests.inbound.harness import SECRET, InboundHarness
-from tests.security.support import state_snapshot
-from tests.support.signing import (
+from bot.testing.app import RunningApp
+from bot.testing.signing import (
+    SECRET,
     SlackRequest,
     block_action,
     event_callback,
@@ -32,12 +31,12 @@ from tests.support.signing import (
     slash_command,
     view_submission,
 )
-from tests.support.wait import wait_for
+from bot.testing.waiting import wait_for
 
 FIVE_MINUTES = 5 * 60
 
 
-def _requests(app: InboundHarness) -> dict[str, SlackRequest]:
+def _requests(app: RunningApp) -> dict[str, SlackRequest]:
     values = {
         RECIPIENTS_BLOCK: (VALUE_ACTION, "27825550103"),
         TEXT_BLOCK: (COMPOSE_TEXT_ACTION, "forged"),
@@ -77,7 +76,7 @@ def _requests(app: InboundHarness) -> dict[str, SlackRequest]:
 class ListenerSpy:
     """Records every job the listeners hand to the work executor."""
 
-    def __init__(self, app: InboundHarness) -> None:
+    def __init__(self, app: RunningApp) -> None:
         self.jobs: list[str] = []
         executor = app.services.executor
         original = executor.submit
@@ -89,9 +88,8 @@ class ListenerSpy:
         executor.submit = submit  # type: ignore[method-assign]
 
 
-def _claims(app: InboundHarness) -> int:
-    with open_storage(app.settings.db_path) as storage:
-        return storage.claims.count()
+def _claims(app: RunningApp) -> int:
+    return app.state.claims()
 
 
 def _forgeries(request: SlackRequest) -> dict[str, dict[str, str]]:
@@ -136,11 +134,11 @@ KINDS = ["slash send", "slash compose", "cancel button", "modal submit", "thread
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_forged_replayed_or_unsigned_requests_are_401_and_run_nothing(
-    app: InboundHarness, kind: str
+    app: RunningApp, kind: str
 ) -> None:
     spy = ListenerSpy(app)
     request = _requests(app)[kind]
-    before_state, before_claims = state_snapshot(app.settings.db_path), _claims(app)
+    before_state, before_claims = app.state.snapshot(), _claims(app)
     slack_calls = len(app.fake.calls)  # auth.test at start-up
     for name, headers in _forgeries(request).items():
         answer = app.http.post(app.url + "/slack/events", data=request.body, headers=headers)
@@ -149,11 +147,11 @@ def test_forged_replayed_or_unsigned_requests_are_401_and_run_nothing(
     assert spy.jobs == []
     assert app.fake.calls[slack_calls:] == []
     assert _claims(app) == before_claims
-    assert state_snapshot(app.settings.db_path) == before_state
+    assert app.state.snapshot() == before_state
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_same_requests_signed_properly_do_run(app: InboundHarness, kind: str) -> None:
+def test_the_same_requests_signed_properly_do_run(app: RunningApp, kind: str) -> None:
     """The control for the test above: it can fail, because these requests do reach listeners."""
     spy = ListenerSpy(app)
     request = _requests(app)[kind]
@@ -165,7 +163,7 @@ def test_the_same_requests_signed_properly_do_run(app: InboundHarness, kind: str
         wait_for(lambda: spy.jobs, what=f"the {kind} listener")
 
 
-def test_a_request_replayed_within_five_minutes_runs_once(app: InboundHarness) -> None:
+def test_a_request_replayed_within_five_minutes_runs_once(app: RunningApp) -> None:
     """Within the window a captured request verifies again; the request's own ID (trigger_id)
     makes the repeat do nothing: one card, one SMS."""
     request = slash_command(

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.slack_app import AppHarness
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp
+from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"
 UNROUTABLE = "27825550102"
@@ -18,7 +18,7 @@ def _text(params: dict[str, Any]) -> str:
     return params.get("text", "") + json.dumps(params.get("blocks") or [], ensure_ascii=False)
 
 
-def _ask(app: AppHarness, command: str, user: str = ALICE) -> dict[str, Any]:
+def _ask(app: RunningApp, command: str, user: str = ALICE) -> dict[str, Any]:
     answer, name = app.command(command, user=user)
     assert answer.status_code == 200
     reply = app.wait_response(name)
@@ -26,7 +26,7 @@ def _ask(app: AppHarness, command: str, user: str = ALICE) -> dict[str, Any]:
     return reply
 
 
-def _no_gateway_call(app: AppHarness) -> None:
+def _no_gateway_call(app: RunningApp) -> None:
     """Prove a refusal made no gateway call: a later command's answer has arrived (the work
     queue moved on) and the sandbox saw no message; no card was posted."""
     _ask(app, "help")
@@ -54,14 +54,14 @@ def test_allowed_user_may_send(make_app: Callable) -> None:
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
 
 
-def test_invalid_number_is_refused_naming_it(app: AppHarness) -> None:
+def test_invalid_number_is_refused_naming_it(app: RunningApp) -> None:
     reply = _ask(app, "send 12345 hello")
     assert "'12345' is not a valid phone number" in reply["text"]
     assert "Nothing was sent" in reply["text"]
     _no_gateway_call(app)
 
 
-def test_national_number_without_region_explains_what_to_do(app: AppHarness) -> None:
+def test_national_number_without_region_explains_what_to_do(app: RunningApp) -> None:
     reply = _ask(app, "send 0821234567 hello")
     assert "SMS_DEFAULT_REGION" in reply["text"]
     _no_gateway_call(app)
@@ -75,13 +75,13 @@ def test_national_number_with_region_is_sent(make_app: Callable) -> None:
     assert {m.to for m in app.sandbox.messages()} == {ECHO}
 
 
-def test_unknown_contact_name_is_refused(app: AppHarness) -> None:
+def test_unknown_contact_name_is_refused(app: RunningApp) -> None:
     reply = _ask(app, "send nobody hello")
     assert "no contact by that name" in reply["text"]
     _no_gateway_call(app)
 
 
-def test_opted_out_number_is_refused(app: AppHarness) -> None:
+def test_opted_out_number_is_refused(app: RunningApp) -> None:
     app.services.storage.opt_outs.opt_out(ECHO, "STOP")
     reply = _ask(app, f"send +{ECHO} hello")
     assert "opted out" in reply["text"]
@@ -99,7 +99,7 @@ def test_text_over_max_parts_is_refused_with_its_length(make_app: Callable) -> N
     _no_gateway_call(app)
 
 
-def test_usage_error_says_what_is_wrong_and_the_usage(app: AppHarness) -> None:
+def test_usage_error_says_what_is_wrong_and_the_usage(app: RunningApp) -> None:
     reply = _ask(app, "sned 123 hi")
     assert "Unknown command 'sned'" in reply["text"]
     reply = _ask(app, f"send {ECHO}")
@@ -110,7 +110,7 @@ def test_usage_error_says_what_is_wrong_and_the_usage(app: AppHarness) -> None:
 # --------------------------------------------------------------------------- queries
 
 
-def _sent(app: AppHarness, to: str = ECHO) -> str:
+def _sent(app: RunningApp, to: str = ECHO) -> str:
     app.command(f"send {to} hello")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     apimsgid = app.sandbox.messages()[0].apimsgid
@@ -118,7 +118,7 @@ def _sent(app: AppHarness, to: str = ECHO) -> str:
     return apimsgid
 
 
-def test_status_in_plain_words(app: AppHarness) -> None:
+def test_status_in_plain_words(app: RunningApp) -> None:
     apimsgid = _sent(app)
     reply = _ask(app, f"status {apimsgid}")
     assert apimsgid in reply["text"]
@@ -126,7 +126,7 @@ def test_status_in_plain_words(app: AppHarness) -> None:
     assert "Sandbox" in _text(reply)
 
 
-def test_status_of_unknown_id_explains_the_gateway_code(app: AppHarness) -> None:
+def test_status_of_unknown_id_explains_the_gateway_code(app: RunningApp) -> None:
     # Neither an apimsgid nor a climsgid: reported as the unknown apimsgid (103), exactly as the
     # command line reports it (both ask the gateway port, whose query takes either ID).
     for command in ("status", "cancel", "charge"):
@@ -134,25 +134,25 @@ def test_status_of_unknown_id_explains_the_gateway_code(app: AppHarness) -> None
         assert "(gateway code 103)" in reply["text"] and "104" not in reply["text"]
 
 
-def test_status_by_our_climsgid(app: AppHarness) -> None:
+def test_status_by_our_climsgid(app: RunningApp) -> None:
     apimsgid = _sent(app)
     climsgid = app.services.storage.sends.recipient_by_apimsgid(apimsgid).climsgid
     reply = _ask(app, f"status {climsgid}")
     assert apimsgid in reply["text"]
 
 
-def test_charge(app: AppHarness) -> None:
+def test_charge(app: RunningApp) -> None:
     apimsgid = _sent(app)
     reply = _ask(app, f"charge {apimsgid}")
     assert "cost" in reply["text"] and apimsgid in reply["text"]
 
 
-def test_balance(app: AppHarness) -> None:
+def test_balance(app: RunningApp) -> None:
     reply = _ask(app, "balance")
     assert "Credit left on the account: 100" in reply["text"]
 
 
-def test_coverage(app: AppHarness) -> None:
+def test_coverage(app: RunningApp) -> None:
     assert "can be reached" in _ask(app, "coverage +27821234567")["text"]
     assert "cannot be reached" in _ask(app, f"coverage {UNROUTABLE}")["text"]
     assert "not a valid phone number" in _ask(app, "coverage 999")["text"]
@@ -169,14 +169,14 @@ def test_redeem_is_for_admins_only(make_app: Callable) -> None:
     assert "Credit left on the account: 100" not in _ask(app, "balance")["text"]
 
 
-def test_ping(app: AppHarness) -> None:
+def test_ping(app: RunningApp) -> None:
     assert "session is alive" in _text(_ask(app, "ping"))
 
 
 # --------------------------------------------------------------------------- local state
 
 
-def test_contacts_add_list_remove(app: AppHarness) -> None:
+def test_contacts_add_list_remove(app: RunningApp) -> None:
     assert "Saved contact Thandi" in _ask(app, "contact add Thandi +27821234567")["text"]
     assert "Updated contact thandi" in _ask(app, "contact add thandi 27821234568")["text"]
     listing = _text(_ask(app, "contacts"))
@@ -187,7 +187,7 @@ def test_contacts_add_list_remove(app: AppHarness) -> None:
     assert "not a valid phone number" in _ask(app, "contact add Bob 12")["text"]
 
 
-def test_log_lists_sends_with_sender_and_status(app: AppHarness) -> None:
+def test_log_lists_sends_with_sender_and_status(app: RunningApp) -> None:
     apimsgid = _sent(app)
     listing = _text(_ask(app, "log"))
     assert "<@U0ALICE>" in listing and apimsgid in listing and "hello" in listing
@@ -195,7 +195,7 @@ def test_log_lists_sends_with_sender_and_status(app: AppHarness) -> None:
     assert "No messages to +27 82 123 4567" in _ask(app, "log +27821234567")["text"]
 
 
-def test_help_lists_every_command(app: AppHarness) -> None:
+def test_help_lists_every_command(app: RunningApp) -> None:
     text = _text(_ask(app, "help"))
     for word in (
         "send",
@@ -214,7 +214,7 @@ def test_help_lists_every_command(app: AppHarness) -> None:
         assert f"/sms {word}" in text, word
 
 
-def test_an_answer_outlasts_a_moment_of_slack_errors(app: AppHarness) -> None:
+def test_an_answer_outlasts_a_moment_of_slack_errors(app: RunningApp) -> None:
     app.fake.fail("response_url", status=503, times=2)
     _, name = app.command("balance")
     answer = app.wait_response(name, count=3)  # two refused, the third delivered

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view
-from tests.support.signing import block_action, modal_state, view_action, view_submission
-from tests.support.slack_app import CHANNEL, AppHarness
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp
+from bot.testing.signing import CHANNEL, block_action, modal_state, view_action, view_submission
+from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"
 
@@ -24,7 +24,7 @@ def _blocks(params: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- Cancel button
 
 
-def _scheduled_card(app: AppHarness) -> Any:
+def _scheduled_card(app: RunningApp) -> Any:
     app.command(f"send --at +2h {ECHO} see you tomorrow")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     storage = app.services.storage
@@ -43,7 +43,7 @@ def _scheduled_card(app: AppHarness) -> Any:
     return send
 
 
-def _count_cancels(app: AppHarness) -> list[str]:
+def _count_cancels(app: RunningApp) -> list[str]:
     calls: list[str] = []
     original = app.services.gateway.cancel
 
@@ -55,7 +55,7 @@ def _count_cancels(app: AppHarness) -> list[str]:
     return calls
 
 
-def _click(app: AppHarness, send: Any, name: str, action_ts: str, user: str = "U0ALICE") -> int:
+def _click(app: RunningApp, send: Any, name: str, action_ts: str, user: str = "U0ALICE") -> int:
     request = block_action(
         action_id="cancel_send",
         value=str(send.id),
@@ -68,7 +68,7 @@ def _click(app: AppHarness, send: Any, name: str, action_ts: str, user: str = "U
     return app.post(request).status_code
 
 
-def test_cancel_button_cancels_and_updates_the_card(app: AppHarness) -> None:
+def test_cancel_button_cancels_and_updates_the_card(app: RunningApp) -> None:
     send = _scheduled_card(app)
     cancels = _count_cancels(app)
     assert _click(app, send, "click1", "1700000300.000001") == 200
@@ -86,7 +86,7 @@ def test_cancel_button_cancels_and_updates_the_card(app: AppHarness) -> None:
     assert app.services.storage.sends.get(send.id).cancelled_at is not None
 
 
-def test_double_click_calls_the_gateway_once(app: AppHarness) -> None:
+def test_double_click_calls_the_gateway_once(app: RunningApp) -> None:
     send = _scheduled_card(app)
     cancels = _count_cancels(app)
     # The same click delivered twice (a retry), then a second, later click.
@@ -110,7 +110,7 @@ def test_cancel_by_someone_not_allowed_is_refused(make_app: Callable) -> None:
     assert cancels == []
 
 
-def test_cancel_command_updates_the_card(app: AppHarness) -> None:
+def test_cancel_command_updates_the_card(app: RunningApp) -> None:
     send = _scheduled_card(app)
     _, name = app.command(f"cancel {send.recipients[0].apimsgid}")
     assert "cancelled; it will not be sent" in app.wait_response(name)["text"]
@@ -120,7 +120,7 @@ def test_cancel_command_updates_the_card(app: AppHarness) -> None:
 # --------------------------------------------------------------------------- compose modal
 
 
-def test_bare_sms_opens_the_compose_modal(app: AppHarness) -> None:
+def test_bare_sms_opens_the_compose_modal(app: RunningApp) -> None:
     answer, _ = app.command("", trigger_id="4242.4242.modal")
     assert answer.status_code == 200
     opened = app.fake.wait_for_call("views.open")[0]
@@ -153,7 +153,7 @@ def _values(to: str, text: str, when: str | None = None) -> dict[str, tuple[str,
     }
 
 
-def test_typing_updates_the_parts_and_encoding_preview(app: AppHarness) -> None:
+def test_typing_updates_the_parts_and_encoding_preview(app: RunningApp) -> None:
     view = _view(_values(ECHO, "Καλημέρα"))
     request = view_action(view, action_id=COMPOSE_TEXT_ACTION, block_id="text", value="Καλημέρα")
     assert app.post(request).status_code == 200
@@ -166,7 +166,7 @@ def test_typing_updates_the_parts_and_encoding_preview(app: AppHarness) -> None:
     assert "Καλημέρα" in shown  # the typed text is kept
 
 
-def test_submitting_the_modal_sends_once(app: AppHarness) -> None:
+def test_submitting_the_modal_sends_once(app: RunningApp) -> None:
     view = _view(_values(f"+{ECHO}", "From the modal"))
     first = app.post(view_submission(view))
     again = app.post(view_submission(view))  # submitted twice
@@ -211,7 +211,7 @@ def test_modal_send_problem_reaches_the_user_ephemerally(make_app: Callable) -> 
 # --------------------------------------------------------------------------- Slack trouble
 
 
-def test_slack_503_is_retried(app: AppHarness) -> None:
+def test_slack_503_is_retried(app: RunningApp) -> None:
     app.fake.fail("chat.postMessage", status=503)
     app.command(f"send {ECHO} through a hiccup")
     posts = app.fake.wait_for_call("chat.postMessage", count=2)
@@ -220,7 +220,7 @@ def test_slack_503_is_retried(app: AppHarness) -> None:
     assert app.slack_sleeps  # backed off (injected sleep: no real waiting)
 
 
-def test_slack_429_waits_for_retry_after(app: AppHarness) -> None:
+def test_slack_429_waits_for_retry_after(app: RunningApp) -> None:
     app.fake.fail("chat.postMessage", status=429, retry_after=7)
     app.command(f"send {ECHO} rate limited")
     app.fake.wait_for_call("chat.postMessage", count=2)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 
-from tests.support.slack_app import AppHarness
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp
+from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"
 STOPPED = "27821234567"
 
 
-def test_the_opted_out_number_is_skipped_and_the_others_are_sent(app: AppHarness) -> None:
+def test_the_opted_out_number_is_skipped_and_the_others_are_sent(app: RunningApp) -> None:
     app.services.storage.opt_outs.opt_out(STOPPED, "STOP")
     app.command(f"send {ECHO},{STOPPED} hello")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")

@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.fake_slack import Call
-from tests.support.slack_app import CHANNEL, AppHarness, Gate
-from tests.support.wait import wait_for
+from bot.testing.app import RunningApp
+from bot.testing.sandbox import Gate
+from bot.testing.signing import CHANNEL
+from bot.testing.slack import Call
+from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"  # sandbox: received, then texts back
 UNROUTABLE = "27825550102"  # sandbox: ERR 114
@@ -22,22 +24,22 @@ def _blocks_text(params: dict[str, Any]) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
-def _card_updates(app: AppHarness, predicate: Callable[[str], bool]) -> list[Call]:
+def _card_updates(app: RunningApp, predicate: Callable[[str], bool]) -> list[Call]:
     return [c for c in app.fake.calls_to("chat.update") if predicate(_blocks_text(c.params))]
 
 
-def _send_of(app: AppHarness) -> Any:
+def _send_of(app: RunningApp) -> Any:
     """The newest recorded send, or None while the work queue has not recorded it yet."""
     entries = app.services.storage.sends.recent_log()
     return app.services.storage.sends.get(entries[0].send_id) if entries else None
 
 
-def _sent_id(app: AppHarness) -> str | None:
+def _sent_id(app: RunningApp) -> str | None:
     send = _send_of(app)
     return send.recipients[0].apimsgid if send else None
 
 
-def test_send_posts_a_card_then_updates_it_with_the_result(app: AppHarness) -> None:
+def test_send_posts_a_card_then_updates_it_with_the_result(app: RunningApp) -> None:
     answer, name = app.command(f"send +{ECHO} Are you coming?")
     assert answer.status_code == 200
     assert answer.text == ""  # acknowledged silently; the card is the answer
@@ -103,7 +105,7 @@ def test_slow_gateway_does_not_block_other_commands(make_app: Callable) -> None:
     wait_for(lambda: len(app.sandbox.messages()) == 6, 10, "six SMS")
 
 
-def test_repeated_trigger_id_sends_once(app: AppHarness) -> None:
+def test_repeated_trigger_id_sends_once(app: RunningApp) -> None:
     first, _ = app.command(f"send {ECHO} only once", trigger_id="1111.2222.same")
     again, _ = app.command(f"send {ECHO} only once", trigger_id="1111.2222.same")
     assert first.status_code == again.status_code == 200
@@ -115,7 +117,7 @@ def test_repeated_trigger_id_sends_once(app: AppHarness) -> None:
     assert len(app.fake.calls_to("chat.postMessage")) == 1
 
 
-def test_contact_names_are_resolved_and_shown(app: AppHarness) -> None:
+def test_contact_names_are_resolved_and_shown(app: RunningApp) -> None:
     _, name = app.command(f"contact add Thandi +{ECHO}")
     assert "Saved contact Thandi" in app.wait_response(name)["text"]
     app.command("send thandi see you at 5")
@@ -125,7 +127,7 @@ def test_contact_names_are_resolved_and_shown(app: AppHarness) -> None:
     assert app.sandbox.messages()[0].to == ECHO
 
 
-def test_unicode_text_is_sent_as_ucs2_and_card_says_so(app: AppHarness) -> None:
+def test_unicode_text_is_sent_as_ucs2_and_card_says_so(app: RunningApp) -> None:
     app.command(f"send {ECHO} Καλημέρα 👋")
     post = app.fake.wait_for_call("chat.postMessage")[0]
     assert "Unicode (UCS-2)" in _blocks_text(post.params)
@@ -133,14 +135,14 @@ def test_unicode_text_is_sent_as_ucs2_and_card_says_so(app: AppHarness) -> None:
     assert app.sandbox.messages()[0].text == "Καλημέρα 👋"
 
 
-def test_slack_escaped_text_is_sent_as_typed(app: AppHarness) -> None:
+def test_slack_escaped_text_is_sent_as_typed(app: RunningApp) -> None:
     # Slack sends &, < and > escaped in slash-command text.
     app.command(f"send {ECHO} 5 &lt; 6 &amp; 7 &gt; 2")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     assert app.sandbox.messages()[0].text == "5 < 6 & 7 > 2"
 
 
-def test_many_recipients_share_one_card_with_a_tally(app: AppHarness) -> None:
+def test_many_recipients_share_one_card_with_a_tally(app: RunningApp) -> None:
     numbers = [f"2782123{index:04d}" for index in range(12)]
     app.command("send " + ",".join(numbers) + " team update")
     post = app.fake.wait_for_call("chat.postMessage")[0]
@@ -159,7 +161,7 @@ def _tally_of_12(blocks: str) -> bool:
     return sum(int(n) for n in re.findall(r" (\d+) ", match.group(1))) == 12
 
 
-def test_gateway_refusal_is_on_the_card_and_explained_ephemerally(app: AppHarness) -> None:
+def test_gateway_refusal_is_on_the_card_and_explained_ephemerally(app: RunningApp) -> None:
     _, name = app.command(f"send {UNROUTABLE},{ECHO} hi both")
     error = app.wait_response(name)
     assert error["response_type"] == "ephemeral"
@@ -182,7 +184,7 @@ def test_no_credit_says_how_to_top_up(make_app: Callable) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_card_that_cannot_be_posted_still_sends_and_tells_the_user(app: AppHarness) -> None:
+def test_card_that_cannot_be_posted_still_sends_and_tells_the_user(app: RunningApp) -> None:
     app.fake.fail("chat.postMessage", error="not_in_channel")
     _, name = app.command(f"send {ECHO} private channel")
     note = app.wait_response(name)
@@ -193,7 +195,7 @@ def test_card_that_cannot_be_posted_still_sends_and_tells_the_user(app: AppHarne
     assert app.fake.calls_to("chat.update") == []
 
 
-def test_scheduled_send_shows_when_and_a_cancel_button(app: AppHarness) -> None:
+def test_scheduled_send_shows_when_and_a_cancel_button(app: RunningApp) -> None:
     app.command(f"send --at +2h {ECHO} later")
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     update = wait_for(lambda: _card_updates(app, lambda b: "cancel_send" in b), 10, "button")
@@ -223,7 +225,7 @@ def test_gateway_timeout_marks_outcome_unknown_and_says_what_to_do(make_app: Cal
         gate.drain()
 
 
-def test_send_with_a_used_client_id_is_not_sent_again(app: AppHarness) -> None:
+def test_send_with_a_used_client_id_is_not_sent_again(app: RunningApp) -> None:
     app.command(f"send --id standup42 {ECHO} Stand-up at 10")
     wait_for(lambda: app.sandbox.messages(), 10, "the first SMS")
     apimsgid = app.sandbox.messages()[0].apimsgid

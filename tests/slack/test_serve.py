@@ -16,16 +16,15 @@ from bot.serve import (
     EXIT_CONFIG,
     EXIT_RETRY,
     HttpServer,
-    Runtime,
     _exit_status,
     _scrub,
     _startup_problem,
     main,
 )
-from bot.slack.client import build_web_client
-from tests.support.fake_slack import FakeSlack
-from tests.support.slack_app import SECRET, AppHarness
-from tests.support.wait import wait_for
+from bot.testing.app import AppOptions, RunningApp
+from bot.testing.signing import SECRET
+from bot.testing.slack import FakeSlack
+from bot.testing.waiting import wait_for
 
 
 def _env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -49,48 +48,48 @@ def _env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
     ],
 )
 def test_missing_setting_is_one_line_naming_it(
-    fake_slack: FakeSlack,
+    slack: FakeSlack,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     missing: str,
     variable: str,
 ) -> None:
-    env = _env(fake_slack, tmp_path)
+    env = _env(slack, tmp_path)
     del env[missing]
     assert main(settings_from(env)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"sms-bot: {variable}")
-    assert fake_slack.calls == []  # stopped before contacting Slack
+    assert slack.calls == []  # stopped before contacting Slack
 
 
 def test_unusable_database_is_one_line_naming_sms_bot_db(
-    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    env = _env(fake_slack, tmp_path, SMS_BOT_DB=str(blocker / "db.sqlite3"))
+    env = _env(slack, tmp_path, SMS_BOT_DB=str(blocker / "db.sqlite3"))
     assert main(settings_from(env)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("sms-bot: SMS_BOT_DB")
 
 
 def test_rejected_token_is_one_line_without_the_secret(
-    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake_slack.fail("auth.test", error="invalid_auth")
-    assert main(settings_from(_env(fake_slack, tmp_path))) == 2
+    slack.fail("auth.test", error="invalid_auth")
+    assert main(settings_from(_env(slack, tmp_path))) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("sms-bot: SLACK_BOT_TOKEN")
     assert "xoxb-test-token-value" not in err and SECRET not in err
 
 
 def test_port_in_use_is_one_line(
-    fake_slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     holder = HttpServer("127.0.0.1", 0)
     try:
-        env = _env(fake_slack, tmp_path, PORT=str(holder.port))
+        env = _env(slack, tmp_path, PORT=str(holder.port))
         assert main(settings_from(env)) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("sms-bot: HOST/PORT")
@@ -98,7 +97,7 @@ def test_port_in_use_is_one_line(
         holder.stop()
 
 
-def test_startup_line_names_mode_and_gateway(app: AppHarness) -> None:
+def test_startup_line_names_mode_and_gateway(app: RunningApp) -> None:
     line = app.runtime.describe()
     assert "\n" not in line
     assert "HTTP mode" in line
@@ -108,7 +107,7 @@ def test_startup_line_names_mode_and_gateway(app: AppHarness) -> None:
         assert secret not in line
 
 
-def test_sandbox_callbacks_point_at_this_app_with_generated_credentials(app: AppHarness) -> None:
+def test_sandbox_callbacks_point_at_this_app_with_generated_credentials(app: RunningApp) -> None:
     settings = app.services.settings
     assert settings.callback_user and settings.callback_password  # generated for the sandbox
     credentials = (settings.callback_user, settings.callback_password)
@@ -172,23 +171,17 @@ def test_socket_mode_connects_and_keeps_http_for_callbacks_and_health(
     assert handler.closed
 
 
-def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> None:
+def test_unreachable_slack_is_one_line_naming_slack_api_url(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
     closed = HttpServer("127.0.0.1", 0)  # a free port, then nobody listens on it
     port = closed.port
     closed.stop()
-    settings = settings_from(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-test-token-value",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
-            "SMS_CHANNEL": "C0ALERTS",
-            "SMS_BOT_DB": str(tmp_path / "db.sqlite3"),
-            "PORT": "0",
-        }
-    )
-    no_wait = build_web_client(settings, sleep=lambda seconds: None)  # retries, without sleeping
-    with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+    unreachable = {"SLACK_API_URL": f"http://127.0.0.1:{port}/api/"}
+    options = AppOptions(env={"SLACK_BOT_TOKEN": "xoxb-test-token-value", **unreachable})
+    settings = settings_from(options.environment(slack.api_url, tmp_path))
+    with pytest.raises(Exception) as failure:  # the harness's client retries without sleeping
+        RunningApp(slack, tmp_path, options)
     line = _startup_problem(failure.value, settings)
     assert line.startswith("SLACK_API_URL: cannot reach Slack")
     assert "\n" not in line and "xoxb-test-token-value" not in line
@@ -197,18 +190,17 @@ def test_unreachable_slack_is_one_line_naming_slack_api_url(tmp_path: Path) -> N
 
 
 def test_slack_failing_at_start_up_exits_1_and_a_refused_token_2(
-    fake_slack: FakeSlack, tmp_path: Path
+    slack: FakeSlack, tmp_path: Path
 ) -> None:
-    settings = settings_from(_env(fake_slack, tmp_path))
-    no_wait = build_web_client(settings, sleep=lambda seconds: None)
-    fake_slack.fail("auth.test", status=503, times=5)  # more than the client's retries
+    options = AppOptions(env={"SLACK_BOT_TOKEN": "xoxb-test-token-value"})
+    slack.fail("auth.test", status=503, times=5)  # more than the client's retries
     with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+        RunningApp(slack, tmp_path, options)
     assert _exit_status(failure.value) == EXIT_RETRY
-    fake_slack.clear_failures()
-    fake_slack.fail("auth.test", error="invalid_auth")
+    slack.clear_failures()
+    slack.fail("auth.test", error="invalid_auth")
     with pytest.raises(Exception) as failure:
-        Runtime(settings, services_options={"slack": no_wait})
+        RunningApp(slack, tmp_path, options)
     assert _exit_status(failure.value) == EXIT_CONFIG == 2
 
 
@@ -230,7 +222,7 @@ def test_scrub_leaves_words_alone_with_a_one_letter_secret() -> None:
 
 
 def test_building_the_app_logs_no_bolt_token_warning(
-    make_app: Callable[..., AppHarness],
+    make_app: Callable[..., RunningApp],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import requests
 
+from bot.testing.app import RunningApp
+from bot.testing.signing import FORM, SECRET, SlackRequest, event_callback, slash_command
 from bot.web import BODY_KEY, MAX_BODY, MO_PATH, STATUS_PATH, build_web_app, not_ready
-from tests.support.signing import FORM, SlackRequest, event_callback, slash_command
-from tests.support.slack_app import SECRET, AppHarness
 
 
-def test_health_is_ok_with_database_and_workers(app: AppHarness) -> None:
+def test_health_is_ok_with_database_and_workers(app: RunningApp) -> None:
     answer = requests.get(f"{app.url}/healthz", timeout=10)
     assert answer.status_code == 200
     body = answer.json()
@@ -26,37 +26,37 @@ def test_health_is_ok_with_database_and_workers(app: AppHarness) -> None:
     assert body["gateway"] == "sandbox"
 
 
-def test_health_is_503_when_a_worker_stopped(app: AppHarness) -> None:
+def test_health_is_503_when_a_worker_stopped(app: RunningApp) -> None:
     app.services.executor.stop()
     answer = requests.get(f"{app.url}/healthz", timeout=10)
     assert answer.status_code == 503
     assert answer.json()["ok"] is False
 
 
-def test_unknown_path_is_404(app: AppHarness) -> None:
+def test_unknown_path_is_404(app: RunningApp) -> None:
     assert requests.get(f"{app.url}/nope", timeout=10).status_code == 404
     assert requests.post(f"{app.url}/slack/eventsX", data=b"x", timeout=10).status_code == 404
 
 
-def test_slack_path_needs_post(app: AppHarness) -> None:
+def test_slack_path_needs_post(app: RunningApp) -> None:
     assert requests.get(f"{app.url}/slack/events", timeout=10).status_code == 405
 
 
-def test_body_over_64_kib_is_413(app: AppHarness) -> None:
+def test_body_over_64_kib_is_413(app: RunningApp) -> None:
     big = slash_command("send 27821234567 " + "x" * MAX_BODY, response_url=app.fake.response_url())
     answer = app.post(big)
     assert answer.status_code == 413
     assert app.fake.calls_to("response_url") == []
 
 
-def test_body_of_exactly_64_kib_is_read(app: AppHarness) -> None:
+def test_body_of_exactly_64_kib_is_read(app: RunningApp) -> None:
     request = slash_command("help", response_url=app.fake.response_url())
     padded = SlackRequest(request.body + b"&pad=" + b"x" * (MAX_BODY - len(request.body) - 5), FORM)
     assert len(padded.body) == MAX_BODY
     assert app.post(padded).status_code == 200
 
 
-def test_bad_signature_is_401(app: AppHarness) -> None:
+def test_bad_signature_is_401(app: RunningApp) -> None:
     answer = app.post(
         slash_command("balance", response_url=app.fake.response_url()), secret="not-the-secret"
     )
@@ -64,7 +64,7 @@ def test_bad_signature_is_401(app: AppHarness) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_stale_timestamp_is_401(app: AppHarness) -> None:
+def test_stale_timestamp_is_401(app: RunningApp) -> None:
     answer = app.post(
         slash_command("balance", response_url=app.fake.response_url()),
         timestamp=int(time.time()) - 6 * 60,
@@ -72,7 +72,7 @@ def test_stale_timestamp_is_401(app: AppHarness) -> None:
     assert answer.status_code == 401
 
 
-def test_timestamp_within_five_minutes_is_accepted(app: AppHarness) -> None:
+def test_timestamp_within_five_minutes_is_accepted(app: RunningApp) -> None:
     answer = app.post(
         slash_command("help", response_url=app.fake.response_url()),
         timestamp=int(time.time()) - 4 * 60,
@@ -80,7 +80,7 @@ def test_timestamp_within_five_minutes_is_accepted(app: AppHarness) -> None:
     assert answer.status_code == 200
 
 
-def test_missing_or_malformed_signature_headers_are_401(app: AppHarness) -> None:
+def test_missing_or_malformed_signature_headers_are_401(app: RunningApp) -> None:
     body = slash_command("balance", response_url=app.fake.response_url()).body
     url = f"{app.url}/slack/events"
     cases: list[dict[str, str]] = [
@@ -94,33 +94,19 @@ def test_missing_or_malformed_signature_headers_are_401(app: AppHarness) -> None
         assert answer.status_code == 401, headers
 
 
-def test_signed_garbage_is_400_not_500(app: AppHarness) -> None:
+def test_signed_garbage_is_400_not_500(app: RunningApp) -> None:
     for body, kind in [
         (b"payload=%7Bnot+json", FORM),
         (b"{not json", "application/json"),
         (b"[1, 2]", "application/json"),
         (b"\xff\xfe", FORM),
     ]:
-        request = SlackRequest(body, kind)
-        headers = request.headers(SECRET) if body != b"\xff\xfe" else _raw_headers(body)
+        headers = SlackRequest(body, kind).headers(SECRET)  # signed over the raw bytes
         answer = requests.post(f"{app.url}/slack/events", data=body, headers=headers, timeout=10)
         assert answer.status_code == 400, body
 
 
-def _raw_headers(body: bytes) -> dict[str, str]:
-    import hashlib
-    import hmac
-
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-    return {
-        "Content-Type": FORM,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": "v0=" + digest.hexdigest(),
-    }
-
-
-def test_url_verification_challenge_is_answered(app: AppHarness) -> None:
+def test_url_verification_challenge_is_answered(app: RunningApp) -> None:
     body = json.dumps({"token": "t", "challenge": "abc123", "type": "url_verification"}).encode()
     answer = app.post(SlackRequest(body, "application/json"))
     assert answer.status_code == 200
@@ -128,7 +114,7 @@ def test_url_verification_challenge_is_answered(app: AppHarness) -> None:
 
 
 def test_message_events_reach_the_inbound_seam(
-    app: AppHarness, monkeypatch: pytest.MonkeyPatch
+    app: RunningApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[dict[str, Any]] = []
     monkeypatch.setattr(app.services.inbound.relay, "handle_event", seen.append)
@@ -143,7 +129,7 @@ def test_message_events_reach_the_inbound_seam(
     }
     answer = app.post(event_callback(event, event_id="Ev42"))
     assert answer.status_code == 200
-    from tests.support.wait import wait_for
+    from bot.testing.waiting import wait_for
 
     wait_for(lambda: seen, 10, "the message event")
     assert seen[0]["event_id"] == "Ev42"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Storage, open_storage
-from tests.storage.support import FakeClock
+from bot.testing.clocks import ManualClock
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def store(backend: Backend, clock: FakeClock) -> Iterator[Storage]:
+def store(backend: Backend, clock: ManualClock) -> Iterator[Storage]:
     storage = backend.open(clock)
     yield storage
     storage.close()

@@ -1,5 +1,6 @@
-"""Helpers the storage contract tests share: a settable clock, times after T0, threads released
-together, a recorded send, and legacy status codes as the statuses storage takes."""
+"""Helpers the storage contract tests share: the manual clock's start (T0) and times after it,
+threads released together, a recorded send, and legacy status codes as the statuses storage
+takes."""
 
 from __future__ import annotations
 
@@ -11,22 +12,9 @@ from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import NewRecipient, Send
 from bot.gateway.clickatell_http.codes import delivery_status
 from bot.storage import Storage
+from bot.testing.clocks import START
 
-T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
-
-
-class FakeClock:
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def dt(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
+T0 = START  # 2023-11-14 22:13:20 UTC: where the tests' ManualClock starts
 
 
 def at(seconds_after_t0: float) -> datetime:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.storage import Storage
-from tests.storage.support import FakeClock, at
+from bot.testing.clocks import ManualClock
+from tests.storage.support import at
 
 
 def test_contacts_are_unique_ignoring_case(store: Storage) -> None:
@@ -39,7 +40,7 @@ def test_contact_names_in_bulk(store: Storage) -> None:
     assert len(names) == 12 and names[numbers[500]] == "c500"
 
 
-def test_opt_out_and_back_in(store: Storage, clock: FakeClock) -> None:
+def test_opt_out_and_back_in(store: Storage, clock: ManualClock) -> None:
     assert not store.opt_outs.is_opted_out("27821111111")
     assert store.opt_outs.opt_out("27821111111", "QUIT", at=at(10))
     assert store.opt_outs.is_opted_out("27821111111")

@@ -6,7 +6,8 @@ import pytest
 
 from bot.domain.records import NewRecipient, OutboxItem
 from bot.storage import Storage
-from tests.storage.support import FakeClock, at, record
+from bot.testing.clocks import ManualClock
+from tests.storage.support import at, record
 
 
 def post_done(store: Storage, item: OutboxItem, ts: str) -> bool:
@@ -19,7 +20,7 @@ def post_done(store: Storage, item: OutboxItem, ts: str) -> bool:
     return done
 
 
-def test_find_thread_card_within_seven_days(store: Storage, clock: FakeClock) -> None:
+def test_find_thread_card_within_seven_days(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111")
     assert store.conversations.find_thread("27821111111") is None  # no Slack card yet
     store.sends.attach_card(send.id, "C1", "100.1")
@@ -36,7 +37,7 @@ def test_find_thread_card_within_seven_days(store: Storage, clock: FakeClock) ->
     assert store.conversations.find_thread("27829999999") is None
 
 
-def test_find_thread_prefers_the_newest(store: Storage, clock: FakeClock) -> None:
+def test_find_thread_prefers_the_newest(store: Storage, clock: ManualClock) -> None:
     old_card = record(store, "27821111111")
     store.sends.attach_card(old_card.id, "C1", "100.1")
     clock.advance(3600)
@@ -60,7 +61,7 @@ def test_find_thread_prefers_the_newest(store: Storage, clock: FakeClock) -> Non
     assert ref is not None and (ref.thread_ts, ref.send_id) == ("100.1", old_card.id)
 
 
-def test_old_card_revived_by_recent_reply(store: Storage, clock: FakeClock) -> None:
+def test_old_card_revived_by_recent_reply(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111")
     store.sends.attach_card(send.id, "C1", "100.1")
     clock.advance(6 * 86400)
@@ -70,7 +71,7 @@ def test_old_card_revived_by_recent_reply(store: Storage, clock: FakeClock) -> N
     assert ref is not None and ref.thread_ts == "100.1" and ref.send_id == send.id
 
 
-def test_relayed_reply_counts_as_activity_in_its_thread(store: Storage, clock: FakeClock) -> None:
+def test_relayed_reply_counts_as_activity_in_its_thread(store: Storage, clock: ManualClock) -> None:
     card = record(store, "27821111111")
     store.sends.attach_card(card.id, "C1", "100.1")
     clock.advance(6 * 86400)
@@ -98,7 +99,7 @@ def test_cancelled_and_refused_sends_do_not_attract_replies(store: Storage) -> N
     assert store.conversations.find_thread("27821111111") is None
 
 
-def test_conversation_waiting_for_its_root_post(store: Storage, clock: FakeClock) -> None:
+def test_conversation_waiting_for_its_root_post(store: Storage, clock: ManualClock) -> None:
     root = store.outbox.enqueue(
         "CSMS", "post", {"text": "SMS from +27 82 111 1111"}, order_key="conv"
     )
@@ -112,7 +113,7 @@ def test_conversation_waiting_for_its_root_post(store: Storage, clock: FakeClock
     )
     clock.advance(5)
     touched = store.conversations.touch_by_id(conv.id, "27821111111")
-    assert touched.updated_at == clock.dt()
+    assert touched.updated_at == clock.utc()
     (item,) = store.outbox.fetch_due()
     assert post_done(store, item, "900.9")
     conv = store.conversations.get(conv.id)  # type: ignore[assignment]
@@ -144,7 +145,7 @@ def test_card_posted_through_the_outbox(store: Storage) -> None:
     assert ref is not None and (ref.channel, ref.thread_ts) == ("C1", "42.0")
 
 
-def test_thread_info_for_replies(store: Storage, clock: FakeClock) -> None:
+def test_thread_info_for_replies(store: Storage, clock: ManualClock) -> None:
     send = record(store, "27821111111", "27822222222")
     store.sends.attach_card(send.id, "C1", "100.1")
     info = store.conversations.thread_info("C1", "100.1")
@@ -173,7 +174,7 @@ def test_completing_an_item_binds_nothing_by_itself(store: Storage) -> None:
     assert bound is not None and bound.thread_ts == "5.5"
 
 
-def test_recent_conversations_newest_first(store: Storage, clock: FakeClock) -> None:
+def test_recent_conversations_newest_first(store: Storage, clock: ManualClock) -> None:
     older = store.conversations.touch("C1", "1.1", "27821111111")
     clock.advance(10)
     newer = store.conversations.touch("C1", "2.2", "27822222222")

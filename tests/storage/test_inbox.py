@@ -7,17 +7,18 @@ from datetime import timedelta
 import pytest
 
 from bot.storage import Storage
-from tests.storage.support import FakeClock, at, run_threads
+from bot.testing.clocks import ManualClock
+from tests.storage.support import at, run_threads
 
 
-def test_inbox_stores_once_and_keeps_raw_bytes(store: Storage, clock: FakeClock) -> None:
+def test_inbox_stores_once_and_keeps_raw_bytes(store: Storage, clock: ManualClock) -> None:
     raw = b"moMsgId=m1&text=%04%1F&charset=UTF-16BE&junk=\xff\x00"
     assert store.inbox.store("mo", "m1", raw)
     assert not store.inbox.store("mo", "m1", b"different")
     assert store.inbox.store("status", "m1", b"x")  # keys are per kind
     items = store.inbox.unprocessed()
     assert [(i.kind, i.unique_key) for i in items] == [("mo", "m1"), ("status", "m1")]
-    assert items[0].params == raw and items[0].received_at == clock.dt()
+    assert items[0].params == raw and items[0].received_at == clock.utc()
     assert [i.kind for i in store.inbox.unprocessed(kind="status")] == ["status"]
     with pytest.raises(ValueError):
         store.inbox.store("other", "k", b"")  # type: ignore[arg-type]
@@ -44,7 +45,7 @@ def test_concurrent_duplicate_callbacks_store_once(store: Storage) -> None:
     assert len(store.inbox.unprocessed()) == 1
 
 
-def test_prune_inbox_only_processed_and_old(store: Storage, clock: FakeClock) -> None:
+def test_prune_inbox_only_processed_and_old(store: Storage, clock: ManualClock) -> None:
     store.inbox.store("mo", "old-done", b"")
     store.inbox.store("mo", "old-open", b"")
     store.inbox.mark_processed(store.inbox.unprocessed()[0].id)
@@ -74,7 +75,7 @@ def test_single_part_group_completes_at_once(store: Storage) -> None:
         store.mo_parts.add("27821111111", 1, 2, 3, "bad")
 
 
-def test_stale_mo_groups(store: Storage, clock: FakeClock) -> None:
+def test_stale_mo_groups(store: Storage, clock: ManualClock) -> None:
     store.mo_parts.add("27821111111", 5, 3, 2, "middle")
     clock.advance(60)
     store.mo_parts.add("27821111111", 5, 3, 3, "end")

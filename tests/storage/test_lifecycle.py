@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.storage import Storage, StorageError, StorageUnavailable
+from bot.testing.clocks import ManualClock
 from tests.storage.conftest import Backend
-from tests.storage.support import FakeClock, at, record, run_threads, status
+from tests.storage.support import at, record, run_threads, status
 
 
 def test_closed_storage_is_unhealthy_and_refuses_use(store: Storage) -> None:
@@ -24,7 +25,7 @@ def test_closed_storage_is_unhealthy_and_refuses_use(store: Storage) -> None:
     assert isinstance(refused.value, StorageUnavailable)  # nothing wrong with the request
 
 
-def test_reopen_keeps_everything(backend: Backend, clock: FakeClock) -> None:
+def test_reopen_keeps_everything(backend: Backend, clock: ManualClock) -> None:
     with backend.open(clock) as first:
         send = record(first, "27821234567", intent_key="cmd-1")
         first.sends.attach_card(send.id, "C1", "111.1")
@@ -141,7 +142,7 @@ def test_many_threads_share_one_storage(store: Storage) -> None:
     assert all(e.status == "004" for e in store.sends.recent_log(limit=100))
 
 
-def test_release_leases_after_restart(backend: Backend, clock: FakeClock) -> None:
+def test_release_leases_after_restart(backend: Backend, clock: ManualClock) -> None:
     with backend.open(clock) as before:
         item_id = before.outbox.enqueue("C1", "post", {})
         before.outbox.fetch_due()  # claimed, then the process dies

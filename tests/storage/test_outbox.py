@@ -8,7 +8,8 @@ import pytest
 
 from bot.domain.records import OutboxItem
 from bot.storage import Storage
-from tests.storage.support import FakeClock, at, run_threads
+from bot.testing.clocks import ManualClock
+from tests.storage.support import at, run_threads
 
 
 def test_outbox_fifo_and_results(store: Storage) -> None:
@@ -31,7 +32,7 @@ def test_outbox_payload_must_be_json(store: Storage) -> None:
     assert store.outbox.fetch_due()[0].payload == {"text": "Grüße <!channel> 😀"}
 
 
-def test_outbox_not_before(store: Storage, clock: FakeClock) -> None:
+def test_outbox_not_before(store: Storage, clock: ManualClock) -> None:
     later = store.outbox.enqueue("C1", "post", {}, not_before=at(30))
     now = store.outbox.enqueue("C1", "post", {})
     assert [i.id for i in store.outbox.fetch_due()] == [now]
@@ -64,7 +65,7 @@ def test_coalescing_while_in_flight_sends_the_latest_again(store: Storage) -> No
     assert [i.payload for i in store.outbox.fetch_due()] == [{"tally": 3}]
 
 
-def test_order_key_keeps_order_within_a_conversation(store: Storage, clock: FakeClock) -> None:
+def test_order_key_keeps_order_within_a_conversation(store: Storage, clock: ManualClock) -> None:
     a1 = store.outbox.enqueue("C1", "post", {"n": "a1"}, order_key="conv-a")
     a2 = store.outbox.enqueue("C1", "post", {"n": "a2"}, order_key="conv-a")
     b1 = store.outbox.enqueue("C2", "post", {"n": "b1"}, order_key="conv-b")
@@ -92,7 +93,7 @@ def test_give_up_unblocks_the_order_key(store: Storage) -> None:
     assert [i.id for i in store.outbox.fetch_due()] == [a2]
 
 
-def test_reschedule_without_counting_an_attempt(store: Storage, clock: FakeClock) -> None:
+def test_reschedule_without_counting_an_attempt(store: Storage, clock: ManualClock) -> None:
     store.outbox.enqueue("C1", "update", {}, coalesce_key="card:1")
     (item,) = store.outbox.fetch_due()
     store.outbox.reschedule(item, at(3), count_attempt=False)
@@ -101,7 +102,7 @@ def test_reschedule_without_counting_an_attempt(store: Storage, clock: FakeClock
     assert again.attempts == 0
 
 
-def test_expired_lease_makes_item_due_again(store: Storage, clock: FakeClock) -> None:
+def test_expired_lease_makes_item_due_again(store: Storage, clock: ManualClock) -> None:
     # A drainer that died holding an item: after the lease, another one picks it up.
     item_id = store.outbox.enqueue("C1", "post", {})
     store.outbox.fetch_due(lease=timedelta(seconds=10))
@@ -136,7 +137,7 @@ def test_concurrent_fetches_never_share_an_item(store: Storage) -> None:
     assert sorted(every) == sorted(set(every)) and len(every) == 200
 
 
-def test_prune_outbox(store: Storage, clock: FakeClock) -> None:
+def test_prune_outbox(store: Storage, clock: ManualClock) -> None:
     done_id = store.outbox.enqueue("C1", "post", {})
     pending_id = store.outbox.enqueue("C1", "post", {}, order_key="x", not_before=at(10**6))
     store.outbox.complete(store.outbox.fetch_due()[0], "1.1")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from bot.domain.delivery import DeliveryState
 from bot.domain.records import CardPlace, NewRecipient, StatusApplied, StatusUpdate
 from bot.storage import Storage
-from tests.storage.support import FakeClock, at, record, run_threads, status
+from bot.testing.clocks import ManualClock
+from tests.storage.support import at, record, run_threads, status
 
 
-def test_record_send_keeps_everything_in_order(store: Storage, clock: FakeClock) -> None:
+def test_record_send_keeps_everything_in_order(store: Storage, clock: ManualClock) -> None:
     scheduled = at(3600)
     send = store.sends.record(
         slack_user="U1",
@@ -25,7 +26,7 @@ def test_record_send_keeps_everything_in_order(store: Storage, clock: FakeClock)
             NewRecipient("27820000000", "c1", apimsgid="a0"),
         ],
     )
-    assert send.created_at == clock.dt()
+    assert send.created_at == clock.utc()
     assert (send.text, send.encoding, send.parts, send.sender) == (
         "Grüße",
         "ucs2",
@@ -78,7 +79,7 @@ def test_attach_card_and_find_by_card(store: Storage) -> None:
     assert found is not None and found.id == send.id and found.card_channel == "C1"
 
 
-def test_status_moves_only_forward(store: Storage, clock: FakeClock) -> None:
+def test_status_moves_only_forward(store: Storage, clock: ManualClock) -> None:
     recipient = record(store, "27821111111").recipients[0]
     assert store.sends.update_status(recipient.id, status("003"), at=at(1))
     assert not store.sends.update_status(recipient.id, status("003"), at=at(2))  # duplicate
@@ -135,7 +136,7 @@ def test_mark_cancelled(store: Storage) -> None:
     assert store.sends.get(send.id).cancelled_at == at(10)  # type: ignore[union-attr]
 
 
-def test_recent_log_newest_first_and_per_number(store: Storage, clock: FakeClock) -> None:
+def test_recent_log_newest_first_and_per_number(store: Storage, clock: ManualClock) -> None:
     old = record(store, "27821111111", "27822222222")
     clock.advance(60)
     new = record(store, "27821111111")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.storage import Storage
+from bot.testing.clocks import ManualClock
 from tests.storage.conftest import Backend
-from tests.storage.support import FakeClock, run_threads
+from tests.storage.support import run_threads
 
 
 def test_claim_is_true_once(store: Storage) -> None:
@@ -27,7 +28,7 @@ def test_concurrent_claims_across_two_instances(backend: Backend) -> None:
     assert results.count(True) == 1
 
 
-def test_prune_claims(store: Storage, clock: FakeClock) -> None:
+def test_prune_claims(store: Storage, clock: ManualClock) -> None:
     store.claims.claim("old")
     clock.advance(3 * 86400)
     store.claims.claim("new")

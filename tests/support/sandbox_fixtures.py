@@ -1,6 +1,6 @@
-"""Helpers for talking to the sandbox gateway in tests: a fake clock, a small API client that
-sends literal commas (as the protocol requires), and a callback receiver that records every
-request and can be told to fail first.
+"""Helpers of the sandbox's own tests: a small API client that sends literal commas (as the
+protocol requires), and a callback receiver that records every request and can be told to fail
+first. (Their clock is bot/testing/clocks.py's `ManualClock`.)
 """
 
 from __future__ import annotations
@@ -18,19 +18,7 @@ import requests
 from bot.gateway.clickatell_http.callbacks import parse_params
 from bot.gateway.clickatell_http.sandbox.server import shutdown_promptly
 
-START = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
-
 Pairs = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float = START):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def encode_form(pairs: Pairs) -> str:

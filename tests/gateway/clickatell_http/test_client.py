@@ -16,7 +16,7 @@ from bot.gateway.clickatell_http.wire import NoReply, form_body
 from bot.sms.encoding import TextTooLong
 from bot.sms.numbers import InvalidNumber
 from bot.sms.refusals import Refused
-from tests.support.scripted_server import Reply, Request, ScriptedServer
+from bot.testing.gateway import Reply, Request, ScriptedGateway
 
 PHONE = "27821234567"
 WALL = 1_750_000_000.0
@@ -31,8 +31,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as scripted:
+def server() -> Iterator[ScriptedGateway]:
+    with ScriptedGateway() as scripted:
         yield scripted
 
 
@@ -61,7 +61,7 @@ def client(server, clock, sleeps) -> Iterator[ClickatellClient]:
         yield made
 
 
-def sendmsgs(server: ScriptedServer) -> list[Request]:
+def sendmsgs(server: ScriptedGateway) -> list[Request]:
     return server.calls("sendmsg")
 
 
@@ -380,7 +380,7 @@ def test_timeout_on_a_query_is_a_clear_error(server, clock):
 
 
 def test_connection_refused_is_not_sent(clock):
-    with ScriptedServer() as gone:
+    with ScriptedGateway() as gone:
         url = gone.url
     with (
         ClickatellClient(url, "1", "u", "p", clock=clock) as lost,

@@ -15,7 +15,7 @@ from bot.gateway.clickatell_http.chunks import MAX_RECIPIENTS
 from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.sandbox import NUMBER_UNROUTABLE, SandboxServer
 from bot.sms.encoding import TextTooLong
-from tests.support.scripted_server import Reply, ScriptedServer
+from bot.testing.gateway import Reply, ScriptedGateway
 
 PHONE = "27821234567"
 START = 1_750_000_000.0
@@ -126,7 +126,7 @@ def test_expired_session_reauthenticates_once_under_8_threads(sandbox, http, cli
 
 def test_901_retried_through_a_proxy(sandbox, http):
     sleeps: list[float] = []
-    with ScriptedServer(upstream=sandbox.url) as proxy:
+    with ScriptedGateway(upstream=sandbox.url) as proxy:
         proxy.on("getbalance", "ERR: 901, Internal error")
         client = make_client(proxy.url, http, sleep=sleeps.append)
         assert client.balance() == 50_000.0
@@ -160,7 +160,7 @@ def test_timeout_then_querymsg_by_climsgid_never_sends_twice(sandbox, http):
 
 
 def test_104_means_never_received_so_it_is_resent(sandbox, http):
-    with ScriptedServer(upstream=sandbox.url) as proxy:
+    with ScriptedGateway(upstream=sandbox.url) as proxy:
         proxy.on("sendmsg", Reply(drop=True))  # lost before reaching the gateway
         client = make_client(proxy.url, http)
         result = client.send(PHONE, "lost then sent", climsgid="resend1")

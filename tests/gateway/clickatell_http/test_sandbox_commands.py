@@ -15,7 +15,8 @@ from bot.gateway.clickatell_http.sandbox import (
     VOUCHER_CREDIT,
     SandboxServer,
 )
-from tests.support.sandbox_fixtures import START, Api, FakeClock
+from bot.testing.clocks import START, ManualClock
+from tests.support.sandbox_fixtures import Api
 
 NUMBER = "27821234567"
 OTHER = "27821234568"
@@ -23,12 +24,12 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
+def sandbox(clock: ManualClock) -> Iterator[SandboxServer]:
     with SandboxServer(clock=clock, autorun=False, balance=100.0) as server:
         yield server
 
@@ -67,7 +68,9 @@ def test_each_auth_opens_another_session_and_both_work(sandbox: SandboxServer, a
     second.close()
 
 
-def test_session_expires_after_ttl_without_use(sandbox: SandboxServer, clock: FakeClock, api: Api):
+def test_session_expires_after_ttl_without_use(
+    sandbox: SandboxServer, clock: ManualClock, api: Api
+):
     clock.now += 899
     assert api.call("ping") == "OK:"  # used: extended for another 900 s
     clock.now += 899
@@ -77,7 +80,7 @@ def test_session_expires_after_ttl_without_use(sandbox: SandboxServer, clock: Fa
     assert api.call("getbalance") == "ERR: 003, Session ID expired"
 
 
-def test_session_ttl_is_configurable(clock: FakeClock):
+def test_session_ttl_is_configurable(clock: ManualClock):
     with SandboxServer(clock=clock, autorun=False, session_ttl=10) as server:
         client = Api(server.url)
         client.login()
@@ -124,7 +127,7 @@ def test_commands_accept_api_id_user_password_instead_of_a_session(sandbox: Sand
         ({"api_id": "3456", "user": "alice"}, "ERR: 001, Authentication failed"),
     ],
 )
-def test_configured_credentials_are_the_only_ones_accepted(clock: FakeClock, creds, reply):
+def test_configured_credentials_are_the_only_ones_accepted(clock: ManualClock, creds, reply):
     with SandboxServer(
         clock=clock, autorun=False, api_id="3456", user="alice", password="pw"
     ) as server:
@@ -230,7 +233,7 @@ def test_a_get_body_is_ignored_and_the_connection_stays_usable(api: Api):
     assert api.call("ping", method="GET") == "OK:"
 
 
-def test_reply_delay_holds_each_answer(clock: FakeClock):
+def test_reply_delay_holds_each_answer(clock: ManualClock):
     slept: list[float] = []
     with SandboxServer(clock=clock, autorun=False, reply_delay=0.25, sleep=slept.append) as server:
         client = Api(server.url)
@@ -289,7 +292,7 @@ def test_unroutable_single_recipient(api: Api):
 
 
 @pytest.mark.parametrize(("method", "limit"), [("GET", 100), ("POST", 300)])
-def test_recipient_limits_per_call(clock: FakeClock, method: str, limit: int):
+def test_recipient_limits_per_call(clock: ManualClock, method: str, limit: int):
     numbers = [f"2782{n:07d}" for n in range(limit + 1)]
     with SandboxServer(clock=clock, autorun=False, balance=1000) as sandbox:
         api = Api(sandbox.url)
@@ -445,7 +448,7 @@ def test_parts_above_the_ceiling_fail_whatever_concat_says(api: Api):
     assert send(api, NUMBER, text, concat="99") == "ERR: 113, Max message parts exceeded"
 
 
-def test_credit_runs_out_per_recipient(clock: FakeClock):
+def test_credit_runs_out_per_recipient(clock: ManualClock):
     with SandboxServer(clock=clock, autorun=False, balance=3.0) as server:
         client = Api(server.url)
         client.login()
@@ -505,7 +508,7 @@ def test_getmsgcharge_is_lower_case_and_per_part(api: Api, sandbox: SandboxServe
 
 
 def test_getmsgcharge_forgets_messages_after_15_days(
-    api: Api, sandbox: SandboxServer, clock: FakeClock
+    api: Api, sandbox: SandboxServer, clock: ManualClock
 ):
     message_id = apimsgid(send(api, NUMBER))
     clock.now += 15 * 86400 + 1
@@ -523,7 +526,7 @@ def test_delmsg_on_a_sent_message_just_reports_its_status(api: Api, sandbox: San
 # --- account ----------------------------------------------------------------------------------
 
 
-def test_getbalance_starts_from_the_configured_balance(clock: FakeClock):
+def test_getbalance_starts_from_the_configured_balance(clock: ManualClock):
     with SandboxServer(clock=clock, autorun=False, balance=12.5) as server:
         client = Api(server.url)
         client.login()
@@ -604,7 +607,7 @@ def test_unicode_batch_takes_hex_template_and_fields(api: Api, sandbox: SandboxS
     )
 
 
-def test_batch_errors(api: Api, clock: FakeClock):
+def test_batch_errors(api: Api, clock: ManualClock):
     assert api.call("/http_batch/startbatch") == "ERR: 202, No batch template"
     assert api.call("/http_batch/startbatch", {"template": ""}) == "ERR: 202, No batch template"
     assert api.call("/http_batch/senditem", {"to": NUMBER}) == "ERR: 201, Invalid batch ID"

@@ -29,8 +29,9 @@ from bot.gateway.clickatell_http.sandbox import (
     SandboxServer,
     main,
 )
-from tests.support.sandbox_fixtures import START, Api, CallbackReceiver, FakeClock
-from tests.support.wait import wait_for
+from bot.testing.clocks import START, ManualClock
+from bot.testing.waiting import wait_for
+from tests.support.sandbox_fixtures import Api, CallbackReceiver
 
 NUMBER = "27821234567"
 OTHER = "27821234568"
@@ -39,8 +40,8 @@ CB_USER, CB_PASSWORD = "clickatell", "s3cret"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def receiver() -> Iterator[CallbackReceiver]:
     server.close()
 
 
-def make_sandbox(clock: FakeClock, receiver: CallbackReceiver, **options) -> SandboxServer:
+def make_sandbox(clock: ManualClock, receiver: CallbackReceiver, **options) -> SandboxServer:
     options = {
         "clock": clock,
         "autorun": False,
@@ -65,7 +66,7 @@ def make_sandbox(clock: FakeClock, receiver: CallbackReceiver, **options) -> San
 
 
 @pytest.fixture
-def sandbox(clock: FakeClock, receiver: CallbackReceiver) -> Iterator[SandboxServer]:
+def sandbox(clock: ManualClock, receiver: CallbackReceiver) -> Iterator[SandboxServer]:
     with make_sandbox(clock, receiver) as server:
         yield server
 
@@ -210,7 +211,7 @@ def test_failed_callbacks_are_retried_with_backoff(
     assert len(receiver.requests) == 3
 
 
-def test_wrong_basic_credentials_count_as_failures(clock: FakeClock, receiver: CallbackReceiver):
+def test_wrong_basic_credentials_count_as_failures(clock: ManualClock, receiver: CallbackReceiver):
     with make_sandbox(clock, receiver, callback_password="wrong") as sandbox:
         client = Api(sandbox.url)
         client.login(api_id="3456")
@@ -221,7 +222,7 @@ def test_wrong_basic_credentials_count_as_failures(clock: FakeClock, receiver: C
         client.close()
 
 
-def test_unreachable_receiver_is_retried_then_given_up(clock: FakeClock):
+def test_unreachable_receiver_is_retried_then_given_up(clock: ManualClock):
     closed = CallbackReceiver()
     closed.close()  # nothing listens on this port any more
     with SandboxServer(
@@ -325,7 +326,7 @@ def test_mo_retries_follow_their_own_schedule(
     assert [(r.path, r.answered) for r in receiver.requests] == [("/mo", 500), ("/mo", 200)]
 
 
-def test_replies_are_recorded_without_an_mo_url(clock: FakeClock):
+def test_replies_are_recorded_without_an_mo_url(clock: ManualClock):
     with SandboxServer(clock=clock, autorun=False) as sandbox:
         client = Api(sandbox.url)
         client.login()
@@ -402,7 +403,7 @@ def test_delmsg_by_climsgid_cancels_every_recipient(api: Api, sandbox: SandboxSe
 # --- persistence ------------------------------------------------------------------------------
 
 
-def test_state_file_round_trip(tmp_path: Path, clock: FakeClock, receiver: CallbackReceiver):
+def test_state_file_round_trip(tmp_path: Path, clock: ManualClock, receiver: CallbackReceiver):
     path = tmp_path / "sandbox.json"
     with make_sandbox(clock, receiver, state_path=path, balance=50) as first:
         client = Api(first.url)
@@ -469,7 +470,7 @@ def test_a_file_that_is_not_sandbox_state_says_so(tmp_path: Path, content: objec
 
 
 def test_autorun_thread_runs_events_when_the_clock_moves(
-    clock: FakeClock, receiver: CallbackReceiver
+    clock: ManualClock, receiver: CallbackReceiver
 ):
     with make_sandbox(clock, receiver, autorun=True) as sandbox:
         client = Api(sandbox.url)
@@ -491,7 +492,7 @@ def test_pending_events_tell_when_the_sandbox_has_settled(api: Api, sandbox: San
     assert sandbox.pending_events(3600) == []
 
 
-def test_concurrent_clients_are_all_served_and_charged(clock: FakeClock):
+def test_concurrent_clients_are_all_served_and_charged(clock: ManualClock):
     with SandboxServer(clock=clock, autorun=False, balance=1000) as sandbox:
         replies: list[str] = []
         lock = threading.Lock()
@@ -519,7 +520,7 @@ def _sandbox_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("sandbox-")}
 
 
-def test_stop_closes_kept_alive_connections_and_the_port(clock: FakeClock):
+def test_stop_closes_kept_alive_connections_and_the_port(clock: ManualClock):
     before = _sandbox_threads()  # other tests' sandboxes may still be winding down
     sandbox = SandboxServer(clock=clock, autorun=False).start()
     client = Api(sandbox.url)

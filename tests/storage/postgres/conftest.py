@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.storage.postgres import PostgresStorage
-from tests.storage.support import FakeClock
+from bot.testing.clocks import ManualClock
 
 OpenStorage = Callable[..., PostgresStorage]
 
@@ -32,5 +32,5 @@ def open_postgres(postgres_url: str) -> Iterator[OpenStorage]:
 
 
 @pytest.fixture
-def store(open_postgres: OpenStorage, clock: FakeClock) -> PostgresStorage:
+def store(open_postgres: OpenStorage, clock: ManualClock) -> PostgresStorage:
     return open_postgres(clock=clock)

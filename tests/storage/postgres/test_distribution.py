@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.storage.postgres import PostgresStorage
+from bot.testing.clocks import ManualClock
 from tests.storage.postgres.conftest import OpenStorage
-from tests.storage.support import FakeClock, run_threads
+from tests.storage.support import run_threads
 
 
-def two_replicas(open_postgres: OpenStorage, clock: FakeClock) -> tuple[PostgresStorage, ...]:
+def two_replicas(open_postgres: OpenStorage, clock: ManualClock) -> tuple[PostgresStorage, ...]:
     return open_postgres(clock=clock), open_postgres(clock=clock)
 
 
@@ -21,7 +22,7 @@ def two_replicas(open_postgres: OpenStorage, clock: FakeClock) -> tuple[Postgres
 
 
 def test_replicas_draining_together_take_each_item_once(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     a, b = two_replicas(open_postgres, clock)
     for i in range(300):
@@ -44,7 +45,7 @@ def test_replicas_draining_together_take_each_item_once(
 
 
 def test_a_threads_posts_keep_their_order_across_replicas(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     a, b = two_replicas(open_postgres, clock)
     first, second = (a.outbox.enqueue("C1", "post", {"n": n}, order_key="t1") for n in (1, 2))
@@ -56,7 +57,7 @@ def test_a_threads_posts_keep_their_order_across_replicas(
 
 
 def test_a_hung_replicas_items_come_back_after_the_lease(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     a, b = two_replicas(open_postgres, clock)
     item_id = a.outbox.enqueue("C1", "post", {})
@@ -68,7 +69,7 @@ def test_a_hung_replicas_items_come_back_after_the_lease(
 
 
 def test_a_dead_replicas_claims_are_released_at_once(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     a, b = two_replicas(open_postgres, clock)
     mine = b.outbox.enqueue("C1", "post", {})
@@ -83,7 +84,7 @@ def test_a_dead_replicas_claims_are_released_at_once(
 # --------------------------------------------------------------------------- inbox
 
 
-def test_replicas_take_turns_at_the_inbox(open_postgres: OpenStorage, clock: FakeClock) -> None:
+def test_replicas_take_turns_at_the_inbox(open_postgres: OpenStorage, clock: ManualClock) -> None:
     a, b = two_replicas(open_postgres, clock)
     for i in range(5):
         a.inbox.store("mo", f"m{i}", b"text=hi")
@@ -99,7 +100,7 @@ def test_replicas_take_turns_at_the_inbox(open_postgres: OpenStorage, clock: Fak
 
 
 def test_a_dead_replicas_inbox_turn_passes_at_once_a_hung_ones_after_the_lease(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     a, b, c = (open_postgres(clock=clock) for _ in range(3))
     a.inbox.store("status", "s1", b"x")
@@ -113,7 +114,7 @@ def test_a_dead_replicas_inbox_turn_passes_at_once_a_hung_ones_after_the_lease(
 
 
 def test_replicas_processing_together_process_each_callback_once(
-    open_postgres: OpenStorage, clock: FakeClock
+    open_postgres: OpenStorage, clock: ManualClock
 ) -> None:
     """Four replicas, each with its one inbox worker (the port's rule within a process)."""
     replicas = [open_postgres(clock=clock) for _ in range(4)]

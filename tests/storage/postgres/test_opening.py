@@ -8,10 +8,10 @@ import pytest
 from bot.storage import StorageError, StorageUnavailable, open_storage
 from bot.storage.postgres import SCHEMA_VERSION, PostgresStorage
 from bot.storage.postgres.errors import redact_url
+from bot.testing.waiting import wait_for
 from tests.storage.postgres.conftest import OpenStorage
 from tests.storage.support import run_threads
 from tests.support.postgres import PASSWORD, ThrowawayCluster, free_loopback_port, query
-from tests.support.wait import wait_for
 
 
 def applied_migrations(url: str) -> list[int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage.sqlite import SqliteStorage
-from tests.storage.support import FakeClock
+from bot.testing.clocks import ManualClock
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path, clock: FakeClock) -> Iterator[SqliteStorage]:
+def store(db_path: Path, clock: ManualClock) -> Iterator[SqliteStorage]:
     storage = SqliteStorage(db_path, clock=clock)
     yield storage
     storage.close()

@@ -10,7 +10,8 @@ from bot.domain.delivery import DeliveryState
 from bot.gateway.clickatell_http.codes import STATUS_CODES
 from bot.storage.sqlite import SqliteStorage
 from bot.storage.sqlite.schema import MIGRATIONS
-from tests.storage.support import T0, FakeClock, status
+from bot.testing.clocks import ManualClock
+from tests.storage.support import T0, status
 
 
 def database_of_version(path: Path, version: int) -> sqlite3.Connection:
@@ -34,7 +35,7 @@ def test_a_version_1_database_is_migrated_with_its_parts_kept(db_path: Path) -> 
     )
     raw.commit()
     raw.close()
-    store = SqliteStorage(db_path, clock=FakeClock(T0 + 60))
+    store = SqliteStorage(db_path, clock=ManualClock(T0 + 60))
     try:
         assert store.mo_parts.first_arrival("27821234567", 7, 2) == datetime.fromtimestamp(T0, UTC)
         whole = store.mo_parts.add("27821234567", 7, 2, 2, "part two")

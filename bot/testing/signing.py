@@ -1,10 +1,13 @@
-"""Requests signed exactly as Slack signs them (v0 HMAC-SHA256 over `v0:<ts>:<raw body>`).
+"""The one signed-request builder of tests and benchmarks: requests signed exactly as Slack
+signs them (v0 HMAC-SHA256 over `v0:<ts>:<raw body>`, the real HMAC over the raw bytes).
 
 The bodies are built like Slack's: slash commands as `application/x-www-form-urlencoded` forms,
 interactivity (block_actions, view_submission) as a form with one `payload` field holding JSON,
 and Events API callbacks as JSON. The building and signing are the console's
-(bot/console/payloads.py); this layer fixes the test workspace (team T0TEAM, #general, alice)
-and the IDs, so tests name only what they are about.
+(bot/console/payloads.py), so the console and the tests send the same bytes; this layer fixes the
+test workspace (team T0TEAM, #general, alice), the signing secret the app under test is given,
+and the IDs, so tests name only what they are about. `post_signed` delivers a request the way
+Slack does: to /slack/events, signed.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import requests
+
 from bot.console import payloads
 from bot.console.payloads import FORM, SlackRequest, User, Workspace, signature, signed_headers
 
 __all__ = [
+    "CHANNEL",
     "FORM",
+    "SECRET",
+    "USER",
     "SlackRequest",
     "block_action",
     "event_callback",
     "interactive",
     "modal_state",
+    "post_signed",
     "signature",
     "signed_headers",
     "slash_command",
@@ -30,15 +39,35 @@ __all__ = [
 ]
 
 TOKEN = "gIkuvaNzQIHg97ATvDxqgjtO"  # the legacy verification token Slack still sends
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret the app under test is given
+CHANNEL = "C0GENERAL"
+USER = "U0ALICE"
+
+
+def post_signed(
+    http: requests.Session,
+    url: str,
+    request: SlackRequest,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+) -> requests.Response:
+    """POST `request` to the app at `url` as Slack does: to /slack/events, signed with `secret`."""
+    return http.post(
+        f"{url}/slack/events",
+        data=request.body,
+        headers=request.headers(secret, timestamp),
+        timeout=30,
+    )
 
 
 def _workspace(
-    channel_id: str = "C0GENERAL", channel_name: str = "general", team_id: str = "T0TEAM"
+    channel_id: str = CHANNEL, channel_name: str = "general", team_id: str = "T0TEAM"
 ) -> Workspace:
     return Workspace(channel_id, channel_name, team_id, team_domain="example", token=TOKEN)
 
 
-def _alice(user_id: str = "U0ALICE", user_name: str = "alice") -> User:
+def _alice(user_id: str = USER, user_name: str = "alice") -> User:
     return User(user_id, user_name)
 
 
@@ -46,9 +75,9 @@ def slash_command(
     text: str,
     *,
     response_url: str,
-    user_id: str = "U0ALICE",
+    user_id: str = USER,
     user_name: str = "alice",
-    channel_id: str = "C0GENERAL",
+    channel_id: str = CHANNEL,
     channel_name: str = "general",
     trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
     team_id: str = "T0TEAM",
@@ -84,7 +113,7 @@ def block_action(
     value: str,
     channel_id: str,
     message_ts: str,
-    user_id: str = "U0ALICE",
+    user_id: str = USER,
     action_ts: str = "1700000100.000001",
     block_id: str = "actions",
 ) -> SlackRequest:
@@ -108,7 +137,7 @@ def block_action(
     )
 
 
-def view_submission(view: Mapping[str, Any], *, user_id: str = "U0ALICE") -> SlackRequest:
+def view_submission(view: Mapping[str, Any], *, user_id: str = USER) -> SlackRequest:
     """A modal's submit, with the view (id, callback_id, private_metadata, state) as Slack sends
     it back."""
     return payloads.view_submission(
@@ -122,7 +151,7 @@ def view_action(
     action_id: str,
     block_id: str,
     value: str,
-    user_id: str = "U0ALICE",
+    user_id: str = USER,
     action_ts: str = "1700000200.000001",
 ) -> SlackRequest:
     """A block action inside a modal (e.g. a dispatch_action text input as the person types)."""

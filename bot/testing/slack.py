@@ -1,10 +1,15 @@
-"""Test doubles of the inbound tests.
+"""The one fake Slack of tests and benchmarks: the console's stand-in, plus test scripting.
 
-`HistorySlack` is the shared `FakeSlack` (which already keeps each posted message's `metadata`
-and answers `conversations.history` / `conversations.replies`, what the outbox's exactly-once
-check reads) plus `hold(method)`: the next call of a method is recorded (the message exists, as
-when Slack accepted it) while its answer is held back until `release()` — the window between
-Slack accepting a post and the sender learning it did.
+`SlackStandIn` (bot/console/slack_standin.py) is what the console shows and what every test
+asserts on, so the console renders exactly the code path the tests check. It already records
+every call, answers like Slack, keeps each posted message (with its `metadata`) and answers
+`conversations.history` / `conversations.replies` (the outbox's exactly-once check), and can be
+told to fail (`fail(method, ...)`).
+
+`FakeSlack` adds only what a test needs to script beyond that: `hold(method)`, after which the
+next call of that method is recorded (the message exists, as when Slack accepted it) while its
+answer is held back until `release()` — the window between Slack accepting a post and the sender
+learning it did — and two readers, `posts()` and `thread()`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_slack import Call, FakeSlack
+from bot.console.slack_standin import BOT_ID, BOT_USER, TEAM, Activity, Call, SlackStandIn
+
+__all__ = ["BOT_ID", "BOT_USER", "TEAM", "Activity", "Call", "FakeSlack"]
 
 
 @dataclass(eq=False)
-class HistorySlack(FakeSlack):
+class FakeSlack(SlackStandIn):
     # A client that gave up on a held answer leaves a broken pipe: expected, not news.
     quiet: bool = True
 

@@ -1,29 +1,46 @@
-"""A scripted stand-in for the gateway: a real ThreadingHTTPServer on 127.0.0.1, port 0.
+"""The one scripted gateway of tests: a real ThreadingHTTPServer on 127.0.0.1, port 0.
 
-It records every request exactly as it arrived (method, path, raw body, headers) and answers
-each from a script: replies queued per command (`on("sendmsg", …)`), or a function of the
-request, else a small default (auth succeeds, ping answers `OK:`, anything else `ERR: 101`).
-With `upstream` set it is a fault-injecting proxy instead: anything not scripted is forwarded
-to the upstream server (e.g. the sandbox) and its answer returned.
+`ScriptedGateway` records every request exactly as it arrived (method, path, raw body, headers)
+and answers each from a script: replies queued per command (`on("sendmsg", …)`), or a function
+of the request, else a small default (auth succeeds, ping answers `OK:`, anything else
+`ERR: 101`). With `upstream` set it is a fault-injecting proxy instead: anything not scripted is
+forwarded to the upstream server (e.g. the sandbox) and its answer returned. Fault scripts (a
+dropped send, a fuzzed reply) are functions or subclasses of this one server.
 
 A `Reply` can be delayed, held until the test releases an event (a reply after the client's
 timeout, without sleeping in the test), sent with another HTTP status, or dropped (the
 connection is closed without an answer).
+
+The gateway that behaves like the real one is the product's sandbox (bot/testing/sandbox.py
+starts it for benchmarks; the app under test starts its own). `MemoryGateway` is the gateway
+port's double (bot.gateway.base.Gateway) for rigs that run the inbound pieces without HTTP.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import requests
 
+from bot.gateway.base import (
+    Balance,
+    Capabilities,
+    MessageStatus,
+    Planned,
+    RecipientResult,
+    SendResult,
+)
 from bot.gateway.clickatell_http.callbacks import parse_params
+from bot.gateway.clickatell_http.codes import delivery_status
+from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
+from bot.gateway.clickatell_http.gateway import CAPABILITIES
 
 SESSION_ID = "0123456789abcdef0123456789abcdef"
 
@@ -78,6 +95,10 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _ignore_error(request: object, client_address: object) -> None:
+    pass
+
+
 def default_reply(request: Request) -> Reply:
     if request.command == "auth":
         return Reply(f"OK: {SESSION_ID}")
@@ -86,8 +107,13 @@ def default_reply(request: Request) -> Reply:
     return Reply("ERR: 101, Invalid or missing parameters")
 
 
-class ScriptedServer:
-    def __init__(self, script: Script | None = None, *, upstream: str | None = None):
+class ScriptedGateway:
+    """See the module docstring. `quiet`: a client dropping a connection whose reply it did not
+    want (a fuzzed 204 with a body) is not reported on stderr."""
+
+    def __init__(
+        self, script: Script | None = None, *, upstream: str | None = None, quiet: bool = False
+    ):
         self.script = script
         self.upstream = upstream
         self._forwarder = requests.Session()
@@ -95,6 +121,8 @@ class ScriptedServer:
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        if quiet:
+            self._server.handle_error = _ignore_error  # type: ignore[method-assign]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -146,7 +174,7 @@ class ScriptedServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> ScriptedGateway:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -205,3 +233,45 @@ class ScriptedServer:
                     self.close_connection = True  # the client gave up (timeout): fine
 
         return Handler
+
+
+@dataclass
+class MemoryGateway:
+    """The gateway port (bot.gateway.base.Gateway) in memory, as far as the relay, the balance
+    watcher and the callback endpoints use it: `sent` records each text, `failures` are raised
+    by the next sends, `known` maps a client ID the gateway has seen to its message ID (what
+    `find_sent` finds), `credit` is the balance. Callbacks are the legacy API's, as rigs post
+    them."""
+
+    credit: float = 100.0
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)  # client ID -> message ID
+    capabilities: Capabilities = CAPABILITIES
+    callbacks: ClickatellHttpCallbacks = field(
+        default_factory=lambda: ClickatellHttpCallbacks("sandbox")
+    )
+
+    def plan(self, to: Sequence[str], *, client_id: str | None = None) -> tuple[Planned, ...]:
+        return tuple(Planned(number, client_id or uuid.uuid4().hex) for number in to)
+
+    def send(self, planned: Sequence[Planned], text: str, **_options: object) -> SendResult:
+        if self.failures:
+            raise self.failures.pop(0)
+        (recipient,) = planned
+        to, climsgid = recipient.to, recipient.client_id
+        apimsgid = uuid.uuid4().hex
+        self.sent.append((to, text, climsgid))
+        self.known[climsgid] = apimsgid
+        return SendResult((RecipientResult(to, apimsgid, climsgid),), 1, "gsm7")
+
+    def find_sent(self, client_id: str) -> MessageStatus | None:
+        if client_id not in self.known:
+            return None
+        return MessageStatus(self.known[client_id], delivery_status("003"))
+
+    def balance(self) -> Balance:
+        return Balance(self.credit)
+
+    def close(self) -> None:
+        """Nothing to close (the services close their gateway on shutdown)."""

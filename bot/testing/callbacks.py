@@ -1,4 +1,9 @@
-"""Building Clickatell callbacks byte for byte, as the gateway sends them (protocol §6, §7)."""
+"""Clickatell callbacks built byte for byte, as the gateway sends them (protocol §6, §7).
+
+Delivery reports (`status_params`) and inbound SMS (`mo_params`, raw bytes in any charset, with
+a concatenation UDH when given) as form bodies (`form`), posted with basic auth (`post`, `get`):
+what the tests, the kill-burst and the soak send to /clickatell/status and /clickatell/mo.
+"""
 
 from __future__ import annotations
 
