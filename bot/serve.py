@@ -14,10 +14,13 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
 from waitress import create_server, wasyncore
+
+if TYPE_CHECKING:  # imported when Socket Mode is used: it pulls in a websocket client
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
 from bot.config import ConfigError, Settings
@@ -134,7 +137,7 @@ class Runtime:
             raise StartupError(
                 f"HOST/PORT: cannot listen on {settings.host}:{settings.port} ({error.strerror})"
             ) from error
-        self.socket_handler: Any = None
+        self.socket_handler: SocketModeHandler | None = None
         try:
             self.services = build_services(
                 settings,

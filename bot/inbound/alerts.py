@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.domain.outbox import OutboxKind
-from bot.gateway.base import GatewayError
+from bot.gateway.base import Gateway, GatewayError
 from bot.inbound.conversations import post_payload
 from bot.storage import Storage
 
@@ -31,7 +30,7 @@ class BalanceWatcher:
     def __init__(
         self,
         storage: Storage,
-        gateway: Any,
+        gateway: Gateway,
         channel: str,
         threshold: float,
         *,

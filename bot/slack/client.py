@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
@@ -43,14 +42,18 @@ class _InjectedSleep:
         self.sleep(self.delay(state, response, error))
         state.increment_current_attempt()
 
-    def delay(self, state: RetryState, response: HttpResponse | None, error: Any) -> float:
+    def delay(
+        self, state: RetryState, response: HttpResponse | None, error: Exception | None
+    ) -> float:
         return self.interval_calculator.calculate_sleep_duration(state.current_attempt)  # type: ignore[attr-defined]
 
 
 class RateLimitRetry(_InjectedSleep, RateLimitErrorRetryHandler):
     """429: wait what Retry-After says (1 s when absent), as Slack asks."""
 
-    def delay(self, state: RetryState, response: HttpResponse | None, error: Any) -> float:
+    def delay(
+        self, state: RetryState, response: HttpResponse | None, error: Exception | None
+    ) -> float:
         return retry_after(response.headers if response else None)
 
 
@@ -66,14 +69,14 @@ def slack_retry_handlers(
     *, sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5, retries: int = 2
 ) -> list[RetryHandler]:
     calculator = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-    handlers: list[Any] = [
+    handlers: list[_InjectedSleep] = [
         RateLimitRetry(max_retry_count=retries),
         ServerErrorRetry(max_retry_count=retries, interval_calculator=calculator),
         ConnectionErrorRetry(max_retry_count=retries, interval_calculator=calculator),
     ]
     for handler in handlers:
         handler.sleep = sleep
-    return handlers
+    return [handler for handler in handlers if isinstance(handler, RetryHandler)]
 
 
 def build_web_client(
