@@ -349,8 +349,12 @@ class SlackOutbox:
             channel, ts = item.channel, str(payload["ts"])
             message = Message(payload["text"], payload.get("blocks") or [])
         self._paced_call(channel)
-        self._remember_card_update(key, now)
-        self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
+        try:
+            self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
+        finally:
+            # Counted from when the call ended: Slack saw it by then, so the next update reaches
+            # Slack a full interval later however long this one took to get there.
+            self._remember_card_update(key, self.clock())
         return ts
 
     def _remember_card_update(self, key: str, now: datetime) -> None:
