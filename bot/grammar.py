@@ -182,7 +182,9 @@ _MESSAGE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
 _RELATIVE = re.compile(r"\+(\d{1,6})([mhd])", re.IGNORECASE)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-_NAME = re.compile(r"[^\s,\"'“”‘’]+(?: [^\s,\"'“”‘’]+)*")
+# A name's words start with no quote; an apostrophe inside one is part of it (O'Brien, D’Angelo).
+_NAME_WORD = r"[^\s,\"'“”‘’][^\s,\"“”‘]*"
+_NAME = re.compile(rf"{_NAME_WORD}(?: {_NAME_WORD})*")
 _NAME_MAX = 40
 
 
@@ -290,7 +292,8 @@ def _name(raw: str, usage: str) -> str:
     name = " ".join(raw.split())
     if not name or len(name) > _NAME_MAX or not _NAME.fullmatch(name):
         raise UsageError(
-            f"{raw!r} is not a contact name: up to {_NAME_MAX} characters, no commas or quotes.",
+            f"{raw!r} is not a contact name: up to {_NAME_MAX} characters, no commas, no quotes "
+            "(an apostrophe inside a name is fine).",
             usage,
         )
     if name[0] in "+0123456789(":

@@ -327,3 +327,16 @@ def test_send_options_are_checked_by_the_clients_own_rules():
 def test_voucher_digits_are_ascii():
     with pytest.raises(UsageError, match="16-digit"):
         argv("redeem", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦")
+
+
+@pytest.mark.parametrize("name", ["O'Brien", "D’Angelo", "Mary-Jane O'Neil"])
+def test_a_name_may_hold_an_apostrophe(name: str) -> None:
+    typed = f'"{name}"' if " " in name else name  # a name of several words is quoted
+    assert parse_text(f"contact add {typed} +27821234567") == ContactAdd(name, "+27821234567")
+    assert parse_argv(["contact", "add", name, "+27821234567"]) == ContactAdd(name, "+27821234567")
+
+
+@pytest.mark.parametrize("name", ["'Bob", "Bo\"b", "a,b"])
+def test_a_name_may_not_start_with_a_quote_or_hold_one(name: str) -> None:
+    with pytest.raises(UsageError):
+        parse_argv(["contact", "add", name, "+27821234567"])

@@ -114,10 +114,14 @@ def relay_failed(msisdn: str, words: str, code: str | None) -> Message:
 
 
 def relay_changed(deleted: bool) -> Message:
-    what = "deleted" if deleted else "edited"
+    """A relayed reply was edited or deleted in Slack: an SMS cannot be taken back or changed."""
+    if deleted:
+        change = "Deleting it here does not take it back."
+    else:
+        change = "The edit is not sent; post a new reply to text the change."
     return note_message(
-        f":information_source: That reply was already texted; the phone keeps the original. "
-        f"The {what} version is not sent — post a new reply to text again."
+        f":information_source: That reply was already texted, and the phone keeps the original. "
+        f"{change}"
     )
 
 
