@@ -6,7 +6,7 @@ follow by `respond()` (response URLs) or the Web API.
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, views
+from bot.listeners import actions, commands, errors, events, functions, views
 
 
 def register_listeners(app: App) -> None:
@@ -14,4 +14,5 @@ def register_listeners(app: App) -> None:
     actions.register(app)
     views.register(app)
     events.register(app)
+    functions.register(app)
     errors.register(app)
