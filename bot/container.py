@@ -37,6 +37,7 @@ from bot.gateway.clickatell_http import (
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
+from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,12 @@ class Services:
     def refresh_card(self, send_id: int) -> None:
         """Make the send's card show its latest stored state (coalesced, paced by the outbox)."""
         self.inbound.refresh_card(send_id)
+
+    @property
+    def names(self) -> SlackNames:
+        """Names of people and channels (looked up once, remembered a while): what a Slack
+        message's mentions become in the text a phone reads."""
+        return self.inbound.relay.names
 
     def on_message_event(self, body: Mapping[str, Any]) -> None:
         """A `message` event's envelope (a thread reply to relay as SMS, perhaps)."""

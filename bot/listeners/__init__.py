@@ -6,12 +6,13 @@ follow by `respond()` (response URLs) or the Web API.
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, functions, views
+from bot.listeners import actions, commands, errors, events, functions, shortcuts, views
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
     actions.register(app)
+    shortcuts.register(app)
     views.register(app)
     events.register(app)
     functions.register(app)

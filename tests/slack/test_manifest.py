@@ -25,6 +25,7 @@ from bot.listeners.functions.send_sms import (
     TEXT_INPUT,
     TO_INPUT,
 )
+from bot.listeners.shortcuts import SEND_AS_SMS
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "manifest.yml"
@@ -157,3 +158,14 @@ def test_manifest_declares_the_workflow_step_the_code_serves() -> None:
     assert settings["function_runtime"] == "remote"  # served by this Bolt app
     assert settings["org_deploy_enabled"] is True  # custom steps need an org-ready app
     assert FUNCTION_EVENT in settings["event_subscriptions"]["bot_events"]
+
+
+def test_manifest_declares_the_message_shortcut_the_code_handles() -> None:
+    pattern = re.compile(r"app\.message_shortcut\(\s*(\w+)")
+    handled = {m for path in _sources() for m in pattern.findall(path.read_text(encoding="utf-8"))}
+    assert handled == {"SEND_AS_SMS"}
+    shortcuts = _manifest()["features"]["shortcuts"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", SEND_AS_SMS)]
+    assert SEND_AS_SMS == "send_as_sms" and shortcuts[0]["name"] == "Send as SMS"
+    # Shortcuts arrive as interactivity and need the commands scope.
+    assert "commands" in _manifest()["oauth_config"]["scopes"]["bot"]
