@@ -6,7 +6,7 @@ follow by `respond()` (response URLs) or the Web API.
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, functions, shortcuts, views
+from bot.listeners import actions, commands, errors, events, functions, home, shortcuts, views
 
 
 def register_listeners(app: App) -> None:
@@ -15,5 +15,6 @@ def register_listeners(app: App) -> None:
     shortcuts.register(app)
     views.register(app)
     events.register(app)
+    home.register(app)
     functions.register(app)
     errors.register(app)

@@ -48,12 +48,13 @@ SCOPES: dict[str, set[str]] = {
     "views.open": set(),
     "views.update": set(),
     "views.push": set(),
+    "views.publish": set(),
     "users.info": {"users:read"},
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},
 }
-EVENTS = {"message": {"message.channels", "message.groups"}}
+EVENTS = {"message": {"message.channels", "message.groups"}, "app_home_opened": {"app_home_opened"}}
 FUNCTION_EVENT = "function_executed"  # what every app.function(...) listener receives
 
 
@@ -169,3 +170,9 @@ def test_manifest_declares_the_message_shortcut_the_code_handles() -> None:
     assert SEND_AS_SMS == "send_as_sms" and shortcuts[0]["name"] == "Send as SMS"
     # Shortcuts arrive as interactivity and need the commands scope.
     assert "commands" in _manifest()["oauth_config"]["scopes"]["bot"]
+
+
+def test_manifest_enables_the_home_tab_the_code_publishes() -> None:
+    assert "views.publish" in methods_used() and "app_home_opened" in events_used()
+    app_home = _manifest()["features"]["app_home"]
+    assert app_home["home_tab_enabled"] is True
