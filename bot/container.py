@@ -35,8 +35,11 @@ from bot.gateway.clickatell_http import (
     start_sandbox,
 )
 from bot.inbound import Inbound, InboundDeps, Options
+from bot.inbound.worker import LoopWorker
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
+from bot.slack.home import HomeBoard
+from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,12 @@ class Services:
     executor: Executor
     cards: CardPublisher
     inbound: Inbound
+    home: HomeBoard
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
     gateway_api_id: str  # the api_id callbacks must carry
     clock: Callable[[], datetime] = utc_now
     sandbox: SandboxServer | None = None
+    home_debounce: float = 5.0
     _closed: bool = False
 
     @property
@@ -75,11 +80,27 @@ class Services:
     @property
     def workers(self) -> list[Worker]:
         """The background workers: /healthz checks them, `close()` stops them."""
-        return list(self.inbound.workers)
+        return [*self.inbound.workers, self.home_worker]
+
+    @property
+    def home_worker(self) -> LoopWorker:
+        return self._home_worker
+
+    def __post_init__(self) -> None:
+        self._home_worker = LoopWorker(
+            "home-refresher", self.home.step, max_pause=max(self.home_debounce, 0.01)
+        )
+        self.inbound.on_change = self.home.changed
 
     def refresh_card(self, send_id: int) -> None:
         """Make the send's card show its latest stored state (coalesced, paced by the outbox)."""
         self.inbound.refresh_card(send_id)
+
+    @property
+    def names(self) -> SlackNames:
+        """Names of people and channels (looked up once, remembered a while): what a Slack
+        message's mentions become in the text a phone reads."""
+        return self.inbound.relay.names
 
     def on_message_event(self, body: Mapping[str, Any]) -> None:
         """A `message` event's envelope (a thread reply to relay as SMS, perhaps)."""
@@ -163,6 +184,15 @@ def build_services(
         gateway_api_id=gateway.api_id,
         sandboxed=gateway.sandbox is not None or settings.uses_sandbox,
     )
+    home = HomeBoard(
+        settings,
+        storage,
+        gateway.client,
+        slack,
+        sandboxed=deps.sandboxed,
+        clock=clock,
+        debounce=options.home_debounce,
+    )
     services = Services(
         settings=settings,
         storage=storage,
@@ -171,14 +201,17 @@ def build_services(
         executor=executor or WorkExecutor(workers),
         cards=CardPublisher(storage, slack),
         inbound=Inbound(deps, options),
+        home=home,
         gateway_label=gateway.label,
         gateway_api_id=gateway.api_id,
         clock=clock,
         sandbox=gateway.sandbox,
+        home_debounce=options.home_debounce,
     )
     if options.start:
         try:
             services.inbound.start()
+            services.home_worker.start()
         except BaseException:
             services.close()
             raise

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.console import payloads
+from bot.console import payloads, surfaces
 from bot.console.display import ButtonRef, Display, Form, Shown, control_key
 from bot.console.payloads import User
 from bot.console.render import (
@@ -51,6 +51,8 @@ Type /sms commands as in Slack (/sms help lists them all), and:
   edit #N TEXT         edit your reply #N;  delete #N  deletes it
   wait [SECONDS]       wait until the app has finished its work (at most 10 s by default)
   user [ID]            show or change who you are (default U0CONSOLE, an admin)
+  home                 open your App Home tab and show it
+  step TO TEXT         run the Workflow Builder step "Send an SMS" (you as its author)
   help                 this help;  quit (or end of input) leaves
 Bare /sms opens the compose form: answer each field (an empty answer skips an optional one,
 !cancel closes the form). Messages are numbered #N; thread replies are indented under
@@ -143,6 +145,8 @@ class Console:
             "delete": self._delete_command,
             "wait": self._wait_command,
             "user": self._user_command,
+            "home": lambda text: surfaces.home_command(self, text),
+            "step": lambda text: surfaces.step_command(self, text),
         }
 
     # ================================================================== slash commands
@@ -170,6 +174,10 @@ class Console:
         return self.standin.response_url(
             name, channel=channel, message_ts=message_ts, user=self.user.id
         )
+
+    def send_to_app(self, request: payloads.SlackRequest, what: str) -> Reply | None:
+        """Send a request Slack would send (the surfaces' commands use it too)."""
+        return self._send(request, what)
 
     def _send(self, request: payloads.SlackRequest, what: str) -> Reply | None:
         """Send a request to the app; show what Slack would show when it fails."""

@@ -7,7 +7,9 @@ tested code path produces.
 It records every call (method, the parameters from the form or JSON body, the token) and answers
 like Slack: `auth.test`, `chat.postMessage` (with a fresh `ts`), `chat.update`, `chat.delete`,
 `chat.postEphemeral`, `views.open`/`views.update`/`views.push`, `reactions.add`/`reactions.remove`,
-`users.info`, `conversations.replies`, and any other method with `{"ok": true}`. It keeps the
+`users.info`, `conversations.replies`, `views.publish` (each person's Home tab) and
+`functions.completeSuccess`/`completeError` (how a workflow step ended; both kept in
+`surfaces`, see standin_surfaces.py), and any other method with `{"ok": true}`. It keeps the
 latest version of every posted message so tests can assert on what a channel shows now.
 
 Point a WebClient at `standin.api_url` (SLACK_API_URL) and response URLs at
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
+
+from bot.console.standin_surfaces import HOME_METHODS, STEP_METHODS, StepEnd, SurfaceRecords
 
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -63,10 +67,11 @@ class Activity:
     """One thing that happened in the stand-in, for observers.
 
     kind: "post", "update", "delete", "ephemeral", "reaction_added", "reaction_removed",
-    "view_open", "view_update", "view_push", "user_message", "user_edit", "user_delete", or
-    "other" (any other method). `ok` is False when the call failed (scripted or invalid); then
-    only `call` and `answer` are meaningful. `message` is the message as stored now (posts,
-    updates, ephemerals), `previous` the version before an update or delete.
+    "view_open", "view_update", "view_push", "home_publish", "step_end", "user_message",
+    "user_edit", "user_delete", or "other" (any other method). `ok` is False when the call
+    failed (scripted or invalid); then only `call` and `answer` are meaningful. `message` is
+    the message as stored now (posts, updates, ephemerals), `previous` the version before an
+    update or delete.
     """
 
     kind: str
@@ -124,6 +129,7 @@ class SlackStandIn:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.reactions: dict[tuple[str, str], list[str]] = {}
+        self.surfaces = SurfaceRecords()
         self._bindings: dict[str, Binding] = {}
         self._observers: list[Observer] = []
         self._failures: dict[str, list[_Failure]] = {}
@@ -273,6 +279,17 @@ class SlackStandIn:
         with self._lock:
             return list(self.reactions.get((channel, ts), []))
 
+    def home_of(self, user: str) -> dict[str, Any] | None:
+        """The Home tab `user` sees now (the last view published for them), None if none."""
+        with self._lock:
+            view = self.surfaces.home_of(user)
+            return dict(view) if view is not None else None
+
+    def step_ends(self) -> list[StepEnd]:
+        """How Slack was told each workflow step ended, in order."""
+        with self._lock:
+            return list(self.surfaces.step_ends)
+
     # -- the API --------------------------------------------------------------------------------
     # Subclasses (test doubles) may override `_record(call) -> (status, headers, body)` and
     # `_answer(call) -> body`; observers are told after the answer, whoever produced it.
@@ -384,7 +401,7 @@ class SlackStandIn:
                 dict(message or {}),
                 reaction=params.get("name"),
             )
-        if kind.startswith("view_"):
+        if kind.startswith("view_") or kind == "home_publish":
             return Activity(kind, call, True, body, view=body.get("view"))
         return Activity(kind, call, True, body)
 
@@ -533,6 +550,8 @@ _KINDS = {
     "views.open": "view_open",
     "views.update": "view_update",
     "views.push": "view_push",
+    "views.publish": "home_publish",
+    **{method: "step_end" for method in STEP_METHODS},
 }
 
 
@@ -574,6 +593,9 @@ _ANSWERS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "users.info": SlackStandIn._user,
     "conversations.history": SlackStandIn._history,
     "conversations.replies": SlackStandIn._replies,
+    **{method: lambda s, p: s.surfaces.publish(p) for method in HOME_METHODS},
+    "functions.completeSuccess": lambda s, p: s.surfaces.end_step("functions.completeSuccess", p),
+    "functions.completeError": lambda s, p: s.surfaces.end_step("functions.completeError", p),
 }
 
 

@@ -179,6 +179,19 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class ThreadSummary:
+    """A Slack thread that carries SMS, by its last message: what a Home tab lists. `inbound`:
+    the last message came from the phone (nobody has answered it yet)."""
+
+    channel: str
+    thread_ts: str
+    msisdn: str  # the phone whose SMS came last, or the card's (first) recipient
+    last_text: str
+    inbound: bool
+    last_at: datetime
+
+
+@dataclass(frozen=True)
 class ThreadRef:
     """Where an inbound SMS from a number goes: the newest card or conversation with it.
 

@@ -81,6 +81,7 @@ class Options:
     low_balance: float | None = None  # None: SMS_LOW_BALANCE (settings.low_balance)
     relay_backoff: float = 2.0
     store_wait: float = STORE_WAIT  # seconds a callback waits for the database, then 503
+    home_debounce: float = 5.0  # seconds between two refreshes of the open Home tabs
     start: bool = True
 
 
@@ -180,6 +181,8 @@ class Inbound:
         # sends so a long-running process does not grow with every send it ever made.
         self._cards: OrderedDict[int, _CardRef] = OrderedDict()
         self._card_lock = threading.Lock()
+        # Told whenever Slack work is queued: what people see changed (the Home tab listens).
+        self.on_change: Callable[[], None] = lambda: None
 
     # ---- seams
 
@@ -236,6 +239,7 @@ class Inbound:
 
     def _wake_outbox(self) -> None:
         self.outbox_worker.wake()
+        self.on_change()
 
     def _wake_processor(self) -> None:
         self.processor_worker.wake()

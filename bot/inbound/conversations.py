@@ -137,7 +137,7 @@ class ConversationRouter:
             order_key=order_key(sms.msisdn),
         )
         self.storage.conversations.start(
-            sms.msisdn, self.channel, root_item=item, at=sms.received_at
+            sms.msisdn, self.channel, root_item=item, at=sms.received_at, text=sms.text
         )
         return item
 
@@ -151,10 +151,10 @@ class ConversationRouter:
         )
         if ref.thread_ts:
             self.storage.conversations.touch(
-                ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at
+                ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at, text=sms.text
             )
         elif ref.conversation_id is not None:
             self.storage.conversations.touch_by_id(
-                ref.conversation_id, sms.msisdn, at=sms.received_at
+                ref.conversation_id, sms.msisdn, at=sms.received_at, text=sms.text
             )
         return item

@@ -6,12 +6,15 @@ follow by `respond()` (response URLs) or the Web API.
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, views
+from bot.listeners import actions, commands, errors, events, functions, home, shortcuts, views
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
     actions.register(app)
+    shortcuts.register(app)
     views.register(app)
     events.register(app)
+    home.register(app)
+    functions.register(app)
     errors.register(app)

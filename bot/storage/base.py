@@ -45,6 +45,7 @@ from bot.domain.records import (
     StatusUpdate,
     ThreadInfo,
     ThreadRef,
+    ThreadSummary,
 )
 
 THREAD_WINDOW = timedelta(days=7)
@@ -112,6 +113,13 @@ class SendRepository(Protocol):
 
     def mark_cancelled(self, send_id: int, at: datetime | None = None) -> bool:
         """Mark a (scheduled) send cancelled; False if it was already cancelled or unknown."""
+        ...
+
+    def scheduled_by(
+        self, slack_user: str, now: datetime | None = None, limit: int = 10
+    ) -> list[Send]:
+        """`slack_user`'s sends scheduled for after `now` (default: the backend's clock) and not
+        cancelled, soonest first: what their Home tab offers to cancel."""
         ...
 
     def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
@@ -242,22 +250,34 @@ class ConversationRepository(Protocol):
         thread_ts: str | None = None,
         root_item: int | None = None,
         at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         """A new conversation; give `thread_ts` when the root message is already posted, or
         `root_item` (the outbox item posting it) when it is not yet (should that item be done
-        already, its posted ts is taken). `at`: when the SMS that starts it arrived."""
+        already, its posted ts is taken). `at`: when the SMS that starts it arrived; `text`:
+        what it said (kept as the thread's last inbound message)."""
         ...
 
     def touch(
-        self, channel: str, thread_ts: str, msisdn: str, at: datetime | None = None
+        self,
+        channel: str,
+        thread_ts: str,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         """An SMS from `msisdn` arrived in the thread at `at` (default now): create the
         conversation if needed (e.g. a card's thread), set its last phone and activity time
-        (which never moves back)."""
+        (which never moves back), and with `text` its last inbound message (unless a later
+        one is already kept)."""
         ...
 
     def touch_by_id(
-        self, conversation_id: int, msisdn: str, at: datetime | None = None
+        self,
+        conversation_id: int,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         """As `touch`, for a conversation whose root is still in the outbox; KeyError when
         there is no such conversation."""
@@ -267,6 +287,13 @@ class ConversationRepository(Protocol):
 
     def recent(self, limit: int = 100) -> list[Conversation]:
         """Conversations by latest activity, newest first."""
+        ...
+
+    def latest(self, limit: int = 10) -> list[ThreadSummary]:
+        """Threads with a posted root that carry SMS, each by its last message (the phone's
+        latest SMS kept by `touch`, or the newest card or relayed reply in it, whichever is
+        later), newest first. Reads only recent activity: the newest few hundred sends and
+        conversations."""
         ...
 
     def root_posted(self, item_id: int, ts: str) -> None:

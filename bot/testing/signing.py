@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from bot.console import payloads
+from bot.console import payloads, surface_payloads
 from bot.console.payloads import FORM, SlackRequest, User, Workspace, signature, signed_headers
 
 __all__ = [
@@ -26,9 +26,12 @@ __all__ = [
     "SECRET",
     "USER",
     "SlackRequest",
+    "app_home_opened",
     "block_action",
     "event_callback",
+    "function_executed",
     "interactive",
+    "message_action",
     "modal_state",
     "post_signed",
     "signature",
@@ -42,6 +45,7 @@ TOKEN = "gIkuvaNzQIHg97ATvDxqgjtO"  # the legacy verification token Slack still 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret the app under test is given
 CHANNEL = "C0GENERAL"
 USER = "U0ALICE"
+STEP_TOKEN = "xwfp-1234-5678-step"  # the bot_access_token a function_executed event carries
 
 
 def post_signed(
@@ -175,3 +179,52 @@ def modal_state(values: Mapping[str, tuple[str, str | None]]) -> dict[str, Any]:
             for block, (action, value) in values.items()
         }
     }
+
+
+def app_home_opened(
+    *, user_id: str = USER, view: Mapping[str, Any] | None = None, event_id: str = "EvHome1"
+) -> SlackRequest:
+    """The person opened the app's Home tab (with the Home view they saw last, if any)."""
+    return surface_payloads.app_home_opened(
+        _workspace(), _alice(user_id), view=view, event_id=event_id
+    )
+
+
+def message_action(
+    message: Mapping[str, Any],
+    *,
+    response_url: str,
+    callback_id: str = "send_as_sms",
+    user_id: str = USER,
+    channel_id: str = CHANNEL,
+    trigger_id: str = "1337.44.abcdef",
+) -> SlackRequest:
+    """A message shortcut chosen on `message` (ts, user, text, blocks as Slack stores it)."""
+    return surface_payloads.message_action(
+        _workspace(channel_id),
+        _alice(user_id),
+        callback_id=callback_id,
+        message=message,
+        trigger_id=trigger_id,
+        response_url=response_url,
+    )
+
+
+def function_executed(
+    inputs: Mapping[str, Any],
+    *,
+    execution_id: str = "Fx0001",
+    callback_id: str = "send_sms",
+    token: str = STEP_TOKEN,
+    event_id: str | None = None,
+) -> SlackRequest:
+    """A workflow ran the step `callback_id`; a redelivery repeats `execution_id` and
+    `event_id` (by default the event ID follows the execution ID)."""
+    return surface_payloads.function_executed(
+        _workspace(),
+        callback_id=callback_id,
+        inputs=inputs,
+        execution_id=execution_id,
+        bot_access_token=token,
+        event_id=event_id or f"Ev{execution_id}",
+    )

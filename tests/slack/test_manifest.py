@@ -1,21 +1,35 @@
-"""manifest.yml parses and names every command, scope and event the code uses.
+"""manifest.yml is a valid Slack app manifest and names every command, scope, event, shortcut and
+workflow step the code uses.
 
-The code is scanned for Slack Web API methods (client calls such as `.chat_update(` and method
-names passed as strings such as "reactions_add") and Bolt listener registrations; each method
-family maps to the bot scope it needs.
+It is validated against Slack's manifest JSON schema (slackapi/manifest-schema, MIT, vendored in
+manifest_schema/). The code is scanned for Slack Web API methods (client calls such as
+`.chat_update(` and method names passed as strings such as "reactions_add") and Bolt listener
+registrations; each method family maps to the bot scope it needs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from bot.listeners.commands import COMMAND
+from bot.listeners.functions import SEND_SMS_FUNCTION
+from bot.listeners.functions.send_sms import (
+    APIMSGID_OUTPUT,
+    AUTHOR_INPUT,
+    STATE_OUTPUT,
+    TEXT_INPUT,
+    TO_INPUT,
+)
+from bot.listeners.shortcuts import SEND_AS_SMS
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "manifest.yml"
+SCHEMA = Path(__file__).parent / "manifest_schema" / "manifest.schema.1.0.0.json"
 # The console's local stand-in for Slack implements these methods; it does not call Slack.
 NOT_SLACK_CALLERS = {"console"}
 
@@ -34,12 +48,14 @@ SCOPES: dict[str, set[str]] = {
     "views.open": set(),
     "views.update": set(),
     "views.push": set(),
+    "views.publish": set(),
     "users.info": {"users:read"},
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},
 }
-EVENTS = {"message": {"message.channels", "message.groups"}}
+EVENTS = {"message": {"message.channels", "message.groups"}, "app_home_opened": {"app_home_opened"}}
+FUNCTION_EVENT = "function_executed"  # what every app.function(...) listener receives
 
 
 def _manifest() -> dict:
@@ -102,3 +118,61 @@ def test_manifest_subscribes_to_every_event_the_code_handles() -> None:
     needed = set().union(*(EVENTS[e] for e in used))
     subscribed = set(_manifest()["settings"]["event_subscriptions"]["bot_events"])
     assert needed <= subscribed, f"missing events: {needed - subscribed}"
+
+
+def functions_used() -> set[str]:
+    pattern = re.compile(r"app\.function\(\s*([\w\"']+)")
+    found = {m for path in _sources() for m in pattern.findall(path.read_text(encoding="utf-8"))}
+    return {
+        SEND_SMS_FUNCTION if name == "SEND_SMS_FUNCTION" else name.strip("\"'") for name in found
+    }
+
+
+def test_manifest_is_valid_against_slacks_schema() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    errors = sorted(
+        jsonschema.Draft7Validator(schema).iter_errors(_manifest()), key=lambda e: list(e.path)
+    )
+    assert [f"{list(e.path)}: {e.message}" for e in errors] == []
+
+
+def test_the_schema_check_catches_a_broken_manifest() -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    broken = _manifest()
+    broken["functions"][SEND_SMS_FUNCTION]["input_parameters"]["to"].pop("type")
+    broken["settings"]["org_deploy_enabled"] = "yes"
+    assert len(list(jsonschema.Draft7Validator(schema).iter_errors(broken))) == 2
+
+
+def test_manifest_declares_the_workflow_step_the_code_serves() -> None:
+    assert functions_used() == {SEND_SMS_FUNCTION} == {"send_sms"}
+    manifest = _manifest()
+    step = manifest["functions"][SEND_SMS_FUNCTION]
+    inputs, outputs = step["input_parameters"], step["output_parameters"]
+    assert set(inputs) == {TO_INPUT, TEXT_INPUT, AUTHOR_INPUT} and {"to", "text"} <= set(inputs)
+    assert set(outputs) == {APIMSGID_OUTPUT, STATE_OUTPUT} == {"apimsgid", "state"}
+    for name, parameter in {**inputs, **outputs}.items():
+        assert parameter["name"] == name and parameter["title"] and parameter["description"]
+    assert [n for n, p in inputs.items() if p["is_required"]] == ["to", "text"]
+    assert all(p["is_required"] for p in outputs.values())
+    settings = manifest["settings"]
+    assert settings["function_runtime"] == "remote"  # served by this Bolt app
+    assert settings["org_deploy_enabled"] is True  # custom steps need an org-ready app
+    assert FUNCTION_EVENT in settings["event_subscriptions"]["bot_events"]
+
+
+def test_manifest_declares_the_message_shortcut_the_code_handles() -> None:
+    pattern = re.compile(r"app\.message_shortcut\(\s*(\w+)")
+    handled = {m for path in _sources() for m in pattern.findall(path.read_text(encoding="utf-8"))}
+    assert handled == {"SEND_AS_SMS"}
+    shortcuts = _manifest()["features"]["shortcuts"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", SEND_AS_SMS)]
+    assert SEND_AS_SMS == "send_as_sms" and shortcuts[0]["name"] == "Send as SMS"
+    # Shortcuts arrive as interactivity and need the commands scope.
+    assert "commands" in _manifest()["oauth_config"]["scopes"]["bot"]
+
+
+def test_manifest_enables_the_home_tab_the_code_publishes() -> None:
+    assert "views.publish" in methods_used() and "app_home_opened" in events_used()
+    app_home = _manifest()["features"]["app_home"]
+    assert app_home["home_tab_enabled"] is True

@@ -10,9 +10,38 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import bot.storage.postgres.rows as rows
-from bot.domain.records import Conversation, ThreadInfo, ThreadRef
+from bot.domain.records import Conversation, ThreadInfo, ThreadRef, ThreadSummary
 from bot.storage.base import THREAD_WINDOW
 from bot.storage.postgres.database import Connection, PostgresDatabase
+
+RECENT_ROWS = 500  # how far back `latest` reads, per table
+
+# Each thread's last message: the phone's (kept on the conversation) or the newest card or
+# relayed reply in it (a send whose Slack message is the thread's root or one of its replies).
+_LATEST = """
+WITH events AS (
+    (SELECT channel, thread_ts, last_msisdn AS msisdn, last_text AS text, true AS inbound,
+            last_text_at AS at
+     FROM conversations WHERE thread_ts IS NOT NULL AND last_text IS NOT NULL
+     ORDER BY updated_at DESC LIMIT %(rows)s)
+    UNION ALL
+    (SELECT s.card_channel, coalesce(s.thread_ts, s.card_ts),
+            (SELECT msisdn FROM recipients r WHERE r.send_id = s.id
+             ORDER BY r.position LIMIT 1),
+            s.text, false, s.created_at
+     FROM sends s WHERE s.card_ts IS NOT NULL ORDER BY s.id DESC LIMIT %(rows)s)
+),
+ranked AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY channel, thread_ts ORDER BY at DESC, inbound DESC) AS n
+    FROM events WHERE msisdn IS NOT NULL
+)
+SELECT channel, thread_ts, msisdn, text, inbound, at FROM ranked WHERE n = 1
+ORDER BY at DESC LIMIT %(limit)s
+"""
+
+# Keep the later of the stored and the new inbound text (callbacks arrive out of order).
+_NEWER = "%(text)s::text IS NOT NULL AND (c.last_text_at IS NULL OR %(at)s >= c.last_text_at)"
 
 
 class PostgresConversations:
@@ -91,11 +120,12 @@ class PostgresConversations:
         thread_ts: str | None = None,
         root_item: int | None = None,
         at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         if (thread_ts is None) == (root_item is None):
             raise ValueError("give exactly one of thread_ts and root_item")
         if thread_ts is not None:
-            return self.touch(channel, thread_ts, msisdn, at=at)
+            return self.touch(channel, thread_ts, msisdn, at=at, text=text)
         now = self._db.now(at)
         with self._db.write() as conn:
             # The root may have been posted already (the drainer is quick): take its ts. FOR
@@ -108,37 +138,61 @@ class PostgresConversations:
             thread = posted["result"] if posted and posted["state"] == "done" else None
             row = conn.execute(
                 """INSERT INTO conversations (channel, thread_ts, root_item, msisdn, last_msisdn,
-                       created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)
+                       created_at, updated_at, last_text, last_text_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                    RETURNING *""",
-                (channel, thread, root_item, msisdn, msisdn, now, now),
+                (channel, thread, root_item, msisdn, msisdn, now, now, text, _at(text, now)),
             ).fetchone()
         return rows.conversation(row)
 
     def touch(
-        self, channel: str, thread_ts: str, msisdn: str, at: datetime | None = None
+        self,
+        channel: str,
+        thread_ts: str,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         now = self._db.now(at)
         with self._db.write() as conn:
             row = conn.execute(
-                """INSERT INTO conversations (channel, thread_ts, msisdn, last_msisdn,
-                       created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s)
+                f"""INSERT INTO conversations AS c (channel, thread_ts, msisdn, last_msisdn,
+                       created_at, updated_at, last_text, last_text_at)
+                   VALUES (%(channel)s, %(ts)s, %(n)s, %(n)s, %(now)s, %(now)s, %(text)s,
+                           %(at)s)
                    ON CONFLICT (channel, thread_ts) DO UPDATE SET
                        last_msisdn = excluded.last_msisdn,
-                       updated_at = greatest(conversations.updated_at, excluded.updated_at)
+                       updated_at = greatest(c.updated_at, excluded.updated_at),
+                       last_text = CASE WHEN {_NEWER} THEN %(text)s ELSE c.last_text END,
+                       last_text_at = CASE WHEN {_NEWER} THEN %(at)s ELSE c.last_text_at END
                    RETURNING *""",
-                (channel, thread_ts, msisdn, msisdn, now, now),
+                {
+                    "channel": channel,
+                    "ts": thread_ts,
+                    "n": msisdn,
+                    "now": now,
+                    "text": text,
+                    "at": _at(text, now),
+                },
             ).fetchone()
         return rows.conversation(row)
 
     def touch_by_id(
-        self, conversation_id: int, msisdn: str, at: datetime | None = None
+        self,
+        conversation_id: int,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
+        now = self._db.now(at)
         with self._db.write() as conn:
             row = conn.execute(
-                """UPDATE conversations SET last_msisdn = %s,
-                       updated_at = greatest(updated_at, %s)
-                   WHERE id = %s RETURNING *""",
-                (msisdn, self._db.now(at), conversation_id),
+                f"""UPDATE conversations c SET last_msisdn = %(n)s,
+                       updated_at = greatest(c.updated_at, %(now)s),
+                       last_text = CASE WHEN {_NEWER} THEN %(text)s ELSE c.last_text END,
+                       last_text_at = CASE WHEN {_NEWER} THEN %(at)s ELSE c.last_text_at END
+                   WHERE id = %(id)s RETURNING *""",
+                {"n": msisdn, "now": now, "text": text, "at": now, "id": conversation_id},
             ).fetchone()
         if row is None:
             raise KeyError(f"no conversation {conversation_id}")
@@ -168,6 +222,26 @@ class PostgresConversations:
                 (max(0, limit),),
             ).fetchall()
         return [rows.conversation(row) for row in found]
+
+    def latest(self, limit: int = 10) -> list[ThreadSummary]:
+        with self._db.read() as conn:
+            found = conn.execute(_LATEST, {"rows": RECENT_ROWS, "limit": max(0, limit)}).fetchall()
+        return [
+            ThreadSummary(
+                channel=str(row["channel"]),
+                thread_ts=str(row["thread_ts"]),
+                msisdn=str(row["msisdn"]),
+                last_text=str(row["text"]),
+                inbound=bool(row["inbound"]),
+                last_at=row["at"],
+            )
+            for row in found
+        ]
+
+
+def _at(text: str | None, now: datetime) -> datetime | None:
+    """When the kept inbound text arrived: only with a text."""
+    return None if text is None else now
 
 
 def _load(conn: Connection, conversation_id: int) -> Conversation | None:

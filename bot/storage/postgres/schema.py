@@ -155,6 +155,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE inbox ADD COLUMN claimed_until timestamptz",
         "ALTER TABLE inbox ADD COLUMN claimed_by bigint",
     ),
+    # 3: a conversation's last inbound SMS and when it arrived, for the Home tab's list.
+    (
+        "ALTER TABLE conversations ADD COLUMN last_text text",
+        "ALTER TABLE conversations ADD COLUMN last_text_at timestamptz",
+        "CREATE INDEX conversations_recent ON conversations (updated_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -145,6 +145,18 @@ class PostgresSends:
 
     # ---- reading
 
+    def scheduled_by(
+        self, slack_user: str, now: datetime | None = None, limit: int = 10
+    ) -> list[Send]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT id FROM sends WHERE slack_user = %s AND scheduled_at > %s
+                     AND cancelled_at IS NULL ORDER BY scheduled_at, id LIMIT %s""",
+                (slack_user, self._db.now(now), max(0, limit)),
+            ).fetchall()
+            loaded = [_load(conn, int(row["id"])) for row in found]
+        return [send for send in loaded if send is not None]
+
     def get(self, send_id: int) -> Send | None:
         with self._db.read() as conn:
             return _load(conn, send_id)

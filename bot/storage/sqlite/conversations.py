@@ -11,9 +11,46 @@ import sqlite3
 from datetime import datetime, timedelta
 
 import bot.storage.sqlite.rows as rows
-from bot.domain.records import Conversation, ThreadInfo, ThreadRef
+from bot.domain.records import Conversation, ThreadInfo, ThreadRef, ThreadSummary
 from bot.storage.base import THREAD_WINDOW
 from bot.storage.sqlite.database import SqliteDatabase
+
+RECENT_ROWS = 500  # how far back `latest` reads, per table
+
+# Each thread's last message: the phone's (kept on the conversation) or the newest card or
+# relayed reply in it (a send whose Slack message is the thread's root or one of its replies).
+_LATEST = """
+WITH events AS (
+    SELECT * FROM (
+        SELECT channel, thread_ts, last_msisdn AS msisdn, last_text AS text, 1 AS inbound,
+               last_text_at AS at
+        FROM conversations WHERE thread_ts IS NOT NULL AND last_text IS NOT NULL
+        ORDER BY updated_at DESC LIMIT :rows)
+    UNION ALL
+    SELECT * FROM (
+        SELECT s.card_channel AS channel, coalesce(s.thread_ts, s.card_ts) AS thread_ts,
+               (SELECT msisdn FROM recipients r WHERE r.send_id = s.id
+                ORDER BY r.position LIMIT 1) AS msisdn,
+               s.text AS text, 0 AS inbound, s.created_at AS at
+        FROM sends s WHERE s.card_ts IS NOT NULL ORDER BY s.id DESC LIMIT :rows)
+),
+ranked AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY channel, thread_ts ORDER BY at DESC, inbound DESC) AS n
+    FROM events WHERE msisdn IS NOT NULL
+)
+SELECT channel, thread_ts, msisdn, text, inbound, at FROM ranked WHERE n = 1
+ORDER BY at DESC LIMIT :limit
+"""
+
+# Keep the later of the stored and the new inbound text (callbacks arrive out of order).
+_NEWER_TEXT = """
+    last_text = CASE WHEN excluded.last_text IS NOT NULL
+        AND (last_text_at IS NULL OR excluded.last_text_at >= last_text_at)
+        THEN excluded.last_text ELSE last_text END,
+    last_text_at = CASE WHEN excluded.last_text IS NOT NULL
+        AND (last_text_at IS NULL OR excluded.last_text_at >= last_text_at)
+        THEN excluded.last_text_at ELSE last_text_at END"""
 
 
 class SqliteConversations:
@@ -92,13 +129,14 @@ class SqliteConversations:
         thread_ts: str | None = None,
         root_item: int | None = None,
         at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         if (thread_ts is None) == (root_item is None):
             raise ValueError("give exactly one of thread_ts and root_item")
         now = self._db.stamp(at)
         with self._db.write() as conn:
             if thread_ts is not None:
-                return self.touch(channel, thread_ts, msisdn, at=at)
+                return self.touch(channel, thread_ts, msisdn, at=at, text=text)
             # The root may have been posted already (the drainer is quick): take its ts. A read
             # of the outbox item's result, so the conversation never waits for a done post.
             posted = conn.execute(
@@ -106,7 +144,8 @@ class SqliteConversations:
             ).fetchone()
             conv_id = conn.execute(
                 """INSERT INTO conversations (channel, thread_ts, root_item, msisdn, last_msisdn,
-                       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                       created_at, updated_at, last_text, last_text_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     channel,
                     posted["result"] if posted else None,
@@ -115,22 +154,30 @@ class SqliteConversations:
                     msisdn,
                     now,
                     now,
+                    text,
+                    None if text is None else now,
                 ),
             ).lastrowid
             return _load(conn, conv_id)  # type: ignore[arg-type,return-value]
 
     def touch(
-        self, channel: str, thread_ts: str, msisdn: str, at: datetime | None = None
+        self,
+        channel: str,
+        thread_ts: str,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
         now = self._db.stamp(at)
         with self._db.write() as conn:
             conn.execute(
-                """INSERT INTO conversations (channel, thread_ts, msisdn, last_msisdn,
-                       created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO conversations (channel, thread_ts, msisdn, last_msisdn,
+                       created_at, updated_at, last_text, last_text_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (channel, thread_ts) DO UPDATE SET
                        last_msisdn = excluded.last_msisdn,
-                       updated_at = MAX(updated_at, excluded.updated_at)""",
-                (channel, thread_ts, msisdn, msisdn, now, now),
+                       updated_at = MAX(updated_at, excluded.updated_at),{_NEWER_TEXT}""",
+                (channel, thread_ts, msisdn, msisdn, now, now, text, None if text is None else now),
             )
             row = conn.execute(
                 "SELECT * FROM conversations WHERE channel = ? AND thread_ts = ?",
@@ -139,13 +186,21 @@ class SqliteConversations:
             return rows.conversation(row)
 
     def touch_by_id(
-        self, conversation_id: int, msisdn: str, at: datetime | None = None
+        self,
+        conversation_id: int,
+        msisdn: str,
+        at: datetime | None = None,
+        text: str | None = None,
     ) -> Conversation:
+        now = self._db.stamp(at)
+        newer = "?2 IS NOT NULL AND (last_text_at IS NULL OR ?3 >= last_text_at)"
         with self._db.write() as conn:
             conn.execute(
-                """UPDATE conversations SET last_msisdn = ?, updated_at = MAX(updated_at, ?)
-                   WHERE id = ?""",
-                (msisdn, self._db.stamp(at), conversation_id),
+                f"""UPDATE conversations SET last_msisdn = ?1, updated_at = MAX(updated_at, ?3),
+                       last_text = CASE WHEN {newer} THEN ?2 ELSE last_text END,
+                       last_text_at = CASE WHEN {newer} THEN ?3 ELSE last_text_at END
+                   WHERE id = ?4""",
+                (msisdn, text, now, conversation_id),
             )
             conv = _load(conn, conversation_id)
         if conv is None:
@@ -174,6 +229,21 @@ class SqliteConversations:
                 (max(0, limit),),
             ).fetchall()
         return [rows.conversation(row) for row in found]
+
+    def latest(self, limit: int = 10) -> list[ThreadSummary]:
+        with self._db.read() as conn:
+            found = conn.execute(_LATEST, {"rows": RECENT_ROWS, "limit": max(0, limit)}).fetchall()
+        return [
+            ThreadSummary(
+                channel=row["channel"],
+                thread_ts=row["thread_ts"],
+                msisdn=row["msisdn"],
+                last_text=row["text"],
+                inbound=bool(row["inbound"]),
+                last_at=rows.time_of(row["at"]),
+            )
+            for row in found
+        ]
 
 
 def _load(conn: sqlite3.Connection, conversation_id: int) -> Conversation | None:

@@ -162,6 +162,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                    rtrim('Unknown status ' || recipients.status))
            WHERE status IS NOT NULL""",
     ),
+    # 4: a conversation's last inbound SMS and when it arrived, for the Home tab's list.
+    (
+        "ALTER TABLE conversations ADD COLUMN last_text TEXT",
+        "ALTER TABLE conversations ADD COLUMN last_text_at REAL",
+        "CREATE INDEX conversations_recent ON conversations(updated_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -133,6 +133,18 @@ class SqliteSends:
 
     # ---- reading
 
+    def scheduled_by(
+        self, slack_user: str, now: datetime | None = None, limit: int = 10
+    ) -> list[Send]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT id FROM sends WHERE slack_user = ? AND scheduled_at > ?
+                     AND cancelled_at IS NULL ORDER BY scheduled_at, id LIMIT ?""",
+                (slack_user, self._db.stamp(now), max(0, limit)),
+            ).fetchall()
+            loaded = [_load(conn, row["id"]) for row in found]
+        return [send for send in loaded if send is not None]
+
     def get(self, send_id: int) -> Send | None:
         with self._db.read() as conn:
             return _load(conn, send_id)

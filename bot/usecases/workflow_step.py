@@ -1,0 +1,122 @@
+"""The Workflow Builder step "Send an SMS" (function `send_sms`): one SMS under `/sms send`'s rules.
+
+A workflow runs the step with its inputs (`to`, `text`, and optionally `author`); Slack wants the
+step finished with outputs (`apimsgid`, `state`) or with an error a person can act on. This use
+case turns one execution into exactly one of those, and sends at most once per execution: Slack
+redelivers an event it thinks was lost, so the execution ID is claimed before anything happens.
+
+Who sends: Slack does not tell an app who built the workflow, so the step has an `author` input
+(the workflow's author picks themselves). With `SMS_ALLOWED_USERS` set it is required and must be
+an allowed user (or an admin), as for `/sms send`; with every member allowed, a step without it
+sends in the app's own name (`app_user`). Opted-out numbers and text over `SMS_MAX_PARTS` parts are
+refused before any gateway call, as always; the card goes to `SMS_CHANNEL`, so replies from the
+phone thread under it as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain import access
+from bot.domain.delivery import DeliveryState
+from bot.domain.records import Recipient
+from bot.usecases.ports import AppPorts
+from bot.usecases.sending import Refusal, SendIntent, SendOutcome, execute, prepare
+
+log = logging.getLogger(__name__)
+
+NO_AUTHOR = (
+    "Only some people may send SMS here (SMS_ALLOWED_USERS), and this step does not say who "
+    "the workflow's author is. Edit the step in Workflow Builder and set “Workflow author” to "
+    "yourself."
+)
+NO_CHANNEL = "sms-bot has no SMS_CHANNEL to post the card in; ask whoever runs it to set one."
+ONE_RECIPIENT = (
+    "The step sends to one number or contact at a time; use one step per recipient, or "
+    "/sms send for several."
+)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One execution of the step, as Slack delivered it."""
+
+    execution_id: str  # Slack's function_execution_id: the same on every redelivery
+    to: str
+    text: str
+    author: str | None  # the Slack user ID the workflow's author chose, if any
+    app_user: str  # the app's own user ID: who sends when every member may and none is named
+
+
+@dataclass(frozen=True)
+class StepCompleted:
+    apimsgid: str
+    state: str  # the shared delivery vocabulary: queued, scheduled, sent, delivered...
+
+
+@dataclass(frozen=True)
+class StepFailed:
+    error: str  # plain words for the person whose workflow stopped
+
+
+StepResult = StepCompleted | StepFailed
+
+
+def run_step(services: AppPorts, run: StepRun) -> StepResult | None:
+    """Send the step's SMS; None when this execution was handled before (a redelivery)."""
+    if not services.storage.claims.claim(f"step:{run.execution_id}"):
+        log.info("repeated workflow step execution %s ignored", run.execution_id)
+        return None
+    try:
+        intent = _intent(services, run)
+        prepared = prepare(services, intent)
+    except Refusal as refusal:
+        return StepFailed(refusal.reason)
+    outcome = execute(services, prepared)
+    if outcome is None:  # claimed above, so only a bug could bring us here
+        return StepFailed("This step was already sent once; it was not sent again.")
+    return _result(outcome)
+
+
+def _intent(services: AppPorts, run: StepRun) -> SendIntent:
+    settings = services.settings
+    author = (run.author or "").strip() or None
+    if author is None and settings.allowed_users:
+        raise Refusal(NO_AUTHOR)
+    if not settings.sms_channel:
+        raise Refusal(NO_CHANNEL)
+    to = run.to.strip()
+    if "," in to:
+        raise Refusal(ONE_RECIPIENT)
+    user = author or run.app_user
+    if author is not None and not access.may_use(settings.allowed_users, settings.admins, author):
+        raise Refusal(access.not_allowed_text(author))
+    return SendIntent(
+        user=user,
+        channel=settings.sms_channel,
+        to=(to,) if to else (),
+        text=run.text,
+        intent_key=f"function:{run.execution_id}",
+    )
+
+
+def _result(outcome: SendOutcome) -> StepResult:
+    """Completed when the gateway took the message, else failed with what went wrong."""
+    if outcome.failure is not None:
+        return StepFailed(outcome.failure_words or str(outcome.failure))
+    recipient = _sent_recipient(outcome)
+    if recipient is None or not recipient.apimsgid:
+        problem = outcome.refused[0].words if outcome.refused else "The gateway did not take it."
+        return StepFailed(f"Nothing was sent: {problem}")
+    return StepCompleted(recipient.apimsgid, _state(recipient))
+
+
+def _sent_recipient(outcome: SendOutcome) -> Recipient | None:
+    recipients = outcome.send.recipients
+    return recipients[0] if recipients and not recipients[0].error_code else None
+
+
+def _state(recipient: Recipient) -> str:
+    """Where the message is: the stored state, or queued when the gateway took it without one."""
+    return str(recipient.state or DeliveryState.QUEUED)
