@@ -20,8 +20,16 @@ from datetime import datetime
 
 from bot.domain import access
 from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
+from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.records import NewRecipient, Recipient, Send
-from bot.gateway.base import GatewayError, OutcomeUnknown, PartsExceeded, Planned, RecipientResult
+from bot.gateway.base import (
+    GatewayError,
+    OptedOut,
+    OutcomeUnknown,
+    PartsExceeded,
+    Planned,
+    RecipientResult,
+)
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
@@ -259,6 +267,9 @@ def _store_one(
             error_code=code,
             error_description=words,
         )
+        if isinstance(error, OptedOut):
+            # As if the phone had texted STOP: later sends are refused before any call.
+            storage.opt_outs.opt_out(recipient.msisdn, GATEWAY_OPT_OUT)
 
 
 def _already_sent_words(result: RecipientResult) -> str:
