@@ -183,7 +183,9 @@ def test_unknown_command_is_a_plain_text_error_and_other_paths_404(api: Api):
     for path in ("/", "/api/sendmsg", "/utils/other", "/http/ping/extra"):
         reply = api.http.get(api.base_url + path)
         assert reply.status_code == 404
-        assert reply.headers["Content-Type"] == "text/plain"
+        # One port serves both generations; a path of neither is the Portal's 404 (§9).
+        assert reply.headers["Content-Type"] == "application/json"
+        assert reply.json() == {"error": {"code": 41, "description": "Resource does not exist"}}
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "BREW"])
