@@ -151,7 +151,9 @@ class Inbound:
         self.endpoints = CallbackEndpoints(
             storage,
             decoder=services.gateway.callbacks,
-            credentials=Credentials(settings.callback_user, settings.callback_password),
+            credentials=Credentials(
+                settings.callback_user, settings.callback_password, settings.callback_token
+            ),
             on_stored=self._wake_processor,
             store=self.writer.store,
             remember=self.processor.decoded.put,
