@@ -126,6 +126,7 @@ class AppHarness:
         sandbox_options: Mapping[str, Any] | None = None,
         workers: int = 32,
         http_threads: int = 16,
+        portal_sandbox: bool = False,  # with CLICKATELL_API_KEY: the sandbox's Platform mode
     ):
         self.fake = fake
         self.settings = harness_settings(fake, db_dir, ALERTS, env)
@@ -137,6 +138,7 @@ class AppHarness:
                 "slack": slack,
                 "sandbox_options": dict(sandbox_options or {}),
                 "workers": workers,
+                "portal_sandbox": portal_sandbox,
             },
             http_threads=http_threads,
         )
