@@ -1,11 +1,25 @@
 """Applying a status learnt from the gateway (status/cancel/charge commands, the Cancel button)
-to the stored send, and refreshing its card when something changed."""
+to the stored send, and refreshing its card when something changed; and, for a gateway that
+cannot be asked (`Capabilities.query` off: the Portal's SMS integrations), the latest status its
+delivery reports brought."""
 
 from __future__ import annotations
 
 from bot.domain.delivery import DeliveryState, DeliveryStatus
 from bot.domain.records import Send
+from bot.gateway.base import MessageStatus
+from bot.storage import Storage
 from bot.usecases.ports import AppPorts
+
+
+def latest_report(storage: Storage, message_id: str) -> MessageStatus | None:
+    """The stored status of one of our messages, by its message ID or client ID; None when no
+    delivery report has come for it (or it is not ours)."""
+    recipient = storage.sends.find_recipient(apimsgid=message_id, climsgid=message_id)
+    if recipient is None or recipient.status is None or recipient.state is None:
+        return None
+    status = DeliveryStatus(recipient.status, recipient.state, recipient.status_words or "")
+    return MessageStatus(recipient.apimsgid or message_id, status)
 
 
 def apply_status(
