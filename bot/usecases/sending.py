@@ -236,8 +236,21 @@ def _store_results(
     by_number = {r.to: r for r in results}
     # One transaction: a card rendered meanwhile never shows half of the results.
     with storage.transaction():
-        for recipient in send.recipients:
-            _store_one(storage, recipient, by_number.get(recipient.msisdn), failure, prepared)
+        current = storage.sends.get(send.id) or send  # reports may have come in meanwhile
+        for recipient in current.recipients:
+            result = by_number.get(recipient.msisdn)
+            if _settled_by_a_report(recipient, result, failure):
+                continue
+            _store_one(storage, recipient, result, failure, prepared)
+
+
+def _settled_by_a_report(
+    recipient: Recipient, result: RecipientResult | None, failure: GatewayError | Refused | None
+) -> bool:
+    """The gateway left the outcome unknown, but a delivery report carrying the recipient's
+    client ID outran its answer: the message was taken, and the report said so already."""
+    error = failure if result is None else result.error
+    return isinstance(error, OutcomeUnknown) and recipient.status is not None
 
 
 def _store_one(
