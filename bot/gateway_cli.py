@@ -36,13 +36,14 @@ from typing import Any, TextIO
 
 from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
-from bot.domain.delivery import DeliveryState
+from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
-from bot.usecases.tracking import latest_report
+from bot.usecases.cancelling import cancel_held
+from bot.usecases.tracking import latest_report, stored_status
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -117,6 +118,8 @@ def run(
         with gateway_client(settings, environment) as gateway:
             if isinstance(command, grammar.Status) and not gateway.capabilities.query:
                 return out.outcome(_reported_status(settings, command.id))
+            if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
+                return out.outcome(_cancel_held(settings, gateway, command.id))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -278,9 +281,37 @@ def _reported_status(settings: Settings, message_id: str) -> Outcome:
     return Outcome(data, [f"{found.message_id}: {status.code} {words}"])
 
 
+def _cancel_held(settings: Settings, gateway: Gateway, message_id: str) -> Outcome:
+    """`cancel` where the gateway cannot cancel: a scheduled message sms-bot still holds (named
+    by its client ID) is withdrawn in SMS_BOT_DB; anything else is not offered (no call)."""
+    withdrawn = None
+    if _database_exists(settings):
+        try:
+            with open_storage(settings.db_path) as storage:
+                withdrawn = cancel_held(storage, message_id)
+        except StorageError as error:
+            raise OSError(f"SMS_BOT_DB: {error}") from None
+    if withdrawn is None:
+        gateway.cancel(message_id)  # raises Unsupported, without a call
+        raise AssertionError("a gateway without cancel cancelled")
+    status = stored_status(withdrawn) or WITHDRAWN
+    words = f"{status.words}: sms-bot held it, so it never reached the gateway"
+    data = {
+        "apimsgid": withdrawn.apimsgid,
+        "status": status.code,
+        "state": status.state.value,
+        "description": words,
+    }
+    return Outcome(data, [f"{message_id}: {words}"])
+
+
+def _database_exists(settings: Settings) -> bool:
+    return "://" in settings.db_path or os.path.exists(settings.db_path)
+
+
 def _stored_report(settings: Settings, message_id: str) -> MessageStatus | None:
     """The report stored in SMS_BOT_DB, if the database exists (it is never created here)."""
-    if "://" not in settings.db_path and not os.path.exists(settings.db_path):
+    if not _database_exists(settings):
         return None
     try:
         with open_storage(settings.db_path) as storage:

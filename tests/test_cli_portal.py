@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from bot.domain.records import NewRecipient
 from bot.gateway.clickatell_http.sandbox import NUMBER_NEVER_REPORTS, SandboxServer
 from bot.gateway.clickatell_platform.codes import sms_status
 from bot.storage import open_storage
+from bot.usecases.holding import hold
 from tests.support.scripted_server import Reply, ScriptedServer
 
 PHONE = "27821234567"
@@ -125,3 +127,26 @@ def test_sms_integrations_status_comes_from_the_stored_report(
         assert (status["apimsgid"], status["status"], status["state"]) == ("m1", "4", "delivered")
         assert "latest delivery report" in status["description"]
     assert proxy.requests == []
+
+
+def test_cancel_withdraws_a_message_sms_bot_still_holds(capsys, proxy, clean_env):
+    with open_storage(clean_env / "bot.sqlite3") as storage:
+        send = storage.sends.record(
+            slack_user="U1",
+            channel="C1",
+            text="later",
+            encoding="gsm7",
+            parts=1,
+            recipients=[NewRecipient(PHONE, "heldcid1")],
+            scheduled_at=datetime(2030, 1, 1, tzinfo=UTC),
+        )
+        hold(storage, send, datetime(2030, 1, 1, tzinfo=UTC))
+    code, data = run(capsys, "cancel", "heldcid1")
+    assert code == 0
+    assert (data["apimsgid"], data["status"], data["state"]) == (None, "withdrawn", "cancelled")
+    assert "never reached the gateway" in data["description"]
+    assert proxy.requests == []
+    with open_storage(clean_env / "bot.sqlite3") as storage:
+        assert storage.sends.get(send.id).cancelled_at is not None
+    code, again = run(capsys, "cancel", "heldcid1")  # nothing held by that ID any more
+    assert code == 1 and "not available" in again["error"]["description"]

@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
-from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN, DeliveryState, DeliveryStatus
+from bot.domain.delivery import (
+    ALREADY_SENT,
+    HELD,
+    OUTCOME_UNKNOWN,
+    DeliveryState,
+    DeliveryStatus,
+)
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
@@ -140,10 +146,21 @@ def _detail_line(recipient: RecipientRow, line: Line) -> str:
 
 
 def cancellable(send: SendRow) -> bool:
-    """A scheduled send not cancelled yet, with a recipient the gateway still holds."""
+    """A scheduled send not cancelled yet, with a recipient the gateway (or, for a gateway that
+    cannot hold messages, sms-bot itself) still holds."""
     if send.scheduled_at is None or send.cancelled_at is not None:
         return False
-    return any(r.apimsgid and not _final(r) for r in send.recipients)
+    return any((r.apimsgid and not _final(r)) or _held(r) for r in send.recipients)
+
+
+def _held(recipient: RecipientRow) -> bool:
+    """Held by sms-bot until due: not handed to the gateway yet, nor refused."""
+    return (
+        recipient.status == HELD.code
+        and not recipient.apimsgid
+        and not recipient.error_code
+        and not recipient.error_description
+    )
 
 
 def _final(recipient: RecipientRow) -> bool:

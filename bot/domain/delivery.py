@@ -80,3 +80,10 @@ def moves_forward(current_progress: int | None, new: DeliveryStatus) -> bool:
 # them apart from the gateway's refusals).
 OUTCOME_UNKNOWN = "unknown"  # the gateway may or may not have the message: check before resending
 ALREADY_SENT = "repeated"  # the client ID was sent before: not sent again
+
+# Statuses sms-bot gives a scheduled message it holds itself because the gateway cannot (the
+# Portal): held until due, handed over (the gateway's reports take it from there), or cancelled
+# before it ever went out. They move forward like any gateway's.
+HELD = DeliveryStatus("held", DeliveryState.SCHEDULED, "Held by sms-bot until it is due")
+HANDED_OVER = DeliveryStatus("handed-over", DeliveryState.QUEUED, "Handed to the gateway", 50)
+WITHDRAWN = DeliveryStatus("withdrawn", DeliveryState.CANCELLED, "Cancelled before it went out")

@@ -108,6 +108,9 @@ class Capabilities:
     query: bool = False
     query_by_client_id: bool = False  # `find_sent`: settles an interrupted send by its client ID
     cancel: bool = False  # stop a scheduled message
+    # Hold a message until a given time (`send(at=...)`). Off: the app holds scheduled sends
+    # itself and hands them over when due (bot.usecases.holding).
+    schedule: bool = False
     charge: bool = False  # what one message cost
     coverage: bool = False  # whether, and at what price, a number can be reached
     redeem: bool = False  # top up with a voucher

@@ -8,6 +8,7 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     InboxProcessor     worker: stored callbacks -> state, conversation posts, card updates
     SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
+    HeldSends          scheduled sends sms-bot held, handed to the gateway when due
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
 """
 
@@ -36,6 +37,7 @@ from bot.inbound.endpoints import (
     InboxWriter,
     WriteGate,
 )
+from bot.inbound.held import HeldSends
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
@@ -112,13 +114,20 @@ class Inbound:
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
         )
+        self.held = HeldSends(
+            storage,
+            services.gateway,
+            clock=clock,
+            refresh_card=self.refresh_card,
+            on_enqueue=self._wake_outbox,
+        )
         self.outbox = SlackOutbox(
             storage,
             outbox_client(services.slack),
             clock=clock,
             render_card=card_message,
             timing=options.timing,
-            handlers={OutboxKind.SMS: self.relay.submit},
+            handlers={OutboxKind.SMS: self.relay.submit, OutboxKind.HELD: self.held.submit},
             reaction_for=reaction_for,
         )
         self.router = ConversationRouter(
@@ -170,6 +179,7 @@ class Inbound:
         )
         self.workers = [
             self.relay,
+            self.held,
             self.outbox_worker,
             self.processor_worker,
             self.balance_worker,

@@ -6,7 +6,7 @@ delivery reports brought."""
 from __future__ import annotations
 
 from bot.domain.delivery import DeliveryState, DeliveryStatus
-from bot.domain.records import Send
+from bot.domain.records import Recipient, Send
 from bot.gateway.base import MessageStatus
 from bot.storage import Storage
 from bot.usecases.ports import AppPorts
@@ -16,10 +16,17 @@ def latest_report(storage: Storage, message_id: str) -> MessageStatus | None:
     """The stored status of one of our messages, by its message ID or client ID; None when no
     delivery report has come for it (or it is not ours)."""
     recipient = storage.sends.find_recipient(apimsgid=message_id, climsgid=message_id)
-    if recipient is None or recipient.status is None or recipient.state is None:
+    status = stored_status(recipient) if recipient is not None else None
+    if recipient is None or status is None:
         return None
-    status = DeliveryStatus(recipient.status, recipient.state, recipient.status_words or "")
     return MessageStatus(recipient.apimsgid or message_id, status)
+
+
+def stored_status(recipient: Recipient) -> DeliveryStatus | None:
+    """A recipient's stored status as a `DeliveryStatus` (None before any)."""
+    if recipient.status is None or recipient.state is None:
+        return None
+    return DeliveryStatus(recipient.status, recipient.state, recipient.status_words or "")
 
 
 def apply_status(

@@ -130,6 +130,7 @@ BACKENDS = [
             query=True,
             query_by_client_id=True,
             cancel=True,
+            schedule=True,
             charge=True,
             coverage=True,
             redeem=True,

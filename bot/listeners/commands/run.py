@@ -25,11 +25,13 @@ from bot.blocks.results import (
 )
 from bot.container import Services
 from bot.domain.access import admin_only_text, not_allowed_text
+from bot.domain.delivery import WITHDRAWN
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
+from bot.usecases.cancelling import cancel_held
 from bot.usecases.sending import SendIntent, prepare
-from bot.usecases.tracking import apply_status, latest_report
+from bot.usecases.tracking import apply_status, latest_report, stored_status
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,16 @@ def _status(services: Services, command: grammar.Status, call: Invocation) -> No
 
 
 def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> None:
+    if not services.gateway.capabilities.cancel:
+        # Only what sms-bot still holds can be stopped; anything else says it is not offered.
+        withdrawn = cancel_held(services.storage, command.id)
+        if withdrawn is None:
+            services.gateway.cancel(command.id)  # raises Unsupported, without a call
+            return
+        services.refresh_card(withdrawn.send_id)
+        status = stored_status(withdrawn) or WITHDRAWN
+        call.reply(cancel_message(command.id, status, services.sandboxed))
+        return
     found = services.gateway.cancel(command.id)
     apply_status(services, found.message_id, found.status)
     call.reply(cancel_message(found.message_id, found.status, services.sandboxed))
