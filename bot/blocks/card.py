@@ -19,17 +19,28 @@ from bot.domain.delivery import (
     ALREADY_SENT,
     HELD,
     OUTCOME_UNKNOWN,
+    RESENT,
+    UNSETTLED,
     DeliveryState,
     DeliveryStatus,
 )
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
+SEND_AGAIN_ACTION = "send_again"
 TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each
 LISTED_PROBLEMS = 10  # failures still named individually under a tally
 
 State = Literal[
-    "sending", "scheduled", "on_the_way", "received", "failed", "cancelled", "unknown", "repeated"
+    "sending",
+    "scheduled",
+    "on_the_way",
+    "received",
+    "failed",
+    "cancelled",
+    "unknown",
+    "repeated",
+    "resent",
 ]
 
 _ICONS: dict[State, str] = {
@@ -41,6 +52,7 @@ _ICONS: dict[State, str] = {
     "cancelled": ":no_entry_sign:",
     "unknown": ":warning:",
     "repeated": ":repeat:",
+    "resent": ":arrows_counterclockwise:",
 }
 _TALLY_WORDS: dict[State, str] = {
     "received": "received",
@@ -51,6 +63,7 @@ _TALLY_WORDS: dict[State, str] = {
     "failed": "failed",
     "unknown": "outcome unknown",
     "repeated": "already sent before",
+    "resent": "sent again",
 }
 ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
 
@@ -89,8 +102,10 @@ class Line:
 
 def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelled: bool) -> Line:
     """Where one recipient's message is, in plain words."""
-    if recipient.error_code == OUTCOME_UNKNOWN:
+    if recipient.error_code in (OUTCOME_UNKNOWN, UNSETTLED):
         return Line("unknown", recipient.error_description or "Outcome unknown")
+    if recipient.error_code == RESENT:
+        return Line("resent", recipient.error_description or "Sent again as a new message")
     if recipient.error_code == ALREADY_SENT:
         return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
@@ -180,6 +195,8 @@ def card_message(send: SendRow) -> Message:
     blocks.extend(_recipient_blocks(send, lines))
     if cancellable(send):
         blocks.append(_cancel_actions(send))
+    elif offers_send_again(send):
+        blocks.append(_send_again_actions(send))
     return Message(_fallback(send, lines), blocks)
 
 
@@ -219,6 +236,39 @@ def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
         blocks.append(section("\n".join(shown)))
     blocks.append(context("Message IDs per number: `/sms log NUMBER`"))
     return blocks
+
+
+def offers_send_again(send: SendRow) -> bool:
+    """Some message's outcome stayed unknown past the window (and the gateway cannot be asked):
+    a person may send it again, once."""
+    return send.cancelled_at is None and any(r.error_code == UNSETTLED for r in send.recipients)
+
+
+def _send_again_actions(send: SendRow) -> Block:
+    unsettled = sum(1 for r in send.recipients if r.error_code == UNSETTLED)
+    whom = "this message" if unsettled == 1 else f"the {unsettled} unconfirmed messages"
+    return {
+        "type": "actions",
+        "block_id": f"again-{send.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": SEND_AGAIN_ACTION,
+                "text": {"type": "plain_text", "text": "Send again", "emoji": True},
+                "value": str(send.id),
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Send it again?"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"No delivery report came for {whom}; it may have reached the "
+                        "phone all the same. Send it once more as a new message?",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Send again"},
+                    "deny": {"type": "plain_text", "text": "Leave it"},
+                },
+            }
+        ],
+    }
 
 
 def _cancel_actions(send: SendRow) -> Block:

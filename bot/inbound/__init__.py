@@ -37,7 +37,7 @@ from bot.inbound.endpoints import (
     InboxWriter,
     WriteGate,
 )
-from bot.inbound.held import HeldSends
+from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
@@ -127,7 +127,11 @@ class Inbound:
             clock=clock,
             render_card=card_message,
             timing=options.timing,
-            handlers={OutboxKind.SMS: self.relay.submit, OutboxKind.HELD: self.held.submit},
+            handlers={
+                OutboxKind.SMS: self.relay.submit,
+                OutboxKind.HELD: self.held.submit,
+                OutboxKind.OFFER_RESEND: ResendOffers(storage, self.refresh_card).submit,
+            },
             reaction_for=reaction_for,
         )
         self.router = ConversationRouter(

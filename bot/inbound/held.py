@@ -1,4 +1,6 @@
-"""Handing held scheduled sends to the gateway when due (the outbox's `held` items).
+"""Deferred gateway-side work the outbox brings back when due: handing held scheduled sends to
+the gateway (`held` items), and offering "Send again" for unknown outcomes no report settled
+(`offer_resend` items).
 
 sms-bot holds a scheduled send itself when the gateway cannot (`bot.usecases.holding`); the
 outbox brings the item back at the scheduled time and hands it here. The gateway call runs on
@@ -19,6 +21,7 @@ from bot.domain.records import OutboxItem
 from bot.gateway.base import Gateway
 from bot.storage import Storage
 from bot.usecases.holding import TryLater, hand_over
+from bot.usecases.unsettled import offer_send_again
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +94,20 @@ class HeldSends:
         not_before = self.clock() + timedelta(seconds=delay)
         self.storage.outbox.reschedule(item, not_before, error=reason[:500])
         self.on_enqueue()
+
+
+class ResendOffers:
+    """The outbox takeover for `offer_resend` items: a few database writes, done at once on the
+    outbox's own thread; the card is refreshed when it now offers "Send again"."""
+
+    def __init__(self, storage: Storage, refresh_card: Callable[[int], None]) -> None:
+        self.storage = storage
+        self.refresh_card = refresh_card
+
+    def submit(self, item: OutboxItem) -> None:
+        send_id = int(str(item.payload["send_id"]))
+        with self.storage.transaction():
+            offered = offer_send_again(self.storage, send_id)
+            self.storage.outbox.complete(item)
+        if offered:
+            self.refresh_card(send_id)

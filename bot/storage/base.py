@@ -153,8 +153,8 @@ class SendRepository(Protocol):
         """Apply a status only if it moves the recipient forward (`moves_forward`; a late
         "sent" after "delivered" changes nothing). True when the status changed. `charge` is
         stored whenever given; `apimsgid` fills a recipient that had none. Any status settles
-        an unknown outcome: a recipient stored with error code `OUTCOME_UNKNOWN` loses it (the
-        gateway has the message after all)."""
+        an unknown outcome: a recipient stored with an error code of `SETTLED_BY_A_REPORT`
+        (`OUTCOME_UNKNOWN`, `UNSETTLED`) loses it (the gateway has the message after all)."""
         ...
 
     def apply_reports(self, reports: Sequence[StatusUpdate]) -> list[StatusApplied | None]:

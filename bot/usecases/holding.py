@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain.delivery import HANDED_OVER, HELD, OUTCOME_UNKNOWN, WITHDRAWN
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
@@ -32,6 +32,7 @@ from bot.sms.encoding import encode_text
 from bot.sms.refusals import Refused
 from bot.storage import Storage
 from bot.usecases.recording import store_result
+from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
     if storage.values.get(marker) is not None and not gateway.capabilities.query_by_client_id:
         _mark_unknown(storage, waiting)
         storage.values.delete(marker)
+        offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
         return
     storage.values.set(marker, "sending")
     planned = [Planned(r.msisdn, r.climsgid) for r in waiting]
@@ -109,6 +111,7 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
     else:
         _record(storage, send, waiting, {r.to: r for r in result.messages}, None)
     storage.values.delete(marker)
+    offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
 
 
 def _record(

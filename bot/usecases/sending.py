@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain import access
 from bot.domain.records import NewRecipient, Recipient, Send
@@ -32,6 +32,7 @@ from bot.sms.refusals import Refused
 from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
 from bot.usecases.recording import explain, store_result
+from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,15 @@ def execute(services: AppPorts, prepared: PreparedSend) -> SendOutcome | None:
         return outcome_of(services.storage.sends.get(send.id) or send, card_problem, None, prepared)
     results, failure = _call_gateway(services, prepared, planned)
     _store_results(services, send, results, failure, prepared)
+    offer_later_if_needed(services.storage, services.gateway, send.id, _now())
     if card_problem is None:
         services.refresh_card(send.id)
     stored = services.storage.sends.get(send.id) or send
     return outcome_of(stored, card_problem, failure, prepared)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _held_here(services: AppPorts, intent: SendIntent) -> bool:

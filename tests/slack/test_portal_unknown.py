@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 
-from bot.domain.delivery import OUTCOME_UNKNOWN, DeliveryState
+from bot.domain.delivery import OUTCOME_UNKNOWN, RESENT, UNSETTLED, DeliveryState
+from bot.domain.outbox import OutboxKind
+from bot.usecases.unsettled import RESEND_WINDOW
+from tests.support.signing import block_action
 from tests.support.slack_app import AppHarness, Gate
 from tests.support.wait import wait_for
 
@@ -86,3 +90,49 @@ def test_a_report_that_outruns_the_late_answer_settles_it_at_once(slow_portal) -
     )
     assert delivered.error_code is None
     assert delivered.apimsgid == app.sandbox.messages()[0].apimsgid
+
+
+def _offer_items(app: AppHarness) -> list[Any]:
+    storage = app.services.storage
+    found = (storage.outbox.get(item_id) for item_id in range(1, 60))
+    return [item for item in found if item is not None and item.kind == OutboxKind.OFFER_RESEND]
+
+
+def _click_send_again(app: AppHarness, send: Any, name: str, action_ts: str) -> None:
+    request = block_action(
+        action_id="send_again",
+        value=str(send.id),
+        channel_id=send.card_channel,
+        message_ts=send.card_ts,
+        action_ts=action_ts,
+        response_url=app.fake.response_url(name),
+    )
+    assert app.post(request).status_code == 200
+
+
+def test_after_the_window_the_card_offers_send_again_once(slow_portal) -> None:
+    app, gate = slow_portal
+    app.command(f"send {SILENT} did it go?")
+    storage = app.services.storage
+    wait_for(lambda: (r := _recipient(app)) and r.error_code == OUTCOME_UNKNOWN, 10, "the unknown")
+    (offer,) = wait_for(lambda: _offer_items(app), 10, "the queued offer")
+    waits = offer.not_before - offer.created_at
+    assert abs(waits - RESEND_WINDOW).total_seconds() < 1
+    assert not _card_says(app, "send_again")  # not before the window has passed
+    storage.outbox.reschedule(offer, datetime.now(UTC), count_attempt=False)  # 15 minutes on
+    app.services.inbound.outbox_worker.wake()
+    wait_for(lambda: _card_says(app, "send_again"), 10, "the Send again button")
+    original = storage.sends.get(_recipient(app).send_id)
+    assert original.recipients[0].error_code == UNSETTLED
+    gate.open()  # the next send is answered in time
+    _click_send_again(app, original, "again1", "1700000400.000001")
+    wait_for(lambda: len(app.sandbox.messages()) == 2, 10, "the message sent again")
+    first, second = app.sandbox.messages()
+    assert first.climsgid != second.climsgid and second.to == SILENT  # a new message
+    wait_for(
+        lambda: storage.sends.get(original.id).recipients[0].error_code == RESENT, 10, "resent"
+    )
+    _click_send_again(app, original, "again2", "1700000500.000001")  # a second click
+    note = app.wait_response("again2")
+    assert "already sent again" in json.dumps(note)
+    assert len(app.sandbox.messages()) == 2

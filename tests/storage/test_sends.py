@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain.delivery import OUTCOME_UNKNOWN, DeliveryState
+import pytest
+
+from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED, DeliveryState
 from bot.domain.records import CardPlace, NewRecipient, Send, StatusApplied, StatusUpdate
 from bot.storage import Storage
 from tests.storage.support import FakeClock, at, record, run_threads, status
@@ -234,7 +236,7 @@ def test_a_card_posted_by_the_outbox_is_attached_once(store: Storage) -> None:
     assert store.sends.by_card("C2", "10.1") == found
 
 
-def _unsettled(store: Storage, *recipients: NewRecipient) -> Send:
+def _unsettled(store: Storage, *recipients: NewRecipient, code: str = OUTCOME_UNKNOWN) -> Send:
     send = store.sends.record(
         slack_user="U1",
         channel="C1",
@@ -247,14 +249,15 @@ def _unsettled(store: Storage, *recipients: NewRecipient) -> Send:
         store.sends.record_result(
             recipient.id,
             apimsgid=None,
-            error_code=OUTCOME_UNKNOWN,
+            error_code=code,
             error_description="Outcome unknown",
         )
     return send
 
 
-def test_a_report_settles_an_unknown_outcome(store: Storage) -> None:
-    send = _unsettled(store, NewRecipient("27821111111", "cli8"))
+@pytest.mark.parametrize("code", [OUTCOME_UNKNOWN, UNSETTLED])
+def test_a_report_settles_an_unknown_outcome(store: Storage, code: str) -> None:
+    send = _unsettled(store, NewRecipient("27821111111", "cli8"), code=code)
     report = StatusUpdate("portal-id", "cli8", "27821111111", status("003"), at(1))
     (applied,) = store.sends.apply_reports([report])
     assert applied is not None and applied.changed

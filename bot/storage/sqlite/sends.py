@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import bot.storage.sqlite.rows as rows
-from bot.domain.delivery import OUTCOME_UNKNOWN, DeliveryStatus, moves_forward
+from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED, DeliveryStatus, moves_forward
 from bot.domain.records import (
     CardPlace,
     LogEntry,
@@ -313,9 +313,9 @@ def _move(
                status_at = CASE WHEN ?1 THEN ?6 ELSE status_at END,
                charge = coalesce(?7, charge),
                apimsgid = coalesce(apimsgid, ?8),
-               error_description = CASE WHEN error_code = ?10 THEN NULL
+               error_description = CASE WHEN error_code IN (?10, ?11) THEN NULL
                                         ELSE error_description END,
-               error_code = CASE WHEN error_code = ?10 THEN NULL ELSE error_code END
+               error_code = CASE WHEN error_code IN (?10, ?11) THEN NULL ELSE error_code END
            WHERE id = ?9""",
         (
             forward,
@@ -328,6 +328,7 @@ def _move(
             apimsgid or None,
             row["id"],
             OUTCOME_UNKNOWN,
+            UNSETTLED,
         ),
     )
     return forward
