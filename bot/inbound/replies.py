@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.domain.delivery import FINAL_STATES, DeliveryState, DeliveryStatus
+from bot.domain.delivery import FINAL_STATES, OUTCOME_UNKNOWN, DeliveryState, DeliveryStatus
 from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import NewRecipient, OutboxItem, Recipient, Send, ThreadInfo
@@ -322,7 +322,8 @@ class ReplyRelay:
         """After a crash mid-send: does the gateway know this client ID? Then do not resend.
         A gateway that cannot be asked leaves the outcome unknown: never resent blindly."""
         if not self.gateway.capabilities.query_by_client_id:
-            self._failed(item, send, recipient, None, UNSETTLED)
+            # Stored as an unknown outcome, so the report carrying its client ID settles it.
+            self._failed(item, send, recipient, OUTCOME_UNKNOWN, UNSETTLED)
             return True
         try:
             found = self.gateway.find_sent(recipient.climsgid)

@@ -10,11 +10,14 @@ is `NoAnswer` (for a send, the outcome is unknown). Any HTTP status comes back a
 the Portal puts JSON in its 4xx and 5xx bodies, and judging them is the client's business.
 
 The API key never appears in an exception or a log line: the SMS HTTP integration carries it in
-the query string, so only the path is ever named.
+the query string, so only the path is ever named here, and urllib3's own debug line (which
+prints the request's URL) has `apiKey=` redacted (`KeyRedactor`).
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -25,6 +28,28 @@ from urllib3.exceptions import NewConnectionError
 from bot.gateway.base import NotSent, Unavailable
 
 JSON = "application/json"
+_API_KEY = re.compile(r"(apiKey=)[^&\s\"']+")
+
+
+class KeyRedactor(logging.Filter):
+    """Replaces the value of every `apiKey=` in a log record with `***` (clickatell-platform.md
+    §1: redact the key from logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "apiKey=" in message:
+            record.msg, record.args = _API_KEY.sub(r"\1***", message), None
+        return True
+
+
+_REDACTOR = KeyRedactor()
+
+
+def redact_keys_in(logger_name: str = "urllib3.connectionpool") -> None:
+    """Install the redactor on `logger_name` once (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if _REDACTOR not in logger.filters:
+        logger.addFilter(_REDACTOR)
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,7 @@ class Transport:
         found = self._http.merge_environment_settings(self.base_url + "/", {}, None, None, None)
         self._settings = {key: found[key] for key in ("proxies", "verify", "cert")}
         self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
+        redact_keys_in()
 
     def _template(self, method: str, url: str) -> requests.PreparedRequest:
         key = (method, url)

@@ -8,6 +8,7 @@ Waits are recorded, never slept: the client's `sleep` is injected.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -351,3 +352,12 @@ def test_a_failed_balance_is_a_gateway_error_in_plain_words(server, sleeps):
     with client_for(server, sleeps) as client, pytest.raises(GatewayError) as caught:
         client.balance()
     assert caught.value.code == "1" and "CLICKATELL_API_KEY" in caught.value.explanation
+
+
+def test_the_key_in_an_sms_http_query_never_reaches_a_log(server, sleeps, caplog):
+    server.on("send", json_reply(SMS_202))
+    caplog.set_level(logging.DEBUG)
+    with client_for(server, sleeps, "http") as client:
+        client.send([Outgoing("12067799299", "c1")], "Hi", None)
+    assert "/messages/http/send?apiKey=***&to=12067799299" in caplog.text  # urllib3's line
+    assert KEY not in caplog.text
