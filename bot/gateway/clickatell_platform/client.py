@@ -203,7 +203,7 @@ class PlatformClient:
         code = None if problem.code is None else str(problem.code)
         explanation = error.explanation
         if problem.code is None:  # a bare 401: say the same as the Portal's own key codes
-            explanation = portal_error(self.integration.space, _key_code(self), "").explanation
+            explanation = portal_error(self.integration.space, self._key_code, "").explanation
         return KeyRefused(code, error.description, explanation)
 
     # --- queries ---
@@ -244,11 +244,16 @@ class PlatformClient:
 
     def _refusal(self, answer: Answer) -> GatewayError:
         problem = call_problem(answer)
-        if answer.status == 401 or problem.code == _key_code(self):
+        if answer.status == 401 or problem.code == self._key_code:
             return self._key_refused(problem)
         return portal_error(self.integration.space, problem.code, problem.description)
 
     # --- plumbing ---
+
+    @property
+    def _key_code(self) -> int:
+        """The code this integration's code space uses for a refused key."""
+        return 1 if self.integration.space == "one" else 108
 
     def _call(self, call: Call) -> Answer:
         return self._transport.call(call.method, call.path, body=call.body, query=call.query)
@@ -268,10 +273,6 @@ class PlatformClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _key_code(client: PlatformClient) -> int:
-    return 1 if client.integration.space == "one" else 108
 
 
 def _said(problem: Problem) -> str:

@@ -114,10 +114,10 @@ class Reading:
 def read_send(answer: Answer, space: CodeSpace) -> Reading:
     """Judge a send's answer (see the module docstring)."""
     if answer.status in _UNKNOWN_STATUSES:
-        return _whole("unknown", f"HTTP {answer.status}", answer, space)
+        return _whole("unknown", f"HTTP {answer.status}")
     data = _json(answer)
     if data is None:
-        return _unreadable(answer, space)
+        return _unreadable(answer)
     items = data.get("messages")
     if isinstance(items, list) and items:
         entries = tuple(
@@ -126,7 +126,7 @@ def read_send(answer: Answer, space: CodeSpace) -> Reading:
         return Reading(entries, None)
     problem = problem_of(data)
     if problem is None:
-        return _unreadable(answer, space)
+        return _unreadable(answer)
     return Reading((), _call_verdict(answer.status, problem, space))
 
 
@@ -144,21 +144,21 @@ def _call_verdict(status: int, problem: Problem, space: CodeSpace) -> CallVerdic
     return CallVerdict("refused", problem, key_refused=key)
 
 
-def _whole(verdict: Verdict, words: str, answer: Answer, space: CodeSpace) -> Reading:
+def _whole(verdict: Verdict, words: str) -> Reading:
     return Reading((), CallVerdict(verdict, Problem(None, words)))
 
 
-def _unreadable(answer: Answer, space: CodeSpace) -> Reading:
+def _unreadable(answer: Answer) -> Reading:
     """A body that says nothing usable: the HTTP status decides."""
     words = answer.body[:80].decode("utf-8", errors="replace").strip() or "no body"
     status = answer.status
     described = f"HTTP {status}: {words}"
     if 200 <= status < 300:
-        return _whole("unknown", f"an unreadable answer ({described})", answer, space)
+        return _whole("unknown", f"an unreadable answer ({described})")
     if status in _REPEAT_STATUSES:
-        return _whole("repeat", described, answer, space)
+        return _whole("repeat", described)
     if status >= 500:
-        return _whole("unknown", described, answer, space)
+        return _whole("unknown", described)
     verdict = CallVerdict("refused", Problem(None, described), key_refused=status == 401)
     return Reading((), verdict)
 
