@@ -43,7 +43,7 @@ from bot.gateway.clickatell_platform import build_gateway as build_platform_gate
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
-from bot.usecases.tracking import latest_report, stored_status
+from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -120,6 +120,8 @@ def run(
                 return out.outcome(_reported_status(settings, command.id))
             if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
                 return out.outcome(_cancel_held(settings, gateway, command.id))
+            if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
+                command = grammar.Status(_gateway_id(settings, command.id))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -303,6 +305,17 @@ def _cancel_held(settings: Settings, gateway: Gateway, message_id: str) -> Outco
         "description": words,
     }
     return Outcome(data, [f"{message_id}: {words}"])
+
+
+def _gateway_id(settings: Settings, message_id: str) -> str:
+    """A client ID quoted to a gateway that knows only its own IDs: the one stored for it."""
+    if not _database_exists(settings):
+        return message_id
+    try:
+        with open_storage(settings.db_path) as storage:
+            return gateway_id(storage, message_id)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
 
 
 def _database_exists(settings: Settings) -> bool:

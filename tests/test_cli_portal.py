@@ -150,3 +150,20 @@ def test_cancel_withdraws_a_message_sms_bot_still_holds(capsys, proxy, clean_env
         assert storage.sends.get(send.id).cancelled_at is not None
     code, again = run(capsys, "cancel", "heldcid1")  # nothing held by that ID any more
     assert code == 1 and "not available" in again["error"]["description"]
+
+
+def test_one_api_status_by_the_client_id_serve_recorded(capsys, proxy, clean_env):
+    _, sent = run(capsys, "send", PHONE, "Hello")
+    (message,) = sent["messages"]
+    with open_storage(clean_env / "bot.sqlite3") as storage:  # as serve would have recorded it
+        storage.sends.record(
+            slack_user="U1",
+            channel="C1",
+            text="Hello",
+            encoding="gsm7",
+            parts=1,
+            recipients=[NewRecipient(PHONE, message["climsgid"], apimsgid=message["apimsgid"])],
+        )
+    code, status = run(capsys, "status", message["climsgid"])
+    assert code == 0 and status["apimsgid"] == message["apimsgid"]
+    assert status["state"] in ("sent", "delivered")

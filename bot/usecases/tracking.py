@@ -22,6 +22,13 @@ def latest_report(storage: Storage, message_id: str) -> MessageStatus | None:
     return MessageStatus(recipient.apimsgid or message_id, status)
 
 
+def gateway_id(storage: Storage, message_id: str) -> str:
+    """The ID to ask a gateway that knows only its own message IDs: a client ID a person quoted
+    becomes the message ID recorded for it; anything else is asked as given."""
+    recipient = storage.sends.find_recipient(climsgid=message_id)
+    return recipient.apimsgid if recipient is not None and recipient.apimsgid else message_id
+
+
 def stored_status(recipient: Recipient) -> DeliveryStatus | None:
     """A recipient's stored status as a `DeliveryStatus` (None before any)."""
     if recipient.status is None or recipient.state is None:

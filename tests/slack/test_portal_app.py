@@ -100,6 +100,9 @@ def test_status_balance_and_what_the_portal_does_not_offer(portal: AppHarness) -
         assert "DEVICE_ACK" in text  # asked of the One API: its status name
     else:
         assert "latest delivery report" in text and "cannot be asked" in text
+    _, by_client_id = portal.command(f"status {recipient.climsgid}")  # people quote either ID
+    said = json.dumps(portal.wait_response(by_client_id), ensure_ascii=False)
+    assert "Received by the phone" in said and recipient.apimsgid in said
     _, balance = portal.command("balance")
     assert "ZAR 99.00" in json.dumps(portal.wait_response(balance))
     before = len(portal.sandbox.messages())

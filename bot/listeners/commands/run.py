@@ -31,7 +31,7 @@ from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.sending import SendIntent, prepare
-from bot.usecases.tracking import apply_status, latest_report, stored_status
+from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,10 @@ def _status(services: Services, command: grammar.Status, call: Invocation) -> No
         ident = reported.message_id if reported is not None else command.id
         call.reply(reported_status_message(ident, status, services.sandboxed))
         return
-    found = services.gateway.query(command.id)
+    asked = command.id
+    if not services.gateway.capabilities.query_by_client_id:
+        asked = gateway_id(services.storage, command.id)  # people quote either ID
+    found = services.gateway.query(asked)
     apply_status(services, found.message_id, found.status)
     call.reply(status_message(found.message_id, found.status, services.sandboxed))
 
