@@ -308,7 +308,16 @@ class InboundMessage:
     part: MessagePart | None
 
 
-Callback = StatusReport | InboundMessage
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An event of a type the app does not act on (a gateway's newer event types): stored like
+    any callback, so nothing acknowledged is lost, then marked done without effect."""
+
+    key: str
+    event_type: str  # as the gateway named it
+
+
+Callback = StatusReport | InboundMessage | IgnoredEvent
 
 
 @dataclass(frozen=True)

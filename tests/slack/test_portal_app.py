@@ -139,3 +139,14 @@ def test_portal_callbacks_need_the_token(portal: AppHarness) -> None:
     wrong = requests.post(f"{url}?token=nope", data=body, timeout=10)
     right = requests.post(f"{url}?token={token}", data=body, timeout=10)
     assert (without.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+
+
+def test_an_unknown_event_type_is_stored_then_ignored(portal: AppHarness) -> None:
+    token = portal.services.settings.callback_token
+    body = json.dumps({"event": {"someFutureEvent": [{"messageId": "z1", "anything": [1, 2]}]}})
+    answer = requests.post(f"{portal.url}/clickatell/status?token={token}", data=body, timeout=10)
+    assert answer.status_code == 200
+    inbox = portal.services.storage.inbox
+    assert inbox.count() == 1
+    wait_for(lambda: inbox.count(unprocessed=True) == 0, 10, "the event marked done")
+    assert inbox.failures() == []

@@ -12,9 +12,9 @@ included), a flat callback as it came minus the `token` parameter (a secret has 
 the database). What an event is follows from its content, not from the path it came to: a
 Portal set up with one URL for everything still gets its replies threaded.
 
-Unknown fields are kept and ignored; unknown event types are acknowledged and logged, never an
-error. There is no account to check: the Portal names none we could verify (`?token=` proves the
-sender, checked by the endpoint).
+Unknown fields are kept and ignored; an event of an unknown type is stored as an `IgnoredEvent`
+(product.md §3: stored and ignored), never an error. There is no account to check: the Portal
+names none we could verify (`?token=` proves the sender, checked by the endpoint).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bot.gateway.base import (
     CallbackError,
     CallbackKind,
     DecodedCallback,
+    IgnoredEvent,
     InboundMessage,
     MessagePart,
     StatusReport,
@@ -117,9 +118,6 @@ def _json_events(data: Mapping[str, object], kind: CallbackKind) -> list[Decoded
     envelope = {name: data[name] for name in _ENVELOPE_FIELDS if name in data}
     decoded = []
     for event_type, items in event.items():
-        if event_type not in (STATUS_EVENT, TEXT_EVENT, MEDIA_EVENT):
-            log.info("Portal callback event type %r ignored", str(event_type)[:40])
-            continue
         if not isinstance(items, list):
             raise CallbackError(f"event {event_type} must be a list")
         for item in items:
@@ -134,6 +132,11 @@ def _json_events(data: Mapping[str, object], kind: CallbackKind) -> list[Decoded
 def _one_api(event_type: str, item: fields.Fields) -> Callback:
     if event_type == STATUS_EVENT:
         return _one_api_status(item)
+    if event_type not in (TEXT_EVENT, MEDIA_EVENT):
+        log.info("Portal callback event type %r stored and ignored", event_type[:40])
+        raw = json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+        digest = hashlib.sha256(event_type.encode() + b"\n" + raw).hexdigest()[:32]
+        return IgnoredEvent(f"{event_type[:40]}:{digest}", event_type)
     message_id = fields.identifier(item, "messageId")
     content = (
         MEDIA_NOTE

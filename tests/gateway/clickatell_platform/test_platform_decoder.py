@@ -246,7 +246,8 @@ def test_several_events_of_several_types_are_stored_one_by_one():
     ).encode()
     decoded = DECODER.decode_request("status", b"", body)
     kinds = [type(d.callback).__name__ for d in decoded]
-    assert kinds == ["StatusReport", "StatusReport", "InboundMessage"]
+    assert kinds == ["StatusReport", "StatusReport", "InboundMessage", "IgnoredEvent"]
+    assert decoded[-1].callback.event_type == "somethingElse"  # stored, and ignored
     stored = json.loads(decoded[0].payload)
     assert stored["integrationId"] == "i1"
     assert stored["event"]["messageStatusUpdate"][0]["extra"] == 1  # unknown fields kept
