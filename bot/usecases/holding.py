@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.domain.delivery import HANDED_OVER, HELD, OUTCOME_UNKNOWN, WITHDRAWN
+from bot.domain.delivery import HANDED_OVER, HELD, OPTED_OUT, OUTCOME_UNKNOWN, WITHDRAWN
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import Recipient, Send
 from bot.gateway.base import (
@@ -49,10 +49,12 @@ class TryLater(Exception):
 
 
 def hold(storage: Storage, send: Send, due: datetime) -> None:
-    """Hold a recorded send until `due` (one transaction: the status and the queued handover)."""
+    """Hold a recorded send until `due` (one transaction: the status and the queued handover).
+    Recipients skipped as opted out are never held: they are not to be sent at all."""
     with storage.transaction():
         for recipient in send.recipients:
-            storage.sends.update_status(recipient.id, HELD)
+            if recipient.error_code != OPTED_OUT:
+                storage.sends.update_status(recipient.id, HELD)
         storage.outbox.enqueue(
             GATEWAY_CHANNEL, OutboxKind.HELD, {"send_id": send.id}, not_before=due
         )

@@ -12,14 +12,16 @@ from typing import Any
 
 import pytest
 
-from bot.domain.delivery import HELD, OUTCOME_UNKNOWN, DeliveryState
+from bot.blocks.home import HOME_CANCEL_ACTION
+from bot.domain.delivery import HELD, OPTED_OUT, OUTCOME_UNKNOWN, DeliveryState
 from bot.domain.outbox import OutboxKind
 from bot.testing.app import RunningApp
-from bot.testing.signing import block_action
+from bot.testing.signing import app_home_opened, block_action, interactive
 from bot.testing.waiting import wait_for
 from bot.usecases.holding import hand_over
 
 PHONE = "27821234567"
+STOPPED = "27821234500"  # texted STOP before the send
 
 
 @pytest.fixture
@@ -143,3 +145,61 @@ def test_an_interrupted_handover_is_marked_unknown_not_sent_again(portal: Runnin
     assert portal.sandbox.messages() == []
     (recipient,) = storage.sends.get(send.id).recipients
     assert recipient.error_code == OUTCOME_UNKNOWN
+
+
+def _home(app: RunningApp, containing: str) -> str:
+    def shown() -> str | None:
+        view = app.fake.home_of("U0ALICE")
+        text = json.dumps(view, ensure_ascii=False) if view else ""
+        return text if view and containing in text else None
+
+    return wait_for(shown, 10, f"the Home showing {containing!r}")
+
+
+def test_a_held_send_is_on_the_home_tab_and_cancelled_from_there(portal: RunningApp) -> None:
+    send = _held_send(portal)
+    assert portal.post(app_home_opened(user_id="U0ALICE")).status_code == 200
+    assert HOME_CANCEL_ACTION in _home(portal, "see you tomorrow")
+    click = {
+        "type": "block_actions",
+        "user": {"id": "U0ALICE", "username": "alice", "team_id": "T0TEAM"},
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "api_app_id": "A0SMSBOT",
+        "trigger_id": "1337.45.home",
+        "container": {"type": "view", "view_id": "VH0000001"},
+        "view": {"id": "VH0000001", "type": "home", "callback_id": "home"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": HOME_CANCEL_ACTION,
+                "block_id": "b",
+                "value": str(send.id),
+                "action_ts": "1700000900.000001",
+            }
+        ],
+    }
+    assert portal.post(interactive(click)).status_code == 200
+    wait_for(
+        lambda: portal.services.storage.sends.get(send.id).cancelled_at, 10, "the cancellation"
+    )
+    _home(portal, "Nothing scheduled")
+    assert portal.sandbox.messages() == []  # withdrawn: no gateway call
+
+
+def test_an_opted_out_recipient_is_neither_held_nor_handed_over(portal: RunningApp) -> None:
+    storage = portal.services.storage
+    storage.opt_outs.opt_out(STOPPED)
+    portal.command(f"send --at +2h {PHONE},{STOPPED} see you tomorrow")
+
+    def held() -> Any:
+        entries = storage.sends.recent_log()
+        send = storage.sends.get(entries[0].send_id) if entries else None
+        return send if send and any(r.status == HELD.code for r in send.recipients) else None
+
+    send = wait_for(held, 10, "the held send")
+    by_number = {r.msisdn: r for r in send.recipients}
+    assert by_number[PHONE].status == HELD.code
+    assert by_number[STOPPED].error_code == OPTED_OUT and by_number[STOPPED].status is None
+    hand_over(storage, portal.services.gateway, send.id)
+    (message,) = portal.sandbox.messages()
+    assert message.to == PHONE
