@@ -4,10 +4,10 @@ checks of any send (allow-list, opt-outs); the old card says they were sent agai
 
 from __future__ import annotations
 
-from bot.domain.delivery import RESENT
+from bot.domain.delivery import OPTED_OUT, RESENT
 from bot.domain.records import Send
 from bot.usecases.ports import AppPorts
-from bot.usecases.sending import SendIntent, SendOutcome, execute, prepare
+from bot.usecases.sending import SKIPPED_WORDS, SendIntent, SendOutcome, execute, prepare
 from bot.usecases.unsettled import resendable
 
 RESENT_WORDS = "Outcome unknown; sent again as a new message"
@@ -28,11 +28,17 @@ def send_again(services: AppPorts, send: Send, user: str) -> SendOutcome | None:
         sender=send.sender,
     )
     prepared = prepare(services, intent)
+    skipped = {t.msisdn for t in prepared.opted_out}  # opted out since: not sent again
     storage = services.storage
     with storage.transaction():
         for recipient in recipients:
+            code, words = (
+                (OPTED_OUT, SKIPPED_WORDS)
+                if recipient.msisdn in skipped
+                else (RESENT, RESENT_WORDS)
+            )
             storage.sends.record_result(
-                recipient.id, apimsgid=None, error_code=RESENT, error_description=RESENT_WORDS
+                recipient.id, apimsgid=None, error_code=code, error_description=words
             )
     services.refresh_card(send.id)
     return execute(services, prepared)

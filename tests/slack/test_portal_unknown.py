@@ -12,16 +12,19 @@ from typing import Any
 import pytest
 import requests
 
-from bot.domain.delivery import OUTCOME_UNKNOWN, RESENT, UNSETTLED, DeliveryState
+from bot.domain.delivery import OPTED_OUT, OUTCOME_UNKNOWN, RESENT, UNSETTLED, DeliveryState
 from bot.domain.outbox import OutboxKind
+from bot.domain.records import NewRecipient
 from bot.testing.app import RunningApp
 from bot.testing.sandbox import Gate
 from bot.testing.signing import block_action
 from bot.testing.waiting import wait_for
+from bot.usecases.resending import send_again
 from bot.usecases.unsettled import RESEND_WINDOW
 
 SILENT = "27825550107"  # accepted, then never a report
 PHONE = "27821234567"
+STOPPED = "27821234500"
 
 
 @pytest.fixture
@@ -137,3 +140,33 @@ def test_after_the_window_the_card_offers_send_again_once(slow_portal) -> None:
     note = app.wait_response("again2")
     assert "already sent again" in json.dumps(note)
     assert len(app.sandbox.messages()) == 2
+
+
+def test_send_again_skips_a_recipient_who_opted_out_meanwhile(
+    make_app: Callable[..., RunningApp],
+) -> None:
+    app = make_app(
+        env={"CLICKATELL_API_KEY": "k"}, portal_sandbox=True, sandbox_options={"quirk_every": 0}
+    )
+    storage = app.services.storage
+    send = storage.sends.record(
+        slack_user="U0ALICE",
+        channel="C0GENERAL",
+        text="did it go?",
+        encoding="gsm7",
+        parts=1,
+        recipients=[NewRecipient(PHONE, "cli-a"), NewRecipient(STOPPED, "cli-b")],
+    )
+    for recipient in send.recipients:
+        storage.sends.record_result(
+            recipient.id, apimsgid=None, error_code=UNSETTLED, error_description="unsettled"
+        )
+    storage.opt_outs.opt_out(STOPPED)  # texted STOP after the first attempt
+    outcome = send_again(app.services, storage.sends.get(send.id), "U0ALICE")
+    assert outcome is not None
+    (message,) = wait_for(lambda: app.sandbox.messages(), 10, "the message sent again")
+    assert message.to == PHONE
+    old = {r.msisdn: r.error_code for r in storage.sends.get(send.id).recipients}
+    assert old == {PHONE: RESENT, STOPPED: OPTED_OUT}  # no "Send again" left on the old card
+    new = {r.msisdn: r.error_code for r in outcome.send.recipients}
+    assert new[STOPPED] == OPTED_OUT
