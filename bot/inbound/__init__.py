@@ -8,6 +8,7 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     InboxProcessor     worker: stored callbacks -> state, conversation posts, card updates
     SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
+    HeldSends          scheduled sends sms-bot held, handed to the gateway when due
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
 """
 
@@ -36,6 +37,7 @@ from bot.inbound.endpoints import (
     InboxWriter,
     WriteGate,
 )
+from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
@@ -115,13 +117,24 @@ class Inbound:
             backoff=options.relay_backoff,
             names=SlackDirectory(services.slack).names(),
         )
+        self.held = HeldSends(
+            storage,
+            services.gateway,
+            clock=clock,
+            refresh_card=self.refresh_card,
+            on_enqueue=self._wake_outbox,
+        )
         self.outbox = SlackOutbox(
             storage,
             outbox_client(services.slack),
             clock=clock,
             render_card=card_message,
             timing=options.timing,
-            handlers={OutboxKind.SMS: self.relay.submit},
+            handlers={
+                OutboxKind.SMS: self.relay.submit,
+                OutboxKind.HELD: self.held.submit,
+                OutboxKind.OFFER_RESEND: ResendOffers(storage, self.refresh_card).submit,
+            },
             reaction_for=reaction_for,
         )
         self.router = ConversationRouter(
@@ -154,7 +167,9 @@ class Inbound:
         self.endpoints = CallbackEndpoints(
             storage,
             decoder=services.gateway.callbacks,
-            credentials=Credentials(settings.callback_user, settings.callback_password),
+            credentials=Credentials(
+                settings.callback_user, settings.callback_password, settings.callback_token
+            ),
             on_stored=self._wake_processor,
             store=self.writer.store,
             remember=self.processor.decoded.put,
@@ -171,6 +186,7 @@ class Inbound:
         )
         self.workers = [
             self.relay,
+            self.held,
             self.outbox_worker,
             self.processor_worker,
             self.balance_worker,
