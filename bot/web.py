@@ -99,6 +99,11 @@ class WebApp:
         inner[BODY_KEY] = body
         try:
             return route(inner, start_response)
+        except RecursionError:
+            # Only input nests deeply enough for this (JSON `[[[[...`, in any handler that
+            # parses a body): bad input, not a server fault.
+            log.warning("request to %s nested too deeply to parse", environ.get("PATH_INFO"))
+            return respond(start_response, 400, "Body nested too deeply\n")
         except Exception:
             # A bug, not bad input (handlers answer 4xx for that): log it, keep serving.
             log.exception("handler for %s failed", environ.get("PATH_INFO"))
@@ -159,10 +164,11 @@ class SlackEndpoint:
 
 
 def _parses(text: str, content_type: str | None) -> bool:
-    """Bolt raises (and the server would answer 500) on a body it cannot parse into a dict."""
+    """Bolt raises (and the server would answer 500) on a body it cannot parse into a dict. JSON
+    nested deeper than the interpreter recurses raises RecursionError, not ValueError."""
     try:
         return isinstance(parse_body(text, content_type), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
