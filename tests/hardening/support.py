@@ -6,6 +6,8 @@ moving into `bot/testing/`; importing it only here means the move touches this f
 
 from __future__ import annotations
 
+import json
+
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL, FAST, SECRET, SMS_CHANNEL, USER, InboundHarness
 from tests.security.support import ErrorLog, RawResponse, raw_request, running_app, start_app
@@ -28,11 +30,42 @@ __all__ = [
     "InboundHarness",
     "RawResponse",
     "SlackRequest",
+    "answer",
+    "command",
     "event_callback",
     "raw_request",
+    "real_gateway_env",
     "running_app",
     "signed_headers",
     "slash_command",
     "start_app",
     "wait_for",
 ]
+
+
+def command(app: InboundHarness, text: str, name: str, *, user: str = USER) -> None:
+    """Type `/sms <text>` as `user`; its answer goes to the response URL called `name`."""
+    request = slash_command(
+        text, user_id=user, trigger_id=name, response_url=app.fake.response_url(name)
+    )
+    assert app.post(request).status_code == 200
+
+
+def answer(app: InboundHarness, name: str, timeout: float = 10.0) -> str:
+    """The text of the first answer to the command whose response URL is called `name`."""
+    calls = app.fake.wait_for_call(
+        "response_url", lambda c: c.path.endswith("/" + name), timeout=timeout
+    )
+    return json.dumps(calls[0].params, ensure_ascii=False)
+
+
+def real_gateway_env(base_url: str) -> dict[str, str]:
+    """Settings of an app whose (legacy HTTP) gateway is at `base_url` instead of the sandbox."""
+    return {
+        "CLICKATELL_API_ID": "3456789",
+        "CLICKATELL_USER": "team",
+        "CLICKATELL_PASSWORD": "gateway-password",
+        "CLICKATELL_BASE_URL": base_url,
+        "CLICKATELL_CALLBACK_USER": "clickatell",
+        "CLICKATELL_CALLBACK_PASSWORD": "callback-password",
+    }

@@ -7,7 +7,9 @@ production) and plain `text` is its Latin-1 bytes percent-encoded (UCS-2 text is
 Transport failures are mapped here, at the boundary, onto the port's error tree: a connection
 that was never made is `NotSent`; a request that went out without a complete reply is `NoReply`
 (the client decides whether that makes a send's outcome unknown); an HTTP error status or a
-non-protocol answer is `Garbled`.
+non-protocol answer is `Garbled`, and so is a reply larger than `MAX_REPLY`: replies are read as
+a stream and no further than that, so a gateway (or anything posing as one) cannot make the app
+hold hundreds of megabytes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from bot.gateway.base import GatewayError, NotSent, Unavailable
 
 Pairs = list[tuple[str, str | bytes]]
 
+# The largest reply read: about 100 times any real one (a 300-recipient sendmsg answer is ~10 KiB).
+MAX_REPLY = 1 << 20
+_READ_BLOCK = 64 * 1024
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # Values whose commas must reach the gateway literally (recipient lists).
 _LITERAL_COMMAS = frozenset({"to"})
@@ -126,8 +131,8 @@ class Transport:
         prepared = self._prepared(url, form_body(pairs))
         try:
             adapter = self._http.get_adapter(url)
-            response = adapter.send(prepared, timeout=self.timeout, **self._settings)
-            body = response.content
+            response = adapter.send(prepared, stream=True, timeout=self.timeout, **self._settings)
+            body = _bounded_body(url, response)
         except requests.RequestException as error:
             if _connect_failure(error):
                 raise not_connected(url, type(error).__name__) from None
@@ -142,3 +147,25 @@ class Transport:
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
+
+
+def _bounded_body(url: str, response: requests.Response) -> bytes:
+    """The reply's body, read (and decoded) block by block up to MAX_REPLY bytes; a larger one
+    is `Garbled` and its connection closed, whether its Content-Length says so up front or not."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > MAX_REPLY:
+        response.close()
+        raise _too_large(url)
+    blocks, size = [], 0
+    for block in response.iter_content(_READ_BLOCK):
+        size += len(block)
+        if size > MAX_REPLY:
+            response.close()
+            raise _too_large(url)
+        blocks.append(block)
+    return b"".join(blocks)
+
+
+def _too_large(url: str) -> Garbled:
+    text = f"The gateway at {url} sent a reply larger than {MAX_REPLY >> 20} MiB"
+    return Garbled(None, text, f"{text}; it was not read. Check CLICKATELL_BASE_URL.")
