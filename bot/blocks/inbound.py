@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.blocks.base import Block, Message, clip, context, escape, section
+from bot.blocks.base import Block, Message, clip, context, escape, escaped_pieces, section
 from bot.sms.numbers import display_number
 
 # Slack allows 3000 characters in one section text; a long reassembled SMS (up to 255 parts)
@@ -36,8 +36,7 @@ def who(msisdn: str, contact_name: str | None) -> str:
 
 
 def _plain_sections(text: str) -> list[Block]:
-    body = escape(text) if text else " "
-    chunks = [body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)][:_MAX_TEXT_BLOCKS]
+    chunks = escaped_pieces(text, _CHUNK)[:_MAX_TEXT_BLOCKS] if text else [" "]
     return [
         {"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": False}}
         for chunk in chunks

@@ -7,6 +7,7 @@ moving into `bot/testing/`; importing it only here means the move touches this f
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL, FAST, SECRET, SMS_CHANNEL, USER, InboundHarness
@@ -39,6 +40,7 @@ __all__ = [
     "signed_headers",
     "slash_command",
     "start_app",
+    "text_sections",
     "wait_for",
 ]
 
@@ -69,3 +71,12 @@ def real_gateway_env(base_url: str) -> dict[str, str]:
         "CLICKATELL_CALLBACK_USER": "clickatell",
         "CLICKATELL_CALLBACK_PASSWORD": "callback-password",
     }
+
+
+def text_sections(post_params: dict[str, Any]) -> list[str]:
+    """The texts of a posted message's plain_text sections (where phone text is shown)."""
+    return [
+        block["text"]["text"]
+        for block in post_params["blocks"]
+        if block.get("type") == "section" and block["text"]["type"] == "plain_text"
+    ]
