@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.faults.harness import FaultApp
+from tests.faults.storage import Disk, ForeignLock, FullableStorage
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL, FAST, SECRET, SMS_CHANNEL, USER, InboundHarness
 from tests.security.support import ErrorLog, RawResponse, raw_request, running_app, start_app
@@ -26,7 +28,11 @@ __all__ = [
     "SECRET",
     "SMS_CHANNEL",
     "USER",
+    "Disk",
     "ErrorLog",
+    "FaultApp",
+    "ForeignLock",
+    "FullableStorage",
     "HistorySlack",
     "InboundHarness",
     "RawResponse",

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import grammar
+from bot.blocks.base import Message
 from bot.blocks.contacts import contact_removed_message, contact_saved_message, contacts_message
-from bot.blocks.errors import refused_message, usage_message
+from bot.blocks.errors import error_message, refused_message, usage_message
 from bot.blocks.help import help_message
 from bot.blocks.log import log_message
 from bot.blocks.results import (
@@ -27,6 +28,7 @@ from bot.domain.access import admin_only_text, not_allowed_text
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
+from bot.storage import StorageError
 from bot.usecases.sending import SendIntent, prepare
 from bot.usecases.tracking import apply_status
 
@@ -45,21 +47,36 @@ class Invocation:
     reply: Replier
 
 
+# Commands that read nothing from the database and write nothing to it: they still work when it
+# cannot be written (only their request ID cannot be claimed, and repeating them is harmless).
+# `help` does not even claim its ID, so it answers at once while another process holds the lock.
+NEEDS_NO_STORAGE = (grammar.Balance, grammar.Coverage, grammar.Ping)
+
+NOT_RECORDED = (
+    "Could not record this command: the database cannot be written right now, so nothing was "
+    "sent or changed. Try again in a moment."
+)
+
+
 def run_command(services: Services, command: dict[str, Any], text: str, reply: Replier) -> None:
     trigger = command.get("trigger_id") or None
-    if trigger and not services.storage.claims.claim(f"slash:{trigger}"):
-        log.info("repeated slash command %s ignored", trigger)
-        return
     call = Invocation(
         str(command.get("user_id") or ""), str(command.get("channel_id") or ""), trigger, reply
     )
     try:
-        parsed = grammar.parse_text(text, now=services.clock())
+        parsed: object = grammar.parse_text(text, now=services.clock())
     except grammar.UsageError as error:
-        reply(usage_message(error.problem, error.usage))
+        parsed = error
+    if isinstance(parsed, grammar.Help):  # needs nothing: not even the database to claim it
+        _help(services, parsed, call)
         return
-    if not isinstance(parsed, grammar.Help) and not may_use(services.settings, call.user):
-        reply(refused_message(not_allowed_text(call.user)))
+    recorded = _claim(services, trigger)
+    if recorded is False:
+        log.info("repeated slash command %s ignored", trigger)
+        return
+    refusal = _refusal(services, call, parsed, recorded)
+    if refusal is not None:
+        reply(refusal)
         return
     handler = HANDLERS.get(type(parsed))
     if handler is None:  # Compose arrives only as a bare /sms, handled by the listener
@@ -71,6 +88,32 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         if not expected(error):
             log.exception("command failed: %s", type(parsed).__name__)
         reply(problem_message(error))
+
+
+def _refusal(
+    services: Services, call: Invocation, parsed: object, recorded: bool | None
+) -> Message | None:
+    """Why the command cannot run: bad usage, a user not allowed, or a database that could not
+    record it (only commands that need no storage run then). None: run it."""
+    if isinstance(parsed, grammar.UsageError):
+        return usage_message(parsed.problem, parsed.usage)
+    if not may_use(services.settings, call.user):
+        return refused_message(not_allowed_text(call.user))
+    if recorded is None and not isinstance(parsed, NEEDS_NO_STORAGE):
+        return error_message(NOT_RECORDED)
+    return None
+
+
+def _claim(services: Services, trigger: str | None) -> bool | None:
+    """Claim the request's ID so that Slack's retries run it once: True the first time, False
+    for a repeat, None when the database could not be asked (every command is still answered)."""
+    if not trigger:
+        return True
+    try:
+        return services.storage.claims.claim(f"slash:{trigger}")
+    except StorageError as error:
+        log.warning("could not record slash command %s: %s", trigger, error)
+        return None
 
 
 # --------------------------------------------------------------------------- send
