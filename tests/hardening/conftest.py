@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.hardening.support import ErrorLog, HistorySlack, InboundHarness, start_app
+from tests.hardening.support import ErrorLog, FaultApp, HistorySlack, InboundHarness, start_app
+from tests.support.slack_app import started_apps
 
 
 @pytest.fixture
@@ -41,3 +42,11 @@ def app(make_app: Callable[..., InboundHarness]) -> InboundHarness:
 def errors() -> Iterator[ErrorLog]:
     with ErrorLog().installed() as recorder:
         yield recorder
+
+
+@pytest.fixture
+def make_fault_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
+    """Start the real app with a storage of the test's choosing (`storage_factory`)."""
+    directory = tmp_path / "faults"
+    directory.mkdir()
+    yield from started_apps(FaultApp, slack, directory)

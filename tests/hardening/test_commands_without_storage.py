@@ -19,19 +19,12 @@ from tests.hardening.support import (
     FaultApp,
     ForeignLock,
     FullableStorage,
-    HistorySlack,
     answer,
     command,
 )
-from tests.support.slack_app import started_apps
 
 BUSY_TIMEOUT = 0.3  # seconds a write waits for another process's lock (the default is 30)
 NOT_RECORDED = "Could not record this command"
-
-
-@pytest.fixture
-def make_app(slack: HistorySlack, tmp_path: Path) -> Iterator[Callable[..., FaultApp]]:
-    yield from started_apps(FaultApp, slack, tmp_path)
 
 
 @contextmanager
@@ -52,19 +45,19 @@ def _full(app: FaultApp, disk: Disk) -> Iterator[None]:
 FAULTS = {"locked by another process": _locked, "disk full": _full}
 
 
-def _app(make_app: Callable[..., FaultApp], disk: Disk) -> FaultApp:
+def _app(make_fault_app: Callable[..., FaultApp], disk: Disk) -> FaultApp:
     def storage(path: Path) -> SqliteStorage:
         return FullableStorage(path, disk, busy_timeout=BUSY_TIMEOUT)
 
-    return make_app(storage_factory=storage)
+    return make_fault_app(storage_factory=storage)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_commands_answer_in_plain_words_when_the_database_cannot_be_written(
-    make_app: Callable[..., FaultApp], errors: ErrorLog, fault: str
+    make_fault_app: Callable[..., FaultApp], errors: ErrorLog, fault: str
 ) -> None:
     disk = Disk()
-    app = _app(make_app, disk)
+    app = _app(make_fault_app, disk)
     with FAULTS[fault](app, disk):
         for name, text in {
             "help": "help",
@@ -85,10 +78,10 @@ def test_commands_answer_in_plain_words_when_the_database_cannot_be_written(
 
 
 def test_commands_are_recorded_again_once_the_database_recovers(
-    make_app: Callable[..., FaultApp],
+    make_fault_app: Callable[..., FaultApp],
 ) -> None:
     disk = Disk()
-    app = _app(make_app, disk)
+    app = _app(make_fault_app, disk)
     with _full(app, disk):
         command(app, "contact add bob 27821234567", "refused")
         assert NOT_RECORDED in answer(app, "refused", timeout=5)
