@@ -137,15 +137,23 @@ def build_services(
     executor: Executor | None = None,
     clock: Callable[[], datetime] = utc_now,
     inbound_options: Options | None = None,
+    serving: bool = False,
 ) -> Services:
     """Build and start everything; `Services.close()` stops it all again.
+
+    `serving`: this is the `serve` process, so the database is claimed for it first (SQLite: one
+    serving process per file; a second fails here with StorageError, before anything else runs,
+    so it frees none of the first one's claimed work).
 
     `public_url` is where this app's HTTP listener can be reached (default http://HOST:PORT); the
     sandbox sends its callbacks there. `sandbox_options` go to SandboxServer (tests: reply_delay,
     clock, balance ...), `inbound_options` to the inbound side (tests shorten its waits).
     """
     own_storage = storage is None
-    storage = open_storage(settings.db_path) if storage is None else storage
+    if storage is None:
+        storage = open_storage(settings.db_path, serving=serving)
+    elif serving:
+        storage.hold_for_serving()
     try:
         gateway = _open_gateway(settings, public_url, sandbox_options or {})
     except Exception:

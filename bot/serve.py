@@ -156,6 +156,7 @@ class Runtime:
                 settings,
                 public_url=self.http.local_url,
                 inbound_options=inbound_options,
+                serving=True,
                 **(services_options or {}),
             )
         except BaseException:

@@ -42,15 +42,19 @@ __all__ = [
 
 
 def open_storage(
-    location: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+    location: str | os.PathLike[str],
+    *,
+    clock: Callable[[], float] = time.time,
+    serving: bool = False,
 ) -> Storage:
     """Open (creating or migrating) the database `location` names: today a SQLite file path
-    (SMS_BOT_DB). `clock` returns Unix seconds and stamps every write. Raises StorageError when
-    the database cannot be used.
+    (SMS_BOT_DB). `clock` returns Unix seconds and stamps every write. `serving`: for the `serve`
+    process, held as `Storage.hold_for_serving` holds it, before anything is migrated. Raises
+    StorageError when the database cannot be used.
 
     The adapter is imported here, when a database is opened, not at import time: code that only
     needs the protocols and errors must not load a database driver.
     """
     from bot.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(location, clock=clock)
+    return SqliteStorage(location, clock=clock, serving=serving)

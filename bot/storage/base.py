@@ -303,6 +303,13 @@ class InboxRepository(Protocol):
         """Unprocessed callbacks in arrival order."""
         ...
 
+    def still_unprocessed(self, item_ids: Sequence[int]) -> set[int]:
+        """Which of these rows are not processed yet. Inside `transaction()` the answer holds
+        until it ends (SQLite: the transaction excludes every other writer; a backend with
+        concurrent writers must lock the rows), so re-checking there hands each callback to
+        one processor only, even with several processes on one database."""
+        ...
+
     def mark_processed(self, item_id: int) -> None: ...
 
     def mark_processed_many(self, item_ids: Sequence[int]) -> None: ...
@@ -426,7 +433,9 @@ class OutboxRepository(Protocol):
 
     def release_leases(self) -> int:
         """Make items claimed by a previous run of this process due again (its claims died with
-        it); call once at start-up, before any drainer runs. Returns how many."""
+        it); call once at start-up, before any drainer runs, and only once the database is held
+        (`Storage.hold_for_serving`): a backend that several processes serve must then free
+        only claims of processes that are gone, never a live one's. Returns how many."""
         ...
 
 
@@ -495,8 +504,15 @@ class Storage(Protocol):
         never raises. `wait`: how long a write may wait for a lock before it counts as stuck."""
         ...
 
+    def hold_for_serving(self) -> None:
+        """Claim the database for this `serve` process until `close()`, before any worker runs.
+        A backend that one process must serve alone (SQLite) raises StorageError naming the
+        process that holds it; one that several replicas share (PostgreSQL) does nothing."""
+        ...
+
     def close(self) -> None:
-        """Release every connection; further use raises StorageUnavailable."""
+        """Release every connection (and the claim of `hold_for_serving`); further use raises
+        StorageUnavailable."""
         ...
 
     def __enter__(self) -> Storage: ...

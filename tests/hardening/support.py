@@ -13,6 +13,7 @@ from tests.faults.harness import FaultApp
 from tests.faults.storage import Disk, ForeignLock, FullableStorage
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL, FAST, SECRET, SMS_CHANNEL, USER, InboundHarness
+from tests.inbound.test_restart import ROOT, Server
 from tests.security.support import ErrorLog, RawResponse, raw_request, running_app, start_app
 from tests.support.signing import (
     SlackRequest,
@@ -25,6 +26,7 @@ from tests.support.wait import wait_for
 __all__ = [
     "CHANNEL",
     "FAST",
+    "ROOT",
     "SECRET",
     "SMS_CHANNEL",
     "USER",
@@ -36,6 +38,7 @@ __all__ = [
     "HistorySlack",
     "InboundHarness",
     "RawResponse",
+    "Server",
     "SlackRequest",
     "answer",
     "command",
