@@ -218,25 +218,29 @@ class CachedCheck:
         self, check: Check, max_age: float = HEALTH_MAX_AGE, clock: Callable[[], float] = _now
     ):
         self.check, self.max_age, self.clock = check, max_age, clock
-        self._lock = threading.Lock()
+        self._done = threading.Condition()
         self._last: tuple[bool, dict[str, Any]] | None = None
         self._at = -math.inf
         self._running = False
 
     def __call__(self) -> tuple[bool, dict[str, Any]]:
-        with self._lock:
+        with self._done:
+            while self._last is None and self._running:
+                self._done.wait()  # the very first check: nothing to answer with meanwhile
             last = self._last
             fresh = last is not None and last[0] and self.clock() - self._at < self.max_age
             if last is not None and (fresh or self._running):
                 return last
             self._running = True
+        result: tuple[bool, dict[str, Any]] | None = None
         try:
             result = self.check()
         finally:
-            with self._lock:
+            with self._done:
                 self._running = False
-        with self._lock:
-            self._last, self._at = result, self.clock()
+                if result is not None:
+                    self._last, self._at = result, self.clock()
+                self._done.notify_all()
         return result
 
 
