@@ -25,7 +25,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.executor import DEFAULT_WORKERS, Executor, Worker, WorkExecutor
+from bot.executor import DEFAULT_WORKERS, LOCAL_WORKERS, Executor, Worker, WorkExecutor
 from bot.gateway.base import Gateway
 from bot.gateway.clickatell_http import (
     CallbackTarget,
@@ -64,6 +64,9 @@ class Services:
     inbound: Inbound
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
     gateway_api_id: str  # the api_id callbacks must carry
+    # Work that needs no gateway (help, contacts, the log): never queued behind gateway calls.
+    # The same as `executor` when one was given (the console counts every job it runs).
+    local_executor: Executor | None = None
     clock: Callable[[], datetime] = utc_now
     sandbox: SandboxServer | None = None
     _closed: bool = False
@@ -71,6 +74,15 @@ class Services:
     @property
     def sandboxed(self) -> bool:
         return self.sandbox is not None or self.settings.uses_sandbox
+
+    @property
+    def quick(self) -> Executor:
+        """Where work that needs no gateway runs."""
+        return self.local_executor or self.executor
+
+    @property
+    def executors(self) -> list[Executor]:
+        return [self.executor] + ([self.quick] if self.quick is not self.executor else [])
 
     @property
     def workers(self) -> list[Worker]:
@@ -88,7 +100,7 @@ class Services:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) for /healthz: the database answers and every worker is alive."""
         database = bool(self.storage.healthy())
-        workers = {w.name: w.alive() for w in [self.executor, *self.workers]}
+        workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
         ok = database and all(workers.values())
         return ok, {"database": database, "workers": workers, "gateway": self.gateway_label}
 
@@ -98,7 +110,7 @@ class Services:
             return
         self._closed = True
         _stop_all(reversed(self.workers))
-        _quietly(self.executor.stop)
+        _stop_all(self.executors)
         _quietly(self.gateway.close)
         if self.sandbox is not None:
             _quietly(self.sandbox.stop)
@@ -177,6 +189,7 @@ def build_services(
         gateway=gateway.client,
         slack=slack,
         executor=executor or WorkExecutor(workers),
+        local_executor=None if executor else WorkExecutor(LOCAL_WORKERS, name="local-executor"),
         cards=CardPublisher(storage, slack),
         inbound=Inbound(deps, options),
         gateway_label=gateway.label,

@@ -104,6 +104,28 @@ def _refusal(
     return None
 
 
+# The commands that call the gateway; every other one (help, contacts, the log, usage errors)
+# runs on the services' quick lane, so a hung gateway filling the main pool never delays it.
+GATEWAY_COMMANDS = (
+    grammar.Send,
+    grammar.Status,
+    grammar.Cancel,
+    grammar.Charge,
+    grammar.Balance,
+    grammar.Coverage,
+    grammar.Redeem,
+    grammar.Ping,
+)
+
+
+def needs_gateway(services: Services, text: str) -> bool:
+    """Whether running `/sms <text>` calls the gateway (parsing is cheap and has no effects)."""
+    try:
+        return isinstance(grammar.parse_text(text, now=services.clock()), GATEWAY_COMMANDS)
+    except grammar.UsageError:
+        return False
+
+
 def _claim(services: Services, trigger: str | None) -> bool | None:
     """Claim the request's ID so that Slack's retries run it once: True the first time, False
     for a repeat, None when the database could not be asked (every command is still answered)."""
