@@ -31,6 +31,7 @@ from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.conversations import ConversationRouter
 from bot.inbound.endpoints import (
     STORE_WAIT,
+    STUCK_AFTER,
     CallbackEndpoints,
     Credentials,
     InboxWriter,
@@ -80,6 +81,8 @@ class Options:
     low_balance: float | None = None  # None: SMS_LOW_BALANCE (settings.low_balance)
     relay_backoff: float = 2.0
     store_wait: float = STORE_WAIT  # seconds a callback waits for the database, then 503
+    # How long a write may take before the writer counts as stuck (every callback 503 at once).
+    stuck_after: float = STUCK_AFTER
     start: bool = True
 
 
@@ -125,7 +128,12 @@ class Inbound:
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
         )
         self.gate = WriteGate()
-        self.writer = InboxWriter(storage, gate=self.gate, wait=options.store_wait)
+        self.writer = InboxWriter(
+            storage,
+            gate=self.gate,
+            wait=options.store_wait,
+            stuck_after=options.stuck_after,
+        )
         self.processor = InboxProcessor(
             storage,
             self.router,
