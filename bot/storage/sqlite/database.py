@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -27,6 +28,8 @@ from typing import Literal
 from bot.storage.base import StorageError, StorageUnavailable
 from bot.storage.sqlite.rows import seconds
 
+log = logging.getLogger(__name__)
+
 Synchronous = Literal["FULL", "NORMAL"]
 
 # healthy()'s write probe, made only while the last real write failed: a row as large as the
@@ -35,6 +38,15 @@ _PROBE_KEY = "health.probe"
 _PROBE_BYTES = 64 * 1024
 # The free space healthy() asks for: room for a few of the largest callbacks and their pages.
 _ROOM_NEEDED = 4 * _PROBE_BYTES
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def translate(path: str, error: sqlite3.Error) -> StorageError:
@@ -75,6 +87,10 @@ class SqliteDatabase:
         # only when healthy() has proved the database writable again with a real write: other
         # writes succeeding prove little (on a full disk, updates in place still work).
         self._write_failing = False
+        # The file opened (device, inode): a file removed or replaced at the path while the
+        # connections still write to the old one would take every later write with it.
+        self._identity: tuple[int, int] | None = None
+        self._replaced_told = False
 
     # ---- time
 
@@ -96,6 +112,8 @@ class SqliteDatabase:
             )
         except sqlite3.Error as exc:
             raise translate(self.path, exc) from exc
+        if self._identity is None:
+            self._identity = _identity(self.path)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
@@ -144,6 +162,29 @@ class SqliteDatabase:
             conn.close()
         self._local = threading.local()
 
+    # ---- the file itself
+
+    def check_file(self) -> None:
+        """StorageUnavailable when the file at the path is not the one this process opened
+        (removed, or replaced by a restore or a copy): what it writes would be lost on the next
+        start, so nothing is written (callbacks get 503 and are retried) and it is said loudly,
+        once; only a restart opens the file now at the path."""
+        if self._identity is None:
+            return
+        now = _identity(self.path)
+        if now == self._identity:
+            return
+        what = "was removed" if now is None else "was replaced by another file"
+        problem = f"database {self.path} {what} while sms-bot was using it"
+        if not self._replaced_told:
+            self._replaced_told = True
+            log.critical(
+                "%s: nothing more is written to it; restart sms-bot (after putting the right "
+                "file back, if it was not meant to change)",
+                problem,
+            )
+        raise StorageUnavailable(f"{problem}; restart sms-bot")
+
     # ---- units of work
 
     @contextmanager
@@ -157,6 +198,7 @@ class SqliteDatabase:
         if depth:
             yield from self._write_unit(depth)
             return
+        self.check_file()
         if not self._writer.acquire(timeout=self._busy_timeout):
             self._write_failing = True
             raise StorageUnavailable(f"database {self.path} is busy (waited {self._busy_timeout}s)")
@@ -238,6 +280,7 @@ class SqliteDatabase:
         proves the database writable with a real write (a row as large as the largest
         callback, deleted in the same transaction), until that works once."""
         try:
+            self.check_file()
             with self.read() as conn:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return self._has_room() and self._can_write(wait)
