@@ -98,11 +98,16 @@ class Services:
         self.inbound.relay.handle_event(body)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """(healthy, details) for /healthz: the database answers and every worker is alive."""
+        """(healthy, details) for /healthz: the database answers and every worker is alive;
+        `backlog` names channels where inbound posts queue up (without failing the probe)."""
         database = bool(self.storage.healthy())
         workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
         ok = database and all(workers.values())
-        return ok, {"database": database, "workers": workers, "gateway": self.gateway_label}
+        details = {"database": database, "workers": workers, "gateway": self.gateway_label}
+        backlog = self.inbound.backlog.waiting()
+        if backlog:  # degraded, not failing: posts wait for Slack's pacing, nothing is lost
+            details["backlog"] = backlog
+        return ok, details
 
     def close(self) -> None:
         """Stop workers, then the gateway client and sandbox, then the database. Idempotent."""

@@ -81,6 +81,24 @@ def sms_message(
     return Message(fallback, blocks)
 
 
+def backlog_message(waiting: int, newest: str) -> Message:
+    """One summary when inbound SMS queue up behind Slack's pacing in a channel. `newest` is the
+    newest waiting post's notification text (already escaped)."""
+    head = f"{waiting} new SMS are waiting to be shown here"
+    later = f"{waiting} seconds" if waiting < 120 else f"{round(waiting / 60)} minutes"
+    newest = clip(newest, _FALLBACK_LIMIT)
+    return Message(
+        f"{head}. The newest: {newest}",
+        [
+            section(
+                f":hourglass_flowing_sand: *{head}.* Slack takes about one message a second per "
+                f"channel, so they follow in order over the next {later}."
+            ),
+            context(f"The newest: {newest}"),
+        ],
+    )
+
+
 def opt_out_note(msisdn: str, keyword: str) -> str:
     return (
         f":no_entry: {escape(display_number(msisdn))} opted out (texted {escape(keyword)}): "

@@ -253,3 +253,12 @@ class OutboxItem:
     state: OutboxState
     result: str | None
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Outbox items of one kind waiting in one channel: how many, and the newest of them."""
+
+    channel: str
+    waiting: int
+    newest: OutboxItem

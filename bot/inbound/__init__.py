@@ -6,7 +6,8 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     CallbackEndpoints  /clickatell/status and /clickatell/mo: store durably, answer 200
     InboxWriter        worker: group commit of the endpoints' callbacks
     InboxProcessor     worker: stored callbacks -> state, conversation posts, card updates
-    SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
+    SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once), with
+                       BacklogNotice: one summary when posts queue up in a channel
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
 """
@@ -28,6 +29,7 @@ from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
+from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
 from bot.inbound.conversations import ConversationRouter
 from bot.inbound.endpoints import (
     STORE_WAIT,
@@ -83,6 +85,9 @@ class Options:
     store_wait: float = STORE_WAIT  # seconds a callback waits for the database, then 503
     # How long a write may take before the writer counts as stuck (every callback 503 at once).
     stuck_after: float = STUCK_AFTER
+    # Waiting posts in one channel that make the outbox post one summary there (and /healthz
+    # name the backlog).
+    backlog_threshold: int = BACKLOG_THRESHOLD
     start: bool = True
 
 
@@ -115,6 +120,7 @@ class Inbound:
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
         )
+        self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
         self.outbox = SlackOutbox(
             storage,
             outbox_client(services.slack),
@@ -123,6 +129,7 @@ class Inbound:
             timing=options.timing,
             handlers={OutboxKind.SMS: self.relay.submit},
             reaction_for=reaction_for,
+            backlog=self.backlog,
         )
         self.router = ConversationRouter(
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import (
+    Backlog,
     CallbackKind,
     CardPlace,
     Contact,
@@ -425,6 +426,11 @@ class OutboxRepository(Protocol):
 
     def count(self, state: OutboxState = "pending") -> int:
         """How many items are in `state` (pending: for health and tests)."""
+        ...
+
+    def backlogs(self, kind: str, at_least: int) -> list[Backlog]:
+        """Channels with at least `at_least` pending items of `kind` (a flood of inbound SMS
+        queued behind Slack's pacing), each with its count and its newest item."""
         ...
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
