@@ -19,12 +19,15 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.blocks.send_report import settled_message
 from bot.config import Settings
+from bot.domain.outbox import OutboxKind
+from bot.domain.records import Send
 from bot.executor import DEFAULT_WORKERS, LOCAL_WORKERS, Executor, Worker, WorkExecutor
 from bot.gateway.base import Gateway
 from bot.gateway.clickatell_http import (
@@ -35,9 +38,11 @@ from bot.gateway.clickatell_http import (
     start_sandbox,
 )
 from bot.inbound import Inbound, InboundDeps, Options
+from bot.inbound.worker import LoopWorker
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
 from bot.storage import Storage, open_storage
+from bot.usecases.settling import DONE, SendSettler
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class Services:
     local_executor: Executor | None = None
     clock: Callable[[], datetime] = utc_now
     sandbox: SandboxServer | None = None
+    settler: Worker | None = None  # serve only: settles sends a crash cut off (usecases.settling)
     _closed: bool = False
 
     @property
@@ -87,7 +93,7 @@ class Services:
     @property
     def workers(self) -> list[Worker]:
         """The background workers: /healthz checks them, `close()` stops them."""
-        return list(self.inbound.workers)
+        return list(self.inbound.workers) + ([self.settler] if self.settler else [])
 
     def refresh_card(self, send_id: int) -> None:
         """Make the send's card show its latest stored state (coalesced, paced by the outbox)."""
@@ -205,10 +211,34 @@ def build_services(
     if options.start:
         try:
             services.inbound.start()
+            if serving:
+                services.settler = _start_settler(services)
         except BaseException:
             services.close()
             raise
     return services
+
+
+def _start_settler(services: Services) -> Worker:
+    """Settle, in the background, the sends an earlier run left without an outcome (it held
+    the database alone, so nothing else is sending them now)."""
+    settler = SendSettler(
+        services,
+        started_at=services.clock(),
+        quiet=timedelta(seconds=services.settings.clickatell_timeout),
+        clock=services.clock,
+        tell=lambda send, interrupted, sent: _tell_settled(services, send, interrupted, sent),
+    )
+    return LoopWorker("send-settler", settler.step, max_pause=DONE).start()
+
+
+def _tell_settled(services: Services, send: Send, interrupted: int, sent: int) -> None:
+    message = settled_message(send.text, interrupted, sent)
+    services.storage.outbox.enqueue(
+        send.channel,
+        OutboxKind.EPHEMERAL,
+        {"user": send.slack_user, **message.as_kwargs()},
+    )
 
 
 def _open_gateway(

@@ -9,6 +9,7 @@ address and the gateway (never a secret).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import resource
 import signal
@@ -33,6 +34,9 @@ log = logging.getLogger("sms-bot")
 __all__ = ["HttpServer", "ListenerLimits", "Runtime", "main"]
 
 HTTP_THREADS = 16
+# How long SIGTERM gives work in flight (a send waiting for the gateway) before the process exits
+# anyway: containers allow 10 s, systemd 30; what is cut off is settled at the next start.
+STOP_GRACE = 6.0
 # Descriptors besides the listener's connections: database connections, the gateway's and
 # Slack's connection pools, log files.
 SPARE_DESCRIPTORS = 256
@@ -224,8 +228,26 @@ def main(settings: Settings) -> int:
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     log.info("sms-bot stopping")
-    runtime.stop()
+    if not _stopped_within(runtime, STOP_GRACE):
+        # Work still in flight (a gateway that does not answer): leave it to the start-up
+        # recovery (usecases.settling) rather than outlast the supervisor's patience; the
+        # worker threads would keep a normal exit waiting for them.
+        log.warning(
+            "in-flight work did not finish within %gs of SIGTERM; exiting now: the next start "
+            "settles any send it cut off",
+            STOP_GRACE,
+        )
+        logging.shutdown()
+        os._exit(0)
     return 0
+
+
+def _stopped_within(runtime: Runtime, seconds: float) -> bool:
+    """Stop taking work and stop everything, giving work in flight `seconds` to finish."""
+    stopper = threading.Thread(target=runtime.stop, name="stopping", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    return not stopper.is_alive()
 
 
 def _allow_open_files(wanted: int) -> None:

@@ -115,6 +115,11 @@ class SendRepository(Protocol):
         """Mark a (scheduled) send cancelled; False if it was already cancelled or unknown."""
         ...
 
+    def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
+        """Sends (not relayed replies, not cancelled) created before `created_before` with a
+        recipient that has no outcome at all: a crash cut their gateway call off."""
+        ...
+
     def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
         """Recent recipients of sends, newest first, optionally only those to one number."""
         ...

@@ -164,6 +164,18 @@ class SqliteSends:
             is_reply=row["thread_ts"] is not None,
         )
 
+    def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT DISTINCT s.id FROM sends s JOIN recipients r ON r.send_id = s.id
+                   WHERE s.created_at < ? AND s.thread_ts IS NULL AND s.cancelled_at IS NULL
+                     AND r.apimsgid IS NULL AND r.status IS NULL AND r.error_code IS NULL
+                     AND r.error_description IS NULL
+                   ORDER BY s.id LIMIT ?""",
+                (self._db.stamp(created_before), max(0, limit)),
+            ).fetchall()
+            return [send for row in found if (send := _load(conn, row["id"])) is not None]
+
     def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
