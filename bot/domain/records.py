@@ -150,6 +150,7 @@ class Contact:
     name: str  # as last typed; lookups ignore case
     msisdn: str
     updated_at: datetime
+    owner: str | None = None  # the Slack user who set the number last (None: not recorded)
 
 
 @dataclass(frozen=True)

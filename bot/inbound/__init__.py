@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 
+from bot.blocks.base import Message
 from bot.blocks.card import card_message
 from bot.config import Settings
 from bot.domain import access
@@ -30,7 +31,7 @@ from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
-from bot.inbound.conversations import ConversationRouter
+from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
     STUCK_AFTER,
@@ -242,6 +243,11 @@ class Inbound:
             {"send_id": send_id},
             coalesce_key=CARD_KEY.format(send_id),
         )
+        self._wake_outbox()
+
+    def post(self, channel: str, message: Message) -> None:
+        """Post `message` in `channel` (a user ID: their DM with the app) through the outbox."""
+        self.services.storage.outbox.enqueue(channel, OutboxKind.POST, post_payload(message))
         self._wake_outbox()
 
     def routes(self, status_path: str, mo_path: str) -> dict[str, Callable[..., Iterable[bytes]]]:

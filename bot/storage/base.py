@@ -120,8 +120,15 @@ class SendRepository(Protocol):
         recipient that has no outcome at all: a crash cut their gateway call off."""
         ...
 
-    def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
-        """Recent recipients of sends, newest first, optionally only those to one number."""
+    def recent_log(
+        self, msisdn: str | None = None, limit: int = 20, channel: str | None = None
+    ) -> list[LogEntry]:
+        """Recent recipients of sends, newest first, optionally only those to one number and
+        only those sent from one channel."""
+        ...
+
+    def by_message_id(self, message_id: str) -> Send | None:
+        """The send a message belongs to, by the gateway's message ID or its client ID."""
         ...
 
     def recipient_by_apimsgid(self, apimsgid: str) -> Recipient | None: ...
@@ -169,9 +176,9 @@ class SendRepository(Protocol):
 class ContactRepository(Protocol):
     """Names for numbers; names are unique ignoring case (also beyond ASCII)."""
 
-    def save(self, name: str, msisdn: str) -> bool:
-        """Add or update (the casing typed last is kept); True if the contact is new. An empty
-        name is refused with ValueError."""
+    def save(self, name: str, msisdn: str, owner: str | None = None) -> bool:
+        """Add or update (the casing typed last is kept; `owner`, who set it, too); True if the
+        contact is new. An empty name is refused with ValueError."""
         ...
 
     def remove(self, name: str) -> bool:

@@ -10,7 +10,13 @@ from typing import Any
 
 from bot import grammar
 from bot.blocks.base import Message
-from bot.blocks.contacts import contact_removed_message, contact_saved_message, contacts_message
+from bot.blocks.contacts import (
+    contact_changed_note,
+    contact_removed_message,
+    contact_replaced_message,
+    contact_saved_message,
+    contacts_message,
+)
 from bot.blocks.errors import error_message, refused_message, usage_message
 from bot.blocks.help import help_message
 from bot.blocks.log import log_message
@@ -24,6 +30,7 @@ from bot.blocks.results import (
     status_message,
 )
 from bot.container import Services
+from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
@@ -35,6 +42,7 @@ from bot.usecases.tracking import apply_status
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 20
+LOG_EVERYWHERE = "all"  # `/sms log all`: every channel's log (admins)
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,14 @@ def _status(services: Services, command: grammar.Status, call: Invocation) -> No
 
 
 def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> None:
+    # A message sms-bot has a record of is cancelled by its sender or an admin; an ID it has no
+    # record of is the gateway's to answer (it says when it knows no such message).
+    send = services.storage.sends.by_message_id(command.id)
+    if send is not None and not access.may_touch(
+        services.settings.admins, call.user, send.slack_user
+    ):
+        call.reply(refused_message(access.not_your_send_text(send.slack_user)))
+        return
     found = services.gateway.cancel(command.id)
     apply_status(services, found.message_id, found.status)
     call.reply(cancel_message(found.message_id, found.status, services.sandboxed))
@@ -207,9 +223,18 @@ def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
 
 
 def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
+    """Saving over a contact someone else set is allowed (contacts are shared), but never
+    silent: both are told, and cards show the number under the name."""
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
-    new = services.storage.contacts.save(command.name, msisdn)
-    call.reply(contact_saved_message(command.name, msisdn, new))
+    before = services.storage.contacts.get(command.name)
+    new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
+    if before is None or before.msisdn == msisdn or before.owner == call.user:
+        call.reply(contact_saved_message(command.name, msisdn, new))
+        return
+    call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn))
+    if before.owner:
+        note = contact_changed_note(command.name, call.user, before.msisdn, msisdn)
+        services.inbound.post(before.owner, note)
 
 
 def _contact_remove(services: Services, command: grammar.ContactRemove, call: Invocation) -> None:
@@ -224,15 +249,22 @@ def _contacts(services: Services, command: grammar.Contacts, call: Invocation) -
 
 
 def _log(services: Services, command: grammar.Log, call: Invocation) -> None:
+    """What was sent from this channel (a text sent from a private channel or a DM is not shown
+    elsewhere); `/sms log all`, every channel's, is for admins."""
+    everywhere = (command.number or "").casefold() == LOG_EVERYWHERE
+    if everywhere and not is_admin(services.settings, call.user):
+        call.reply(refused_message(access.log_everywhere_text()))
+        return
     msisdn = None
-    if command.number:
+    if command.number and not everywhere:
         contact = services.storage.contacts.get(command.number)
         msisdn = (
             contact.msisdn
             if contact is not None
             else normalize_msisdn(command.number, services.settings.default_region)
         )
-    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT)
+    channel = None if everywhere else call.channel
+    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT, channel=channel)
     call.reply(log_message(entries, msisdn))
 
 

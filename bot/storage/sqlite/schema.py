@@ -162,6 +162,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                    rtrim('Unknown status ' || recipients.status))
            WHERE status IS NOT NULL""",
     ),
+    # 4: who set a contact's number last, so replacing someone else's contact can tell them.
+    ("ALTER TABLE contacts ADD COLUMN owner TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
