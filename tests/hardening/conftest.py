@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.hardening.support import ErrorLog, FaultApp, HistorySlack, InboundHarness, start_app
-from tests.support.slack_app import started_apps
+from tests.hardening.support import (
+    ErrorLog,
+    FaultApp,
+    HistorySlack,
+    InboundHarness,
+    start_app,
+    started_apps,
+)
 
 
 @pytest.fixture

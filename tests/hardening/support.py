@@ -11,21 +11,33 @@ from typing import Any
 
 from tests.faults.harness import FaultApp
 from tests.faults.storage import Disk, ForeignLock, FullableStorage
+from tests.inbound.callbacks import FORM, form, mo_params, post, status_params
 from tests.inbound.fakes import HistorySlack
 from tests.inbound.harness import CHANNEL, FAST, SECRET, SMS_CHANNEL, USER, InboundHarness
+from tests.inbound.rig import Rig
 from tests.inbound.test_restart import ROOT, Server
-from tests.security.support import ErrorLog, RawResponse, raw_request, running_app, start_app
+from tests.security.support import (
+    ErrorLog,
+    GatewayCounter,
+    RawResponse,
+    raw_request,
+    running_app,
+    start_app,
+)
 from tests.support.signing import (
     SlackRequest,
+    block_action,
     event_callback,
     signed_headers,
     slash_command,
 )
+from tests.support.slack_app import post_signed, started_apps
 from tests.support.wait import wait_for
 
 __all__ = [
     "CHANNEL",
     "FAST",
+    "FORM",
     "ROOT",
     "SECRET",
     "SMS_CHANNEL",
@@ -35,20 +47,29 @@ __all__ = [
     "FaultApp",
     "ForeignLock",
     "FullableStorage",
+    "GatewayCounter",
     "HistorySlack",
     "InboundHarness",
     "RawResponse",
+    "Rig",
     "Server",
     "SlackRequest",
     "answer",
+    "block_action",
     "command",
     "event_callback",
+    "form",
+    "mo_params",
+    "post",
+    "post_signed",
     "raw_request",
     "real_gateway_env",
     "running_app",
     "signed_headers",
     "slash_command",
     "start_app",
+    "started_apps",
+    "status_params",
     "text_sections",
     "wait_for",
 ]

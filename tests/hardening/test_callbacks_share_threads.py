@@ -14,12 +14,14 @@ import requests
 
 from tests.hardening.support import (
     FAST,
+    FORM,
     ForeignLock,
     HistorySlack,
     InboundHarness,
+    form,
+    mo_params,
     slash_command,
 )
-from tests.inbound.callbacks import FORM, form, mo_params
 
 BURST = 48  # three times the listener's 16 threads
 STORE_WAIT = 3.0  # the default: how long one callback may wait for the database

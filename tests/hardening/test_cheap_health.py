@@ -14,14 +14,16 @@ import requests
 
 from bot.web import HEALTH_MAX_AGE, CachedCheck
 from tests.hardening.support import (
+    FORM,
     Disk,
     FaultApp,
     ForeignLock,
     FullableStorage,
     InboundHarness,
+    form,
+    mo_params,
     wait_for,
 )
-from tests.inbound.callbacks import FORM, form, mo_params
 
 PROBES = 300
 

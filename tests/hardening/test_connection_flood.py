@@ -16,8 +16,14 @@ import pytest
 import requests
 
 from bot.serve import HttpServer, ListenerLimits
-from tests.hardening.support import InboundHarness, slash_command, wait_for
-from tests.inbound.callbacks import FORM, form, status_params
+from tests.hardening.support import (
+    FORM,
+    InboundHarness,
+    form,
+    slash_command,
+    status_params,
+    wait_for,
+)
 
 FLOOD = 150  # 50 of each kind: more than waitress's default connection limit (100)
 SLOW_HEADERS = b"POST /clickatell/status HTTP/1.1\r\nHost: x\r\nX-Slow: "

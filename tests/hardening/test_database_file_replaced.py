@@ -14,8 +14,7 @@ import pytest
 import requests
 
 from bot.web import HEALTH_MAX_AGE
-from tests.hardening.support import InboundHarness, wait_for
-from tests.inbound.callbacks import FORM, form, mo_params
+from tests.hardening.support import FORM, InboundHarness, form, mo_params, wait_for
 
 
 def _remove(path: Path) -> None:

@@ -16,8 +16,16 @@ import pytest
 import requests
 
 from bot.inbound.outbox import Timing
-from tests.hardening.support import FAST, SMS_CHANNEL, HistorySlack, InboundHarness, wait_for
-from tests.inbound.callbacks import FORM, form, mo_params
+from tests.hardening.support import (
+    FAST,
+    FORM,
+    SMS_CHANNEL,
+    HistorySlack,
+    InboundHarness,
+    form,
+    mo_params,
+    wait_for,
+)
 
 THRESHOLD = 10
 FLOOD = 40

@@ -21,8 +21,14 @@ import pytest
 import requests
 
 from tests.hardening.rawgateway import RawGateway, whole
-from tests.hardening.support import ROOT, HistorySlack, real_gateway_env, slash_command, wait_for
-from tests.support.slack_app import post_signed
+from tests.hardening.support import (
+    ROOT,
+    HistorySlack,
+    post_signed,
+    real_gateway_env,
+    slash_command,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,14 @@ import re
 import pytest
 
 from bot.blocks.base import SECTION_LIMIT, quote, unescape
-from tests.hardening.support import SMS_CHANNEL, InboundHarness, text_sections, wait_for
-from tests.inbound.callbacks import mo_params, post
+from tests.hardening.support import (
+    SMS_CHANNEL,
+    InboundHarness,
+    mo_params,
+    post,
+    text_sections,
+    wait_for,
+)
 
 # Anything but a whole entity after an ampersand is a cut one.
 BROKEN_ENTITY = re.compile(r"&(?!amp;|lt;|gt;)")

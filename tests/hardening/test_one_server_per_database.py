@@ -18,8 +18,7 @@ import pytest
 import requests
 
 from bot.storage import StorageError, open_storage
-from tests.hardening.support import ROOT, HistorySlack, Server
-from tests.inbound.rig import Rig
+from tests.hardening.support import ROOT, HistorySlack, Rig, Server
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,15 @@ import pytest
 
 from bot.blocks.card import CANCEL_ACTION
 from bot.sms.numbers import display_number
-from tests.hardening.support import InboundHarness, answer, command, wait_for
-from tests.security.support import GatewayCounter
-from tests.support.signing import block_action, slash_command
+from tests.hardening.support import (
+    GatewayCounter,
+    InboundHarness,
+    answer,
+    block_action,
+    command,
+    slash_command,
+    wait_for,
+)
 
 ALICE, MALLORY, ADMIN = "U0ALICE", "U0MALLORY", "U0ADMIN"
 GENERAL, ALICES_DM = "C0GENERAL", "D0ALICE"
