@@ -1,0 +1,116 @@
+"""Settling sends a crash cut off: the card said "Sending…" and nobody heard anything more.
+
+A send is recorded, with each recipient's client ID, before the gateway is called. If the process
+dies between the call and storing its answer (SIGKILL, power, a SIGTERM whose grace ran out),
+those recipients have no outcome at all. At start-up `SendSettler` asks the gateway about each
+such client ID (`find_sent`, querymsg by climsgid): found means it was sent, and the recipient
+gets the gateway's status; not known means the gateway never took it, so it is safe to say "not
+sent". The card is updated, and the sender is told (`tell`: the Slack side's words).
+
+Only this `serve` process can be sending on its database (one serve per SQLite file), so at
+start-up nothing else is in flight. The gateway may still be finishing a request the dead process
+made, though, so a send younger than `quiet` (the gateway timeout) is asked about only once that
+much time has passed; a gateway that cannot be asked is asked again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from bot.domain.records import Recipient, Send
+from bot.gateway.base import GatewayError, MessageStatus
+from bot.usecases.ports import AppPorts
+
+log = logging.getLogger(__name__)
+
+NOT_TAKEN = (
+    "sms-bot stopped before the gateway answered, and the gateway never received this message. "
+    "Send it again if it is still needed."
+)
+# Tells the sender how a send of theirs was settled: (send, recipients settled, of them sent).
+Tell = Callable[[Send, int, int], None]
+RETRY_EVERY = 30.0  # seconds between passes while some sends could not be settled yet
+DONE = 3600.0  # the pause once everything from before the start is settled
+
+
+class SendSettler:
+    """A worker step: settle the sends left without an outcome by earlier runs."""
+
+    def __init__(
+        self,
+        services: AppPorts,
+        *,
+        started_at: datetime,
+        quiet: timedelta,
+        clock: Callable[[], datetime],
+        tell: Tell,
+    ) -> None:
+        self.services = services
+        self.tell = tell
+        self.started_at = started_at
+        self.quiet = quiet
+        self.clock = clock
+        self.done = False
+
+    def step(self) -> float:
+        if self.done:
+            return DONE
+        left = self.settle_once()
+        if left:
+            return min(RETRY_EVERY, max(self.quiet.total_seconds(), 0.05))
+        self.done = True
+        return DONE
+
+    def settle_once(self) -> int:
+        """One pass; returns how many sends are still unsettled (too young, or not answered)."""
+        sends = self.services.storage.sends.unsettled(self.started_at)
+        ripe_before = self.clock() - self.quiet
+        left = 0
+        for send in sends:
+            if send.created_at > ripe_before or not self._settle(send):
+                left += 1
+        return left
+
+    def _settle(self, send: Send) -> bool:
+        """True when every recipient without an outcome got one."""
+        open_ones = [r for r in send.recipients if _no_outcome(r)]
+        by_client_id = groupby(sorted(open_ones, key=lambda r: r.climsgid), lambda r: r.climsgid)
+        settled, sent = True, 0
+        for client_id, group in by_client_id:
+            recipients = list(group)
+            try:
+                found = self.services.gateway.find_sent(client_id)
+            except GatewayError as error:
+                log.warning("cannot settle send %s yet (%s): %s", send.id, client_id, error)
+                settled = False
+                continue
+            self._record(recipients, found)
+            sent += len(recipients) if found is not None else 0
+        self.services.refresh_card(send.id)
+        if settled:
+            log.info("send %s settled: %d of %d sent", send.id, sent, len(open_ones))
+            self.tell(send, len(open_ones), sent)
+        return settled
+
+    def _record(self, recipients: Sequence[Recipient], found: MessageStatus | None) -> None:
+        sends = self.services.storage.sends
+        with self.services.storage.transaction():
+            for recipient in recipients:
+                if found is None:
+                    sends.record_result(recipient.id, apimsgid=None, error_description=NOT_TAKEN)
+                else:
+                    # One ID for a chunk of several names none of them: reports match by number.
+                    apimsgid = found.message_id if len(recipients) == 1 else None
+                    sends.update_status(recipient.id, found.status, apimsgid=apimsgid)
+
+
+def _no_outcome(recipient: Recipient) -> bool:
+    return not (
+        recipient.apimsgid
+        or recipient.status
+        or recipient.error_code
+        or recipient.error_description
+    )
