@@ -125,7 +125,9 @@ class SendRepository(Protocol):
 
     def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
         """Sends (not relayed replies, not cancelled) created before `created_before` with a
-        recipient that has no outcome at all: a crash cut their gateway call off."""
+        recipient that has no outcome at all: a crash cut their gateway call off. A backend
+        that several replicas serve returns only sends recorded by an instance that is gone
+        (PostgreSQL), never one a live replica may still be sending."""
         ...
 
     def recent_log(

@@ -7,10 +7,16 @@ such client ID (`find_sent`, querymsg by climsgid): found means it was sent, and
 gets the gateway's status; not known means the gateway never took it, so it is safe to say "not
 sent". The card is updated, and the sender is told (`tell`: the Slack side's words).
 
-Only this `serve` process can be sending on its database (one serve per SQLite file), so at
-start-up nothing else is in flight. The gateway may still be finishing a request the dead process
-made, though, so a send younger than `quiet` (the gateway timeout) is asked about only once that
-much time has passed; a gateway that cannot be asked is asked again later.
+Who may settle what: on SQLite only this `serve` process can be sending on its database (one
+serve per file), so at start-up nothing else is in flight. On PostgreSQL several replicas send at
+once, so the storage hands out only sends recorded by an instance that is gone (its presence lock
+released: a crashed replica, or an earlier run of this one), never a live replica's send between
+its gateway call and the answer; a replica that dies is settled by the next one to start. Two
+replicas starting together may both settle one send (the records are idempotent: the same query,
+the same answer), and a claim lets only one of them tell the sender. The gateway may still be
+finishing a request the dead process made, though, so a send younger than `quiet` (the gateway
+timeout) is asked about only once that much time has passed; a gateway that cannot be asked is
+asked again later.
 """
 
 from __future__ import annotations
@@ -92,7 +98,8 @@ class SendSettler:
         self.services.refresh_card(send.id)
         if settled:
             log.info("send %s settled: %d of %d sent", send.id, sent, len(open_ones))
-            self.tell(send, len(open_ones), sent)
+            if self.services.storage.claims.claim(f"settled:{send.id}"):  # one replica tells
+                self.tell(send, len(open_ones), sent)
         return settled
 
     def _record(self, recipients: Sequence[Recipient], found: MessageStatus | None) -> None:
