@@ -25,7 +25,7 @@ APP_COMMANDS = {
 SANDBOX_USAGE = (
     "sms-bot sandbox [--port N] [--session-ttl SECONDS] [--callback-url URL] [--mo-url URL]\n"
     "                [--callback-user U --callback-password P] [--balance CREDITS]\n"
-    "                [--api-id ID --user U --password P]"
+    "                [--api-id ID --user U --password P] [--api-key KEY] [--rate-limit PER_SECOND]"
 )
 
 
@@ -39,7 +39,8 @@ def help_text() -> str:
         "",
         "Gateway commands take --json (sms-bot balance --json, sms-bot coverage NUMBER --json)",
         "and then print exactly one JSON object. Exit codes: 0 done, 1 failed, 2 usage or",
-        "configuration error. Without CLICKATELL_API_ID they use the sandbox gateway.",
+        "configuration error. Without CLICKATELL_API_ID or CLICKATELL_API_KEY they use the",
+        "sandbox gateway.",
     ]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import phonenumbers
@@ -20,6 +21,9 @@ from dotenv import load_dotenv
 from bot.storage.location import is_postgres_url
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
+DEFAULT_PLATFORM_URL = "https://platform.clickatell.com"
+Integration = Literal["one", "rest", "http"]  # CLICKATELL_INTEGRATION: the API key's type
+INTEGRATIONS: tuple[Integration, ...] = ("one", "rest", "http")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_LOW_BALANCE = 10.0
 
@@ -40,11 +44,15 @@ class Settings:
     clickatell_api_id: str | None = None
     clickatell_user: str | None = None
     clickatell_password: str | None = None
+    clickatell_api_key: str | None = None
+    clickatell_integration: Integration = "one"
     clickatell_base_url: str = DEFAULT_BASE_URL
+    clickatell_base_url_given: bool = False  # CLICKATELL_BASE_URL set, not the default
     clickatell_from: str | None = None
     clickatell_timeout: float = 10.0
     callback_user: str | None = None
     callback_password: str | None = None
+    callback_token: str | None = None
     default_region: str | None = None
     max_parts: int = 3
     allowed_users: frozenset[str] = frozenset()
@@ -57,7 +65,12 @@ class Settings:
     @property
     def uses_sandbox(self) -> bool:
         """No real account configured: the built-in sandbox gateway is used."""
-        return not self.clickatell_api_id
+        return not self.clickatell_api_id and not self.clickatell_api_key
+
+    @property
+    def uses_portal(self) -> bool:
+        """A Clickatell Portal API key is configured: the Platform gateway is used."""
+        return bool(self.clickatell_api_key)
 
     @property
     def socket_mode(self) -> bool:
@@ -81,7 +94,9 @@ class Settings:
             self.slack_signing_secret,
             self.slack_app_token,
             self.clickatell_password,
+            self.clickatell_api_key,
             self.callback_password,
+            self.callback_token,
             _database_password(self.db_path),
         ]
         return [v for v in values if v]
@@ -101,7 +116,14 @@ class Settings:
             raise ConfigError(
                 "SMS_CHANNEL", "is required for serve: a channel ID such as C0123456789"
             )
-        if not self.uses_sandbox and not self.callback_password:
+        if self.uses_portal and not self.callback_token:
+            raise ConfigError(
+                "CLICKATELL_CALLBACK_TOKEN",
+                "is required for serve with CLICKATELL_API_KEY: the secret the Portal's "
+                "callback URLs carry as ?token=… (any long random text, e.g. from "
+                "`openssl rand -hex 24`)",
+            )
+        if self.clickatell_api_id and not self.callback_password:
             raise ConfigError(
                 "CLICKATELL_CALLBACK_PASSWORD",
                 "is required for serve with a real gateway: the password callbacks must carry",
@@ -167,6 +189,16 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             "CLICKATELL_USER",
             "and CLICKATELL_PASSWORD are required when CLICKATELL_API_ID is set",
         )
+    api_key = _text(env, "CLICKATELL_API_KEY")
+    if api_key and api_id:
+        raise ConfigError(
+            "CLICKATELL_API_KEY",
+            "and CLICKATELL_API_ID cannot both be set: use CLICKATELL_API_KEY for a Clickatell "
+            "Portal account, or CLICKATELL_API_ID (with CLICKATELL_USER and CLICKATELL_PASSWORD) "
+            "for a legacy HTTP API account",
+        )
+    base_url = _text(env, "CLICKATELL_BASE_URL")
+    default_url = DEFAULT_PLATFORM_URL if api_key else DEFAULT_BASE_URL
     return Settings(
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN"),
         slack_signing_secret=_text(env, "SLACK_SIGNING_SECRET"),
@@ -176,13 +208,17 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         clickatell_api_id=api_id,
         clickatell_user=_text(env, "CLICKATELL_USER"),
         clickatell_password=_text(env, "CLICKATELL_PASSWORD"),
-        clickatell_base_url=_url(env, "CLICKATELL_BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
+        clickatell_api_key=api_key,
+        clickatell_integration=_integration(env),
+        clickatell_base_url=_url(env, "CLICKATELL_BASE_URL", default_url).rstrip("/"),
+        clickatell_base_url_given=base_url is not None,
         clickatell_from=_sender(env),
         clickatell_timeout=_number(
             env, "CLICKATELL_TIMEOUT", 10.0, float, 0.1, 300, "a number of seconds (0.1 to 300)"
         ),
         callback_user=_text(env, "CLICKATELL_CALLBACK_USER"),
         callback_password=_text(env, "CLICKATELL_CALLBACK_PASSWORD"),
+        callback_token=_token(env),
         default_region=_region(env),
         max_parts=_number(env, "SMS_MAX_PARTS", 3, int, 1, 255, "a whole number from 1 to 255"),
         allowed_users=_user_ids(env, "SMS_ALLOWED_USERS"),
@@ -232,6 +268,29 @@ def _database_password(location: str) -> str | None:
     except ValueError:
         return None
     return unquote(password) if password else None
+
+
+def _integration(env: Mapping[str, str]) -> Integration:
+    raw = (_text(env, "CLICKATELL_INTEGRATION") or "one").lower()
+    for integration in INTEGRATIONS:
+        if raw == integration:
+            return integration
+    raise ConfigError(
+        "CLICKATELL_INTEGRATION",
+        "must be one (One API), rest (SMS REST) or http (SMS HTTP): the type of the Portal "
+        "integration the API key belongs to",
+    )
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    """CLICKATELL_CALLBACK_TOKEN goes into URLs as it is: only characters a URL keeps."""
+    token = _text(env, "CLICKATELL_CALLBACK_TOKEN")
+    if token is not None and not re.fullmatch(r"[A-Za-z0-9._~-]+", token):
+        raise ConfigError(
+            "CLICKATELL_CALLBACK_TOKEN",
+            "must be letters, digits and . _ ~ - only (it goes in a URL)",
+        )
+    return token
 
 
 def _app_token(env: Mapping[str, str]) -> str | None:

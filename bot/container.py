@@ -6,10 +6,12 @@ side, and returns them as one typed `Services`. The listeners receive it through
 middleware (`context["services"]`), which keeps each listener group's `register(app)` signature as
 in Slack's Bolt templates; `serve`, the console and the tests all build the app through here.
 
-Gateway: the real account when CLICKATELL_API_ID is set; otherwise the built-in sandbox, started
-in-process on a free loopback port, with its status and inbound callbacks pointed at this app's
-/clickatell/status and /clickatell/mo and a generated callback password (so the callback endpoints
-are exercised exactly as in production).
+Gateway: the Clickatell Portal when CLICKATELL_API_KEY is set (`portal_sandbox`: the sandbox's
+Platform mode instead, for the console and tests), the legacy account when CLICKATELL_API_ID is
+set; otherwise the built-in sandbox, started in-process on a free loopback port, with its status
+and inbound callbacks pointed at this app's /clickatell/status and /clickatell/mo and a generated
+callback password (or, in Platform mode, a generated `?token=`), so the callback endpoints are
+exercised exactly as in production.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from bot.gateway.clickatell_http import (
     Login,
     SandboxServer,
     build_gateway,
+    start_platform_sandbox,
     start_sandbox,
 )
+from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.inbound import Inbound, InboundDeps, Options
 from bot.inbound.worker import LoopWorker
 from bot.slack.cards import CardPublisher
@@ -48,6 +52,7 @@ from bot.usecases.settling import DONE, SendSettler
 
 log = logging.getLogger(__name__)
 
+STATUS_PATH, MO_PATH = "/clickatell/status", "/clickatell/mo"  # as bot.web serves them
 SANDBOX_CALLBACK_USER = "sandbox"
 SANDBOX_API_ID = "sandbox"
 SANDBOX_LOGIN = "sandbox"  # the in-process sandbox's user and password (it is loopback-only)
@@ -185,6 +190,7 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     inbound_options: Options | None = None,
     serving: bool = False,
+    portal_sandbox: bool = False,
 ) -> Services:
     """Build and start everything; `Services.close()` stops it all again.
 
@@ -195,6 +201,8 @@ def build_services(
     `public_url` is where this app's HTTP listener can be reached (default http://HOST:PORT); the
     sandbox sends its callbacks there. `sandbox_options` go to SandboxServer (tests: reply_delay,
     clock, balance ...), `inbound_options` to the inbound side (tests shorten its waits).
+    `portal_sandbox`: with an API key, the sandbox's Platform mode instead of the Portal (the
+    console's "try it without an account").
     """
     own_storage = storage is None
     if storage is None:
@@ -202,7 +210,7 @@ def build_services(
     elif serving:
         storage.hold_for_serving()
     try:
-        gateway = _open_gateway(settings, public_url, sandbox_options or {})
+        gateway = _open_gateway(settings, public_url, sandbox_options or {}, portal_sandbox)
     except Exception:
         if own_storage:
             storage.close()
@@ -256,8 +264,9 @@ def build_services(
 
 
 def _start_settler(services: Services) -> Worker:
-    """Settle, in the background, the sends an earlier run left without an outcome (it held
-    the database alone, so nothing else is sending them now)."""
+    """Settle, in the background, the sends an earlier run left without an outcome: on SQLite
+    this process holds the database alone, so nothing else is sending them now; on PostgreSQL
+    the storage hands out only sends of instances that are gone (bot.usecases.settling)."""
     settler = SendSettler(
         services,
         started_at=services.clock(),
@@ -278,8 +287,19 @@ def _tell_settled(services: Services, send: Send, interrupted: int, sent: int) -
 
 
 def _open_gateway(
-    settings: Settings, public_url: str | None, sandbox_options: Mapping[str, Any]
+    settings: Settings,
+    public_url: str | None,
+    sandbox_options: Mapping[str, Any],
+    portal_sandbox: bool = False,
 ) -> _Gateway:
+    if settings.uses_portal:
+        if portal_sandbox:
+            url = public_url or _listener_url(settings)
+            return _portal_sandbox_gateway(settings, url, sandbox_options)
+        portal = build_platform_gateway(settings)
+        kind = _KINDS[portal.integration.name]
+        label = f"{settings.clickatell_base_url} (Clickatell Portal, {kind})"
+        return _Gateway(settings, portal, label, "", None)
     if settings.uses_sandbox:
         url = public_url or _listener_url(settings)
         effective, sandbox, client = _sandbox_gateway(settings, url, sandbox_options)
@@ -287,6 +307,27 @@ def _open_gateway(
     client = build_gateway(settings, base_url=settings.clickatell_base_url)
     label, api_id = settings.clickatell_base_url, settings.clickatell_api_id or ""
     return _Gateway(settings, client, label, api_id, None)
+
+
+_KINDS = {"one": "One API", "rest": "SMS REST", "http": "SMS HTTP"}
+
+
+def _portal_sandbox_gateway(
+    settings: Settings, public_url: str, options: Mapping[str, Any]
+) -> _Gateway:
+    """The sandbox in Platform mode for the configured key, its JSON callbacks carrying a
+    `?token=` (the configured one, else a generated one) as the Portal's URLs would."""
+    token = settings.callback_token or secrets.token_urlsafe(24)
+    base = public_url.rstrip("/")
+    status_url, mo_url = (f"{base}{path}?token={token}" for path in (STATUS_PATH, MO_PATH))
+    sandbox = start_platform_sandbox(status_url, mo_url, settings.clickatell_api_key, options)
+    try:
+        gateway = build_platform_gateway(settings, base_url=sandbox.url)
+    except Exception:
+        sandbox.stop()
+        raise
+    effective = dataclasses.replace(settings, callback_token=token)
+    return _Gateway(effective, gateway, "sandbox", "", sandbox)
 
 
 def _listener_url(settings: Settings) -> str:
@@ -301,7 +342,7 @@ def _sandbox_gateway(
     password = settings.callback_password or secrets.token_urlsafe(24)
     base = public_url.rstrip("/")
     login = Login(SANDBOX_API_ID, SANDBOX_LOGIN, SANDBOX_LOGIN)
-    callbacks = CallbackTarget(f"{base}/clickatell/status", f"{base}/clickatell/mo", user, password)
+    callbacks = CallbackTarget(f"{base}{STATUS_PATH}", f"{base}{MO_PATH}", user, password)
     sandbox = start_sandbox(callbacks, login, options)
     try:
         gateway = build_gateway(settings, base_url=sandbox.url, login=login)

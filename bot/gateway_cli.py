@@ -4,6 +4,10 @@ coverage, redeem and ping.
 Words are parsed by the one grammar (`bot.grammar.parse_argv`); `--json` goes right after the
 command name, or anywhere before a `--`. The gateway is chosen from the configuration:
 
+* `CLICKATELL_API_KEY` set: the Clickatell Portal (`CLICKATELL_INTEGRATION`) at
+  `CLICKATELL_BASE_URL` (default https://platform.clickatell.com); commands the Portal does not
+  offer fail at once without a call, and with SMS REST or SMS HTTP (which cannot be asked)
+  `status` answers from the latest delivery report stored by `serve` in `SMS_BOT_DB`;
 * `CLICKATELL_API_ID` set: the real account at `CLICKATELL_BASE_URL`;
 * otherwise `CLICKATELL_BASE_URL` set: a sandbox running there (e.g. `sms-bot sandbox`), with
   dummy credentials;
@@ -32,9 +36,14 @@ from typing import Any, TextIO
 
 from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
-from bot.gateway.base import Gateway, GatewayError, RecipientResult
+from bot.domain.delivery import WITHDRAWN, DeliveryState
+from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
+from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.refusals import Refused
+from bot.storage import StorageError, open_storage
+from bot.usecases.cancelling import cancel_held
+from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -107,6 +116,12 @@ def run(
     environment = os.environ if env is None else env
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Status) and not gateway.capabilities.query:
+                return out.outcome(_reported_status(settings, command.id))
+            if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
+                return out.outcome(_cancel_held(settings, gateway, command.id))
+            if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
+                command = grammar.Status(_gateway_id(settings, command.id))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -119,6 +134,10 @@ def run(
 @contextmanager
 def gateway_client(settings: Settings, env: Mapping[str, str]) -> Iterator[Gateway]:
     """The configured gateway (see the module docstring), closed afterwards."""
+    if settings.uses_portal:
+        with closing(build_platform_gateway(settings)) as portal:
+            yield portal
+        return
     if not settings.uses_sandbox:
         with closing(build_gateway(settings)) as gateway:
             yield gateway
@@ -234,8 +253,84 @@ def _status(gateway: Gateway, command: grammar.Status | grammar.Cancel) -> Outco
     lookup = gateway.query if isinstance(command, grammar.Status) else gateway.cancel
     found = lookup(command.id)
     status = found.status
-    data = {"apimsgid": found.message_id, "status": status.code, "description": status.words}
+    data = {
+        "apimsgid": found.message_id,
+        "status": status.code,
+        "state": status.state.value,
+        "description": status.words,
+    }
     return Outcome(data, [f"{found.message_id}: {status.code} {status.words}"])
+
+
+NOT_ASKABLE = "this Portal integration (SMS REST or SMS HTTP) cannot be asked for a status"
+
+
+def _reported_status(settings: Settings, message_id: str) -> Outcome:
+    """`status` where the gateway cannot be asked: the latest delivery report `serve` stored."""
+    found = _stored_report(settings, message_id)
+    if found is None:
+        words = f"No delivery report has come for this message yet, and {NOT_ASKABLE}."
+        data = {"apimsgid": message_id, "status": None, "state": DeliveryState.UNKNOWN.value}
+        return Outcome({**data, "description": words}, [f"{message_id}: {words}"])
+    status = found.status
+    words = f"{status.words} (the latest delivery report; {NOT_ASKABLE})"
+    data = {
+        "apimsgid": found.message_id,
+        "status": status.code,
+        "state": status.state.value,
+        "description": words,
+    }
+    return Outcome(data, [f"{found.message_id}: {status.code} {words}"])
+
+
+def _cancel_held(settings: Settings, gateway: Gateway, message_id: str) -> Outcome:
+    """`cancel` where the gateway cannot cancel: a scheduled message sms-bot still holds (named
+    by its client ID) is withdrawn in SMS_BOT_DB; anything else is not offered (no call)."""
+    withdrawn = None
+    if _database_exists(settings):
+        try:
+            with open_storage(settings.db_path) as storage:
+                withdrawn = cancel_held(storage, message_id)
+        except StorageError as error:
+            raise OSError(f"SMS_BOT_DB: {error}") from None
+    if withdrawn is None:
+        gateway.cancel(message_id)  # raises Unsupported, without a call
+        raise AssertionError("a gateway without cancel cancelled")
+    status = stored_status(withdrawn) or WITHDRAWN
+    words = f"{status.words}: sms-bot held it, so it never reached the gateway"
+    data = {
+        "apimsgid": withdrawn.apimsgid,
+        "status": status.code,
+        "state": status.state.value,
+        "description": words,
+    }
+    return Outcome(data, [f"{message_id}: {words}"])
+
+
+def _gateway_id(settings: Settings, message_id: str) -> str:
+    """A client ID quoted to a gateway that knows only its own IDs: the one stored for it."""
+    if not _database_exists(settings):
+        return message_id
+    try:
+        with open_storage(settings.db_path) as storage:
+            return gateway_id(storage, message_id)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _database_exists(settings: Settings) -> bool:
+    return "://" in settings.db_path or os.path.exists(settings.db_path)
+
+
+def _stored_report(settings: Settings, message_id: str) -> MessageStatus | None:
+    """The report stored in SMS_BOT_DB, if the database exists (it is never created here)."""
+    if not _database_exists(settings):
+        return None
+    try:
+        with open_storage(settings.db_path) as storage:
+            return latest_report(storage, message_id)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
 
 
 def _charge(gateway: Gateway, command: grammar.Charge) -> Outcome:
@@ -245,6 +340,7 @@ def _charge(gateway: Gateway, command: grammar.Charge) -> Outcome:
         "apimsgid": charge.message_id,
         "charge": charge.charge,
         "status": status.code,
+        "state": status.state.value,
         "description": status.words,
     }
     cost = _count(charge.charge, "credit")
@@ -253,8 +349,12 @@ def _charge(gateway: Gateway, command: grammar.Charge) -> Outcome:
 
 
 def _balance(gateway: Gateway, command: grammar.Balance) -> Outcome:
-    credit = gateway.balance().amount
-    return Outcome({"credit": credit}, [f"Credit: {credit:g}"])
+    """Credits (legacy, `currency` null) or money with its currency (Portal)."""
+    balance = gateway.balance()
+    data = {"credit": balance.amount, "currency": balance.currency}
+    if balance.currency is None:
+        return Outcome(data, [f"Credit: {balance.amount:g}"])
+    return Outcome(data, [f"Balance: {balance.currency} {balance.amount:,.2f}"])
 
 
 def _coverage(gateway: Gateway, command: grammar.Coverage) -> Outcome:

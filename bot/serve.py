@@ -3,7 +3,9 @@
 Start-up order matters: the listening socket is bound first, so its real address is known (PORT=0
 picks a free port) before the sandbox is told where to send its callbacks; requests that arrive
 before the app is assembled get a 503. One line is logged when everything is up: the mode, the
-address and the gateway (never a secret).
+address and the gateway (never a secret). With a Clickatell Portal API key a second line gives
+the two callback URLs to paste into the Portal, `?token=` included: the one place the token is
+ever printed, because the Portal cannot be set up without it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bot.container import build_services
 from bot.inbound import Options
 from bot.listener_limits import CONNECTION_LIMIT, ListenerLimits, create_guarded_server
 from bot.slack.errors import api_error_behind, describe, is_transient
-from bot.web import MAX_BODY, StartResponse, WSGIApp, build_web_app, respond
+from bot.web import MAX_BODY, MO_PATH, STATUS_PATH, StartResponse, WSGIApp, build_web_app, respond
 
 log = logging.getLogger("sms-bot")
 
@@ -191,6 +193,19 @@ class Runtime:
     def url(self) -> str:
         return self.http.url
 
+    def portal_callbacks(self) -> str | None:
+        """The callback URLs to paste into the Portal (None without a real Portal key)."""
+        settings = self.services.settings
+        if not settings.uses_portal or self.services.sandbox is not None:
+            return None
+        token = settings.callback_token or ""
+        status, mo = (f"{self.url}{path}?token={token}" for path in (STATUS_PATH, MO_PATH))
+        return (
+            f"Clickatell Portal callback URLs (in the integration's settings; use this server's "
+            f"public address if the Portal reaches it through another): status {status} · "
+            f"replies {mo}"
+        )
+
     def describe(self) -> str:
         mode = "Socket Mode" if self.socket_handler is not None else "HTTP mode (/slack/events)"
         gateway = self.services.gateway_label
@@ -226,6 +241,9 @@ def main(settings: Settings) -> int:
         print(f"sms-bot: {_startup_problem(error, settings)}", file=sys.stderr)
         return _exit_status(error)
     log.info(runtime.describe())
+    callbacks = runtime.portal_callbacks()
+    if callbacks is not None:
+        log.info(callbacks)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -60,7 +60,7 @@ def one_json(out: str) -> dict:
 def test_balance_json_with_the_in_process_sandbox(capsys, clean_env):
     code, out, _ = run(capsys, "balance", "--json")
     assert code == 0
-    assert one_json(out) == {"credit": 100.0}
+    assert one_json(out) == {"credit": 100.0, "currency": None}
     assert (clean_env / "bot.sqlite3.sandbox.json").exists()
 
 
@@ -76,7 +76,7 @@ def test_send_then_status_across_invocations(capsys):
     code, out, _ = run(capsys, "status", "--json", message["apimsgid"])
     assert code == 0
     status = one_json(out)
-    assert set(status) == {"apimsgid", "status", "description"}
+    assert set(status) == {"apimsgid", "status", "state", "description"}
     assert status["apimsgid"] == message["apimsgid"]
     assert status["status"] in {"003", "004", "008"}
     # The client ID printed by send works too.
@@ -136,7 +136,7 @@ def test_every_json_shape(capsys, sandbox):
     apimsgid = one_json(out)["messages"][0]["apimsgid"]
     code, out, _ = run(capsys, "charge", "--json", apimsgid)
     charge = one_json(out)
-    assert set(charge) == {"apimsgid", "charge", "status", "description"}
+    assert set(charge) == {"apimsgid", "charge", "status", "state", "description"}
     assert isinstance(charge["charge"], float)
     code, out, _ = run(capsys, "cancel", "--json", apimsgid)
     assert one_json(out)["status"] == "006"
@@ -193,7 +193,7 @@ def test_real_account_credentials_are_used(capsys, monkeypatch):
         monkeypatch.setenv("CLICKATELL_USER", "alice")
         monkeypatch.setenv("CLICKATELL_PASSWORD", "s3cret")
         code, out, _ = run(capsys, "balance", "--json")
-        assert (code, one_json(out)) == (0, {"credit": 12.5})
+        assert (code, one_json(out)) == (0, {"credit": 12.5, "currency": None})
         auth = server.calls("auth")[0].form()
     assert auth == {"api_id": b"777", "user": b"alice", "password": b"s3cret"}
 
@@ -292,7 +292,7 @@ def balance_in_subprocess(url: str, cwd: Path) -> subprocess.CompletedProcess[st
 def test_subprocess_balance_json_against_a_sandbox(sandbox, clean_env):
     done = balance_in_subprocess(sandbox.url, clean_env)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"credit": 100.0}
+    assert json.loads(done.stdout) == {"credit": 100.0, "currency": None}
 
 
 def test_a_command_waits_while_another_uses_the_sandbox_state(clean_env):
@@ -356,7 +356,7 @@ def test_subprocess_sandbox_command_serves_until_interrupted(clean_env):
         line = process.stdout.readline()
         url = line.split(" listening on ")[1].split()[0]
         done = balance_in_subprocess(url, clean_env)
-        assert json.loads(done.stdout) == {"credit": 42.0}
+        assert json.loads(done.stdout) == {"credit": 42.0, "currency": None}
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -34,6 +34,17 @@ def test_low_balance_is_a_setting() -> None:
         ({"SMS_LOW_BALANCE": "-1"}, "SMS_LOW_BALANCE"),
         ({"SMS_LOW_BALANCE": "nan"}, "SMS_LOW_BALANCE"),
         ({"SMS_LOW_BALANCE": "inf"}, "SMS_LOW_BALANCE"),
+        ({"CLICKATELL_INTEGRATION": "smpp"}, "CLICKATELL_INTEGRATION"),
+        ({"CLICKATELL_CALLBACK_TOKEN": "a b&c"}, "CLICKATELL_CALLBACK_TOKEN"),
+        (
+            {
+                "CLICKATELL_API_KEY": "k",
+                "CLICKATELL_API_ID": "1",
+                "CLICKATELL_USER": "u",
+                "CLICKATELL_PASSWORD": "p",
+            },
+            "CLICKATELL_API_KEY",
+        ),
     ],
 )
 def test_malformed_settings_name_the_variable(env, variable):
@@ -84,3 +95,42 @@ def test_the_database_password_is_a_secret_and_never_echoed() -> None:
         settings_from({"SMS_BOT_DB": "postgresql://bot:S3cr3t-pw@db:port/sms"})
     assert str(caught.value).startswith("SMS_BOT_DB ")
     assert "S3cr3t" not in str(caught.value)
+
+
+def test_an_api_key_means_the_portal_at_its_own_default_url():
+    settings = settings_from({"CLICKATELL_API_KEY": "key", "CLICKATELL_INTEGRATION": "REST"})
+    assert settings.uses_portal and not settings.uses_sandbox
+    assert settings.clickatell_integration == "rest"
+    assert settings.clickatell_base_url == "https://platform.clickatell.com"
+    assert not settings.clickatell_base_url_given
+    assert settings_from({"CLICKATELL_API_KEY": "key"}).clickatell_integration == "one"
+    given = settings_from({"CLICKATELL_API_KEY": "k", "CLICKATELL_BASE_URL": "http://x:1/"})
+    assert (given.clickatell_base_url, given.clickatell_base_url_given) == ("http://x:1", True)
+
+
+def test_both_kinds_of_account_name_both_variables():
+    env = {
+        "CLICKATELL_API_KEY": "k",
+        "CLICKATELL_API_ID": "1",
+        "CLICKATELL_USER": "u",
+        "CLICKATELL_PASSWORD": "p",
+    }
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env)
+    assert "CLICKATELL_API_KEY" in str(caught.value) and "CLICKATELL_API_ID" in str(caught.value)
+
+
+def test_serve_with_an_api_key_needs_the_callback_token_and_never_echoes_it():
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "SMS_CHANNEL": "C123",
+        "CLICKATELL_API_KEY": "the-portal-key-value",
+    }
+    with pytest.raises(ConfigError) as caught:
+        settings_from(env).require_serve()
+    assert caught.value.variable == "CLICKATELL_CALLBACK_TOKEN"
+    assert "the-portal-key-value" not in str(caught.value)
+    with_token = settings_from({**env, "CLICKATELL_CALLBACK_TOKEN": "tok-123"})
+    with_token.require_serve()  # no callback password needed: the Portal sends the token
+    assert {"the-portal-key-value", "tok-123"} <= set(with_token.secrets())

@@ -336,7 +336,7 @@ def test_a_name_may_hold_an_apostrophe(name: str) -> None:
     assert parse_argv(["contact", "add", name, "+27821234567"]) == ContactAdd(name, "+27821234567")
 
 
-@pytest.mark.parametrize("name", ["'Bob", "Bo\"b", "a,b"])
+@pytest.mark.parametrize("name", ["'Bob", 'Bo"b', "a,b"])
 def test_a_name_may_not_start_with_a_quote_or_hold_one(name: str) -> None:
     with pytest.raises(UsageError):
         parse_argv(["contact", "add", name, "+27821234567"])

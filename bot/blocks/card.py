@@ -17,14 +17,18 @@ from typing import Literal, Protocol
 from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
 from bot.domain.delivery import (
     ALREADY_SENT,
+    HELD,
     OPTED_OUT,
     OUTCOME_UNKNOWN,
+    RESENT,
+    UNSETTLED,
     DeliveryState,
     DeliveryStatus,
 )
 from bot.sms.numbers import display_number
 
 CANCEL_ACTION = "cancel_send"
+SEND_AGAIN_ACTION = "send_again"
 TALLY_OVER = 10  # more recipients than this: one tally line instead of a line each
 LISTED_PROBLEMS = 10  # failures still named individually under a tally
 
@@ -38,6 +42,7 @@ State = Literal[
     "unknown",
     "repeated",
     "skipped",
+    "resent",
 ]
 
 _ICONS: dict[State, str] = {
@@ -50,6 +55,7 @@ _ICONS: dict[State, str] = {
     "unknown": ":warning:",
     "repeated": ":repeat:",
     "skipped": ":no_entry:",
+    "resent": ":arrows_counterclockwise:",
 }
 _TALLY_WORDS: dict[State, str] = {
     "received": "received",
@@ -61,6 +67,7 @@ _TALLY_WORDS: dict[State, str] = {
     "unknown": "outcome unknown",
     "repeated": "already sent before",
     "skipped": "skipped (opted out)",
+    "resent": "sent again",
 }
 ENCODING_NAMES = {"gsm7": "GSM 7-bit", "ucs2": "Unicode (UCS-2)"}
 
@@ -99,10 +106,12 @@ class Line:
 
 def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelled: bool) -> Line:
     """Where one recipient's message is, in plain words."""
-    if recipient.error_code == OUTCOME_UNKNOWN:
+    if recipient.error_code in (OUTCOME_UNKNOWN, UNSETTLED):
         return Line("unknown", recipient.error_description or "Outcome unknown")
     if recipient.error_code == OPTED_OUT:
         return Line("skipped", recipient.error_description or "Opted out: not sent")
+    if recipient.error_code == RESENT:
+        return Line("resent", recipient.error_description or "Sent again as a new message")
     if recipient.error_code == ALREADY_SENT:
         return Line("repeated", recipient.error_description or "Already sent; not sent again")
     if recipient.error_code or (recipient.error_description and not recipient.apimsgid):
@@ -158,10 +167,21 @@ def _detail_line(recipient: RecipientRow, line: Line) -> str:
 
 
 def cancellable(send: SendRow) -> bool:
-    """A scheduled send not cancelled yet, with a recipient the gateway still holds."""
+    """A scheduled send not cancelled yet, with a recipient the gateway (or, for a gateway that
+    cannot hold messages, sms-bot itself) still holds."""
     if send.scheduled_at is None or send.cancelled_at is not None:
         return False
-    return any(r.apimsgid and not _final(r) for r in send.recipients)
+    return any((r.apimsgid and not _final(r)) or _held(r) for r in send.recipients)
+
+
+def _held(recipient: RecipientRow) -> bool:
+    """Held by sms-bot until due: not handed to the gateway yet, nor refused."""
+    return (
+        recipient.status == HELD.code
+        and not recipient.apimsgid
+        and not recipient.error_code
+        and not recipient.error_description
+    )
 
 
 def _final(recipient: RecipientRow) -> bool:
@@ -181,6 +201,8 @@ def card_message(send: SendRow) -> Message:
     blocks.extend(_recipient_blocks(send, lines))
     if cancellable(send):
         blocks.append(_cancel_actions(send))
+    elif offers_send_again(send):
+        blocks.append(_send_again_actions(send))
     return Message(_fallback(send, lines), blocks)
 
 
@@ -220,6 +242,39 @@ def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
         blocks.append(section("\n".join(shown)))
     blocks.append(context("Message IDs per number: `/sms log NUMBER`"))
     return blocks
+
+
+def offers_send_again(send: SendRow) -> bool:
+    """Some message's outcome stayed unknown past the window (and the gateway cannot be asked):
+    a person may send it again, once."""
+    return send.cancelled_at is None and any(r.error_code == UNSETTLED for r in send.recipients)
+
+
+def _send_again_actions(send: SendRow) -> Block:
+    unsettled = sum(1 for r in send.recipients if r.error_code == UNSETTLED)
+    whom = "this message" if unsettled == 1 else f"the {unsettled} unconfirmed messages"
+    return {
+        "type": "actions",
+        "block_id": f"again-{send.id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": SEND_AGAIN_ACTION,
+                "text": {"type": "plain_text", "text": "Send again", "emoji": True},
+                "value": str(send.id),
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Send it again?"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"No delivery report came for {whom}; it may have reached the "
+                        "phone all the same. Send it once more as a new message?",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Send again"},
+                    "deny": {"type": "plain_text", "text": "Leave it"},
+                },
+            }
+        ],
+    }
 
 
 def _cancel_actions(send: SendRow) -> Block:

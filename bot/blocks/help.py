@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.blocks.base import Message, context, escape, section
-from bot.grammar import help_text
+from bot.gateway.base import Capabilities
+from bot.grammar import SLASH, USAGE, help_text
 
 EXAMPLES = (
     "/sms send +27821234567 Running 10 minutes late",
@@ -13,8 +16,22 @@ EXAMPLES = (
 )
 
 
-def help_message(sandbox: bool = False) -> Message:
-    usage = escape(help_text("/sms"))
+# Commands a gateway may not offer, each with the capability it needs.
+_NEEDS = {"cancel": "cancel", "charge": "charge", "coverage": "coverage", "redeem": "redeem"}
+
+
+def offered_commands(capabilities: Capabilities) -> tuple[str, ...]:
+    """The command words that work with a gateway offering `capabilities` (`status` always
+    does: without a query it answers from the delivery reports)."""
+    return tuple(word for word, _, _ in USAGE if getattr(capabilities, _NEEDS.get(word, ""), True))
+
+
+def help_message(sandbox: bool = False, commands: Iterable[str] | None = None) -> Message:
+    """Help for every command, or only for `commands` (those the gateway offers)."""
+    usage_text = help_text(SLASH, commands)
+    if commands is not None:
+        usage_text += f"\n{SLASH}\n    open the compose form"
+    usage = escape(usage_text)
     examples = "\n".join(f"`{escape(e)}`" for e in EXAMPLES)
     blocks = [
         section("*Send and track SMS from Slack*"),

@@ -166,8 +166,17 @@ def refused_text(reason: str) -> str:
     return f"Not sent: {escape(reason)}"
 
 
-def low_balance_alert(balance: float, threshold: float, sandbox: bool) -> Message:
+def low_balance_alert(
+    balance: float, threshold: float, sandbox: bool, currency: str | None = None
+) -> Message:
+    """Credits (legacy) or money in `currency` (the Clickatell Portal, which has no vouchers)."""
     where = " (sandbox)" if sandbox else ""
+    if currency is not None:
+        return note_message(
+            f":warning: *Low SMS balance{where}:* {currency} {balance:,.2f} left, below the alert "
+            f"level of {threshold:g}. Top up in the Clickatell Portal before sends start failing "
+            "for want of balance."
+        )
     return note_message(
         f":warning: *Low SMS credit{where}:* {balance:g} credits left, below the alert level of "
         f"{threshold:g}. Top up the Clickatell account (or `/sms redeem VOUCHER`) before sends "

@@ -24,6 +24,29 @@ def status_message(message_id: str, status: DeliveryStatus, sandbox: bool = Fals
     )
 
 
+def reported_status_message(
+    message_id: str, status: DeliveryStatus | None, sandbox: bool = False
+) -> Message:
+    """`status` where the gateway cannot be asked (the Portal's SMS integrations): the latest
+    delivery report, saying that is where it comes from; or that none has come."""
+    if status is None:
+        words = (
+            "no delivery report has come for it yet, and this kind of Clickatell Portal "
+            "integration cannot be asked for a status"
+        )
+        return _reply(
+            f"Message {code(message_id)}: {escape(words)}.",
+            f"Message {message_id}: {words}.",
+            sandbox,
+        )
+    note = "from its latest delivery report (this integration cannot be asked)"
+    return _reply(
+        f"Message {code(message_id)}: *{escape(status.words)}* (status {status.code}), {note}",
+        f"Message {message_id}: {status.words} (status {status.code}), {note}",
+        sandbox,
+    )
+
+
 def cancel_message(message_id: str, status: DeliveryStatus, sandbox: bool = False) -> Message:
     if status.state is DeliveryState.CANCELLED:
         words = "cancelled; it will not be sent"

@@ -5,7 +5,9 @@ inbound callbacks and workers), served on a loopback port; what you type becomes
 Slack would send (signed slash commands, button presses, modal submissions, thread-reply events);
 the bot's Web API calls and response URLs are answered by a local stand-in for Slack that shows
 what the bot posts, updates and reacts as it happens. The gateway is the sandbox unless a real
-Clickatell account is configured. The database is a temporary file (SMS_CONSOLE_DB keeps one).
+Clickatell account is configured; with CLICKATELL_API_KEY but no CLICKATELL_BASE_URL it is the
+sandbox in Platform mode (the Portal's APIs), to try an API-key account without one. The
+database is a temporary file (SMS_CONSOLE_DB keeps one).
 
     main(settings, reason=None, stdin=None, stdout=None) -> exit status
 """
@@ -28,6 +30,13 @@ def first_line(settings: Settings, reason: str | None = None) -> str:
     why = f" ({reason})" if reason else ""
     if settings.uses_sandbox:
         gateway = "the sandbox gateway (no real SMS is sent)"
+    elif settings.uses_portal and not settings.clickatell_base_url_given:
+        kind = {"one": "One API", "rest": "SMS REST", "http": "SMS HTTP"}
+        gateway = (
+            "the sandbox gateway in Clickatell Portal mode "
+            f"({kind[settings.clickatell_integration]}; no real SMS is sent; set "
+            "CLICKATELL_BASE_URL to use the real Portal)"
+        )
     else:
         gateway = (
             f"the Clickatell gateway at {settings.clickatell_base_url} (REAL SMS are sent and "

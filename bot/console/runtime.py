@@ -46,6 +46,12 @@ SETTLE = 0.3  # idle this long, continuously, before the app counts as idle
 ACTIVITY = "Slack activity"
 
 
+def tries_portal(settings: Settings) -> bool:
+    """An API key with no CLICKATELL_BASE_URL: the console tries the Portal's way with the
+    sandbox in Platform mode, so no account is needed (a base URL given means a real one)."""
+    return settings.uses_portal and not settings.clickatell_base_url_given
+
+
 def console_settings(settings: Settings, *, api_url: str, db_path: str) -> Settings:
     """Slack settings replaced by the console's own; gateway settings kept. The console user may
     send and is an admin (so every command can be tried), beside whoever is configured."""
@@ -172,7 +178,11 @@ class Runtime:
         self.executor = TrackedExecutor(WorkExecutor())
         self.app = AppRuntime(
             self.settings,
-            services_options={"sandbox_options": sandbox_options, "executor": self.executor},
+            services_options={
+                "sandbox_options": sandbox_options,
+                "executor": self.executor,
+                "portal_sandbox": tries_portal(self.settings),
+            },
             http_threads=8,
             inbound_options=inbound_options,
         )

@@ -81,3 +81,15 @@ def moves_forward(current_progress: int | None, new: DeliveryStatus) -> bool:
 OUTCOME_UNKNOWN = "unknown"  # the gateway may or may not have the message: check before resending
 ALREADY_SENT = "repeated"  # the client ID was sent before: not sent again
 OPTED_OUT = "opted-out"  # the number texted STOP: skipped, never sent to
+# An unknown outcome no report settled within the window, where the gateway cannot be asked: the
+# card offers a person "Send again" (once); and what such a message becomes when they do.
+UNSETTLED = "unsettled"
+RESENT = "resent"
+SETTLED_BY_A_REPORT = frozenset({OUTCOME_UNKNOWN, UNSETTLED})  # any report clears these
+
+# Statuses sms-bot gives a scheduled message it holds itself because the gateway cannot (the
+# Portal): held until due, handed over (the gateway's reports take it from there), or cancelled
+# before it ever went out. They move forward like any gateway's.
+HELD = DeliveryStatus("held", DeliveryState.SCHEDULED, "Held by sms-bot until it is due")
+HANDED_OVER = DeliveryStatus("handed-over", DeliveryState.QUEUED, "Handed to the gateway", 50)
+WITHDRAWN = DeliveryStatus("withdrawn", DeliveryState.CANCELLED, "Cancelled before it went out")

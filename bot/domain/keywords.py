@@ -39,6 +39,9 @@ OPT_OUT_KEYWORDS = frozenset(
 )
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES", "SUBSCRIBE"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+# Not typed by anyone: the opt-out record's keyword when the gateway refused a send because the
+# recipient had opted out with it (legacy 122, One API 26; product.md §6).
+GATEWAY_OPT_OUT = "GATEWAY"
 
 KEYWORD_KINDS: dict[str, KeywordKind] = {
     **{word: KeywordKind.OPT_OUT for word in OPT_OUT_KEYWORDS},

@@ -17,6 +17,8 @@ class OutboxKind(StrEnum):
     REACTION = "reaction"  # the reaction that shows a relayed thread reply's delivery state
     EPHEMERAL = "ephemeral"  # chat.postEphemeral to one person
     SMS = "sms"  # a relayed thread reply's gateway send (not a Slack call)
+    HELD = "held"  # a scheduled send sms-bot held, handed to the gateway when due (not Slack)
+    OFFER_RESEND = "offer_resend"  # an unknown outcome still unsettled: offer "Send again"
 
 
 CARD_KEY = "card:{}"  # coalescing key: one pending update per card

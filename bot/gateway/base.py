@@ -1,9 +1,9 @@
 """The gateway port: what the app needs from an SMS gateway, whichever backend provides it.
 
-A backend (the legacy HTTP API in `bot.gateway.clickatell_http`, later the Portal's API-key
-integrations) implements `Gateway` and a `CallbackDecoder`; everything else (Slack, the inbox,
-the command line) uses only what this module defines, so adding a backend adds code and changes
-none of theirs.
+A backend (the legacy HTTP API in `bot.gateway.clickatell_http`, the Portal's API-key
+integrations in `bot.gateway.clickatell_platform`) implements `Gateway` and a `CallbackDecoder`;
+everything else (Slack, the inbox, the command line) uses only what this module defines, so
+adding a backend adds code and changes none of theirs.
 
 What a caller never needs to know, because each backend handles it:
 - chunking, wire formats, sessions and logins, and retrying the gateway's own transient errors;
@@ -27,7 +27,9 @@ Errors. Every failed gateway call raises a `GatewayError`; input stopped before 
     │                   message's status (a report, `find_sent`) settles it.
     ├── Unsupported     this gateway does not offer the command (see `Capabilities`); no call
     │                   was made.
-    └── PartsExceeded   the gateway refused the text as needing too many SMS parts.
+    ├── PartsExceeded   the gateway refused the text as needing too many SMS parts.
+    └── OptedOut        the gateway refused a recipient who opted out with it (legacy 122,
+                        One API 26): the app records the opt-out as if the phone texted STOP.
 """
 
 from __future__ import annotations
@@ -87,6 +89,11 @@ class PartsExceeded(GatewayError):
     """The gateway refused the text because it needs more SMS parts than allowed."""
 
 
+class OptedOut(GatewayError):
+    """The gateway refused the recipient because they opted out with it. Sending again is
+    pointless; the app records the opt-out so later sends are refused before any call."""
+
+
 # --------------------------------------------------------------------------- capabilities
 
 
@@ -96,9 +103,14 @@ class Capabilities:
     raises `Unsupported` without any call; callers that choose a path up front (a fallback, a
     button) read the flag instead of knowing the backend."""
 
-    query: bool = False  # a message's status, asked by its message ID (or its client ID)
+    # A message's status, asked by its message ID (or its client ID). Off: the gateway cannot be
+    # asked, and the latest delivery report stored from its callbacks is all there is to know.
+    query: bool = False
     query_by_client_id: bool = False  # `find_sent`: settles an interrupted send by its client ID
     cancel: bool = False  # stop a scheduled message
+    # Hold a message until a given time (`send(at=...)`). Off: the app holds scheduled sends
+    # itself and hands them over when due (bot.usecases.holding).
+    schedule: bool = False
     charge: bool = False  # what one message cost
     coverage: bool = False  # whether, and at what price, a number can be reached
     redeem: bool = False  # top up with a voucher
@@ -296,7 +308,16 @@ class InboundMessage:
     part: MessagePart | None
 
 
-Callback = StatusReport | InboundMessage
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """An event of a type the app does not act on (a gateway's newer event types): stored like
+    any callback, so nothing acknowledged is lost, then marked done without effect."""
+
+    key: str
+    event_type: str  # as the gateway named it
+
+
+Callback = StatusReport | InboundMessage | IgnoredEvent
 
 
 @dataclass(frozen=True)

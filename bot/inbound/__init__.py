@@ -9,6 +9,7 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once), with
                        BacklogNotice: one summary when posts queue up in a channel
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
+    HeldSends          scheduled sends sms-bot held, handed to the gateway when due
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
 """
 
@@ -40,6 +41,7 @@ from bot.inbound.endpoints import (
     InboxWriter,
     WriteGate,
 )
+from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
@@ -125,13 +127,24 @@ class Inbound:
             names=SlackDirectory(services.slack).names(),
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
+        self.held = HeldSends(
+            storage,
+            services.gateway,
+            clock=clock,
+            refresh_card=self.refresh_card,
+            on_enqueue=self._wake_outbox,
+        )
         self.outbox = SlackOutbox(
             storage,
             outbox_client(services.slack),
             clock=clock,
             render_card=card_message,
             timing=options.timing,
-            handlers={OutboxKind.SMS: self.relay.submit},
+            handlers={
+                OutboxKind.SMS: self.relay.submit,
+                OutboxKind.HELD: self.held.submit,
+                OutboxKind.OFFER_RESEND: ResendOffers(storage, self.refresh_card).submit,
+            },
             reaction_for=reaction_for,
             backlog=self.backlog,
         )
@@ -170,7 +183,9 @@ class Inbound:
         self.endpoints = CallbackEndpoints(
             storage,
             decoder=services.gateway.callbacks,
-            credentials=Credentials(settings.callback_user, settings.callback_password),
+            credentials=Credentials(
+                settings.callback_user, settings.callback_password, settings.callback_token
+            ),
             on_stored=self._wake_processor,
             store=self.writer.store,
             remember=self.processor.decoded.put,
@@ -187,6 +202,7 @@ class Inbound:
         )
         self.workers = [
             self.relay,
+            self.held,
             self.outbox_worker,
             self.processor_worker,
             self.balance_worker,

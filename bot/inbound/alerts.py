@@ -55,10 +55,11 @@ class BalanceWatcher:
         if self.threshold <= 0:
             return False
         try:
-            balance = self.gateway.balance().amount
+            found = self.gateway.balance()
         except GatewayError as error:
             log.warning("balance check failed: %s", error)
             return False
+        balance = found.amount
         alerted = self.storage.values.get(_ALERTED) is not None
         if balance >= self.threshold:
             if alerted:
@@ -66,7 +67,7 @@ class BalanceWatcher:
             return False
         if alerted:
             return False
-        message = blocks.low_balance_alert(balance, self.threshold, self.sandbox)
+        message = blocks.low_balance_alert(balance, self.threshold, self.sandbox, found.currency)
         with self.storage.transaction():
             self.storage.outbox.enqueue(self.channel, OutboxKind.POST, post_payload(message))
             self.storage.values.set(_ALERTED, f"{balance:g}")

@@ -10,8 +10,12 @@ thread, which commits everything waiting in one transaction and then releases th
 costs one disk sync per batch and the request threads never queue on SQLite's lock (whose busy
 handler sleeps in growing steps). `WriteGate` lets these writes go before the worker's.
 
+Authentication: the configured basic credentials, or (Clickatell Portal callbacks, which cannot
+carry basic credentials) the `token` query parameter the Portal's callback URLs are set up with
+(CLICKATELL_CALLBACK_TOKEN). Either is compared in constant time; either suffices.
+
 Answers: 200 stored (or a duplicate, dropped), 200 for the gateway's URL check (no content),
-401 with WWW-Authenticate without the configured basic credentials (compared in constant time),
+401 with WWW-Authenticate without the configured credentials or token,
 403 for a callback naming another account, 400 with the reason for malformed parameters, 405 for
 other methods, 413 above 64 KiB, and 503 (with Retry-After) when the database cannot store it right
 now (locked, disk full): Clickatell then retries, so a callback is never acknowledged and lost.
@@ -29,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from bot.domain.records import CallbackKind
 from bot.gateway.base import (
@@ -75,20 +80,40 @@ _REASONS = {
 
 @dataclass(frozen=True)
 class Credentials:
-    """What callbacks must carry. No password configured: no check (development only; `serve`
-    with a real gateway requires one, the sandbox generates one). No user: any user name."""
+    """What callbacks must carry: the basic credentials, or the `token` query parameter. No
+    password and no token configured: no check (development only; `serve` with a real gateway
+    requires one, the sandbox generates one). No user: any user name."""
 
     user: str | None
     password: str | None
+    token: str | None = None
 
-    def accept(self, header: str | None) -> bool:
-        if not self.password:
+    def accept(self, header: str | None, query: bytes = b"") -> bool:
+        if not self.password and not self.token:
             return True
+        token_ok = self._token_ok(query) if self.token else False
+        basic_ok = self._basic_ok(header) if self.password else False
+        return basic_ok or token_ok
+
+    def _basic_ok(self, header: str | None) -> bool:
         user, password = _basic(header)
         # Both comparisons always run, over bytes, in constant time.
         user_ok = hmac.compare_digest(user, (self.user or "").encode()) if self.user else True
-        password_ok = hmac.compare_digest(password, self.password.encode())
+        password_ok = hmac.compare_digest(password, (self.password or "").encode())
         return user_ok and password_ok
+
+    def _token_ok(self, query: bytes) -> bool:
+        given = query_token(query)
+        return hmac.compare_digest(given, (self.token or "").encode()) if given else False
+
+
+def query_token(query: bytes) -> bytes:
+    """The first `token` parameter of a query string, percent-decoded (empty without one)."""
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if unquote_to_bytes(name.replace(b"+", b" ")) == b"token":
+            return unquote_to_bytes(value.replace(b"+", b" "))
+    return b""
 
 
 def _basic(header: str | None) -> tuple[bytes, bytes]:
@@ -330,9 +355,10 @@ class CallbackEndpoints:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "POST"):
             raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
-        if not self.credentials.accept(environ.get("HTTP_AUTHORIZATION")):
+        query = _query(environ)
+        if not self.credentials.accept(environ.get("HTTP_AUTHORIZATION"), query):
             raise _Answer(401, "Authentication required\n", [("WWW-Authenticate", REALM)])
-        query, body = _raw_request(environ)
+        body = _body(environ)
         try:
             callbacks = self.decoder.decode_request(kind, query, body)
         except ForeignCallback as error:
@@ -379,14 +405,13 @@ class CallbackEndpoints:
             self.forget(kind, key)
 
 
-def _raw_request(environ: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """The query string and the body, as bytes, each within the size limit. PEP 3333 hands
-    QUERY_STRING over as Latin-1 text: encoding it back gives the exact bytes."""
+def _query(environ: Mapping[str, Any]) -> bytes:
+    """The query string as bytes, within the size limit. PEP 3333 hands QUERY_STRING over as
+    Latin-1 text: encoding it back gives the exact bytes."""
     query = (environ.get("QUERY_STRING") or "").encode("latin-1", errors="replace")
-    body = _body(environ)
     if len(query) > MAX_BODY:
         raise _Answer(413, f"Query string too large: at most {MAX_BODY} bytes\n")
-    return query, body
+    return query
 
 
 def _body(environ: Mapping[str, Any]) -> bytes:

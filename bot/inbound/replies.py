@@ -28,13 +28,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import inbound as blocks
-from bot.domain.delivery import FINAL_STATES, DeliveryState, DeliveryStatus
+from bot.domain.delivery import FINAL_STATES, OUTCOME_UNKNOWN, DeliveryState, DeliveryStatus
+from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.outbox import GATEWAY_CHANNEL, OutboxKind
 from bot.domain.records import NewRecipient, OutboxItem, Recipient, Send, ThreadInfo
 from bot.gateway.base import (
     Gateway,
     GatewayError,
     NotSent,
+    OptedOut,
     OutcomeUnknown,
     Planned,
     RecipientResult,
@@ -327,7 +329,7 @@ class ReplyRelay:
                 self.storage.values.delete(marker)
                 self._retry(item, str(error))
                 return
-            self._failed(item, send, recipient, error.code, error.explanation)
+            self._failed(item, send, recipient, error.code, error.explanation, _opted_out(error))
             return
         except Refused as error:
             self._failed(item, send, recipient, None, str(error))
@@ -338,7 +340,8 @@ class ReplyRelay:
         """After a crash mid-send: does the gateway know this client ID? Then do not resend.
         A gateway that cannot be asked leaves the outcome unknown: never resent blindly."""
         if not self.gateway.capabilities.query_by_client_id:
-            self._failed(item, send, recipient, None, UNSETTLED)
+            # Stored as an unknown outcome, so the report carrying its client ID settles it.
+            self._failed(item, send, recipient, OUTCOME_UNKNOWN, UNSETTLED)
             return True
         try:
             found = self.gateway.find_sent(recipient.climsgid)
@@ -358,19 +361,29 @@ class ReplyRelay:
     ) -> None:
         error = result.error
         if error is not None:
-            self._failed(item, send, recipient, error.code, error.explanation)
+            self._failed(item, send, recipient, error.code, error.explanation, _opted_out(error))
             return
         with self.storage.transaction():
             self.storage.sends.record_result(recipient.id, apimsgid=result.message_id)
             self._finish(item, send.id)
 
     def _failed(
-        self, item: OutboxItem, send: Send, recipient: Recipient, code: str | None, words: str
+        self,
+        item: OutboxItem,
+        send: Send,
+        recipient: Recipient,
+        code: str | None,
+        words: str,
+        opted_out: bool = False,
     ) -> None:
+        """The reply was not sent; `opted_out`: the gateway says the phone opted out with it,
+        recorded as if it had texted STOP."""
         with self.storage.transaction():
             self.storage.sends.record_result(
                 recipient.id, apimsgid=None, error_code=code, error_description=words
             )
+            if opted_out:
+                self.storage.opt_outs.opt_out(recipient.msisdn, GATEWAY_OPT_OUT)
             self.note_failure(send.id, recipient.msisdn, words, code)
             self._finish(item, send.id)
 
@@ -390,6 +403,10 @@ class ReplyRelay:
 
 def _claim_key(channel: str, ts: str) -> str:
     return f"relay:{channel}:{ts}"
+
+
+def _opted_out(error: GatewayError) -> bool:
+    return isinstance(error, OptedOut)
 
 
 def _transient(error: GatewayError) -> bool:

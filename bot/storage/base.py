@@ -148,7 +148,9 @@ class SendRepository(Protocol):
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
     ) -> Recipient | None:
-        """For a status callback: by apimsgid first, else by (climsgid, msisdn)."""
+        """For a status callback: by apimsgid first, else by (climsgid, msisdn), else (no
+        msisdn: the Portal's One API reports name none) by climsgid when exactly one recipient
+        has it."""
         ...
 
     def record_result(
@@ -173,7 +175,9 @@ class SendRepository(Protocol):
     ) -> bool:
         """Apply a status only if it moves the recipient forward (`moves_forward`; a late
         "sent" after "delivered" changes nothing). True when the status changed. `charge` is
-        stored whenever given; `apimsgid` fills a recipient that had none."""
+        stored whenever given; `apimsgid` fills a recipient that had none. Any status settles
+        an unknown outcome: a recipient stored with an error code of `SETTLED_BY_A_REPORT`
+        (`OUTCOME_UNKNOWN`, `UNSETTLED`) loses it (the gateway has the message after all)."""
         ...
 
     def apply_reports(self, reports: Sequence[StatusUpdate]) -> list[StatusApplied | None]:

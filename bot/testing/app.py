@@ -8,7 +8,8 @@ callbacks pointed at the app's endpoints) unless `options.env` configures a real
 signed requests exactly as Slack does.
 
 `AppOptions` holds everything that differs between suites, and nothing else: the environment,
-the SMS channel, the inbound timings, the sandbox's options and clock, and the seams for faults
+the SMS channel, the inbound timings, the sandbox's options and clock (and, with an API key,
+whether it runs in Platform mode), and the seams for faults
 (a storage of the test's choosing, the services' clock). `ServedApp` (bot/testing/process.py)
 runs the same configuration as a `python -m bot serve` subprocess, for tests that must kill the
 process or benchmarks that measure its memory. The presets: `SLACK_SIDE` (the product's
@@ -75,6 +76,7 @@ class AppOptions:
     clock: Callable[[], datetime] | None = None  # the services' clock (aware UTC)
     workers: int = DEFAULT_WORKERS
     http_threads: int = HTTP_THREADS
+    portal_sandbox: bool = False  # with CLICKATELL_API_KEY: the sandbox's Platform mode
 
     def environment(self, slack_api_url: str, directory: Path) -> dict[str, str]:
         """The app's settings as environment variables: Slack is at `slack_api_url`, the
@@ -95,7 +97,7 @@ class AppOptions:
         settings): a subprocess refuses them rather than silently ignoring them."""
         default = AppOptions()
         names = ("inbound", "sandbox_options", "frozen_gateway_clock", "storage_factory", "clock")
-        names += ("workers", "http_threads")
+        names += ("workers", "http_threads", "portal_sandbox")
         return [name for name in names if getattr(self, name) != getattr(default, name)]
 
 
@@ -144,6 +146,7 @@ class RunningApp:
             "slack": slack,
             "sandbox_options": sandbox,
             "workers": options.workers,
+            "portal_sandbox": options.portal_sandbox,
         }
         if options.storage_factory is not None:
             built["storage"] = options.storage_factory(Path(self.settings.db_path))

@@ -8,8 +8,9 @@ forwarded to the upstream server (e.g. the sandbox) and its answer returned. Fau
 dropped send, a fuzzed reply) are functions or subclasses of this one server.
 
 A `Reply` can be delayed, held until the test releases an event (a reply after the client's
-timeout, without sleeping in the test), sent with another HTTP status, or dropped (the
-connection is closed without an answer).
+timeout, without sleeping in the test), sent with another HTTP status, content type or extra
+headers (the Portal's JSON, `Retry-After`), or dropped (the connection is closed without an
+answer).
 
 The gateway that behaves like the real one is the product's sandbox (bot/testing/sandbox.py
 starts it for benchmarks; the app under test starts its own). `MemoryGateway` is the gateway
@@ -52,6 +53,8 @@ class Reply:
     delay: float = 0.0  # seconds to sleep before answering (real time; keep tiny)
     hold: threading.Event | None = None  # answer only once this is set (or the server closes)
     drop: bool = False  # close the connection without answering
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,9 @@ class Request:
 
     @property
     def command(self) -> str:
-        """'sendmsg' for /http/sendmsg or /http/sendmsg.php, 'routeCoverage' for coverage."""
+        """'sendmsg' for /http/sendmsg or /http/sendmsg.php, 'routeCoverage' for coverage; the
+        last path segment for the Portal's paths ('message' for /v1/message, 'send' for
+        /messages/http/send)."""
         return self.path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".php")
 
     @property
@@ -162,10 +167,13 @@ class ScriptedGateway:
         if request.query:
             url += "?" + request.query.decode("latin-1")
         headers = {"Content-Type": request.headers.get("Content-Type", "")}
+        if "Authorization" in request.headers:  # the Portal's key
+            headers["Authorization"] = request.headers["Authorization"]
         answer = self._forwarder.request(
             request.method, url, data=request.body, headers=headers, timeout=30
         )
-        return Reply(answer.content, status=answer.status_code)
+        kind = answer.headers.get("Content-Type", "text/plain")
+        return Reply(answer.content, status=answer.status_code, content_type=kind)
 
     def close(self) -> None:
         self._closing.set()
@@ -225,8 +233,10 @@ class ScriptedGateway:
                 data = reply.body.encode("latin-1") if isinstance(reply.body, str) else reply.body
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in reply.headers:
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except OSError:

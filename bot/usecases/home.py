@@ -18,6 +18,7 @@ from bot.domain.delivery import FINAL_STATES
 from bot.domain.records import OptOut, Recipient, Send, ThreadSummary
 from bot.gateway.base import Balance, Gateway, GatewayError
 from bot.storage import Storage
+from bot.usecases.holding import is_held
 
 THREADS_SHOWN = 10
 SCHEDULED_SHOWN = 10
@@ -92,12 +93,15 @@ def _threads(storage: Storage) -> tuple[ThreadLine, ...]:
 
 
 def _still_scheduled(storage: Storage, user: str, now: datetime) -> tuple[Send, ...]:
-    """The person's scheduled sends the gateway still holds (a cancelled one is final)."""
+    """The person's scheduled sends the gateway, or sms-bot itself for a gateway that cannot
+    hold messages (`holding`), still holds (a cancelled one is final)."""
     sends = storage.sends.scheduled_by(user, now, SCHEDULED_SHOWN)
     return tuple(s for s in sends if any(_pending(r) for r in s.recipients))
 
 
 def _pending(recipient: Recipient) -> bool:
+    if is_held(recipient):
+        return True
     return bool(recipient.apimsgid) and recipient.state not in FINAL_STATES
 
 

@@ -16,17 +16,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain import access
-from bot.domain.delivery import ALREADY_SENT, OPTED_OUT, OUTCOME_UNKNOWN
+from bot.domain.delivery import OPTED_OUT
 from bot.domain.records import NewRecipient, Recipient, Send
-from bot.gateway.base import GatewayError, OutcomeUnknown, PartsExceeded, Planned, RecipientResult
+from bot.gateway.base import (
+    GatewayError,
+    OutcomeUnknown,
+    Planned,
+    RecipientResult,
+)
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
-from bot.storage import Storage
+from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
+from bot.usecases.recording import explain, store_result
+from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +179,26 @@ def execute(services: AppPorts, prepared: PreparedSend) -> SendOutcome | None:
     )
     send = _record(services, prepared, planned)
     card_problem = services.cards.post(send.id)
+    if _held_here(services, intent):
+        hold(services.storage, send, intent.at)  # type: ignore[arg-type]  # checked: not None
+        services.refresh_card(send.id)
+        return outcome_of(services.storage.sends.get(send.id) or send, card_problem, None, prepared)
     results, failure = _call_gateway(services, prepared, planned)
     _store_results(services, send, results, failure, prepared)
+    offer_later_if_needed(services.storage, services.gateway, send.id, _now())
     if card_problem is None:
         services.refresh_card(send.id)
     stored = services.storage.sends.get(send.id) or send
     return outcome_of(stored, card_problem, failure, prepared)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _held_here(services: AppPorts, intent: SendIntent) -> bool:
+    """A scheduled send the gateway cannot hold: sms-bot holds it and hands it over when due."""
+    return intent.at is not None and not services.gateway.capabilities.schedule
 
 
 def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planned]) -> Send:
@@ -243,63 +264,23 @@ def _store_results(
     by_number = {r.to: r for r in results}
     # One transaction: a card rendered meanwhile never shows half of the results.
     with storage.transaction():
-        for recipient in send.recipients:
-            _store_one(storage, recipient, by_number.get(recipient.msisdn), failure, prepared)
+        current = storage.sends.get(send.id) or send  # reports may have come in meanwhile
+        for recipient in current.recipients:
+            if recipient.error_code == OPTED_OUT:
+                continue  # skipped before the call: nothing came back for it
+            result = by_number.get(recipient.msisdn)
+            if _settled_by_a_report(recipient, result, failure):
+                continue
+            store_result(storage, recipient, result, failure, prepared.encoded)
 
 
-def _store_one(
-    storage: Storage,
-    recipient: Recipient,
-    result: RecipientResult | None,
-    failure: GatewayError | Refused | None,
-    prepared: PreparedSend,
-) -> None:
+def _settled_by_a_report(
+    recipient: Recipient, result: RecipientResult | None, failure: GatewayError | Refused | None
+) -> bool:
+    """The gateway left the outcome unknown, but a delivery report carrying the recipient's
+    client ID outran its answer: the message was taken, and the report said so already."""
     error = failure if result is None else result.error
-    if recipient.error_code == OPTED_OUT:
-        return  # skipped before the call: nothing came back for it
-    if result is not None and result.already_sent is not None:
-        # No apimsgid here: delivery reports keep updating the earlier send's card.
-        storage.sends.record_result(
-            recipient.id,
-            apimsgid=None,
-            error_code=ALREADY_SENT,
-            error_description=_already_sent_words(result),
-        )
-    elif error is None and result is not None and result.status is not None:
-        # Accepted without a per-recipient ID: the gateway says how far it is.
-        storage.sends.update_status(recipient.id, result.status)
-    else:
-        code, words = _error_fields(error, prepared)
-        storage.sends.record_result(
-            recipient.id,
-            apimsgid=result.message_id if result is not None else None,
-            error_code=code,
-            error_description=words,
-        )
-
-
-def _already_sent_words(result: RecipientResult) -> str:
-    found = result.already_sent
-    assert found is not None
-    ident = f" as message {result.message_id}" if result.message_id else ""
-    return (
-        f"Client ID {result.client_id} was already sent earlier{ident} ({found.status.words}); "
-        "not sent again."
-    )
-
-
-def _error_fields(error: Exception | None, prepared: PreparedSend) -> tuple[str | None, str | None]:
-    """The code and plain words a refused recipient is stored with (what the card shows)."""
-    if error is None:
-        return None, None
-    if isinstance(error, OutcomeUnknown):
-        return OUTCOME_UNKNOWN, (
-            "Outcome unknown: the gateway did not confirm this message. Check it with "
-            "/sms status before sending again."
-        )
-    if isinstance(error, GatewayError):
-        return error.code, _explain(error, prepared)
-    return None, str(error)
+    return isinstance(error, OutcomeUnknown) and recipient.status is not None
 
 
 def outcome_of(
@@ -321,7 +302,7 @@ def _failure_words(failure: GatewayError | Refused, prepared: PreparedSend) -> s
             "with /sms status ID (or /sms log) before sending again."
         )
     if isinstance(failure, GatewayError):
-        return f"Nothing was sent: {_explain(failure, prepared)}"
+        return f"Nothing was sent: {explain(failure, prepared.encoded)}"
     return f"Nothing was sent: {failure}"
 
 
@@ -331,13 +312,3 @@ def _refused(send: Send) -> tuple[RecipientProblem, ...]:
         for r in send.recipients
         if r.error_code or r.error_description
     )
-
-
-def _explain(error: GatewayError, prepared: PreparedSend) -> str:
-    """The explanation, with the length of the text when it needs too many parts."""
-    words = error.explanation
-    if isinstance(error, PartsExceeded):
-        encoded = prepared.encoded
-        unit = "GSM characters" if encoded.encoding == "gsm7" else "UCS-2 characters"
-        words += f" The text is {encoded.length} {unit}, {encoded.parts} parts."
-    return words

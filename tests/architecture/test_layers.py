@@ -118,7 +118,7 @@ def test_http_clients_are_imported_only_by_gateway_adapters(client: str) -> None
 
 def test_the_slack_side_knows_no_gateway_wire_format() -> None:
     slack_side = _inside("bot.app", "bot.listeners", "bot.blocks", "bot.slack", "bot.usecases")
-    wire = ("bot.gateway.clickatell_http",)
+    wire = ("bot.gateway.clickatell_http", "bot.gateway.clickatell_platform")
     assert _offenders(slack_side, wire, external=False) == []
 
 
@@ -128,7 +128,12 @@ def test_use_cases_know_neither_slack_nor_sql() -> None:
 
 
 def test_only_the_composition_root_and_the_command_line_open_adapters() -> None:
-    adapters = ("bot.storage.sqlite", "bot.storage.postgres", "bot.gateway.clickatell_http")
+    adapters = (
+        "bot.storage.sqlite",
+        "bot.storage.postgres",
+        "bot.gateway.clickatell_http",
+        "bot.gateway.clickatell_platform",
+    )
     # The adapters' own packages, the storage factory, and the test kit (which starts sandboxes).
     openers = _outside(
         "bot.container", "bot.gateway_cli", "bot.cli", "bot.storage", "bot.gateway", "bot.testing"

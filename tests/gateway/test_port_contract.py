@@ -9,6 +9,7 @@ here only what the port promises.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from bot.gateway.base import (
     GatewayError,
     InboundMessage,
     NotSent,
+    OptedOut,
     OutcomeUnknown,
     PartsExceeded,
     StatusReport,
@@ -36,6 +38,9 @@ from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.gateway.clickatell_http.gateway import ClickatellHttpGateway
 from bot.gateway.clickatell_http.sandbox import SandboxServer
+from bot.gateway.clickatell_platform import ClickatellPlatformGateway, PlatformCallbacks
+from bot.gateway.clickatell_platform.client import PlatformClient
+from bot.gateway.clickatell_platform.integrations import BY_NAME, IntegrationName
 from bot.sms.refusals import Refused
 from bot.testing.callbacks import form, mo_params, status_params
 
@@ -51,6 +56,7 @@ class Backend:
     status_request: Callable[[str, str], tuple[bytes, bytes]]  # (query, body) of a report
     inbound_request: Callable[[str], tuple[bytes, bytes]]  # (query, body) of an SMS from PHONE
     offers: Capabilities
+    names_its_account: bool = True  # callbacks name an account the decoder can check
 
 
 @contextmanager
@@ -72,6 +78,47 @@ def _legacy_inbound(account: str) -> tuple[bytes, bytes]:
     return form(mo_params("mo1", PHONE, "hi", api_id=account)), b""
 
 
+def _portal_gateway(integration: IntegrationName) -> Callable[[], AbstractContextManager[Gateway]]:
+    @contextmanager
+    def running() -> Iterator[Gateway]:
+        with SandboxServer(api_key="contract-key") as sandbox:
+            client = PlatformClient(sandbox.url, "contract-key", BY_NAME[integration], timeout=5)
+            gateway = ClickatellPlatformGateway(client)
+            try:
+                yield gateway
+            finally:
+                gateway.close()
+
+    return running
+
+
+def _portal_decoder(account: str | None) -> CallbackDecoder:
+    return PlatformCallbacks()  # the Portal names no account: `?token=` proves the sender
+
+
+def _portal_status(message_id: str, account: str) -> tuple[bytes, bytes]:
+    update = {"messageId": message_id, "statusCode": 5, "timestamp": 1506607698000}
+    body = {"integrationId": account, "event": {"messageStatusUpdate": [update]}}
+    return b"token=t", json.dumps(body).encode()
+
+
+def _portal_inbound(account: str) -> tuple[bytes, bytes]:
+    body = {"replyMessageId": "r1", "fromNumber": PHONE, "timestamp": 1506607698000, "text": "hi"}
+    return b"token=t", json.dumps(body).encode()
+
+
+def _portal(integration: IntegrationName) -> Backend:
+    return Backend(
+        name=f"clickatell_platform_{integration}",
+        running=_portal_gateway(integration),
+        decoder=_portal_decoder,
+        status_request=_portal_status,
+        inbound_request=_portal_inbound,
+        offers=Capabilities(query=integration == "one"),
+        names_its_account=False,
+    )
+
+
 BACKENDS = [
     Backend(
         name="clickatell_http",
@@ -83,12 +130,16 @@ BACKENDS = [
             query=True,
             query_by_client_id=True,
             cancel=True,
+            schedule=True,
             charge=True,
             coverage=True,
             redeem=True,
             batch=True,
         ),
     ),
+    _portal("one"),
+    _portal("rest"),
+    _portal("http"),
 ]
 
 
@@ -165,6 +216,10 @@ def test_send_uses_the_planned_client_ids_and_answers_per_recipient(gateway: Gat
 
 
 def test_a_planned_send_is_found_by_its_client_id_and_a_stranger_is_not(gateway: Gateway) -> None:
+    if not gateway.capabilities.query_by_client_id:
+        with pytest.raises(Unsupported):  # and no call: it cannot be asked
+            gateway.find_sent("neverusedbefore1")
+        return
     (planned,) = gateway.plan([PHONE])
     sent = gateway.send([planned], "hello").messages[0]
     found = gateway.find_sent(planned.client_id)
@@ -173,6 +228,8 @@ def test_a_planned_send_is_found_by_its_client_id_and_a_stranger_is_not(gateway:
 
 
 def test_sending_a_chosen_id_twice_reaches_the_phone_once(gateway: Gateway) -> None:
+    if not gateway.capabilities.query_by_client_id:
+        pytest.skip("a gateway that cannot be asked by client ID cannot tell a repeat")
     planned = gateway.plan([PHONE], client_id="once1")
     first = gateway.send(planned, "hello", skip_if_sent=True).messages[0]
     again = gateway.send(planned, "hello", skip_if_sent=True).messages[0]
@@ -184,7 +241,15 @@ def test_queries_answer_in_the_shared_vocabulary(gateway: Gateway) -> None:
     (planned,) = gateway.plan([PHONE])
     sent = gateway.send([planned], "hello").messages[0]
     assert sent.message_id is not None
-    for asked in (sent.message_id, planned.client_id):  # people quote either ID
+    assert isinstance(gateway.balance(), Balance)
+    if not gateway.capabilities.query:
+        with pytest.raises(Unsupported):
+            gateway.query(sent.message_id)
+        return
+    asked_by = [sent.message_id]
+    if gateway.capabilities.query_by_client_id:
+        asked_by.append(planned.client_id)  # people quote either ID
+    for asked in asked_by:
         found = gateway.query(asked)
         assert found.message_id == sent.message_id
         assert found.status.state in set(DeliveryState) and found.status.words and found.status.code
@@ -222,5 +287,29 @@ def test_a_request_with_no_content_is_the_gateways_url_check(backend: Backend) -
 
 
 def test_a_callback_for_another_account_is_foreign(backend: Backend) -> None:
+    if not backend.names_its_account:
+        pytest.skip("its callbacks name no account to check (a token proves the sender)")
     with pytest.raises(ForeignCallback):
         backend.decoder(ACCOUNT).decode_request("status", *backend.status_request("a" * 32, "9"))
+
+
+# --------------------------------------------------------------------------- what is not offered
+
+
+def test_a_command_not_offered_is_unsupported_without_a_call(gateway: Gateway) -> None:
+    offered = gateway.capabilities
+    commands: list[tuple[bool, Callable[[], object]]] = [
+        (offered.cancel, lambda: gateway.cancel("a" * 32)),
+        (offered.charge, lambda: gateway.charge("a" * 32)),
+        (offered.coverage, lambda: gateway.coverage(PHONE)),
+        (offered.redeem, lambda: gateway.redeem("1" * 16)),
+    ]
+    for available, command in commands:
+        if not available:
+            with pytest.raises(Unsupported):
+                command()
+
+
+def test_a_recipient_opted_out_at_the_gateway_is_opted_out(gateway: Gateway) -> None:
+    (refused,) = gateway.send(gateway.plan(["27825550106"]), "hello").messages
+    assert isinstance(refused.error, OptedOut) and refused.message_id is None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain.delivery import DeliveryState
+import pytest
+
+from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED, DeliveryState
 from bot.domain.records import CardPlace, NewRecipient, Send, StatusApplied, StatusUpdate
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
@@ -234,6 +236,81 @@ def test_a_card_posted_by_the_outbox_is_attached_once(store: Storage) -> None:
     found = store.sends.get(send.id)
     assert found is not None and (found.card_channel, found.card_ts) == ("C2", "10.1")
     assert store.sends.by_card("C2", "10.1") == found
+
+
+def _unsettled(store: Storage, *recipients: NewRecipient, code: str = OUTCOME_UNKNOWN) -> Send:
+    send = store.sends.record(
+        slack_user="U1",
+        channel="C1",
+        text="t",
+        encoding="gsm7",
+        parts=1,
+        recipients=list(recipients),
+    )
+    for recipient in send.recipients:
+        store.sends.record_result(
+            recipient.id,
+            apimsgid=None,
+            error_code=code,
+            error_description="Outcome unknown",
+        )
+    return send
+
+
+@pytest.mark.parametrize("code", [OUTCOME_UNKNOWN, UNSETTLED])
+def test_a_report_settles_an_unknown_outcome(store: Storage, code: str) -> None:
+    send = _unsettled(store, NewRecipient("27821111111", "cli8"), code=code)
+    report = StatusUpdate("portal-id", "cli8", "27821111111", status("003"), at(1))
+    (applied,) = store.sends.apply_reports([report])
+    assert applied is not None and applied.changed
+    (recipient,) = store.sends.get(send.id).recipients  # type: ignore[union-attr]
+    assert (recipient.error_code, recipient.error_description) == (None, None)
+    assert (recipient.apimsgid, recipient.status) == ("portal-id", "003")
+
+
+def test_a_status_applied_one_at_a_time_settles_an_unknown_outcome_too(store: Storage) -> None:
+    send = _unsettled(store, NewRecipient("27821111111", "cli9"), code=UNSETTLED)
+    (unsettled,) = send.recipients
+    assert store.sends.update_status(unsettled.id, status("004"), apimsgid="portal-id")
+    (recipient,) = store.sends.get(send.id).recipients  # type: ignore[union-attr]
+    assert (recipient.error_code, recipient.error_description) == (None, None)
+    assert (recipient.apimsgid, recipient.status) == ("portal-id", "004")
+
+
+def test_a_refusal_is_not_settled_by_a_report(store: Storage) -> None:
+    send = store.sends.record(
+        slack_user="U1",
+        channel="C1",
+        text="t",
+        encoding="gsm7",
+        parts=1,
+        recipients=[NewRecipient("27821111111", "cli6", error_code="105", error_description="x")],
+    )
+    store.sends.apply_reports([StatusUpdate(None, "cli6", "27821111111", status("007"), at(1))])
+    (recipient,) = store.sends.get(send.id).recipients  # type: ignore[union-attr]
+    assert recipient.error_code == "105"
+
+
+def test_a_report_without_a_number_matches_a_client_id_only_one_recipient_has(
+    store: Storage,
+) -> None:
+    send = _unsettled(
+        store,
+        NewRecipient("27821111111", "solo1"),
+        NewRecipient("27822222222", "shared"),
+        NewRecipient("27823333333", "shared"),
+    )
+    solo, *_ = send.recipients
+    reports = [
+        StatusUpdate("m1", "solo1", "", status("004"), at(1)),
+        StatusUpdate("m2", "shared", "", status("004"), at(1)),  # names none of them alone
+    ]
+    first, second = store.sends.apply_reports(reports)
+    assert first is not None and first.recipient_id == solo.id
+    assert second is None
+    found = store.sends.find_recipient(climsgid="solo1")
+    assert found is not None and found.id == solo.id
+    assert store.sends.find_recipient(climsgid="shared") is None
 
 
 # ---- who sent what: the Cancel rule and the log per channel, settling interrupted sends

@@ -3,8 +3,9 @@ one backend of the gateway port, with its simulator (`sandbox`).
 
 This is the backend's whole public face for the composition: `build_gateway` makes the port
 for an account (or a sandbox's URL), `start_sandbox` runs the simulator in-process with its
-callbacks pointed at the app, `SandboxServer` is the simulator itself (the command line keeps
-one per database). Nothing outside the composition imports the modules below.
+callbacks pointed at the app (`start_platform_sandbox`: in its Platform mode, for a Portal API
+key), `SandboxServer` is the simulator itself (the command line keeps one per database). Nothing
+outside the composition imports the modules below.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.gateway import ClickatellHttpGateway
 from bot.gateway.clickatell_http.sandbox import SandboxServer
 
-__all__ = ["ClickatellHttpGateway", "Login", "SandboxServer", "build_gateway", "start_sandbox"]
+__all__ = [
+    "ClickatellHttpGateway",
+    "Login",
+    "SandboxServer",
+    "build_gateway",
+    "start_platform_sandbox",
+    "start_sandbox",
+]
 
 
 @dataclass(frozen=True)
@@ -77,5 +85,16 @@ def start_sandbox(
         callback_password=callbacks.password,
         **{"api_id": login.api_id, "user": login.user, "password": login.password, **options},
     )
+    sandbox.start()
+    return sandbox
+
+
+def start_platform_sandbox(
+    status_url: str, mo_url: str, api_key: str | None, options: Mapping[str, object]
+) -> SandboxServer:
+    """A running in-process sandbox for a Portal API key (Platform mode): it accepts `api_key`
+    (any key when None) and posts its JSON callbacks to the two URLs exactly as given, so a
+    `?token=` in them reaches the app as the Portal's would."""
+    sandbox = SandboxServer(callback_url=status_url, mo_url=mo_url, api_key=api_key, **options)
     sandbox.start()
     return sandbox

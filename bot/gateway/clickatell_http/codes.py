@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.domain.delivery import DeliveryState, DeliveryStatus
-from bot.gateway.base import GatewayError, PartsExceeded, Unavailable
+from bot.gateway.base import GatewayError, OptedOut, PartsExceeded, Unavailable
 
 # §8: code -> the protocol's description.
 ERROR_CODES: dict[str, str] = {
@@ -195,8 +195,13 @@ def explain_error(code: str | None, description: str = "") -> str:
 
 # Codes that mean more than "refused" to a caller, as the port's error classes: 901 is the
 # gateway's own "retry" (its retries are the client's business, so when they are used up it is
-# unavailable), 113 a text needing too many parts.
-_ERROR_CLASSES: dict[str, type[GatewayError]] = {"901": Unavailable, "113": PartsExceeded}
+# unavailable), 113 a text needing too many parts, 122 a recipient who opted out (the app
+# records the opt-out).
+_ERROR_CLASSES: dict[str, type[GatewayError]] = {
+    "901": Unavailable,
+    "113": PartsExceeded,
+    "122": OptedOut,
+}
 
 
 def gateway_error(code: str | None, description: str) -> GatewayError:

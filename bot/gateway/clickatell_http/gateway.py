@@ -42,6 +42,7 @@ CAPABILITIES = Capabilities(
     query=True,
     query_by_client_id=True,
     cancel=True,
+    schedule=True,
     charge=True,
     coverage=True,
     redeem=True,

@@ -1,13 +1,15 @@
-"""Block actions: the card's Cancel button and the compose modal's live preview."""
+"""Block actions: the card's Cancel and Send again buttons and the compose modal's live preview."""
 
 from slack_bolt import App
 
-from bot.blocks.card import CANCEL_ACTION
+from bot.blocks.card import CANCEL_ACTION, SEND_AGAIN_ACTION
 from bot.blocks.compose import COMPOSE_TEXT_ACTION
 from bot.listeners.actions.cancel_button import handle_cancel
 from bot.listeners.actions.compose_preview import handle_compose_text
+from bot.listeners.actions.send_again_button import handle_send_again
 
 
 def register(app: App) -> None:
     app.action(CANCEL_ACTION)(handle_cancel)
     app.action(COMPOSE_TEXT_ACTION)(handle_compose_text)
+    app.action(SEND_AGAIN_ACTION)(handle_send_again)

@@ -18,7 +18,7 @@ from bot.blocks.contacts import (
     contacts_message,
 )
 from bot.blocks.errors import error_message, refused_message, usage_message
-from bot.blocks.help import help_message
+from bot.blocks.help import help_message, offered_commands
 from bot.blocks.log import log_message
 from bot.blocks.results import (
     balance_message,
@@ -27,17 +27,20 @@ from bot.blocks.results import (
     coverage_message,
     ping_message,
     redeem_message,
+    reported_status_message,
     status_message,
 )
 from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
+from bot.domain.delivery import WITHDRAWN
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
 from bot.storage import StorageError
+from bot.usecases.cancelling import cancel_held
 from bot.usecases.sending import SendIntent, prepare
-from bot.usecases.tracking import apply_status
+from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,16 @@ def _fresh_key() -> str:
 
 
 def _status(services: Services, command: grammar.Status, call: Invocation) -> None:
-    found = services.gateway.query(command.id)
+    if not services.gateway.capabilities.query:
+        reported = latest_report(services.storage, command.id)
+        status = reported.status if reported is not None else None
+        ident = reported.message_id if reported is not None else command.id
+        call.reply(reported_status_message(ident, status, services.sandboxed))
+        return
+    asked = command.id
+    if not services.gateway.capabilities.query_by_client_id:
+        asked = gateway_id(services.storage, command.id)  # people quote either ID
+    found = services.gateway.query(asked)
     apply_status(services, found.message_id, found.status)
     call.reply(status_message(found.message_id, found.status, services.sandboxed))
 
@@ -184,6 +196,16 @@ def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> No
         services.settings.admins, call.user, send.slack_user
     ):
         call.reply(refused_message(access.not_your_send_text(send.slack_user)))
+        return
+    if not services.gateway.capabilities.cancel:
+        # Only what sms-bot still holds can be stopped; anything else says it is not offered.
+        withdrawn = cancel_held(services.storage, command.id)
+        if withdrawn is None:
+            services.gateway.cancel(command.id)  # raises Unsupported, without a call
+            return
+        services.refresh_card(withdrawn.send_id)
+        status = stored_status(withdrawn) or WITHDRAWN
+        call.reply(cancel_message(command.id, status, services.sandboxed))
         return
     found = services.gateway.cancel(command.id)
     apply_status(services, found.message_id, found.status)
@@ -269,7 +291,8 @@ def _log(services: Services, command: grammar.Log, call: Invocation) -> None:
 
 
 def _help(services: Services, command: grammar.Help, call: Invocation) -> None:
-    call.reply(help_message(services.sandboxed))
+    offered = offered_commands(services.gateway.capabilities)
+    call.reply(help_message(services.sandboxed, offered))
 
 
 # Each handler takes the command type it is registered for.

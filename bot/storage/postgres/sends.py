@@ -13,7 +13,7 @@ from datetime import datetime
 
 import bot.storage.postgres.rows as rows
 import bot.storage.postgres.statuses as statuses
-from bot.domain.delivery import DeliveryStatus, moves_forward
+from bot.domain.delivery import SETTLED_BY_A_REPORT, DeliveryStatus, moves_forward
 from bot.domain.records import (
     CardPlace,
     LogEntry,
@@ -264,6 +264,12 @@ class PostgresSends:
                 return found
         if climsgid and msisdn:
             return self.recipient_by_climsgid(climsgid, msisdn)
+        if climsgid:
+            with self._db.read() as conn:
+                found = conn.execute(
+                    "SELECT * FROM recipients WHERE climsgid = %s LIMIT 2", (climsgid,)
+                ).fetchall()
+            return rows.recipient(found[0]) if len(found) == 1 else None
         return None
 
     # ---- delivery status: both entry points end in `_move`
@@ -314,8 +320,9 @@ def _move(
     apimsgid: str | None,
 ) -> bool:
     """The status write: the new status only if `moves_forward` says so (the rule is the
-    domain's, not written here); a charge whenever given; an apimsgid only where none is known.
-    Returns whether the status changed. The row is locked by the caller's FOR UPDATE."""
+    domain's, not written here); a charge whenever given; an apimsgid only where none is known;
+    an unknown outcome settled (any report means the gateway has the message). Returns whether
+    the status changed. The row is locked by the caller's FOR UPDATE."""
     progress = row["status_progress"]
     forward = moves_forward(None if progress is None else int(progress), status)
     conn.execute(
@@ -327,7 +334,11 @@ def _move(
                status_words = CASE WHEN %(forward)s THEN %(words)s ELSE status_words END,
                status_at = CASE WHEN %(forward)s THEN %(at)s ELSE status_at END,
                charge = coalesce(%(charge)s, charge),
-               apimsgid = coalesce(apimsgid, %(apimsgid)s)
+               apimsgid = coalesce(apimsgid, %(apimsgid)s),
+               error_description = CASE WHEN error_code = ANY(%(settled)s::text[]) THEN NULL
+                                        ELSE error_description END,
+               error_code = CASE WHEN error_code = ANY(%(settled)s::text[]) THEN NULL
+                                 ELSE error_code END
            WHERE id = %(id)s""",
         {
             "forward": forward,
@@ -339,6 +350,7 @@ def _move(
             "charge": charge,
             "apimsgid": apimsgid or None,
             "id": row["id"],
+            "settled": sorted(SETTLED_BY_A_REPORT),
         },
     )
     return forward

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import bot.storage.sqlite.rows as rows
-from bot.domain.delivery import DeliveryStatus, moves_forward
+from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED, DeliveryStatus, moves_forward
 from bot.domain.records import (
     CardPlace,
     LogEntry,
@@ -239,6 +239,10 @@ class SqliteSends:
                 return found
         if climsgid and msisdn:
             return self.recipient_by_climsgid(climsgid, msisdn)
+        if climsgid:
+            with self._db.read() as conn:
+                row = _only_by_climsgid(conn, climsgid, "*")
+            return None if row is None else rows.recipient(row)
         return None
 
     # ---- delivery status: both entry points end in `_move`
@@ -308,7 +312,18 @@ def _matching_recipient(conn: sqlite3.Connection, report: StatusUpdate) -> sqlit
             "AND msisdn = ? ORDER BY id DESC LIMIT 1",
             (report.climsgid, report.msisdn),
         ).fetchone()
+    elif row is None and report.climsgid:
+        row = _only_by_climsgid(conn, report.climsgid, "id, send_id, status_progress")
     return row
+
+
+def _only_by_climsgid(conn: sqlite3.Connection, climsgid: str, columns: str) -> sqlite3.Row | None:
+    """The one recipient with this client ID; None when none or several have it (a client ID
+    shared by a request's recipients names none of them alone)."""
+    found = conn.execute(
+        f"SELECT {columns} FROM recipients WHERE climsgid = ? LIMIT 2", (climsgid,)
+    ).fetchall()
+    return found[0] if len(found) == 1 else None
 
 
 def _move(
@@ -320,8 +335,9 @@ def _move(
     apimsgid: str | None,
 ) -> bool:
     """The status write: the new status only if `moves_forward` says so (the rule is the
-    domain's, not written here); a charge whenever given; an apimsgid only where none is known.
-    Returns whether the status changed."""
+    domain's, not written here); a charge whenever given; an apimsgid only where none is known;
+    an unknown outcome settled (any report means the gateway has the message). Returns whether
+    the status changed."""
     forward = moves_forward(row["status_progress"], status)
     conn.execute(
         """UPDATE recipients SET
@@ -331,7 +347,10 @@ def _move(
                status_words = CASE WHEN ?1 THEN ?5 ELSE status_words END,
                status_at = CASE WHEN ?1 THEN ?6 ELSE status_at END,
                charge = coalesce(?7, charge),
-               apimsgid = coalesce(apimsgid, ?8)
+               apimsgid = coalesce(apimsgid, ?8),
+               error_description = CASE WHEN error_code IN (?10, ?11) THEN NULL
+                                        ELSE error_description END,
+               error_code = CASE WHEN error_code IN (?10, ?11) THEN NULL ELSE error_code END
            WHERE id = ?9""",
         (
             forward,
@@ -343,6 +362,8 @@ def _move(
             charge,
             apimsgid or None,
             row["id"],
+            OUTCOME_UNKNOWN,
+            UNSETTLED,
         ),
     )
     return forward

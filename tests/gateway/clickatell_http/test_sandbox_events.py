@@ -379,7 +379,7 @@ def test_delmsg_cancels_a_scheduled_message_and_refunds_it(
     assert api.call("delmsg", {"apimsgid": apimsgid}) == f"ID: {apimsgid} Status: 006"
     assert sandbox.balance == 100.0
     assert api.call("getmsgcharge", {"apimsgid": apimsgid}) == (
-        f"apiMsgId: {apimsgid} charge: 0.0 status: 006"
+        f"apiMsgId: {apimsgid} charge: 0 status: 006"
     )
     sandbox.advance(7200)
     api.login(api_id="3456")
@@ -420,7 +420,7 @@ def test_state_file_round_trip(tmp_path: Path, clock: ManualClock, receiver: Cal
     with make_sandbox(clock, receiver, state_path=path, balance=1) as second:
         client = Api(second.url)
         client.session_id = session  # sessions survive too (used within the TTL)
-        assert client.call("getbalance") == "Credit: 148.0"
+        assert client.call("getbalance") == "Credit: 148"
         assert client.call("querymsg", {"climsgid": "Keep1"}) == f"ID: {sent} Status: 004"
         assert status_of(client, held) == "011"
         assert client.call("token_pay", {"token": "1111222233334444"}).startswith("ERR: 101")
@@ -579,7 +579,7 @@ def test_command_line_prints_its_url_and_stops_cleanly(tmp_path: Path, stop_sign
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             timeout=10,
         )
-        assert reply.text == "Credit: 7.0"
+        assert reply.text == "Credit: 7"
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
         assert json.loads(state.read_text())["state"]["balance"] == 7.0

@@ -1,7 +1,8 @@
-"""The built-in simulator of the Clickatell HTTP API (product.md §7).
+"""The built-in simulator of the Clickatell HTTP API and, on the same port, of the Clickatell
+Portal's three integrations (Platform mode, `platform`; product.md §7).
 
-`SandboxServer` is a real threaded HTTP server speaking the protocol byte for byte; the magic
-numbers make the phone's side behave in each of the ways the product needs to try.
+`SandboxServer` is a real threaded HTTP server speaking both protocols byte for byte; the magic
+numbers make the phone's side behave in each of the ways the product needs to try, in both.
 
 Where the protocol leaves a choice, the sandbox answers like this:
 - more than 100 recipients by GET or 300 by POST: `ERR: 101` for the whole call;
@@ -27,6 +28,8 @@ from .phone import (
     MAGIC_NUMBERS,
     NUMBER_DELIVERY_FAILS,
     NUMBER_ECHOES,
+    NUMBER_NEVER_REPORTS,
+    NUMBER_OPTED_OUT_AT_GATEWAY,
     NUMBER_OPTS_OUT,
     NUMBER_REPLIES_UNICODE,
     NUMBER_STAYS_AT_GATEWAY,
@@ -46,6 +49,8 @@ __all__ = [
     "MAX_RECIPIENTS",
     "NUMBER_DELIVERY_FAILS",
     "NUMBER_ECHOES",
+    "NUMBER_NEVER_REPORTS",
+    "NUMBER_OPTED_OUT_AT_GATEWAY",
     "NUMBER_OPTS_OUT",
     "NUMBER_REPLIES_UNICODE",
     "NUMBER_STAYS_AT_GATEWAY",

@@ -15,7 +15,7 @@ from . import wire
 from .events import EventRunner
 from .options import MessageOptions, read_options
 from .params import Params
-from .phone import is_routable, is_valid_number, plan_for
+from .phone import has_opted_out, is_routable, is_valid_number, plan_for
 from .state import CHARGE_WINDOW, Batch, Message, State, new_id
 from .text import binary_parts, check_parts, count_parts, decode
 from .wire import WireError, error_line, id_line
@@ -242,6 +242,8 @@ class Gateway:
                 lines.append(error_line("105", to))
             elif not is_routable(number):
                 lines.append(error_line("114", to))
+            elif has_opted_out(number):
+                lines.append(error_line("122", to))
             elif message := self._accept(number, body, options, api_id, params, request.now):
                 lines.append(id_line(message.apimsgid, to))
             else:

@@ -1,7 +1,10 @@
 """Posting callbacks to the account's URLs: status reports (§6) and inbound SMS (§7).
 
-Each callback is a form-encoded POST carrying HTTP basic auth when credentials are configured.
-Anything but a 2xx answer, or no answer, is a failure that the event runner retries later.
+A legacy callback is a form-encoded POST carrying HTTP basic auth when credentials are
+configured; anything but a 2xx answer, or no answer, is a failure retried later. A Platform
+callback is JSON posted without credentials (the Portal has none to send: the URL's own
+`?token=` is the proof) and, as the Portal says, acknowledged by any 2xx and not retried after a
+redirect status; it is not followed either.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ RETRY_DELAYS: dict[str, tuple[float, ...]] = {
     MO: (2.0, 4.0, 8.0, 16.0, 25.0),
 }
 
+# The Portal retries a callback after 1, 2, 4, 8 and 16 seconds (§9).
+PLATFORM_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class CallbackSender:
     def url(self, channel: str) -> str | None:
         return self.urls.get(channel)
 
-    def post(self, channel: str, body: str) -> tuple[bool, str]:
+    def post(self, channel: str, body: str, *, platform: bool = False) -> tuple[bool, str]:
         """(delivered, what happened). Never raises for network trouble."""
         url = self.urls.get(channel)
         if url is None:
@@ -60,14 +67,16 @@ class CallbackSender:
         try:
             response = self._http.post(
                 url,
-                data=body.encode("ascii"),
-                headers={"Content-Type": FORM},
-                auth=self._auth,
+                data=body.encode("utf-8" if platform else "ascii"),
+                headers={"Content-Type": JSON if platform else FORM},
+                auth=None if platform else self._auth,
                 timeout=self._timeout,
+                allow_redirects=not platform,
             )
         except requests.RequestException as exc:
             return False, f"{type(exc).__name__}: {exc}"
-        return 200 <= response.status_code < 300, f"HTTP {response.status_code}"
+        taken = 200 <= response.status_code < (400 if platform else 300)
+        return taken, f"HTTP {response.status_code}"
 
     def close(self) -> None:
         self._http.close()

@@ -1,9 +1,10 @@
 """The phone's side: what happens to a message after the gateway accepts it (product.md §7).
 
 Any valid number receives its message: 003 (delivered to gateway) at once, 004 (received) about a
-second later. The magic numbers below behave as the product specification says, so every flow can
-be tried without an account. Plans are plain data (offsets in seconds) so the scheduler can run
-them on any clock and the state file can hold them.
+second later. The magic numbers below behave as the product specification says, in both API
+generations, so every flow can be tried without an account. Plans are plain data (offsets in
+seconds, legacy status codes: the Platform mode translates them) so the scheduler can run them on
+any clock and the state file can hold them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ NUMBER_UNROUTABLE = "27825550102"  # sendmsg: ERR 114; coverage: not supported
 NUMBER_ECHOES = "27825550103"  # received, then replies "Got it: " + first 40 characters
 NUMBER_REPLIES_UNICODE = "27825550104"  # received, then a three-part Unicode reply, out of order
 NUMBER_OPTS_OUT = "27825550105"  # received, then replies "STOP"
+NUMBER_OPTED_OUT_AT_GATEWAY = "27825550106"  # refused: opted out (legacy 122, One API 26)
+NUMBER_NEVER_REPORTS = "27825550107"  # accepted, then nothing: no status ever arrives
 MAGIC_NUMBERS = frozenset(
     {
         NUMBER_STAYS_AT_GATEWAY,
@@ -32,6 +35,8 @@ MAGIC_NUMBERS = frozenset(
         NUMBER_ECHOES,
         NUMBER_REPLIES_UNICODE,
         NUMBER_OPTS_OUT,
+        NUMBER_OPTED_OUT_AT_GATEWAY,
+        NUMBER_NEVER_REPORTS,
     }
 )
 
@@ -103,8 +108,17 @@ def is_routable(number: str) -> bool:
     return number != NUMBER_UNROUTABLE
 
 
-def _concatenated(text: str, reference: int, order: tuple[int, ...] | None = None) -> Reply:
-    pieces = split_parts(text)
+def has_opted_out(number: str) -> bool:
+    """The recipient opted out with the gateway: every send to it is refused."""
+    return number == NUMBER_OPTED_OUT_AT_GATEWAY
+
+
+def _concatenated(
+    text: str, reference: int, order: tuple[int, ...] | None = None, *, whole: bool = False
+) -> Reply:
+    """The phone's reply in parts with concatenation headers (legacy MO callbacks), or `whole`
+    as one callback (the Portal delivers long replies reassembled)."""
+    pieces = [text] if whole else split_parts(text)
     total = len(pieces)
     parts = [
         ReplyPart(piece, concatenation_udh(reference, total, seq) if total > 1 else "")
@@ -119,10 +133,15 @@ def echo_text(text: str) -> str:
     return ECHO_PREFIX + text[:ECHO_LENGTH]
 
 
-def plan_for(number: str, text: str, validity_minutes: int | None, reference: int) -> Plan:
+def plan_for(
+    number: str, text: str, validity_minutes: int | None, reference: int, *, whole: bool = False
+) -> Plan:
     """What the network and the phone do with an accepted message. `reference` is the 8-bit
-    concatenation reference for a multi-part reply."""
+    concatenation reference for a multi-part reply; `whole` sends a long reply as one callback
+    (Platform mode)."""
     received = ((0.0, "003"), (RECEIPT_DELAY, "004"))
+    if number == NUMBER_NEVER_REPORTS:
+        return Plan((), None)
     if number == NUMBER_STAYS_AT_GATEWAY:
         # Never received; with a validity period it expires instead (§4 `validity`).
         expiry = ((validity_minutes * 60.0, "010"),) if validity_minutes else ()
@@ -130,9 +149,10 @@ def plan_for(number: str, text: str, validity_minutes: int | None, reference: in
     if number == NUMBER_DELIVERY_FAILS:
         return Plan(((0.0, "003"), (RECEIPT_DELAY, "007")), None)
     if number == NUMBER_ECHOES:
-        return Plan(received, _concatenated(echo_text(text), reference))
+        return Plan(received, _concatenated(echo_text(text), reference, whole=whole))
     if number == NUMBER_REPLIES_UNICODE:
-        return Plan(received, _concatenated(UNICODE_REPLY_TEXT, reference, UNICODE_REPLY_ORDER))
+        reply = _concatenated(UNICODE_REPLY_TEXT, reference, UNICODE_REPLY_ORDER, whole=whole)
+        return Plan(received, reply)
     if number == NUMBER_OPTS_OUT:
-        return Plan(received, _concatenated(OPT_OUT_TEXT, reference))
+        return Plan(received, _concatenated(OPT_OUT_TEXT, reference, whole=whole))
     return Plan(received, None)

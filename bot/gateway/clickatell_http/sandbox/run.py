@@ -79,9 +79,21 @@ def _credits(raw: str) -> float:
     return _finite(raw, positive=False)
 
 
+def _per_second(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw} is not a whole number of messages, 1 or more")
+    return value
+
+
 def build_parser(prog: str = "sms-bot sandbox") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description="Run the simulated Clickatell HTTP API as an HTTP server."
+        prog=prog,
+        description="Run the simulated Clickatell gateway as an HTTP server: the legacy HTTP API "
+        "and, on the same port, the Clickatell Portal's One API, SMS REST and SMS HTTP.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     # Checked here so a bad number is a usage error naming the option, not a traceback.
@@ -91,10 +103,25 @@ def build_parser(prog: str = "sms-bot sandbox") -> argparse.ArgumentParser:
     parser.add_argument("--mo-url", metavar="URL", help="where replies from phones go")
     parser.add_argument("--callback-user", metavar="U")
     parser.add_argument("--callback-password", metavar="P")
-    parser.add_argument("--balance", type=_credits, default=100.0, metavar="CREDITS")
+    parser.add_argument(
+        "--balance",
+        type=_credits,
+        default=100.0,
+        metavar="CREDITS",
+        help="credits (legacy) = ZAR (Portal), 1 a part",
+    )
     parser.add_argument("--api-id", metavar="ID", help="accept only this api_id")
     parser.add_argument("--user", metavar="U", help="accept only this user")
     parser.add_argument("--password", metavar="P", help="accept only this password")
+    parser.add_argument(
+        "--api-key", metavar="KEY", help="Portal paths: accept only this API key (default: any)"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_per_second,
+        metavar="PER_SECOND",
+        help="Portal paths: refuse messages past this many a second, as the Portal does",
+    )
     parser.add_argument(
         "--state",
         dest="state_path",

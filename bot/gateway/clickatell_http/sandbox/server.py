@@ -1,6 +1,7 @@
 """The sandbox as a real HTTP server: routing, reading parameters from a GET query or a POST form,
-and writing `text/plain` replies; plus `SandboxServer`, which ties state, scheduler, callbacks and
-HTTP together, and `serve_forever` for `sms-bot sandbox`.
+and writing `text/plain` replies (the legacy API) or JSON (the Portal's, `platform`); plus
+`SandboxServer`, which ties state, scheduler, callbacks and HTTP together, and `serve_forever`
+for `sms-bot sandbox`. Both generations share one port, one account and one set of phones.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import platform_wire
 from .commands import BATCH, HTTP, UTILS, Credentials, Gateway
-from .events import EventRunner
+from .events import QUIRK_EVERY, EventRunner
 from .outbox import FORM, MO, STATUS, CallbackSender, Delivery
 from .params import Params
+from .platform import PlatformApi
+from .platform import Reply as PlatformReply
 from .scheduler import Event, Scheduler
 from .state import Message, MoRecord, State
 from .wire import error_line
@@ -140,10 +144,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         target = urlsplit(self.path)
         found = route(target.path)
-        if found is None:
-            self._reply(404, "Not found\n")
-            return
         sandbox = self.server.sandbox
+        if found is None:
+            self._platform(method, target.path, target.query.encode("latin-1"), body)
+            return
         params = Params.parse(target.query.encode("latin-1"))
         if method == "POST" and not _is_form(self.headers.get("Content-Type")):
             reply = error_line("001")  # what the real server says to a non-form POST
@@ -155,12 +159,35 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.sleep(sandbox.reply_delay)
         self._reply(200, reply)
 
+    def _platform(self, method: str, path: str, query: bytes, body: bytes) -> None:
+        """A Portal path (Platform mode), or 404 in the Portal's words for any other path."""
+        sandbox = self.server.sandbox
+        authorization = self.headers.get("Authorization")
+        reply = sandbox.handle_platform(method, path, query, body, authorization)
+        if sandbox.reply_delay > 0:
+            sandbox.sleep(sandbox.reply_delay)
+        if reply is None:
+            self._reply_bytes(404, platform_wire.not_found(), platform_wire.JSON)
+            return
+        self._reply_bytes(reply.status, reply.body, reply.content_type, dict(reply.headers))
+
     def _reply(
         self, status: int, text: str, close: bool = False, extra: dict[str, str] | None = None
     ) -> None:
-        data = text.encode("latin-1", errors="replace")
+        self._reply_bytes(
+            status, text.encode("latin-1", errors="replace"), "text/plain", extra, close
+        )
+
+    def _reply_bytes(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        extra: dict[str, str] | None = None,
+        close: bool = False,
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
@@ -250,6 +277,9 @@ class SandboxServer:
         state_path: str | os.PathLike[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         callback_timeout: float = CALLBACK_TIMEOUT,
+        api_key: str | None = None,
+        rate_limit: int | None = None,
+        quirk_every: int = QUIRK_EVERY,
     ):
         _check_options(
             session_ttl,
@@ -261,6 +291,10 @@ class SandboxServer:
             callback_password,
             state_path,
         )
+        if api_key is not None and not api_key.strip():
+            raise ValueError("api_key must not be empty")
+        if rate_limit is not None and rate_limit < 1:
+            raise ValueError(f"rate_limit must be a positive number of messages, not {rate_limit}")
         self._base_clock = clock
         self._offset = 0.0
         self.reply_delay = reply_delay
@@ -274,7 +308,7 @@ class SandboxServer:
             {STATUS: callback_url, MO: mo_url}, callback_user, callback_password, callback_timeout
         )
         self._events = EventRunner(
-            self._state, self.scheduler, self._sender, self.now, api_id or ""
+            self._state, self.scheduler, self._sender, self.now, api_id or "", quirk_every
         )
         try:
             self.scheduler.restore(pending)
@@ -283,6 +317,7 @@ class SandboxServer:
         self.gateway = Gateway(
             self._state, self._events, self.now, session_ttl, Credentials(api_id, user, password)
         )
+        self.platform = PlatformApi(self._state, self._events, self.now, api_key, rate_limit)
         self._httpd = _HttpServer((host, port), self)
         bound_host, bound_port = self._httpd.server_address[:2]
         shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
@@ -359,6 +394,22 @@ class SandboxServer:
             self.save()
         except OSError:  # the reply stands; the next save may succeed
             log.exception("cannot save the sandbox state to %s", self._state_path)
+        return reply
+
+    def handle_platform(
+        self, method: str, path: str, query: bytes, body: bytes, authorization: str | None
+    ) -> PlatformReply | None:
+        """A Portal request (Platform mode); None for a path that is not the Portal's."""
+        try:
+            reply = self.platform.handle(method, path, query, body, authorization)
+        except Exception:  # a bug must still answer in protocol, never with a traceback
+            log.exception("sandbox Platform request %s %s failed", method, path)
+            return PlatformReply(500, platform_wire.call_error(18, "Internal error"))
+        if reply is not None:
+            try:
+                self.save()
+            except OSError:
+                log.exception("cannot save the sandbox state to %s", self._state_path)
         return reply
 
     # inspection -------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Message:
     # (time, status) in time order; the status at any moment is the last entry not in the future,
     # so statuses move with the clock even when no scheduler runs (querymsg is always current).
     timeline: list[list[Any]] = field(default_factory=list)
+    api: str = "legacy"  # the API it came by: "legacy", or a Portal integration "one"/"rest"/"http"
 
     def status_at(self, now: float) -> str:
         status = "001"

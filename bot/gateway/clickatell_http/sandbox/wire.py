@@ -57,10 +57,10 @@ def id_line(apimsgid: str, to: str | None = None) -> str:
 
 
 def format_amount(value: float) -> str:
-    """Credits and charges as the wire shows them: `12.5`, `100.0`, `0.33` (at most 6 decimals,
-    never an exponent, always at least one decimal)."""
+    """Credits and charges as the real server prints them: `12.5`, `1`, `0.33`, `0` (at most 6
+    decimals, never an exponent, and no `.0` on a whole amount: `Charge: 1`, never `1.0`)."""
     text = f"{value:.6f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
+    return text.removesuffix(".")
 
 
 def body(lines: Sequence[str]) -> str:
