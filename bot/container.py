@@ -272,13 +272,15 @@ def _start_settler(services: Services) -> Worker:
         started_at=services.clock(),
         quiet=timedelta(seconds=services.settings.clickatell_timeout),
         clock=services.clock,
-        tell=lambda send, interrupted, sent: _tell_settled(services, send, interrupted, sent),
+        tell=lambda send, settled, sent, unknown: _tell_settled(
+            services, send, settled, sent, unknown
+        ),
     )
     return LoopWorker("send-settler", settler.step, max_pause=DONE).start()
 
 
-def _tell_settled(services: Services, send: Send, interrupted: int, sent: int) -> None:
-    message = settled_message(send.text, interrupted, sent)
+def _tell_settled(services: Services, send: Send, settled: int, sent: int, unknown: int) -> None:
+    message = settled_message(send.text, settled, sent, unknown)
     services.storage.outbox.enqueue(
         send.channel,
         OutboxKind.EPHEMERAL,

@@ -74,9 +74,17 @@ def _line(problem: RecipientProblem, with_code: bool) -> str:
     return problem.words + suffix
 
 
-def settled_message(text: str, interrupted: int, sent: int) -> Message:
-    """To the sender, after a restart settled a send a crash had cut off (see the card)."""
+def settled_message(text: str, interrupted: int, sent: int, unknown: int = 0) -> Message:
+    """To the sender, after a restart settled a send a crash had cut off (see the card);
+    `unknown` of them on a gateway that cannot be asked, which a delivery report settles."""
     quoted = escape(clip(text, 60))
+    if unknown:
+        words = (
+            f":arrows_counterclockwise: sms-bot restarted while sending “{quoted}”: the gateway "
+            f"cannot be asked whether {unknown} of them reached it. A delivery report will show "
+            "it on the card; without one, the card offers to send it again."
+        )
+        return Message(f"{words} The card shows each message.", [section(words)])
     not_sent = interrupted - sent
     verb = "was" if not_sent == 1 else "were"
     how = (

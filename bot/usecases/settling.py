@@ -7,6 +7,11 @@ such client ID (`find_sent`, querymsg by climsgid): found means it was sent, and
 gets the gateway's status; not known means the gateway never took it, so it is safe to say "not
 sent". The card is updated, and the sender is told (`tell`: the Slack side's words).
 
+A gateway that cannot be asked by client ID (the Clickatell Portal) cannot say either: the
+recipients are stored as an unknown outcome, never resent blindly, which the status report
+carrying their client ID settles; if none comes, the card offers "Send again" after the window
+of `bot.usecases.unsettled`, as for any unknown outcome on that gateway.
+
 Who may settle what: on SQLite only this `serve` process can be sending on its database (one
 serve per file), so at start-up nothing else is in flight. On PostgreSQL several replicas send at
 once, so the storage hands out only sends recorded by an instance that is gone (its presence lock
@@ -26,9 +31,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import groupby
 
+from bot.domain.delivery import OUTCOME_UNKNOWN
 from bot.domain.records import Recipient, Send
 from bot.gateway.base import GatewayError, MessageStatus
 from bot.usecases.ports import AppPorts
+from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +43,13 @@ NOT_TAKEN = (
     "sms-bot stopped before the gateway answered, and the gateway never received this message. "
     "Send it again if it is still needed."
 )
-# Tells the sender how a send of theirs was settled: (send, recipients settled, of them sent).
-Tell = Callable[[Send, int, int], None]
+CANNOT_ASK = (
+    "Outcome unknown: sms-bot stopped before the gateway answered, and this gateway cannot be "
+    "asked. A delivery report settles it; without one the card offers to send it again."
+)
+# Tells the sender how a send of theirs was settled: (send, recipients settled, of them sent,
+# of them with an outcome nobody can know yet).
+Tell = Callable[[Send, int, int, int], None]
 RETRY_EVERY = 30.0  # seconds between passes while some sends could not be settled yet
 DONE = 3600.0  # the pause once everything from before the start is settled
 
@@ -83,6 +95,9 @@ class SendSettler:
     def _settle(self, send: Send) -> bool:
         """True when every recipient without an outcome got one."""
         open_ones = [r for r in send.recipients if _no_outcome(r)]
+        if not self.services.gateway.capabilities.query_by_client_id:
+            self._leave_unknown(send, open_ones)
+            return True
         by_client_id = groupby(sorted(open_ones, key=lambda r: r.climsgid), lambda r: r.climsgid)
         settled, sent = True, 0
         for client_id, group in by_client_id:
@@ -98,9 +113,28 @@ class SendSettler:
         self.services.refresh_card(send.id)
         if settled:
             log.info("send %s settled: %d of %d sent", send.id, sent, len(open_ones))
-            if self.services.storage.claims.claim(f"settled:{send.id}"):  # one replica tells
-                self.tell(send, len(open_ones), sent)
+            self._tell_once(send, len(open_ones), sent, 0)
         return settled
+
+    def _leave_unknown(self, send: Send, recipients: Sequence[Recipient]) -> None:
+        storage = self.services.storage
+        with storage.transaction():
+            for recipient in recipients:
+                storage.sends.record_result(
+                    recipient.id,
+                    apimsgid=None,
+                    error_code=OUTCOME_UNKNOWN,
+                    error_description=CANNOT_ASK,
+                )
+        offer_later_if_needed(storage, self.services.gateway, send.id, self.clock())
+        self.services.refresh_card(send.id)
+        log.info("send %s: %d interrupted, outcome unknown", send.id, len(recipients))
+        self._tell_once(send, len(recipients), 0, len(recipients))
+
+    def _tell_once(self, send: Send, settled: int, sent: int, unknown: int) -> None:
+        """Tell the sender, once however many replicas settled the send together."""
+        if self.services.storage.claims.claim(f"settled:{send.id}"):
+            self.tell(send, settled, sent, unknown)
 
     def _record(self, recipients: Sequence[Recipient], found: MessageStatus | None) -> None:
         sends = self.services.storage.sends
