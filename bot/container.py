@@ -21,13 +21,16 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.blocks.send_report import settled_message
 from bot.config import Settings
-from bot.executor import DEFAULT_WORKERS, Executor, Worker, WorkExecutor
+from bot.domain.outbox import OutboxKind
+from bot.domain.records import Send
+from bot.executor import DEFAULT_WORKERS, LOCAL_WORKERS, Executor, Worker, WorkExecutor
 from bot.gateway.base import Gateway
 from bot.gateway.clickatell_http import (
     CallbackTarget,
@@ -45,6 +48,7 @@ from bot.slack.client import build_web_client
 from bot.slack.home import HomeBoard
 from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
+from bot.usecases.settling import DONE, SendSettler
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +77,13 @@ class Services:
     home: HomeBoard
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
     gateway_api_id: str  # the api_id callbacks must carry
+    # Work that needs no gateway (help, contacts, the log): never queued behind gateway calls.
+    # The same as `executor` when one was given (the console counts every job it runs).
+    local_executor: Executor | None = None
     clock: Callable[[], datetime] = utc_now
     sandbox: SandboxServer | None = None
     home_debounce: float = 5.0
+    settler: Worker | None = None  # serve only: settles sends a crash cut off (usecases.settling)
     _closed: bool = False
 
     @property
@@ -83,9 +91,22 @@ class Services:
         return self.sandbox is not None or self.settings.uses_sandbox
 
     @property
+    def quick(self) -> Executor:
+        """Where work that needs no gateway runs."""
+        return self.local_executor or self.executor
+
+    @property
+    def executors(self) -> list[Executor]:
+        return [self.executor] + ([self.quick] if self.quick is not self.executor else [])
+
+    @property
     def workers(self) -> list[Worker]:
         """The background workers: /healthz checks them, `close()` stops them."""
-        return [*self.inbound.workers, self.home_worker]
+        return [
+            *self.inbound.workers,
+            self.home_worker,
+            *([self.settler] if self.settler else []),
+        ]
 
     @property
     def home_worker(self) -> LoopWorker:
@@ -112,11 +133,16 @@ class Services:
         self.inbound.relay.handle_event(body)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """(healthy, details) for /healthz: the database answers and every worker is alive."""
+        """(healthy, details) for /healthz: the database answers and every worker is alive;
+        `backlog` names channels where inbound posts queue up (without failing the probe)."""
         database = bool(self.storage.healthy())
-        workers = {w.name: w.alive() for w in [self.executor, *self.workers]}
+        workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
         ok = database and all(workers.values())
-        return ok, {"database": database, "workers": workers, "gateway": self.gateway_label}
+        details = {"database": database, "workers": workers, "gateway": self.gateway_label}
+        backlog = self.inbound.backlog.waiting()
+        if backlog:  # degraded, not failing: posts wait for Slack's pacing, nothing is lost
+            details["backlog"] = backlog
+        return ok, details
 
     def close(self) -> None:
         """Stop workers, then the gateway client and sandbox, then the database. Idempotent."""
@@ -124,7 +150,7 @@ class Services:
             return
         self._closed = True
         _stop_all(reversed(self.workers))
-        _quietly(self.executor.stop)
+        _stop_all(self.executors)
         _quietly(self.gateway.close)
         if self.sandbox is not None:
             _quietly(self.sandbox.stop)
@@ -163,9 +189,14 @@ def build_services(
     executor: Executor | None = None,
     clock: Callable[[], datetime] = utc_now,
     inbound_options: Options | None = None,
+    serving: bool = False,
     portal_sandbox: bool = False,
 ) -> Services:
     """Build and start everything; `Services.close()` stops it all again.
+
+    `serving`: this is the `serve` process, so the database is claimed for it first (SQLite: one
+    serving process per file; a second fails here with StorageError, before anything else runs,
+    so it frees none of the first one's claimed work).
 
     `public_url` is where this app's HTTP listener can be reached (default http://HOST:PORT); the
     sandbox sends its callbacks there. `sandbox_options` go to SandboxServer (tests: reply_delay,
@@ -174,7 +205,10 @@ def build_services(
     console's "try it without an account").
     """
     own_storage = storage is None
-    storage = open_storage(settings.db_path) if storage is None else storage
+    if storage is None:
+        storage = open_storage(settings.db_path, serving=serving)
+    elif serving:
+        storage.hold_for_serving()
     try:
         gateway = _open_gateway(settings, public_url, sandbox_options or {}, portal_sandbox)
     except Exception:
@@ -207,6 +241,7 @@ def build_services(
         gateway=gateway.client,
         slack=slack,
         executor=executor or WorkExecutor(workers),
+        local_executor=None if executor else WorkExecutor(LOCAL_WORKERS, name="local-executor"),
         cards=CardPublisher(storage, slack),
         inbound=Inbound(deps, options),
         home=home,
@@ -220,10 +255,37 @@ def build_services(
         try:
             services.inbound.start()
             services.home_worker.start()
+            if serving:
+                services.settler = _start_settler(services)
         except BaseException:
             services.close()
             raise
     return services
+
+
+def _start_settler(services: Services) -> Worker:
+    """Settle, in the background, the sends an earlier run left without an outcome: on SQLite
+    this process holds the database alone, so nothing else is sending them now; on PostgreSQL
+    the storage hands out only sends of instances that are gone (bot.usecases.settling)."""
+    settler = SendSettler(
+        services,
+        started_at=services.clock(),
+        quiet=timedelta(seconds=services.settings.clickatell_timeout),
+        clock=services.clock,
+        tell=lambda send, settled, sent, unknown: _tell_settled(
+            services, send, settled, sent, unknown
+        ),
+    )
+    return LoopWorker("send-settler", settler.step, max_pause=DONE).start()
+
+
+def _tell_settled(services: Services, send: Send, settled: int, sent: int, unknown: int) -> None:
+    message = settled_message(send.text, settled, sent, unknown)
+    services.storage.outbox.enqueue(
+        send.channel,
+        OutboxKind.EPHEMERAL,
+        {"user": send.slack_user, **message.as_kwargs()},
+    )
 
 
 def _open_gateway(

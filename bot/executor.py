@@ -16,6 +16,9 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 32
+# Work that needs no gateway (help, contacts, the log, refusals) has a pool of its own: a
+# gateway that hangs can fill the main pool with waiting sends, and `/sms help` must still answer.
+LOCAL_WORKERS = 4
 
 
 class Worker(Protocol):
@@ -44,8 +47,9 @@ class WorkExecutor:
 
     name = "work-executor"
 
-    def __init__(self, max_workers: int = DEFAULT_WORKERS):
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sms-work")
+    def __init__(self, max_workers: int = DEFAULT_WORKERS, name: str = name):
+        self.name = name
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
         self._closed = threading.Event()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:

@@ -143,7 +143,7 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
-    ("log", "[NUMBER]", "recent messages, who sent them, their status"),
+    ("log", "[NUMBER]", "recent messages sent from this channel (admins: log all)"),
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}

@@ -11,7 +11,9 @@ ever printed, because the Portal cannot be set up without it.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import resource
 import signal
 import sys
 import threading
@@ -19,7 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.error import URLError
 
-from waitress import create_server, wasyncore
+from waitress import wasyncore
 
 if TYPE_CHECKING:  # imported when Socket Mode is used: it pulls in a websocket client
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -28,12 +30,21 @@ from bot.app import build_app
 from bot.config import ConfigError, Settings
 from bot.container import build_services
 from bot.inbound import Options
+from bot.listener_limits import CONNECTION_LIMIT, ListenerLimits, create_guarded_server
 from bot.slack.errors import api_error_behind, describe, is_transient
 from bot.web import MAX_BODY, MO_PATH, STATUS_PATH, StartResponse, WSGIApp, build_web_app, respond
 
 log = logging.getLogger("sms-bot")
 
+__all__ = ["HttpServer", "ListenerLimits", "Runtime", "main"]
+
 HTTP_THREADS = 16
+# How long SIGTERM gives work in flight (a send waiting for the gateway) before the process exits
+# anyway: containers allow 10 s, systemd 30; what is cut off is settled at the next start.
+STOP_GRACE = 6.0
+# Descriptors besides the listener's connections: database connections, the gateway's and
+# Slack's connection pools, log files.
+SPARE_DESCRIPTORS = 256
 # Exit statuses of a failed start: a configuration error (the one line names the variable to fix)
 # or a failure that a later attempt may fix by itself (Slack unreachable or failing at boot).
 EXIT_CONFIG, EXIT_RETRY = 2, 1
@@ -53,15 +64,24 @@ class _Deferred:
 
 
 class HttpServer:
-    """waitress on (host, port) in a background thread; port 0 picks a free one."""
+    """waitress on (host, port) in a background thread; port 0 picks a free one. `limits`: how
+    many connections it holds and for how long (bot.listener_limits: why)."""
 
-    def __init__(self, host: str, port: int, *, threads: int = HTTP_THREADS):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        threads: int = HTTP_THREADS,
+        limits: ListenerLimits | None = None,
+    ):
         self._app = _Deferred()
-        self._server = create_server(
+        self._server = create_guarded_server(
             self._app,
-            host=host,
-            port=port,
-            threads=threads,
+            host,
+            port,
+            threads,
+            limits or ListenerLimits(),
             # waitress refuses sizes >= this, counting a chunked body's framing (chunk sizes,
             # CRLFs) too; the app bounds the decoded body at MAX_BODY itself (bot.web), so this
             # only leaves room for that framing: a chunked 64 KiB body is not refused.
@@ -145,6 +165,7 @@ class Runtime:
                 settings,
                 public_url=self.http.local_url,
                 inbound_options=inbound_options,
+                serving=True,
                 **(services_options or {}),
             )
         except BaseException:
@@ -213,6 +234,7 @@ def main(settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _allow_open_files(CONNECTION_LIMIT + SPARE_DESCRIPTORS)
     try:
         runtime = Runtime(settings)
     except Exception as error:
@@ -227,8 +249,39 @@ def main(settings: Settings) -> int:
         signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     log.info("sms-bot stopping")
-    runtime.stop()
+    if not _stopped_within(runtime, STOP_GRACE):
+        # Work still in flight (a gateway that does not answer): leave it to the start-up
+        # recovery (usecases.settling) rather than outlast the supervisor's patience; the
+        # worker threads would keep a normal exit waiting for them.
+        log.warning(
+            "in-flight work did not finish within %gs of SIGTERM; exiting now: the next start "
+            "settles any send it cut off",
+            STOP_GRACE,
+        )
+        logging.shutdown()
+        os._exit(0)
     return 0
+
+
+def _stopped_within(runtime: Runtime, seconds: float) -> bool:
+    """Stop taking work and stop everything, giving work in flight `seconds` to finish."""
+    stopper = threading.Thread(target=runtime.stop, name="stopping", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    return not stopper.is_alive()
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files to `wanted` (within the hard limit): a shell's usual
+    1,024 would run out before the listener's connection limit, and an accept() that fails for
+    want of a descriptor leaves the listener spinning."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as error:
+            log.warning("cannot raise the open-files limit to %d: %s", target, error)
 
 
 def _startup_problem(error: Exception, settings: Settings) -> str:

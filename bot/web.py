@@ -19,6 +19,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +47,10 @@ HEALTH_PATH = "/healthz"
 
 # The environ key under which the (already read, bounded) request body is available.
 BODY_KEY = "sms_bot.body"
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 def respond(
@@ -99,6 +106,11 @@ class WebApp:
         inner[BODY_KEY] = body
         try:
             return route(inner, start_response)
+        except RecursionError:
+            # Only input nests deeply enough for this (JSON `[[[[...`, in any handler that
+            # parses a body): bad input, not a server fault.
+            log.warning("request to %s nested too deeply to parse", environ.get("PATH_INFO"))
+            return respond(start_response, 400, "Body nested too deeply\n")
         except Exception:
             # A bug, not bad input (handlers answer 4xx for that): log it, keep serving.
             log.exception("handler for %s failed", environ.get("PATH_INFO"))
@@ -159,10 +171,11 @@ class SlackEndpoint:
 
 
 def _parses(text: str, content_type: str | None) -> bool:
-    """Bolt raises (and the server would answer 500) on a body it cannot parse into a dict."""
+    """Bolt raises (and the server would answer 500) on a body it cannot parse into a dict. JSON
+    nested deeper than the interpreter recurses raises RecursionError, not ValueError."""
     try:
         return isinstance(parse_body(text, content_type), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -187,8 +200,52 @@ def callback_routes(services: Services) -> dict[str, WSGIApp]:
 # --------------------------------------------------------------------------- health
 
 
+Check = Callable[[], tuple[bool, dict[str, Any]]]
+
+# How long a healthy answer is reused: /healthz is unauthenticated, so a flood of probes must
+# cost one check per interval, not one each. A load balancer probing every few seconds still
+# sees every change; a failure is never reused (see CachedCheck).
+HEALTH_MAX_AGE = 1.0
+
+
+class CachedCheck:
+    """A health check run at most once per `max_age` seconds while it passes. A failing answer
+    is not reused, so recovery shows at the next probe, and a last real write that failed makes
+    the storage's own check fail at once. While one check is running, other probes get the last
+    answer instead of queueing request threads behind it (a check may wait for a lock)."""
+
+    def __init__(
+        self, check: Check, max_age: float = HEALTH_MAX_AGE, clock: Callable[[], float] = _now
+    ):
+        self.check, self.max_age, self.clock = check, max_age, clock
+        self._done = threading.Condition()
+        self._last: tuple[bool, dict[str, Any]] | None = None
+        self._at = -math.inf
+        self._running = False
+
+    def __call__(self) -> tuple[bool, dict[str, Any]]:
+        with self._done:
+            while self._last is None and self._running:
+                self._done.wait()  # the very first check: nothing to answer with meanwhile
+            last = self._last
+            fresh = last is not None and last[0] and self.clock() - self._at < self.max_age
+            if last is not None and (fresh or self._running):
+                return last
+            self._running = True
+        result: tuple[bool, dict[str, Any]] | None = None
+        try:
+            result = self.check()
+        finally:
+            with self._done:
+                self._running = False
+                if result is not None:
+                    self._last, self._at = result, self.clock()
+                self._done.notify_all()
+        return result
+
+
 class HealthEndpoint:
-    def __init__(self, check: Callable[[], tuple[bool, dict[str, Any]]]):
+    def __init__(self, check: Check):
         self.check = check
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -208,7 +265,7 @@ def build_web_app(
 ) -> WebApp:
     """The whole HTTP surface. `app` is None in Socket Mode: Slack traffic then arrives over the
     socket and /slack/events answers 404. `callbacks` overrides `callback_routes(services)`."""
-    routes: dict[str, WSGIApp] = {HEALTH_PATH: HealthEndpoint(services.health)}
+    routes: dict[str, WSGIApp] = {HEALTH_PATH: HealthEndpoint(CachedCheck(services.health))}
     routes.update(callback_routes(services) if callbacks is None else callbacks)
     if app is not None:
         routes[SLACK_PATH] = SlackEndpoint(app, services.settings.slack_signing_secret or "")

@@ -33,6 +33,24 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def escaped_pieces(text: str, limit: int) -> list[str]:
+    """`text` escaped, in pieces of at most `limit` characters each. The text is split first
+    and each piece escaped on its own, so no piece ends inside an entity (`&l` + `t;`): the cut
+    is made by the escaped length of each character (`&` takes 5, `<` and `>` 4)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        escaped = escape(char)
+        if size + len(escaped) > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(escaped)
+        size += len(escaped)
+    pieces.append("".join(current))
+    return pieces
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -53,8 +71,12 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 
 def quote(text: str, limit: int = 2500) -> str:
-    """The text as a mrkdwn block quote, escaped and clipped to fit a section."""
-    lines = escape(clip(text, limit)).split("\n")
+    """The text as a mrkdwn block quote, escaped and clipped to fit a section (clipped by its
+    escaped length, between entities: clipping after escaping could cut one in half)."""
+    escaped = escape(text)
+    if len(escaped) > limit:
+        escaped = escaped_pieces(text, limit - 1)[0] + "…"
+    lines = escaped.split("\n")
     return "\n".join(f">{line}" if line else ">" for line in lines)
 
 

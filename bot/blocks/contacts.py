@@ -38,3 +38,27 @@ def contact_saved_message(name: str, msisdn: str, new: bool) -> Message:
 def contact_removed_message(name: str) -> Message:
     words = f"Removed contact {name}."
     return Message(escape(words), [section(escape(words))])
+
+
+def contact_replaced_message(name: str, owner: str | None, old: str, new: str) -> Message:
+    """To the person who replaced a contact someone else had saved (the card will show the
+    number under the name too, so the change is never silent)."""
+    whose = f"<@{owner}>'s" if owner else "an existing"
+    words = (
+        f"Updated contact {escape(name)}: it was {whose} contact for "
+        f"{escape(display_number(old))}, and is now {escape(display_number(new))} for everyone "
+        "who sends to it."
+    )
+    if owner:
+        words += " They have been told."
+    return Message(words, [section(f":bust_in_silhouette: {words}")])
+
+
+def contact_changed_note(name: str, by: str, old: str, new: str) -> Message:
+    """To the person whose contact someone else replaced."""
+    words = (
+        f"<@{by}> changed the contact {escape(name)} you saved from "
+        f"{escape(display_number(old))} to {escape(display_number(new))}. Sends to "
+        f"{escape(name)} now go to the new number; /sms contact add puts yours back."
+    )
+    return Message(words, [section(f":warning: {words}")])

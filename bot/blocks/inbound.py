@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.blocks.base import Block, Message, clip, context, escape, section
+from bot.blocks.base import Block, Message, clip, context, escape, escaped_pieces, section
 from bot.sms.numbers import display_number
 
 # Slack allows 3000 characters in one section text; a long reassembled SMS (up to 255 parts)
@@ -36,8 +36,7 @@ def who(msisdn: str, contact_name: str | None) -> str:
 
 
 def _plain_sections(text: str) -> list[Block]:
-    body = escape(text) if text else " "
-    chunks = [body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)][:_MAX_TEXT_BLOCKS]
+    chunks = escaped_pieces(text, _CHUNK)[:_MAX_TEXT_BLOCKS] if text else [" "]
     return [
         {"type": "section", "text": {"type": "plain_text", "text": chunk, "emoji": False}}
         for chunk in chunks
@@ -85,6 +84,24 @@ def sms_message(
 def first_reply_mention(user: str) -> str:
     """Said once, with the first SMS that answers a card: its sender is told."""
     return f"<@{user}>, the phone answered your SMS."
+
+
+def backlog_message(waiting: int, newest: str) -> Message:
+    """One summary when inbound SMS queue up behind Slack's pacing in a channel. `newest` is the
+    newest waiting post's notification text (already escaped)."""
+    head = f"{waiting} new SMS are waiting to be shown here"
+    later = f"{waiting} seconds" if waiting < 120 else f"{round(waiting / 60)} minutes"
+    newest = clip(newest, _FALLBACK_LIMIT)
+    return Message(
+        f"{head}. The newest: {newest}",
+        [
+            section(
+                f":hourglass_flowing_sand: *{head}.* Slack takes about one message a second per "
+                f"channel, so they follow in order over the next {later}."
+            ),
+            context(f"The newest: {newest}"),
+        ],
+    )
 
 
 def opt_out_note(msisdn: str, keyword: str) -> str:

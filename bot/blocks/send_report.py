@@ -7,7 +7,7 @@ named once (one code for all at the end, several beside their numbers).
 
 from __future__ import annotations
 
-from bot.blocks.base import Message
+from bot.blocks.base import Message, clip, escape, section
 from bot.blocks.card import card_message
 from bot.blocks.errors import error_message, refused_message
 from bot.domain.delivery import ALREADY_SENT, OPTED_OUT, OUTCOME_UNKNOWN
@@ -72,3 +72,26 @@ def _gateway_code(code: str | None) -> bool:
 def _line(problem: RecipientProblem, with_code: bool) -> str:
     suffix = f" (code {problem.code})" if with_code and _gateway_code(problem.code) else ""
     return problem.words + suffix
+
+
+def settled_message(text: str, interrupted: int, sent: int, unknown: int = 0) -> Message:
+    """To the sender, after a restart settled a send a crash had cut off (see the card);
+    `unknown` of them on a gateway that cannot be asked, which a delivery report settles."""
+    quoted = escape(clip(text, 60))
+    if unknown:
+        words = (
+            f":arrows_counterclockwise: sms-bot restarted while sending “{quoted}”: the gateway "
+            f"cannot be asked whether {unknown} of them reached it. A delivery report will show "
+            "it on the card; without one, the card offers to send it again."
+        )
+        return Message(f"{words} The card shows each message.", [section(words)])
+    not_sent = interrupted - sent
+    verb = "was" if not_sent == 1 else "were"
+    how = (
+        f"{sent} of {interrupted} had reached the gateway; {not_sent} had not and {verb} not "
+        "sent: send again if still needed."
+    )
+    if not not_sent:
+        how = f"all {interrupted} had reached the gateway and are on their way."
+    words = f":arrows_counterclockwise: sms-bot restarted while sending “{quoted}”: {how}"
+    return Message(f"{words} The card shows each message.", [section(words)])

@@ -33,3 +33,20 @@ def admin_only_text(user: str | None) -> str:
         f"Only admins may redeem vouchers: your Slack user ID ({user or 'unknown'}) is not in "
         "SMS_ADMINS. Ask an admin to redeem it."
     )
+
+
+def may_touch(admins: Collection[str], user: str | None, sender: str | None) -> bool:
+    """Whether `user` may act on a send (cancel it): the person who sent it, or an admin."""
+    return bool(user) and (user == sender or user in admins)
+
+
+def not_your_send_text(sender: str | None) -> str:
+    who = f"<@{sender}>, who sent it," if sender else "the person who sent it"
+    return f"Only {who} or an admin (SMS_ADMINS) can cancel this message. Nothing was cancelled."
+
+
+def log_everywhere_text() -> str:
+    return (
+        "Only admins (SMS_ADMINS) may see the log of every channel; /sms log shows what was sent "
+        "from this one."
+    )

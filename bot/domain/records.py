@@ -150,6 +150,7 @@ class Contact:
     name: str  # as last typed; lookups ignore case
     msisdn: str
     updated_at: datetime
+    owner: str | None = None  # the Slack user who set the number last (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -266,3 +267,12 @@ class OutboxItem:
     state: OutboxState
     result: str | None
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Outbox items of one kind waiting in one channel: how many, and the newest of them."""
+
+    channel: str
+    waiting: int
+    newest: OutboxItem

@@ -6,7 +6,8 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     CallbackEndpoints  /clickatell/status and /clickatell/mo: store durably, answer 200
     InboxWriter        worker: group commit of the endpoints' callbacks
     InboxProcessor     worker: stored callbacks -> state, conversation posts, card updates
-    SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once)
+    SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once), with
+                       BacklogNotice: one summary when posts queue up in a channel
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
     HeldSends          scheduled sends sms-bot held, handed to the gateway when due
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
@@ -23,15 +24,18 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 
+from bot.blocks.base import Message
 from bot.blocks.card import card_message
 from bot.config import Settings
 from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
-from bot.inbound.conversations import ConversationRouter
+from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
+from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
+    STUCK_AFTER,
     CallbackEndpoints,
     Credentials,
     InboxWriter,
@@ -84,6 +88,11 @@ class Options:
     relay_backoff: float = 2.0
     store_wait: float = STORE_WAIT  # seconds a callback waits for the database, then 503
     home_debounce: float = 5.0  # seconds between two refreshes of the open Home tabs
+    # How long a write may take before the writer counts as stuck (every callback 503 at once).
+    stuck_after: float = STUCK_AFTER
+    # Waiting posts in one channel that make the outbox post one summary there (and /healthz
+    # name the backlog).
+    backlog_threshold: int = BACKLOG_THRESHOLD
     start: bool = True
 
 
@@ -117,6 +126,7 @@ class Inbound:
             backoff=options.relay_backoff,
             names=SlackDirectory(services.slack).names(),
         )
+        self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
         self.held = HeldSends(
             storage,
             services.gateway,
@@ -136,12 +146,18 @@ class Inbound:
                 OutboxKind.OFFER_RESEND: ResendOffers(storage, self.refresh_card).submit,
             },
             reaction_for=reaction_for,
+            backlog=self.backlog,
         )
         self.router = ConversationRouter(
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
         )
         self.gate = WriteGate()
-        self.writer = InboxWriter(storage, gate=self.gate, wait=options.store_wait)
+        self.writer = InboxWriter(
+            storage,
+            gate=self.gate,
+            wait=options.store_wait,
+            stuck_after=options.stuck_after,
+        )
         self.processor = InboxProcessor(
             storage,
             self.router,
@@ -248,6 +264,11 @@ class Inbound:
             {"send_id": send_id},
             coalesce_key=CARD_KEY.format(send_id),
         )
+        self._wake_outbox()
+
+    def post(self, channel: str, message: Message) -> None:
+        """Post `message` in `channel` (a user ID: their DM with the app) through the outbox."""
+        self.services.storage.outbox.enqueue(channel, OutboxKind.POST, post_payload(message))
         self._wake_outbox()
 
     def routes(self, status_path: str, mo_path: str) -> dict[str, Callable[..., Iterable[bytes]]]:

@@ -57,6 +57,13 @@ LINGER = 0.002
 # How long a callback waits for the database (locked by another process, a stuck writer) before
 # it is answered 503: well within the gateway's patience, so it retries rather than times out.
 STORE_WAIT = 3.0
+# Callbacks must not take every request thread while the database cannot take writes (another
+# process holding its lock parked all 16 for 3 s each, and slash commands waited 5 s): once a
+# write has not finished within STUCK_AFTER seconds (a group commit takes milliseconds), the
+# writer counts as stuck, the callbacks waiting for it and every new one are answered 503 at
+# once (the gateway retries them; one stored after all is recognised as a duplicate then).
+STUCK_AFTER = 0.5
+_WAIT_STEP = 0.05  # how often a waiting callback looks whether the writer got stuck
 
 StartResponse = Callable[..., Any]
 
@@ -185,12 +192,17 @@ class InboxWriter:
         max_batch: int = 512,
         wait: float = STORE_WAIT,
         linger: float = LINGER,
+        stuck_after: float = STUCK_AFTER,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage = storage
         self.gate = gate or WriteGate()
         self.max_batch = max_batch
         self.wait = wait
         self.linger = linger
+        self.stuck_after = stuck_after
+        self.clock = clock
+        self._writing_since: float | None = None  # when the batch being written began
         self._cond = threading.Condition()
         self._jobs: list[_Job] = []
         self._stopping = False
@@ -217,6 +229,21 @@ class InboxWriter:
         database cannot take it now. Without a running writer thread, stores directly."""
         if not self.alive():
             return self.storage.inbox.store(kind, key, raw)
+        if self.stuck():
+            raise StorageUnavailable("the database is not taking writes (the writer is stuck)")
+        job = self._queue(kind, key, raw)
+        self._wait_for(job)
+        if job.error is not None:
+            raise job.error
+        return job.stored
+
+    def stuck(self) -> bool:
+        """A write has been going on for longer than `stuck_after` (another process holds the
+        database's lock, the disk hangs): callbacks then fail fast instead of waiting."""
+        since = self._writing_since
+        return since is not None and self.clock() - since > self.stuck_after
+
+    def _queue(self, kind: CallbackKind, key: str, raw: bytes) -> _Job:
         job = _Job(kind, key, raw)
         with self._cond:
             if self._stopping:
@@ -224,11 +251,16 @@ class InboxWriter:
             self.gate.announce(1)
             self._jobs.append(job)
             self._cond.notify()
-        if not job.done.wait(self.wait):
-            raise StorageUnavailable("the database did not store the callback in time")
-        if job.error is not None:
-            raise job.error
-        return job.stored
+        return job
+
+    def _wait_for(self, job: _Job) -> None:
+        """Until the job is written, `wait` seconds pass, or the writer is found stuck."""
+        deadline = time.monotonic() + self.wait
+        while not job.done.wait(min(_WAIT_STEP, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                raise StorageUnavailable("the database did not store the callback in time")
+            if self.stuck():
+                raise StorageUnavailable("the database is not taking writes (the writer is stuck)")
 
     def _run(self) -> None:
         while True:
@@ -246,6 +278,7 @@ class InboxWriter:
             self._write(batch)
 
     def _write(self, batch: list[_Job]) -> None:
+        self._writing_since = self.clock()
         try:
             with self.gate.lock:
                 results = self.storage.inbox.store_many([(j.kind, j.key, j.raw) for j in batch])
@@ -257,6 +290,7 @@ class InboxWriter:
             for job, stored in zip(batch, results, strict=True):
                 job.stored = stored
         finally:
+            self._writing_since = None
             self.gate.settle(len(batch))
         for job in batch:
             job.done.set()

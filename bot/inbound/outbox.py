@@ -44,8 +44,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
+from bot.blocks.inbound import backlog_message
 from bot.domain.outbox import OutboxKind
 from bot.domain.records import OutboxItem, Send
+from bot.inbound.backlog import BacklogNotice
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
 
@@ -118,6 +120,7 @@ class SlackOutbox:
         handlers: Mapping[OutboxKind, Handler] | None = None,
         reaction_for: Callable[[Send], str | None] | None = None,
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
+        backlog: BacklogNotice | None = None,
     ) -> None:
         self.storage = storage
         self.slack = slack
@@ -135,6 +138,7 @@ class SlackOutbox:
         self.takeovers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.reaction_for = reaction_for
         self.completions = dict(completions)
+        self.backlog = backlog
         self._channel_free: dict[str, datetime] = {}
         self._card_sent: dict[str, datetime] = {}
         self._instance: str | None = None
@@ -145,6 +149,7 @@ class SlackOutbox:
         """Send everything due now (one item at a time, honouring pacing); return the pause."""
         while True:
             now = self.clock()
+            self._tell_backlogs(now)
             busy = [ch for ch, free in self._channel_free.items() if free > now]
             items = self.storage.outbox.fetch_due(
                 limit=1, now=now, lease=self.timing.lease, exclude_channels=busy
@@ -152,6 +157,22 @@ class SlackOutbox:
             if not items:
                 return self._pause(now)
             self.handle(items[0])
+
+    def _tell_backlogs(self, now: datetime) -> None:
+        """Post one summary, ahead of the queue, in each channel whose waiting posts just
+        passed the threshold (at most once per backlog, so never retried)."""
+        if self.backlog is None:
+            return
+        for backlog in self.backlog.to_tell(now):
+            self.backlog.told(backlog.channel)
+            newest = str(backlog.newest.payload.get("text") or "")
+            message = backlog_message(backlog.waiting, newest)
+            log.warning("%d posts waiting in %s; summary posted", backlog.waiting, backlog.channel)
+            self._paced_call(backlog.channel)
+            try:
+                self._call("chat_postMessage", channel=backlog.channel, **message.as_kwargs())
+            except (SlackClientError, OSError) as error:
+                log.warning("could not post the backlog summary in %s: %s", backlog.channel, error)
 
     def _pause(self, now: datetime) -> float:
         waits = [(free - now).total_seconds() for free in self._channel_free.values() if free > now]

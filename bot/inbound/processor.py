@@ -181,6 +181,7 @@ class InboxProcessor:
     def _process(self, rows: Sequence[InboxItem]) -> _Outcome:
         outcome, work = _Outcome(), _Batch()
         with self._turn(), self.storage.transaction():
+            rows = self._still_ours(rows)
             reports: list[tuple[InboxItem, StatusReport]] = []
             for row in rows:
                 decoded = self._decode(row)
@@ -196,6 +197,15 @@ class InboxProcessor:
         outcome.processed = len(outcome.done)
         self._after(outcome)
         return outcome
+
+    def _still_ours(self, rows: Sequence[InboxItem]) -> list[InboxItem]:
+        """The rows nobody processed since they were read; inside the transaction, so no other
+        processor (another process on the same database) can take them until it ends."""
+        fresh = self.storage.inbox.still_unprocessed([row.id for row in rows])
+        for row in rows:
+            if row.id not in fresh:
+                self._retry_at.pop(row.id, None)
+        return [row for row in rows if row.id in fresh]
 
     def _turn(self) -> AbstractContextManager[object]:
         return self._gate.background() if self._gate is not None else nullcontext()

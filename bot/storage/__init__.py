@@ -44,13 +44,18 @@ __all__ = [
 
 
 def open_storage(
-    location: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+    location: str | os.PathLike[str],
+    *,
+    clock: Callable[[], float] = time.time,
+    serving: bool = False,
 ) -> Storage:
     """Open (creating or migrating) the database `location` names (SMS_BOT_DB): a PostgreSQL URL
     (`postgresql://` or `postgres://`), shared by any number of replicas, or else a SQLite file
-    path. `clock` returns Unix seconds and stamps every write. Raises StorageError when the
-    database cannot be used (StorageUnavailable when it may work later, e.g. the server is
-    restarting); its message never holds a password.
+    path. `clock` returns Unix seconds and stamps every write. `serving`: for the `serve` process,
+    held as `Storage.hold_for_serving` holds it, before anything is migrated (on PostgreSQL, where
+    replicas share the database, it holds nothing). Raises StorageError when the database cannot
+    be used (StorageUnavailable when it may work later, e.g. the server is restarting); its
+    message never holds a password.
 
     The adapter is imported here, when a database is opened, not at import time: code that only
     needs the protocols and errors must not load a database driver.
@@ -61,4 +66,4 @@ def open_storage(
         return PostgresStorage(str(location).strip(), clock=clock)
     from bot.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(location, clock=clock)
+    return SqliteStorage(location, clock=clock, serving=serving)

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import (
+    Backlog,
     CallbackKind,
     CardPlace,
     Contact,
@@ -122,8 +123,22 @@ class SendRepository(Protocol):
         cancelled, soonest first: what their Home tab offers to cancel."""
         ...
 
-    def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
-        """Recent recipients of sends, newest first, optionally only those to one number."""
+    def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
+        """Sends (not relayed replies, not cancelled) created before `created_before` with a
+        recipient that has no outcome at all: a crash cut their gateway call off. A backend
+        that several replicas serve returns only sends recorded by an instance that is gone
+        (PostgreSQL), never one a live replica may still be sending."""
+        ...
+
+    def recent_log(
+        self, msisdn: str | None = None, limit: int = 20, channel: str | None = None
+    ) -> list[LogEntry]:
+        """Recent recipients of sends, newest first, optionally only those to one number and
+        only those sent from one channel."""
+        ...
+
+    def by_message_id(self, message_id: str) -> Send | None:
+        """The send a message belongs to, by the gateway's message ID or its client ID."""
         ...
 
     def recipient_by_apimsgid(self, apimsgid: str) -> Recipient | None: ...
@@ -175,9 +190,9 @@ class SendRepository(Protocol):
 class ContactRepository(Protocol):
     """Names for numbers; names are unique ignoring case (also beyond ASCII)."""
 
-    def save(self, name: str, msisdn: str) -> bool:
-        """Add or update (the casing typed last is kept); True if the contact is new. An empty
-        name is refused with ValueError."""
+    def save(self, name: str, msisdn: str, owner: str | None = None) -> bool:
+        """Add or update (the casing typed last is kept; `owner`, who set it, too); True if the
+        contact is new. An empty name is refused with ValueError."""
         ...
 
     def remove(self, name: str) -> bool:
@@ -337,6 +352,13 @@ class InboxRepository(Protocol):
         """Unprocessed callbacks in arrival order."""
         ...
 
+    def still_unprocessed(self, item_ids: Sequence[int]) -> set[int]:
+        """Which of these rows are not processed yet. Inside `transaction()` the answer holds
+        until it ends (SQLite: the transaction excludes every other writer; a backend with
+        concurrent writers must lock the rows), so re-checking there hands each callback to
+        one processor only, even with several processes on one database."""
+        ...
+
     def mark_processed(self, item_id: int) -> None: ...
 
     def mark_processed_many(self, item_ids: Sequence[int]) -> None: ...
@@ -454,15 +476,20 @@ class OutboxRepository(Protocol):
         """How many items are in `state` (pending: for health and tests)."""
         ...
 
+    def backlogs(self, kind: str, at_least: int) -> list[Backlog]:
+        """Channels with at least `at_least` pending items of `kind` (a flood of inbound SMS
+        queued behind Slack's pacing), each with its count and its newest item."""
+        ...
+
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         """Delete done/failed items older than `older_than`."""
         ...
 
     def release_leases(self) -> int:
         """Make items claimed by a previous run of this process due again (its claims died with
-        it); call once at start-up, before any drainer runs. Returns how many. A backend that
-        several processes share releases the claims of every process that is gone, never those
-        of one still running."""
+        it); call once at start-up, before any drainer runs, and only once the database is held
+        (`Storage.hold_for_serving`). Returns how many. A backend that several processes share
+        releases the claims of every process that is gone, never those of one still running."""
         ...
 
 
@@ -531,8 +558,15 @@ class Storage(Protocol):
         never raises. `wait`: how long a write may wait for a lock before it counts as stuck."""
         ...
 
+    def hold_for_serving(self) -> None:
+        """Claim the database for this `serve` process until `close()`, before any worker runs.
+        A backend that one process must serve alone (SQLite) raises StorageError naming the
+        process that holds it; one that several replicas share (PostgreSQL) does nothing."""
+        ...
+
     def close(self) -> None:
-        """Release every connection; further use raises StorageUnavailable."""
+        """Release every connection (and the claim of `hold_for_serving`); further use raises
+        StorageUnavailable."""
         ...
 
     def __enter__(self) -> Storage: ...

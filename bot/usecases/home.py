@@ -110,5 +110,8 @@ def _opted_out(storage: Storage) -> list[OptOut]:
 
 
 def may_cancel(settings: Settings, user: str | None, send: Send) -> bool:
-    """A scheduled send is cancelled by its sender or an admin (product.md §5)."""
-    return bool(user) and (send.slack_user == user or access.is_admin(settings.admins, user))
+    """A scheduled send is cancelled by its sender or an admin (product.md §5), who may use /sms:
+    the rule of the card's Cancel button and `/sms cancel` (`access.may_touch`)."""
+    return access.may_use(settings.allowed_users, settings.admins, user) and access.may_touch(
+        settings.admins, user, send.slack_user
+    )

@@ -68,3 +68,19 @@ def test_every_opt_out_state_is_listed(store: Storage) -> None:
         ("27821111111", True, "QUIT"),
         ("27822222222", False, "START"),
     ]
+
+
+def test_a_contact_remembers_who_set_it(store: Storage) -> None:
+    assert store.contacts.save("Bob", "27821111111", owner="U0ALICE")
+    assert store.contacts.get("bob").owner == "U0ALICE"  # type: ignore[union-attr]
+    assert not store.contacts.save("BOB", "27822222222", owner="U0MALLORY")
+    replaced = store.contacts.get("Bob")
+    assert replaced is not None and (replaced.msisdn, replaced.owner) == (
+        "27822222222",
+        "U0MALLORY",
+    )
+    store.contacts.save("Carol", "27823333333")  # nobody recorded (the command line)
+    assert [(c.name, c.owner) for c in store.contacts.all()] == [
+        ("BOB", "U0MALLORY"),
+        ("Carol", None),
+    ]

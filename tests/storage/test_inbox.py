@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
+from tests.storage.conftest import Backend
 from tests.storage.support import at, run_threads
 
 
@@ -118,3 +121,43 @@ def test_a_batch_of_callbacks_is_stored_once_each(store: Storage) -> None:
     ]
     with pytest.raises(ValueError):
         store.inbox.store_many([("other", "k", b"")])  # type: ignore[list-item]
+
+
+def test_still_unprocessed_says_which_rows_are_left(store: Storage) -> None:
+    for i in range(3):
+        store.inbox.store("status", f"api{i}:004", b"p")
+    ids = [item.id for item in store.inbox.unprocessed()]
+    store.inbox.mark_processed(ids[1])
+    assert store.inbox.still_unprocessed(ids) == {ids[0], ids[2]}
+    assert store.inbox.still_unprocessed([]) == set()
+    assert store.inbox.still_unprocessed([ids[1], 9999]) == set()
+
+
+def test_two_processors_rechecking_in_their_transactions_take_each_row_once(
+    backend: Backend, clock: ManualClock
+) -> None:
+    """Both read the same rows; whoever re-checks second, inside its own transaction, finds
+    them processed by the first (SQLite: the write lock; PostgreSQL: the rows' locks)."""
+    with backend.open(clock) as one, backend.open(clock) as two:
+        for i in range(3):
+            one.inbox.store("mo", f"m{i}", b"p")
+        ids = [item.id for item in one.inbox.unprocessed()]
+        first_has_checked = threading.Event()
+        second: list[set[int]] = []
+
+        def later_processor() -> None:
+            first_has_checked.wait(10)
+            with two.transaction():
+                second.append(two.inbox.still_unprocessed(ids))
+                two.inbox.mark_processed_many(sorted(second[0]))
+
+        thread = threading.Thread(target=later_processor)
+        thread.start()
+        with one.transaction():
+            assert one.inbox.still_unprocessed(ids) == set(ids)
+            first_has_checked.set()
+            time.sleep(0.3)  # the other one is waiting to re-check now
+            one.inbox.mark_processed_many(ids)
+        thread.join(30)
+        assert second == [set()]
+        assert one.inbox.unprocessed() == []

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.storage import Storage, StorageError, StorageUnavailable
+from bot.storage import Storage, StorageError, StorageUnavailable, open_storage
 from bot.testing.clocks import ManualClock
 from tests.storage.conftest import Backend
 from tests.storage.support import at, record, run_threads, status
@@ -150,3 +150,15 @@ def test_release_leases_after_restart(backend: Backend, clock: ManualClock) -> N
         assert after.outbox.fetch_due() == []  # the lease has not run out
         assert after.outbox.release_leases() == 1
         assert [i.id for i in after.outbox.fetch_due()] == [item_id]
+
+
+def test_holding_for_serving_and_opening_to_serve(backend: Backend, clock: ManualClock) -> None:
+    """Every backend takes the serving claim (SQLite: one serving process per file, which its
+    own tests check; PostgreSQL: nothing to hold, replicas share the database)."""
+    with open_storage(backend.location, clock=clock, serving=True) as serving:
+        serving.outbox.enqueue("C1", "post", {})
+        with backend.open(clock) as command_line:  # not serving: the command line
+            assert command_line.outbox.count() == 1
+    with backend.open(clock) as again:
+        again.hold_for_serving()
+        assert again.healthy()

@@ -166,3 +166,19 @@ def test_outbox_counts_by_state(store: Storage) -> None:
     counts = {state: store.outbox.count(state) for state in ("pending", "done", "failed")}
     assert counts == {"pending": 1, "done": 1, "failed": 1}
     assert store.outbox.count() == 1  # pending by default
+
+
+def test_backlogs_name_the_channels_where_posts_queue_up(store: Storage) -> None:
+    for i in range(3):
+        store.outbox.enqueue("CSMS", "post", {"n": i})
+    store.outbox.enqueue("CSMS", "update", {"n": 99})  # another kind: not counted
+    for i in range(2):
+        store.outbox.enqueue("COTHER", "post", {"n": i})
+    done = store.outbox.enqueue("CSMS", "post", {"n": 3})
+    taken = next(item for item in store.outbox.fetch_due(limit=10) if item.id == done)
+    assert store.outbox.complete(taken, "1.1")  # finished: no longer waiting
+    found = store.outbox.backlogs("post", at_least=2)
+    assert [(b.channel, b.waiting) for b in found] == [("COTHER", 2), ("CSMS", 3)]
+    assert found[1].newest.payload == {"n": 2} and found[1].newest.kind == "post"
+    assert [b.channel for b in store.outbox.backlogs("post", at_least=3)] == ["CSMS"]
+    assert store.outbox.backlogs("post", at_least=4) == []

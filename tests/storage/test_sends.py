@@ -8,6 +8,7 @@ from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED, DeliveryState
 from bot.domain.records import CardPlace, NewRecipient, Send, StatusApplied, StatusUpdate
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
+from tests.storage.conftest import Backend
 from tests.storage.support import at, record, run_threads, status
 
 
@@ -310,3 +311,68 @@ def test_a_report_without_a_number_matches_a_client_id_only_one_recipient_has(
     found = store.sends.find_recipient(climsgid="solo1")
     assert found is not None and found.id == solo.id
     assert store.sends.find_recipient(climsgid="shared") is None
+
+
+# ---- who sent what: the Cancel rule and the log per channel, settling interrupted sends
+
+
+def _unanswered(store: Storage, channel: str = "C1", **kwargs: object) -> Send:
+    """A send recorded before its gateway call, whose call never answered (no outcome)."""
+    return store.sends.record(
+        slack_user="U1",
+        channel=channel,
+        text="cut off",
+        encoding="gsm7",
+        parts=1,
+        recipients=[NewRecipient("27821111111", "cli-cut"), NewRecipient("27822222222", "cli-cut")],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_a_send_is_found_by_either_message_id(store: Storage) -> None:
+    older = record(store, "27821111111")
+    send = store.sends.record(
+        slack_user="U2",
+        channel="C2",
+        text="t",
+        encoding="gsm7",
+        parts=1,
+        recipients=[NewRecipient("27823333333", "cli-7", apimsgid="api-7")],
+    )
+    assert store.sends.by_message_id("api-7") == send
+    assert store.sends.by_message_id("cli-7") == send
+    assert store.sends.by_message_id("api-27821111111") == older
+    assert store.sends.by_message_id("nothing-like-it") is None
+
+
+def test_the_log_of_one_channel(store: Storage) -> None:
+    record(store, "27821111111", channel="C1")
+    record(store, "27822222222", channel="CPRIVATE")
+    record(store, "27823333333", channel="C1")
+    assert [e.msisdn for e in store.sends.recent_log(channel="C1")] == [
+        "27823333333",
+        "27821111111",
+    ]
+    assert [e.msisdn for e in store.sends.recent_log("27822222222", channel="C1")] == []
+    assert [e.channel for e in store.sends.recent_log(channel="CPRIVATE")] == ["CPRIVATE"]
+    assert len(store.sends.recent_log()) == 3
+
+
+def test_unsettled_lists_sends_a_crash_cut_off(backend: Backend, clock: ManualClock) -> None:
+    with backend.open(clock) as crashed:  # the instance that recorded them, gone after this
+        cut_off = _unanswered(crashed)
+        record(crashed, "27829999999")  # answered
+        _unanswered(crashed, thread_ts="1700000000.000100")  # a relayed reply: the relay's
+        cancelled = _unanswered(crashed)
+        assert crashed.sends.mark_cancelled(cancelled.id)
+        half = _unanswered(crashed)
+        crashed.sends.record_result(half.recipients[0].id, apimsgid="api-half")
+    clock.advance(60)
+    with backend.open(clock) as later:
+        assert [s.id for s in later.sends.unsettled(at(30))] == [cut_off.id, half.id]
+        assert later.sends.unsettled(at(-1)) == []  # created before that: none
+        assert later.sends.unsettled(at(30))[0] == later.sends.get(cut_off.id)
+        for recipient in cut_off.recipients:
+            later.sends.record_result(recipient.id, apimsgid=None, error_description="not sent")
+        later.sends.update_status(half.recipients[1].id, status("004"))
+        assert later.sends.unsettled(at(30)) == []

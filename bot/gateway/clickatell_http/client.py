@@ -31,6 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import requests
@@ -48,6 +49,7 @@ from bot.gateway.clickatell_http.chunks import (
     unknown_outcome,
 )
 from bot.gateway.clickatell_http.codes import describe_status
+from bot.gateway.clickatell_http.deadline import SHARED, Deadlines
 from bot.gateway.clickatell_http.params import SendDefaults, Timing, send_pairs
 from bot.gateway.clickatell_http.types import (
     MessageCharge,
@@ -101,8 +103,9 @@ class ClickatellClient(BatchCommands):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wallclock: Callable[[], float] = time.time,
+        deadlines: Deadlines = SHARED,
     ):
-        self._transport = Transport(base_url, timeout, session)
+        self._transport = Transport(base_url, timeout, session, deadlines)
         self.base_url = self._transport.base_url
         self._credentials = (("api_id", api_id), ("user", user), ("password", password))
         self.timeout = timeout
@@ -112,6 +115,10 @@ class ClickatellClient(BatchCommands):
         self.callback = callback
         self._clock, self._sleep, self._wallclock = clock, sleep, wallclock
         self._lock = threading.Lock()
+        # Signalled when an `auth` in flight ends: the threads that need the session wait for
+        # it instead of holding the lock across the network call.
+        self._renewed = threading.Condition(self._lock)
+        self._renewing: _Renewal | None = None
         self._session_id: str | None = None
         self._generation = 0
         self._last_use = -math.inf
@@ -120,20 +127,52 @@ class ClickatellClient(BatchCommands):
     # --- session ---
 
     def _authenticate(self) -> None:
-        """Run `auth` (caller holds the lock) and start a new session generation."""
+        """Run `auth` and start a new session generation. One thread at a time: others that
+        need the session meanwhile wait for its outcome (success or the same failure), and no
+        lock is held during the network call, so nothing else ever waits longer than one
+        deadline for it."""
+        with self._lock:
+            renewal = self._renewing
+            if renewal is None:
+                renewal = self._renewing = _Renewal()
+                mine = True
+            else:
+                mine = False
+                while not renewal.done:
+                    self._renewed.wait()
+        if not mine:
+            if renewal.error is not None:
+                raise renewal.error
+            return
         started = self._clock()
-        body = self._transport.post("/http/auth", list(self._credentials))
-        self._session_id = replies.read_session_id(body)
-        self._generation += 1
-        self._last_use = started
+        try:
+            session_id = replies.read_session_id(
+                self._transport.post("/http/auth", list(self._credentials))
+            )
+        except BaseException as error:
+            self._renewal_done(renewal, error=error)
+            raise
+        with self._lock:
+            self._session_id = session_id
+            self._generation += 1
+            self._last_use = started
+        self._renewal_done(renewal)
+
+    def _renewal_done(self, renewal: _Renewal, error: BaseException | None = None) -> None:
+        with self._lock:
+            renewal.done, renewal.error = True, error
+            self._renewing = None
+            self._renewed.notify_all()
 
     def _session(self) -> tuple[str, int]:
-        with self._lock:
-            idle = self._clock() - self._last_use
-            if self._session_id is None or idle >= RENEW_AFTER:
-                self._authenticate()
-            assert self._session_id is not None
-            return self._session_id, self._generation
+        while True:
+            with self._lock:
+                idle = self._clock() - self._last_use
+                if self._session_id is not None and idle < RENEW_AFTER:
+                    return self._session_id, self._generation
+                if idle >= RENEW_AFTER:
+                    self._session_id = None
+            self._authenticate()
 
     def _expire(self, generation: int) -> None:
         """Forget the session the gateway refused, unless another thread already replaced it."""
@@ -171,8 +210,8 @@ class ClickatellClient(BatchCommands):
 
     def auth(self) -> str:
         """Authenticate now (a new session) and return the session ID."""
+        self._authenticate()
         with self._lock:
-            self._authenticate()
             assert self._session_id is not None
             return self._session_id
 
@@ -402,6 +441,14 @@ class ClickatellClient(BatchCommands):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class _Renewal:
+    """One `auth` in flight, and how it ended."""
+
+    done: bool = False
+    error: BaseException | None = None
 
 
 def _not_sent_after_attempts(cause: GatewayError) -> GatewayError:

@@ -7,7 +7,10 @@ production) and plain `text` is its Latin-1 bytes percent-encoded (UCS-2 text is
 Transport failures are mapped here, at the boundary, onto the port's error tree: a connection
 that was never made is `NotSent`; a request that went out without a complete reply is `NoReply`
 (the client decides whether that makes a send's outcome unknown); an HTTP error status or a
-non-protocol answer is `Garbled`.
+non-protocol answer is `Garbled`, and so is a reply larger than `MAX_REPLY`: replies are read as
+a stream and no further than that, so a gateway (or anything posing as one) cannot make the app
+hold hundreds of megabytes. Each request has one deadline, the client's timeout, for all of it
+(`deadline`): a reply trickled a byte at a time counts as no reply once that time is up.
 """
 
 from __future__ import annotations
@@ -20,9 +23,13 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from bot.gateway.base import GatewayError, NotSent, Unavailable
+from bot.gateway.clickatell_http.deadline import SHARED, Deadlines, watch_session
 
 Pairs = list[tuple[str, str | bytes]]
 
+# The largest reply read: about 100 times any real one (a 300-recipient sendmsg answer is ~10 KiB).
+MAX_REPLY = 1 << 20
+_READ_BLOCK = 64 * 1024
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # Values whose commas must reach the gateway literally (recipient lists).
 _LITERAL_COMMAS = frozenset({"to"})
@@ -93,11 +100,19 @@ def form_body(pairs: Iterable[tuple[str, str | bytes]]) -> bytes:
 class Transport:
     """POSTs to one gateway through one `requests.Session` (one connection pool, keep-alive)."""
 
-    def __init__(self, base_url: str, timeout: float, session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float,
+        session: requests.Session | None = None,
+        deadlines: Deadlines = SHARED,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._http = session or requests.Session()
         self._owns_http = session is None
+        self._deadlines = deadlines
+        watch_session(self._http)
         # Environment settings (proxies, CA bundle) are resolved once, not on every request:
         # Session.request re-reads os.environ and ~/.netrc per call, which costs more than
         # the rest of a call to a nearby gateway.
@@ -124,21 +139,51 @@ class Transport:
         machinery makes a call markedly cheaper (see bench/README.md)."""
         url = self.base_url + path
         prepared = self._prepared(url, form_body(pairs))
-        try:
-            adapter = self._http.get_adapter(url)
-            response = adapter.send(prepared, timeout=self.timeout, **self._settings)
-            body = response.content
-        except requests.RequestException as error:
-            if _connect_failure(error):
-                raise not_connected(url, type(error).__name__) from None
-            if isinstance(error, requests.Timeout):
-                raise NoReply(url, f"nothing within {self.timeout:g} seconds") from None
-            raise NoReply(url, "the connection was dropped") from None
+        with self._deadlines.watching(self.timeout) as watch:
+            try:
+                adapter = self._http.get_adapter(url)
+                response = adapter.send(
+                    prepared, stream=True, timeout=self.timeout, **self._settings
+                )
+                body = _bounded_body(url, response)
+            except requests.RequestException as error:
+                if _connect_failure(error):  # never sent, deadline or not
+                    raise not_connected(url, type(error).__name__) from None
+                if isinstance(error, requests.Timeout) or watch.expired:
+                    raise self._late(url) from None
+                raise NoReply(url, "the connection was dropped") from None
+            if watch.expired:  # cut at the deadline: what was read may end anywhere
+                raise self._late(url)
         if response.status_code != 200:
             text = f"The gateway at {url} answered HTTP {response.status_code}"
             raise Garbled(None, text, f"{text}; check CLICKATELL_BASE_URL.")
         return body
 
+    def _late(self, url: str) -> NoReply:
+        return NoReply(url, f"no complete reply within {self.timeout:g} seconds")
+
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
+
+
+def _bounded_body(url: str, response: requests.Response) -> bytes:
+    """The reply's body, read (and decoded) block by block up to MAX_REPLY bytes; a larger one
+    is `Garbled` and its connection closed, whether its Content-Length says so up front or not."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > MAX_REPLY:
+        response.close()
+        raise _too_large(url)
+    blocks, size = [], 0
+    for block in response.iter_content(_READ_BLOCK):
+        size += len(block)
+        if size > MAX_REPLY:
+            response.close()
+            raise _too_large(url)
+        blocks.append(block)
+    return b"".join(blocks)
+
+
+def _too_large(url: str) -> Garbled:
+    text = f"The gateway at {url} sent a reply larger than {MAX_REPLY >> 20} MiB"
+    return Garbled(None, text, f"{text}; it was not read. Check CLICKATELL_BASE_URL.")

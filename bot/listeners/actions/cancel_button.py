@@ -15,7 +15,7 @@ from slack_bolt import Ack, BoltContext
 from bot.blocks.card import cancellable
 from bot.blocks.errors import error_message, info_message, refused_message
 from bot.container import Services
-from bot.domain.access import not_allowed_text
+from bot.domain.access import may_touch, not_allowed_text, not_your_send_text
 from bot.domain.records import Send
 from bot.listeners.common import (
     Replier,
@@ -59,6 +59,9 @@ def cancel_clicked(services: Services, body: dict[str, Any], reply: Replier) -> 
     send = _clicked_send(services, body)
     if send is None:
         reply(error_message("This card is not one of mine any more; nothing was cancelled."))
+        return
+    if not may_touch(services.settings.admins, user, send.slack_user):
+        reply(refused_message(not_your_send_text(send.slack_user)))
         return
     if not cancellable(send):
         services.refresh_card(send.id)  # show the current state (and drop a stale button)

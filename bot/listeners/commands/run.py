@@ -9,8 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import grammar
-from bot.blocks.contacts import contact_removed_message, contact_saved_message, contacts_message
-from bot.blocks.errors import refused_message, usage_message
+from bot.blocks.base import Message
+from bot.blocks.contacts import (
+    contact_changed_note,
+    contact_removed_message,
+    contact_replaced_message,
+    contact_saved_message,
+    contacts_message,
+)
+from bot.blocks.errors import error_message, refused_message, usage_message
 from bot.blocks.help import help_message, offered_commands
 from bot.blocks.log import log_message
 from bot.blocks.results import (
@@ -24,11 +31,13 @@ from bot.blocks.results import (
     status_message,
 )
 from bot.container import Services
+from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
+from bot.storage import StorageError
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.sending import SendIntent, prepare
 from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
@@ -36,6 +45,7 @@ from bot.usecases.tracking import apply_status, gateway_id, latest_report, store
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 20
+LOG_EVERYWHERE = "all"  # `/sms log all`: every channel's log (admins)
 
 
 @dataclass(frozen=True)
@@ -48,21 +58,36 @@ class Invocation:
     reply: Replier
 
 
+# Commands that read nothing from the database and write nothing to it: they still work when it
+# cannot be written (only their request ID cannot be claimed, and repeating them is harmless).
+# `help` does not even claim its ID, so it answers at once while another process holds the lock.
+NEEDS_NO_STORAGE = (grammar.Balance, grammar.Coverage, grammar.Ping)
+
+NOT_RECORDED = (
+    "Could not record this command: the database cannot be written right now, so nothing was "
+    "sent or changed. Try again in a moment."
+)
+
+
 def run_command(services: Services, command: dict[str, Any], text: str, reply: Replier) -> None:
     trigger = command.get("trigger_id") or None
-    if trigger and not services.storage.claims.claim(f"slash:{trigger}"):
-        log.info("repeated slash command %s ignored", trigger)
-        return
     call = Invocation(
         str(command.get("user_id") or ""), str(command.get("channel_id") or ""), trigger, reply
     )
     try:
-        parsed = grammar.parse_text(text, now=services.clock())
+        parsed: object = grammar.parse_text(text, now=services.clock())
     except grammar.UsageError as error:
-        reply(usage_message(error.problem, error.usage))
+        parsed = error
+    if isinstance(parsed, grammar.Help):  # needs nothing: not even the database to claim it
+        _help(services, parsed, call)
         return
-    if not isinstance(parsed, grammar.Help) and not may_use(services.settings, call.user):
-        reply(refused_message(not_allowed_text(call.user)))
+    recorded = _claim(services, trigger)
+    if recorded is False:
+        log.info("repeated slash command %s ignored", trigger)
+        return
+    refusal = _refusal(services, call, parsed, recorded)
+    if refusal is not None:
+        reply(refusal)
         return
     handler = HANDLERS.get(type(parsed))
     if handler is None:  # Compose arrives only as a bare /sms, handled by the listener
@@ -74,6 +99,54 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         if not expected(error):
             log.exception("command failed: %s", type(parsed).__name__)
         reply(problem_message(error))
+
+
+def _refusal(
+    services: Services, call: Invocation, parsed: object, recorded: bool | None
+) -> Message | None:
+    """Why the command cannot run: bad usage, a user not allowed, or a database that could not
+    record it (only commands that need no storage run then). None: run it."""
+    if isinstance(parsed, grammar.UsageError):
+        return usage_message(parsed.problem, parsed.usage)
+    if not may_use(services.settings, call.user):
+        return refused_message(not_allowed_text(call.user))
+    if recorded is None and not isinstance(parsed, NEEDS_NO_STORAGE):
+        return error_message(NOT_RECORDED)
+    return None
+
+
+# The commands that call the gateway; every other one (help, contacts, the log, usage errors)
+# runs on the services' quick lane, so a hung gateway filling the main pool never delays it.
+GATEWAY_COMMANDS = (
+    grammar.Send,
+    grammar.Status,
+    grammar.Cancel,
+    grammar.Charge,
+    grammar.Balance,
+    grammar.Coverage,
+    grammar.Redeem,
+    grammar.Ping,
+)
+
+
+def needs_gateway(services: Services, text: str) -> bool:
+    """Whether running `/sms <text>` calls the gateway (parsing is cheap and has no effects)."""
+    try:
+        return isinstance(grammar.parse_text(text, now=services.clock()), GATEWAY_COMMANDS)
+    except grammar.UsageError:
+        return False
+
+
+def _claim(services: Services, trigger: str | None) -> bool | None:
+    """Claim the request's ID so that Slack's retries run it once: True the first time, False
+    for a repeat, None when the database could not be asked (every command is still answered)."""
+    if not trigger:
+        return True
+    try:
+        return services.storage.claims.claim(f"slash:{trigger}")
+    except StorageError as error:
+        log.warning("could not record slash command %s: %s", trigger, error)
+        return None
 
 
 # --------------------------------------------------------------------------- send
@@ -116,6 +189,14 @@ def _status(services: Services, command: grammar.Status, call: Invocation) -> No
 
 
 def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> None:
+    # A message sms-bot has a record of is cancelled by its sender or an admin; an ID it has no
+    # record of is the gateway's to answer (it says when it knows no such message).
+    send = services.storage.sends.by_message_id(command.id)
+    if send is not None and not access.may_touch(
+        services.settings.admins, call.user, send.slack_user
+    ):
+        call.reply(refused_message(access.not_your_send_text(send.slack_user)))
+        return
     if not services.gateway.capabilities.cancel:
         # Only what sms-bot still holds can be stopped; anything else says it is not offered.
         withdrawn = cancel_held(services.storage, command.id)
@@ -164,9 +245,18 @@ def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
 
 
 def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
+    """Saving over a contact someone else set is allowed (contacts are shared), but never
+    silent: both are told, and cards show the number under the name."""
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
-    new = services.storage.contacts.save(command.name, msisdn)
-    call.reply(contact_saved_message(command.name, msisdn, new))
+    before = services.storage.contacts.get(command.name)
+    new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
+    if before is None or before.msisdn == msisdn or before.owner == call.user:
+        call.reply(contact_saved_message(command.name, msisdn, new))
+        return
+    call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn))
+    if before.owner:
+        note = contact_changed_note(command.name, call.user, before.msisdn, msisdn)
+        services.inbound.post(before.owner, note)
 
 
 def _contact_remove(services: Services, command: grammar.ContactRemove, call: Invocation) -> None:
@@ -181,15 +271,22 @@ def _contacts(services: Services, command: grammar.Contacts, call: Invocation) -
 
 
 def _log(services: Services, command: grammar.Log, call: Invocation) -> None:
+    """What was sent from this channel (a text sent from a private channel or a DM is not shown
+    elsewhere); `/sms log all`, every channel's, is for admins."""
+    everywhere = (command.number or "").casefold() == LOG_EVERYWHERE
+    if everywhere and not is_admin(services.settings, call.user):
+        call.reply(refused_message(access.log_everywhere_text()))
+        return
     msisdn = None
-    if command.number:
+    if command.number and not everywhere:
         contact = services.storage.contacts.get(command.number)
         msisdn = (
             contact.msisdn
             if contact is not None
             else normalize_msisdn(command.number, services.settings.default_region)
         )
-    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT)
+    channel = None if everywhere else call.channel
+    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT, channel=channel)
     call.reply(log_message(entries, msisdn))
 
 

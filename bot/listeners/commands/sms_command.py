@@ -19,7 +19,7 @@ from bot.blocks.compose import compose_view
 from bot.blocks.errors import error_message, refused_message
 from bot.container import Services
 from bot.domain.access import not_allowed_text
-from bot.listeners.commands.run import run_command
+from bot.listeners.commands.run import needs_gateway, run_command
 from bot.listeners.common import (
     RespondReplier,
     may_use,
@@ -38,7 +38,8 @@ def handle_sms(ack: Ack, command: dict[str, Any], context: BoltContext, client: 
     reply = RespondReplier(command.get("response_url"), services.slack)
     text = unescape(str(command.get("text") or ""))
     if text.strip():
-        services.executor.submit(run_command, services, dict(command), text, reply)
+        lane = services.executor if needs_gateway(services, text) else services.quick
+        lane.submit(run_command, services, dict(command), text, reply)
         return
     user = command.get("user_id")
     if not may_use(services.settings, user):

@@ -32,16 +32,17 @@ class PostgresContacts:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
 
-    def save(self, name: str, msisdn: str) -> bool:
+    def save(self, name: str, msisdn: str, owner: str | None = None) -> bool:
         name = _clean_name(name)
         with self._db.write() as conn:
             row = conn.execute(
-                """INSERT INTO contacts (name_key, name, msisdn, updated_at)
-                   VALUES (%s, %s, %s, %s)
+                """INSERT INTO contacts (name_key, name, msisdn, updated_at, owner)
+                   VALUES (%s, %s, %s, %s, %s)
                    ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
-                       msisdn = excluded.msisdn, updated_at = excluded.updated_at
+                       msisdn = excluded.msisdn, updated_at = excluded.updated_at,
+                       owner = excluded.owner
                    RETURNING (xmax = 0) AS inserted""",
-                (_name_key(name), name, msisdn, self._db.now()),
+                (_name_key(name), name, msisdn, self._db.now(), owner),
             ).fetchone()
         return bool(row and row["inserted"])  # xmax 0: a new row version, not an update
 
@@ -53,14 +54,14 @@ class PostgresContacts:
     def all(self) -> list[Contact]:
         with self._db.read() as conn:
             found = conn.execute(
-                'SELECT name, msisdn, updated_at FROM contacts ORDER BY name_key COLLATE "C"'
+                'SELECT name, msisdn, updated_at, owner FROM contacts ORDER BY name_key COLLATE "C"'
             ).fetchall()
         return [rows.contact(row) for row in found]
 
     def get(self, name: str) -> Contact | None:
         with self._db.read() as conn:
             row = conn.execute(
-                "SELECT name, msisdn, updated_at FROM contacts WHERE name_key = %s",
+                "SELECT name, msisdn, updated_at, owner FROM contacts WHERE name_key = %s",
                 (_name_key(name),),
             ).fetchone()
         return None if row is None else rows.contact(row)

@@ -127,6 +127,20 @@ class PostgresInbox:
             ).fetchall()
         return sorted((rows.inbox_item(row) for row in found), key=lambda item: item.id)
 
+    def still_unprocessed(self, item_ids: Sequence[int]) -> set[int]:
+        """Locks the rows (FOR UPDATE) in the caller's transaction: a second processor asking
+        about one of them waits for this one's commit, then finds it processed (READ
+        COMMITTED re-reads a locked row's newest version)."""
+        if not item_ids:
+            return set()
+        with self._db.write() as conn:
+            found = conn.execute(
+                """SELECT id FROM inbox WHERE processed_at IS NULL AND id = ANY(%s)
+                   ORDER BY id FOR UPDATE""",
+                (list(item_ids),),
+            ).fetchall()
+        return {int(row["id"]) for row in found}
+
     def mark_processed(self, item_id: int) -> None:
         self.mark_processed_many([item_id])
 

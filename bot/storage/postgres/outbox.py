@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import bot.storage.postgres.rows as rows
-from bot.domain.records import JsonObject, OutboxItem, OutboxState
+from bot.domain.records import Backlog, JsonObject, OutboxItem, OutboxState
 from bot.storage.base import DEFAULT_LEASE
 from bot.storage.postgres.database import LIVE_CLAIMERS, PostgresDatabase
 
@@ -175,6 +175,27 @@ class PostgresOutbox:
         with self._db.read() as conn:
             row = conn.execute(_COUNTS[state]).fetchone()
         return 0 if row is None else int(row["n"])
+
+    def backlogs(self, kind: str, at_least: int) -> list[Backlog]:
+        # `state = 'pending'` literally, so the partial index of pending items is used.
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT channel, count(*) AS waiting, max(id) AS newest FROM outbox
+                   WHERE state = 'pending' AND kind = %s GROUP BY channel
+                   HAVING count(*) >= %s ORDER BY channel COLLATE "C" """,
+                (kind, max(1, at_least)),
+            ).fetchall()
+            newest = {
+                int(item["id"]): rows.outbox_item(item)
+                for item in conn.execute(
+                    "SELECT * FROM outbox WHERE id = ANY(%s)",
+                    ([int(row["newest"]) for row in found],),
+                )
+            }
+        return [
+            Backlog(str(row["channel"]), int(row["waiting"]), newest[int(row["newest"])])
+            for row in found
+        ]
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         cutoff = self._db.now(now) - older_than

@@ -161,6 +161,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE conversations ADD COLUMN last_text_at timestamptz",
         "CREATE INDEX conversations_recent ON conversations (updated_at)",
     ),
+    # 4: who set a contact's number last, so replacing someone else's contact can tell them.
+    ("ALTER TABLE contacts ADD COLUMN owner text",),
+    # 5: the instance (claimer number) that recorded a send: a send cut off by a crash is settled
+    # only once that instance is gone, never while a live replica may still be sending it.
+    (
+        "ALTER TABLE sends ADD COLUMN created_by bigint",
+        """CREATE INDEX recipients_unsettled ON recipients (send_id)
+            WHERE apimsgid IS NULL AND status IS NULL AND error_code IS NULL
+              AND error_description IS NULL""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,7 +23,7 @@ from bot.domain.records import (
     StatusApplied,
     StatusUpdate,
 )
-from bot.storage.postgres.database import Connection, PostgresDatabase
+from bot.storage.postgres.database import LIVE_CLAIMERS, Connection, PostgresDatabase
 
 _STATUS_ROW = "SELECT id, send_id, status_progress FROM recipients"
 
@@ -57,8 +57,8 @@ class PostgresSends:
         with self._db.write() as conn:
             row = conn.execute(
                 """INSERT INTO sends (created_at, slack_user, channel, text, encoding, parts,
-                       sender, scheduled_at, sandbox, intent_key, thread_ts)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                       sender, scheduled_at, sandbox, intent_key, thread_ts, created_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (intent_key) DO NOTHING RETURNING id""",
                 (
                     self._db.now(),
@@ -72,6 +72,7 @@ class PostgresSends:
                     sandbox,
                     intent_key,
                     thread_ts,
+                    self._db.claimer,
                 ),
             ).fetchone()
             if row is None:  # the intent was recorded before
@@ -189,7 +190,36 @@ class PostgresSends:
             is_reply=row["thread_ts"] is not None,
         )
 
-    def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
+    def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
+        """Only sends recorded by an instance that is gone (none of its connections hold its
+        presence lock): a live replica may still be between its gateway call and the answer.
+        A send from before the instance was recorded (schema 5) is left alone: a replica of an
+        older version may still be sending it."""
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"""SELECT DISTINCT s.id FROM sends s JOIN recipients r ON r.send_id = s.id
+                    WHERE s.created_at < %(before)s AND s.thread_ts IS NULL
+                      AND s.cancelled_at IS NULL AND r.apimsgid IS NULL AND r.status IS NULL
+                      AND r.error_code IS NULL AND r.error_description IS NULL
+                      AND s.created_by IS NOT NULL AND s.created_by NOT IN ({LIVE_CLAIMERS})
+                    ORDER BY s.id LIMIT %(limit)s""",
+                {"before": self._db.now(created_before), "limit": max(0, limit)},
+            ).fetchall()
+            loaded = [_load(conn, int(row["id"])) for row in found]
+        return [send for send in loaded if send is not None]
+
+    def by_message_id(self, message_id: str) -> Send | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                """SELECT send_id FROM recipients WHERE apimsgid = %(id)s OR climsgid = %(id)s
+                   ORDER BY id DESC LIMIT 1""",
+                {"id": message_id},
+            ).fetchone()
+            return None if row is None else _load(conn, int(row["send_id"]))
+
+    def recent_log(
+        self, msisdn: str | None = None, limit: int = 20, channel: str | None = None
+    ) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
                 """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
@@ -197,10 +227,11 @@ class PostgresSends:
                           r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
                           r.error_description
                    FROM recipients r JOIN sends s ON s.id = r.send_id
-                   WHERE %(msisdn)s::text IS NULL OR r.msisdn = %(msisdn)s
+                   WHERE (%(msisdn)s::text IS NULL OR r.msisdn = %(msisdn)s)
+                     AND (%(channel)s::text IS NULL OR s.channel = %(channel)s)
                    ORDER BY s.created_at DESC, s.id DESC, r.position
                    LIMIT %(limit)s""",
-                {"msisdn": msisdn, "limit": max(0, limit)},
+                {"msisdn": msisdn, "limit": max(0, limit), "channel": channel},
             ).fetchall()
         return [rows.log_entry(row) for row in found]
 

@@ -65,6 +65,10 @@ class PostgresStorage:
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)
 
+    def hold_for_serving(self) -> None:
+        """Nothing to hold: any number of replicas serve one PostgreSQL database (the inbox is
+        taken in turns, outbox items are claimed one replica each)."""
+
     def close(self) -> None:
         self.database.close()
 

@@ -30,17 +30,19 @@ class SqliteContacts:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    def save(self, name: str, msisdn: str) -> bool:
+    def save(self, name: str, msisdn: str, owner: str | None = None) -> bool:
         name = _clean_name(name)
         with self._db.write() as conn:
             existed = conn.execute(
                 "SELECT 1 FROM contacts WHERE name_key = ?", (_name_key(name),)
             ).fetchone()
             conn.execute(
-                """INSERT INTO contacts (name_key, name, msisdn, updated_at) VALUES (?, ?, ?, ?)
+                """INSERT INTO contacts (name_key, name, msisdn, updated_at, owner)
+                   VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (name_key) DO UPDATE SET name = excluded.name,
-                       msisdn = excluded.msisdn, updated_at = excluded.updated_at""",
-                (_name_key(name), name, msisdn, self._db.clock()),
+                       msisdn = excluded.msisdn, updated_at = excluded.updated_at,
+                       owner = excluded.owner""",
+                (_name_key(name), name, msisdn, self._db.clock(), owner),
             )
             return existed is None
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -27,11 +28,25 @@ from typing import Literal
 from bot.storage.base import StorageError, StorageUnavailable
 from bot.storage.sqlite.rows import seconds
 
+log = logging.getLogger(__name__)
+
 Synchronous = Literal["FULL", "NORMAL"]
 
-# healthy()'s write probe: a row as large as the largest callback the endpoints accept.
+# healthy()'s write probe, made only while the last real write failed: a row as large as the
+# largest callback the endpoints accept.
 _PROBE_KEY = "health.probe"
 _PROBE_BYTES = 64 * 1024
+# The free space healthy() asks for: room for a few of the largest callbacks and their pages.
+_ROOM_NEEDED = 4 * _PROBE_BYTES
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def translate(path: str, error: sqlite3.Error) -> StorageError:
@@ -68,6 +83,14 @@ class SqliteDatabase:
         self._writer = threading.Lock()
         self._connections: dict[int, sqlite3.Connection] = {}
         self._closed = False
+        # Set when a write unit fails for a reason that passes (locked, disk full, I/O), cleared
+        # only when healthy() has proved the database writable again with a real write: other
+        # writes succeeding prove little (on a full disk, updates in place still work).
+        self._write_failing = False
+        # The file opened (device, inode): a file removed or replaced at the path while the
+        # connections still write to the old one would take every later write with it.
+        self._identity: tuple[int, int] | None = None
+        self._replaced_told = False
 
     # ---- time
 
@@ -89,6 +112,8 @@ class SqliteDatabase:
             )
         except sqlite3.Error as exc:
             raise translate(self.path, exc) from exc
+        if self._identity is None:
+            self._identity = _identity(self.path)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
@@ -137,6 +162,29 @@ class SqliteDatabase:
             conn.close()
         self._local = threading.local()
 
+    # ---- the file itself
+
+    def check_file(self) -> None:
+        """StorageUnavailable when the file at the path is not the one this process opened
+        (removed, or replaced by a restore or a copy): what it writes would be lost on the next
+        start, so nothing is written (callbacks get 503 and are retried) and it is said loudly,
+        once; only a restart opens the file now at the path."""
+        if self._identity is None:
+            return
+        now = _identity(self.path)
+        if now == self._identity:
+            return
+        what = "was removed" if now is None else "was replaced by another file"
+        problem = f"database {self.path} {what} while sms-bot was using it"
+        if not self._replaced_told:
+            self._replaced_told = True
+            log.critical(
+                "%s: nothing more is written to it; restart sms-bot (after putting the right "
+                "file back, if it was not meant to change)",
+                problem,
+            )
+        raise StorageUnavailable(f"{problem}; restart sms-bot")
+
     # ---- units of work
 
     @contextmanager
@@ -150,10 +198,15 @@ class SqliteDatabase:
         if depth:
             yield from self._write_unit(depth)
             return
+        self.check_file()
         if not self._writer.acquire(timeout=self._busy_timeout):
+            self._write_failing = True
             raise StorageUnavailable(f"database {self.path} is busy (waited {self._busy_timeout}s)")
         try:
             yield from self._write_unit(0)
+        except StorageUnavailable:
+            self._write_failing = True
+            raise
         finally:
             self._writer.release()
 
@@ -218,15 +271,25 @@ class SqliteDatabase:
 
     def healthy(self, wait: float = 0.5) -> bool:
         """True when the database answers a query and could store a callback now; never raises.
-        Reads keep working while another process holds the write lock or the disk is full, so a
-        write is tried too: the lock within `wait` seconds, and a row as large as the largest
-        callback, deleted again in the same transaction."""
+
+        Cheap, because /healthz is unauthenticated and may be probed hundreds of times a second:
+        no durable write while writes are working. Reads keep working while another process
+        holds the write lock or the disk is full, so the probe also takes the write lock (within
+        `wait` seconds) and gives it back without writing (nothing committed, synced or added to
+        the WAL), and asks the file system for room. Once a real write has failed, it
+        proves the database writable with a real write (a row as large as the largest
+        callback, deleted in the same transaction), until that works once."""
         try:
+            self.check_file()
             with self.read() as conn:
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return self._can_write(wait)
+            return self._has_room() and self._can_write(wait)
         except Exception:
             return False
+
+    def _has_room(self) -> bool:
+        stats = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        return stats.f_bavail * stats.f_frsize >= _ROOM_NEEDED
 
     def _can_write(self, wait: float) -> bool:
         if getattr(self._local, "depth", 0):
@@ -237,24 +300,29 @@ class SqliteDatabase:
             conn = self._connection()
             conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             try:
-                self._probe(conn)
+                self._probe(conn, durable=self._write_failing)
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         except sqlite3.Error:
             return False
         finally:
             self._writer.release()
+        self._write_failing = False
         return True
 
-    def _probe(self, conn: sqlite3.Connection) -> None:
+    def _probe(self, conn: sqlite3.Connection, *, durable: bool) -> None:
+        """Take the write lock; with `durable`, also store and delete a callback-sized row."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, zeroblob(?), 0)",
-                (_PROBE_KEY, _PROBE_BYTES),
-            )
-            conn.execute("DELETE FROM kv WHERE key = ?", (_PROBE_KEY,))
-            conn.execute("COMMIT")
+            if durable:
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, zeroblob(?), 0)",
+                    (_PROBE_KEY, _PROBE_BYTES),
+                )
+                conn.execute("DELETE FROM kv WHERE key = ?", (_PROBE_KEY,))
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")  # nothing written: nothing to sync
         except sqlite3.Error:
             self._undo(conn, 0, "")
             raise

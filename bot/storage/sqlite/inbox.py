@@ -67,6 +67,21 @@ class SqliteInbox:
             ).fetchall()
         return [rows.inbox_item(row) for row in found]
 
+    def still_unprocessed(self, item_ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        with self._db.read() as conn:
+            for start in range(0, len(item_ids), _ID_CHUNK):
+                chunk = list(item_ids[start : start + _ID_CHUNK])
+                found.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT id FROM inbox WHERE processed_at IS NULL "
+                        f"AND id IN ({rows.placeholders(len(chunk))})",
+                        chunk,
+                    )
+                )
+        return found
+
     def mark_processed(self, item_id: int) -> None:
         with self._db.write() as conn:
             conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import bot.storage.sqlite.rows as rows
-from bot.domain.records import JsonObject, OutboxItem, OutboxState
+from bot.domain.records import Backlog, JsonObject, OutboxItem, OutboxState
 from bot.storage.base import DEFAULT_LEASE
 from bot.storage.sqlite.database import SqliteDatabase
 
@@ -151,6 +151,24 @@ class SqliteOutbox:
     def count(self, state: OutboxState = "pending") -> int:
         with self._db.read() as conn:
             return conn.execute(_COUNTS[state]).fetchone()[0]
+
+    def backlogs(self, kind: str, at_least: int) -> list[Backlog]:
+        # `state = 'pending'` literally, so the partial index of pending items is used.
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT channel, count(*) AS waiting, max(id) AS newest FROM outbox
+                   WHERE state = 'pending' AND kind = ? GROUP BY channel
+                   HAVING count(*) >= ? ORDER BY channel""",
+                (kind, max(1, at_least)),
+            ).fetchall()
+            newest = {
+                row["id"]: rows.outbox_item(row)
+                for row in conn.execute(
+                    f"SELECT * FROM outbox WHERE id IN ({rows.placeholders(len(found))})",
+                    [row["newest"] for row in found],
+                )
+            }
+        return [Backlog(row["channel"], row["waiting"], newest[row["newest"]]) for row in found]
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         cutoff = self._db.stamp(now) - older_than.total_seconds()

@@ -168,6 +168,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE conversations ADD COLUMN last_text_at REAL",
         "CREATE INDEX conversations_recent ON conversations(updated_at)",
     ),
+    # 5: who set a contact's number last, so replacing someone else's contact can tell them.
+    ("ALTER TABLE contacts ADD COLUMN owner TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

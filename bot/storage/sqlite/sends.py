@@ -176,7 +176,21 @@ class SqliteSends:
             is_reply=row["thread_ts"] is not None,
         )
 
-    def recent_log(self, msisdn: str | None = None, limit: int = 20) -> list[LogEntry]:
+    def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT DISTINCT s.id FROM sends s JOIN recipients r ON r.send_id = s.id
+                   WHERE s.created_at < ? AND s.thread_ts IS NULL AND s.cancelled_at IS NULL
+                     AND r.apimsgid IS NULL AND r.status IS NULL AND r.error_code IS NULL
+                     AND r.error_description IS NULL
+                   ORDER BY s.id LIMIT ?""",
+                (self._db.stamp(created_before), max(0, limit)),
+            ).fetchall()
+            return [send for row in found if (send := _load(conn, row["id"])) is not None]
+
+    def recent_log(
+        self, msisdn: str | None = None, limit: int = 20, channel: str | None = None
+    ) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
                 """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
@@ -184,12 +198,21 @@ class SqliteSends:
                           r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
                           r.error_description
                    FROM recipients r JOIN sends s ON s.id = r.send_id
-                   WHERE ?1 IS NULL OR r.msisdn = ?1
+                   WHERE (?1 IS NULL OR r.msisdn = ?1) AND (?3 IS NULL OR s.channel = ?3)
                    ORDER BY s.created_at DESC, s.id DESC, r.position
                    LIMIT ?2""",
-                (msisdn, max(0, limit)),
+                (msisdn, max(0, limit), channel),
             ).fetchall()
         return [rows.log_entry(row) for row in found]
+
+    def by_message_id(self, message_id: str) -> Send | None:
+        with self._db.read() as conn:
+            row = conn.execute(
+                """SELECT send_id FROM recipients WHERE apimsgid = ?1 OR climsgid = ?1
+                   ORDER BY id DESC LIMIT 1""",
+                (message_id,),
+            ).fetchone()
+            return None if row is None else _load(conn, row["send_id"])
 
     # ---- recipients
 

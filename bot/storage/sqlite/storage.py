@@ -14,12 +14,14 @@ from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
 from bot.storage.sqlite.outbox import SqliteOutbox
 from bot.storage.sqlite.schema import migrate
 from bot.storage.sqlite.sends import SqliteSends
+from bot.storage.sqlite.serving import ServeLock
 from bot.storage.sqlite.state import SqliteClaims, SqliteValues
 
 
 class SqliteStorage:
     """All durable state in one SQLite database. Thread-safe: use one instance from every
-    thread; one `serve` process per file (several processes may share it, e.g. the CLI)."""
+    thread; one `serve` process per file (`hold_for_serving`), while other processes may share
+    it (the command line)."""
 
     def __init__(
         self,
@@ -28,19 +30,25 @@ class SqliteStorage:
         clock: Callable[[], float] = time.time,
         synchronous: Synchronous = "FULL",
         busy_timeout: float = 30.0,
+        serving: bool = False,
     ) -> None:
         """Open (creating or migrating) the database at `path`. `clock` returns Unix seconds and
         stamps every write. `synchronous` FULL survives power loss, NORMAL (faster) survives a
-        killed process. Raises StorageError when the file cannot be used."""
+        killed process. `serving`: `hold_for_serving()` first, so a second `serve` (a newer
+        version, in a rolling deploy) is refused before it migrates the schema under the one
+        running. Raises StorageError when the file cannot be used."""
         self.database = self._database(
             path, clock=clock, synchronous=synchronous, busy_timeout=busy_timeout
         )
         self.path = self.database.path
+        self._serve_lock = ServeLock(self.path)
         try:
+            if serving:
+                self._serve_lock.acquire()
             with self.database.write() as conn:
                 migrate(conn, self.path)
         except BaseException:
-            self.database.close()
+            self.close()
             raise
         self.sends = SqliteSends(self.database)
         self.contacts = SqliteContacts(self.database)
@@ -70,8 +78,12 @@ class SqliteStorage:
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)
 
+    def hold_for_serving(self) -> None:
+        self._serve_lock.acquire()
+
     def close(self) -> None:
         self.database.close()
+        self._serve_lock.release()
 
     def __enter__(self) -> SqliteStorage:
         return self

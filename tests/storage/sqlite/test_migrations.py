@@ -85,3 +85,20 @@ def test_version_2_statuses_get_their_state_progress_and_words(db_path: Path) ->
         unknown = send.recipients[codes.index("099")]
         assert unknown.state == DeliveryState.UNKNOWN
         assert store.sends.update_status(unknown.id, status("008"))
+
+
+def test_a_version_4_database_gets_contact_owners_and_keeps_its_contacts(db_path: Path) -> None:
+    """Version 5 remembers who set a contact; contacts saved before have no owner recorded."""
+    raw = database_of_version(db_path, 4)
+    raw.execute(
+        "INSERT INTO contacts (name_key, name, msisdn, updated_at) "
+        "VALUES ('bob', 'Bob', '27821111111', ?)",
+        (T0,),
+    )
+    raw.commit()
+    raw.close()
+    with SqliteStorage(db_path) as store:
+        bob = store.contacts.get("Bob")
+        assert bob is not None and (bob.msisdn, bob.owner) == ("27821111111", None)
+        store.contacts.save("Bob", "27822222222", owner="U0ALICE")
+        assert store.contacts.get("bob").owner == "U0ALICE"  # type: ignore[union-attr]
