@@ -16,7 +16,7 @@ import pytest
 
 from bot.gateway.base import GatewayError
 from bot.gateway.clickatell_http.client import ClickatellClient
-from bot.gateway.clickatell_http.deadline import Deadlines
+from bot.gateway.http_deadline import Deadlines
 from tests.hardening.rawgateway import SESSION_ID, Handler, RawGateway, whole
 from tests.hardening.support import InboundHarness, answer, command, real_gateway_env, wait_for
 

@@ -49,7 +49,6 @@ from bot.gateway.clickatell_http.chunks import (
     unknown_outcome,
 )
 from bot.gateway.clickatell_http.codes import describe_status
-from bot.gateway.clickatell_http.deadline import SHARED, Deadlines
 from bot.gateway.clickatell_http.params import SendDefaults, Timing, send_pairs
 from bot.gateway.clickatell_http.types import (
     MessageCharge,
@@ -58,6 +57,7 @@ from bot.gateway.clickatell_http.types import (
     SendResult,
 )
 from bot.gateway.clickatell_http.wire import NoReply, Pairs, Transport
+from bot.gateway.http_deadline import SHARED, Deadlines
 from bot.sms.encoding import EncodedText, Encoding, encode_text
 from bot.sms.identifiers import validate_client_id, validate_sender
 from bot.sms.numbers import normalize_msisdn

@@ -23,13 +23,18 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from bot.gateway.base import GatewayError, NotSent, Unavailable
-from bot.gateway.clickatell_http.deadline import SHARED, Deadlines, watch_session
+from bot.gateway.http_deadline import (
+    MAX_REPLY,
+    SHARED,
+    Deadlines,
+    ReplyTooLarge,
+    bounded_body,
+    watch_session,
+)
 
 Pairs = list[tuple[str, str | bytes]]
 
 # The largest reply read: about 100 times any real one (a 300-recipient sendmsg answer is ~10 KiB).
-MAX_REPLY = 1 << 20
-_READ_BLOCK = 64 * 1024
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 # Values whose commas must reach the gateway literally (recipient lists).
 _LITERAL_COMMAS = frozenset({"to"})
@@ -145,7 +150,9 @@ class Transport:
                 response = adapter.send(
                     prepared, stream=True, timeout=self.timeout, **self._settings
                 )
-                body = _bounded_body(url, response)
+                body = bounded_body(response)
+            except ReplyTooLarge:
+                raise _too_large(url) from None
             except requests.RequestException as error:
                 if _connect_failure(error):  # never sent, deadline or not
                     raise not_connected(url, type(error).__name__) from None
@@ -165,23 +172,6 @@ class Transport:
     def close(self) -> None:
         if self._owns_http:
             self._http.close()
-
-
-def _bounded_body(url: str, response: requests.Response) -> bytes:
-    """The reply's body, read (and decoded) block by block up to MAX_REPLY bytes; a larger one
-    is `Garbled` and its connection closed, whether its Content-Length says so up front or not."""
-    announced = response.headers.get("Content-Length", "")
-    if announced.isdigit() and int(announced) > MAX_REPLY:
-        response.close()
-        raise _too_large(url)
-    blocks, size = [], 0
-    for block in response.iter_content(_READ_BLOCK):
-        size += len(block)
-        if size > MAX_REPLY:
-            response.close()
-            raise _too_large(url)
-        blocks.append(block)
-    return b"".join(blocks)
 
 
 def _too_large(url: str) -> Garbled:

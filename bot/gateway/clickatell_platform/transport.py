@@ -26,6 +26,14 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from bot.gateway.base import NotSent, Unavailable
+from bot.gateway.http_deadline import (
+    MAX_REPLY,
+    SHARED,
+    Deadlines,
+    ReplyTooLarge,
+    bounded_body,
+    watch_session,
+)
 
 JSON = "application/json"
 _API_KEY = re.compile(r"(apiKey=)[^&\s\"']+")
@@ -117,11 +125,14 @@ class Transport:
         *,
         authorization: str | None,
         session: requests.Session | None = None,
+        deadlines: Deadlines = SHARED,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._http = session or requests.Session()
         self._owns_http = session is None
+        self._deadlines = deadlines
+        watch_session(self._http)  # one deadline for the whole request, not per socket read
         headers = {"Accept": JSON}
         if authorization is not None:
             headers["Authorization"] = authorization  # the bare key: never "Bearer" (§1)
@@ -150,22 +161,33 @@ class Transport:
             prepared.url = f"{url}?{query}"
         if body is not None:
             prepared.prepare_body(body, None)
-        try:
-            adapter = self._http.get_adapter(url)
-            response = adapter.send(prepared, timeout=self.timeout, **self._settings)
-            content = response.content
-        except requests.RequestException as error:
-            if _connect_failure(error):
-                raise not_connected(url, type(error).__name__) from None
-            if isinstance(error, requests.Timeout):
-                raise NoAnswer(url, f"nothing within {self.timeout:g} seconds") from None
-            raise NoAnswer(url, "the connection was dropped") from None
+        with self._deadlines.watching(self.timeout) as watch:
+            try:
+                adapter = self._http.get_adapter(url)
+                response = adapter.send(
+                    prepared, stream=True, timeout=self.timeout, **self._settings
+                )
+                content = bounded_body(response)
+            except ReplyTooLarge:
+                limit = f"larger than {MAX_REPLY >> 20} MiB; it was not read"
+                raise NoAnswer(url, f"the reply was {limit}") from None
+            except requests.RequestException as error:
+                if _connect_failure(error):  # never sent, deadline or not
+                    raise not_connected(url, type(error).__name__) from None
+                if isinstance(error, requests.Timeout) or watch.expired:
+                    raise self._late(url) from None
+                raise NoAnswer(url, "the connection was dropped") from None
+            if watch.expired:  # cut at the deadline: what was read may end anywhere
+                raise self._late(url)
         return Answer(
             response.status_code,
             content,
             response.headers.get("Content-Type", ""),
             retry_after(response.headers.get("Retry-After")),
         )
+
+    def _late(self, url: str) -> NoAnswer:
+        return NoAnswer(url, f"no complete answer within {self.timeout:g} seconds")
 
     def close(self) -> None:
         if self._owns_http:

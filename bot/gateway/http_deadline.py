@@ -1,4 +1,7 @@
-"""One overall deadline per gateway request: connecting, sending, the reply's headers and body.
+"""Limits on every gateway request, whichever backend makes it: one overall deadline, and a
+bounded reply.
+
+One overall deadline per gateway request: connecting, sending, the reply's headers and body.
 
 `requests` (urllib3) applies its timeout to each socket operation, so a gateway that trickles a
 byte a second never times out: one send was held 52 s with CLICKATELL_TIMEOUT=10. Here every
@@ -9,6 +12,10 @@ reports the request as unanswered ("nothing within N seconds"), as for any timeo
 
 The reaper checks that the connection still belongs to the watch it fires for, so a connection
 returned to the pool and taken by another request is never cut.
+
+A reply is read as a stream and no further than `MAX_REPLY` (`bounded_body`): about 100 times
+any real reply, so a gateway (or anything posing as one) cannot make the app hold hundreds of
+megabytes.
 """
 
 from __future__ import annotations
@@ -185,3 +192,28 @@ def watch_session(session: requests.Session) -> None:
 
 
 SHARED = Deadlines()
+
+
+MAX_REPLY = 1 << 20
+_READ_BLOCK = 64 * 1024
+
+
+class ReplyTooLarge(Exception):
+    """The reply is larger than MAX_REPLY; its connection was closed, the rest never read."""
+
+
+def bounded_body(response: requests.Response) -> bytes:
+    """The reply's body, read (and decoded) block by block up to MAX_REPLY bytes; a larger one
+    raises ReplyTooLarge, whether its Content-Length says so up front or not."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > MAX_REPLY:
+        response.close()
+        raise ReplyTooLarge
+    blocks, size = [], 0
+    for block in response.iter_content(_READ_BLOCK):
+        size += len(block)
+        if size > MAX_REPLY:
+            response.close()
+            raise ReplyTooLarge
+        blocks.append(block)
+    return b"".join(blocks)
