@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.blocks import inbound as blocks
@@ -22,9 +22,8 @@ from bot.blocks.base import Message
 from bot.domain.keywords import NO_KEYWORD, classify_keyword
 from bot.domain.outbox import OutboxKind
 from bot.domain.records import ThreadRef
+from bot.domain.threading import THREAD_WINDOW
 from bot.storage import Storage
-
-THREAD_WINDOW = timedelta(days=7)
 
 
 def order_key(msisdn: str) -> str:

@@ -48,8 +48,8 @@ from bot.domain.records import (
     ThreadRef,
     ThreadSummary,
 )
+from bot.domain.threading import THREAD_WINDOW
 
-THREAD_WINDOW = timedelta(days=7)
 DEFAULT_LEASE = timedelta(seconds=60)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import bot.storage.postgres.rows as rows
 from bot.domain.records import Conversation, ThreadInfo, ThreadRef, ThreadSummary
-from bot.storage.base import THREAD_WINDOW
+from bot.domain.threading import THREAD_WINDOW, conversation_wins
 from bot.storage.postgres.database import Connection, PostgresDatabase
 
 RECENT_ROWS = 500  # how far back `latest` reads, per table
@@ -78,7 +78,8 @@ class PostgresConversations:
                    ORDER BY updated_at DESC, id DESC LIMIT 1""",
                 {"n": msisdn, "cutoff": cutoff},
             ).fetchone()
-            if conv is not None and (card is None or conv["updated_at"] >= card["created_at"]):
+            card_created = None if card is None else card["created_at"]
+            if conversation_wins(None if conv is None else conv["updated_at"], card_created):
                 return _conversation_ref(conn, conv)
             if card is not None:
                 return _card_ref(conn, card)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import bot.storage.sqlite.rows as rows
 from bot.domain.records import Conversation, ThreadInfo, ThreadRef, ThreadSummary
-from bot.storage.base import THREAD_WINDOW
+from bot.domain.threading import THREAD_WINDOW, conversation_wins
 from bot.storage.sqlite.database import SqliteDatabase
 
 RECENT_ROWS = 500  # how far back `latest` reads, per table
@@ -87,7 +87,8 @@ class SqliteConversations:
                    ORDER BY updated_at DESC, id DESC LIMIT 1""",
                 (msisdn, cutoff),
             ).fetchone()
-            if conv is not None and (card is None or conv["updated_at"] >= card["created_at"]):
+            card_created = None if card is None else card["created_at"]
+            if conversation_wins(None if conv is None else conv["updated_at"], card_created):
                 return _conversation_ref(conn, conv)
             if card is not None:
                 return _card_ref(conn, card)
