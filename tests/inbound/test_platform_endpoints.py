@@ -152,3 +152,26 @@ def test_the_url_check_and_malformed_bodies(endpoint: Endpoint) -> None:
     broken = endpoint.http.post(endpoint.status(), data=b'{"event": [')
     assert broken.status_code == 400 and broken.text.startswith("Bad callback")
     assert endpoint.storage.inbox.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"messageId":"\\ud800","statusCode":5,"timestamp":1}',  # a lone surrogate
+        b'{"messageId":"a","statusCode":5,"timestamp":"0001-01-01T00:00:00+14:00"}',
+        b'{"messageId":"a","statusCode":5,"timestamp":"9999-12-31T23:59:59-14:00"}',
+    ],
+    ids=["lone-surrogate", "before-year-1", "after-year-9999"],
+)
+def test_malformed_json_callbacks_are_400_and_not_stored(endpoint: Endpoint, body: bytes) -> None:
+    answer = endpoint.http.post(
+        endpoint.status(), data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert answer.status_code == 400, answer.text
+    assert endpoint.stored() == []
+
+
+def test_a_query_time_out_of_range_is_400(endpoint: Endpoint) -> None:
+    query = f"token={TOKEN}&messageId=a&statusCode=5&timestamp=0001-01-01T00:00:00%2B14:00"
+    answer = endpoint.http.get(endpoint.status(query), timeout=10)
+    assert answer.status_code == 400, answer.text

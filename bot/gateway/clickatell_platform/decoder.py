@@ -103,7 +103,19 @@ def _json_object(body: bytes) -> dict[str, object]:
         raise CallbackError("the body is not JSON") from None
     if not isinstance(data, dict):
         raise CallbackError("the body is not a JSON object")
+    if b"\\u" in body and not _encodable(data):
+        raise CallbackError("the body holds an escaped lone surrogate, which is not text")
     return data
+
+
+def _encodable(data: object) -> bool:
+    """Whether the JSON's strings are real Unicode: `\\ud800` alone parses as a lone surrogate,
+    which can be neither stored nor shown. Only checked when the body has escapes at all."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_events(data: Mapping[str, object], kind: CallbackKind) -> list[DecodedCallback]:

@@ -153,7 +153,10 @@ def _iso(written: str, name: str) -> datetime:
         raise CallbackError(f"field {name} is not a time: {written[:30]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a time zone pushes it before year 1 or past 9999
+        raise CallbackError(f"field {name} is out of range") from None
 
 
 def epoch_ms(moment: datetime) -> int:
