@@ -557,8 +557,10 @@ class BulkRepository(Protocol):
         `finish_row`, `defer_row` or the lease ends."""
         ...
 
-    def attach_send(self, bulk_id: str, row: int, send_id: int) -> None:
-        """The row's message is recorded as send `send_id` (before the gateway call)."""
+    def attach_send(self, bulk_id: str, row: int, send_id: int) -> bool:
+        """The row's message is recorded as send `send_id` (before the gateway call). False,
+        nothing written, when the row may no longer be sent: it is not pending or the run is
+        not RUNNING (paused or cancelled meanwhile)."""
         ...
 
     def finish_row(
@@ -582,8 +584,9 @@ class BulkRepository(Protocol):
         """Rows after row number `after`, in row order, with their messages' outcomes."""
         ...
 
-    def next_due(self, bulk_id: str) -> datetime | None:
-        """When the run's earliest pending row is due (None: none pending)."""
+    def next_due(self, bulk_id: str, now: datetime | None = None) -> datetime | None:
+        """When the run's earliest pending row is due: `now` (default: the backend's clock)
+        when one is due already, None when no row is pending."""
         ...
 
     def runs(
