@@ -74,9 +74,7 @@ def test_moves_are_conditional_and_cancel_stops_pending_rows(store: Storage) -> 
     assert not store.bulks.move("b1", RunState.RUNNING, expect=[RunState.PAUSED])
 
 
-def test_claims_hand_each_row_once_until_the_lease_ends(
-    store: Storage, clock: ManualClock
-) -> None:
+def test_claims_hand_each_row_once_until_the_lease_ends(store: Storage, clock: ManualClock) -> None:
     _created(store)
     first = store.bulks.claim_rows("b1", limit=3, lease=timedelta(seconds=30))
     assert [r.row for r in first] == [1, 2, 3] and first[0].climsgid == "cli1"

@@ -130,10 +130,13 @@ class PostgresBulks:
                     self._db.now(),
                 ),
             )
-            with conn.cursor() as cursor, cursor.copy(
-                """COPY bulk_rows (bulk_id, position, msisdn, text, climsgid, state, reason)
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(
+                    """COPY bulk_rows (bulk_id, position, msisdn, text, climsgid, state, reason)
                    FROM STDIN"""
-            ) as copy:
+                ) as copy,
+            ):
                 for r in new_rows:
                     copy.write_row(
                         (

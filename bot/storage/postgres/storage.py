@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 
 import psycopg
 
+from bot.storage.postgres.bulks import PostgresBulks
 from bot.storage.postgres.contacts import PostgresContacts, PostgresOptOuts
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.database import PostgresDatabase
@@ -17,7 +18,6 @@ from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
 from bot.storage.postgres.outbox import PostgresOutbox
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.sends import PostgresSends
-from bot.storage.postgres.bulks import PostgresBulks
 from bot.storage.postgres.state import PostgresClaims, PostgresValues
 
 

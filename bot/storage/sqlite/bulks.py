@@ -227,7 +227,7 @@ class SqliteBulks:
     def tally(self, bulk_id: str, now: datetime | None = None) -> BulkTally:
         with self._db.read() as conn:
             row = conn.execute(_TALLY, {"bulk": bulk_id, "now": self._db.stamp(now)}).fetchone()
-        return BulkTally(**{name: int(row[name]) for name in row.keys()})
+        return BulkTally(*[int(value) for value in row])  # columns in field order
 
     def results(self, bulk_id: str, *, after: int = 0, limit: int = 1000) -> list[BulkRowResult]:
         with self._db.read() as conn:
