@@ -87,7 +87,7 @@ def test_over_long_rows_are_skipped_and_the_worst_row_sets_parts(make_rig) -> No
 
 def test_nothing_sendable_is_refused(make_rig) -> None:  # type: ignore[no-untyped-def]
     rig = make_rig()
-    with pytest.raises(bulk.BulkRefused, match="No row can be sent .row 2: invalid number"):
+    with pytest.raises(bulk.BulkRefused, match=r"No row can be sent \(row 2: invalid number"):
         _prepare(rig, b"phone\nabc\n", "Hi")
     with pytest.raises(bulk.BulkRefused, match="message is empty"):
         _prepare(rig, b"phone\n27821000001\n", "  ")
