@@ -272,7 +272,8 @@ class PostgresBulks:
         with self._db.read() as conn:
             row = conn.execute(
                 """SELECT count(*) AS n,
-                       greatest(min(coalesce(not_before, %(now)s)), %(now)s) AS due
+                       greatest(min(greatest(not_before, claimed_until, %(now)s)), %(now)s)
+                           AS due
                    FROM bulk_rows WHERE bulk_id = %(bulk)s AND state = 'pending'""",
                 {"now": stamp, "bulk": bulk_id},
             ).fetchone()

@@ -251,9 +251,11 @@ class SqliteBulks:
         stamp = self._db.stamp(now)
         with self._db.read() as conn:
             row = conn.execute(
-                """SELECT count(*) AS n, max(min(coalesce(not_before, ?)), ?) AS due
-                   FROM bulk_rows WHERE bulk_id = ? AND state = 'pending'""",
-                (stamp, stamp, bulk_id),
+                """SELECT count(*) AS n,
+                       max(min(max(coalesce(not_before, :now), coalesce(claimed_until, :now))),
+                           :now) AS due
+                   FROM bulk_rows WHERE bulk_id = :bulk AND state = 'pending'""",
+                {"now": stamp, "bulk": bulk_id},
             ).fetchone()
         return rows.time_of(row["due"]) if row["n"] else None
 
