@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.domain import access
 from bot.domain.delivery import OPTED_OUT
+from bot.domain.quiet_hours import QuietHours
 from bot.domain.records import NewRecipient, Recipient, Send
 from bot.gateway.base import (
     GatewayError,
@@ -30,6 +31,7 @@ from bot.gateway.base import (
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
+from bot.sms.timezones import zones_for
 from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
 from bot.usecases.recording import explain, store_result
@@ -103,7 +105,22 @@ def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
     except Refused as error:
         raise Refusal(str(error), field="text") from None
     sending = tuple(t for t in targets if t not in opted_out)
+    at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
+    if at != intent.at:
+        intent = replace(intent, at=at)
     return PreparedSend(intent, sending, encoded, opted_out)
+
+
+def after_quiet_hours(
+    quiet: QuietHours | None, at: datetime | None, targets: Sequence[Target]
+) -> datetime | None:
+    """A scheduled send's time moved past SMS_QUIET_HOURS where its recipients are: it goes
+    when the window has ended for every one of them (one send keeps one time, so recipients in
+    several time zones all wait for the last window to end). Sends without a time are not held."""
+    if quiet is None or at is None:
+        return at
+    ends = [quiet.held_until(at, zones_for(t.msisdn)) for t in targets]
+    return max([at, *(end for end in ends if end is not None)])
 
 
 def resolve(services: AppPorts, typed: Sequence[str]) -> tuple[Target, ...]:
