@@ -44,6 +44,7 @@ from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
+from bot.when import local_zone
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -103,17 +104,21 @@ def run(
     """Run one gateway command; `env` None means the process environment (after `.env`)."""
     words, as_json = split_json_flag(argv)
     out = _Output(as_json, stdout or sys.stdout, stderr or sys.stderr)
+    environment = os.environ if env is None else env
     try:
-        command = grammar.parse_argv(words)
+        settings: Settings | ConfigError = load_settings(env)
+    except ConfigError as error:
+        settings = error  # a usage error is still reported first
+    region = settings.default_region if isinstance(settings, Settings) else None
+    try:  # `--at 14:00` is 14:00 on this machine's clock (TZ), as people read their own clock
+        zone = local_zone(dict(environment))
+        command = grammar.parse_argv(words, zone=zone, region=region)
     except grammar.UsageError as error:
         return out.error(None, str(error), EXIT_USAGE)
     if not isinstance(command, _HANDLERS):
         return out.error(None, f"'{words[0]}' is not a gateway command.", EXIT_USAGE)
-    try:
-        settings = load_settings(env)
-    except ConfigError as error:
-        return out.error(None, str(error), EXIT_USAGE)
-    environment = os.environ if env is None else env
+    if isinstance(settings, ConfigError):
+        return out.error(None, str(settings), EXIT_USAGE)
     try:
         with gateway_client(settings, environment) as gateway:
             if isinstance(command, grammar.Status) and not gateway.capabilities.query:

@@ -115,6 +115,7 @@ class Inbound:
         self.services = services
         storage, settings = services.storage, services.settings
         clock = _aware(services.clock)
+        self.directory = SlackDirectory(services.slack)  # names and time zones, cached
         self.relay = ReplyRelay(
             storage,
             services.gateway,
@@ -124,7 +125,7 @@ class Inbound:
             clock=clock,
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
-            names=SlackDirectory(services.slack).names(),
+            names=self.directory.names(),
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
         self.held = HeldSends(

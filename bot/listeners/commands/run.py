@@ -75,7 +75,7 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         str(command.get("user_id") or ""), str(command.get("channel_id") or ""), trigger, reply
     )
     try:
-        parsed: object = grammar.parse_text(text, now=services.clock())
+        parsed: object = _parse(services, text, call.user)
     except grammar.UsageError as error:
         parsed = error
     if isinstance(parsed, grammar.Help):  # needs nothing: not even the database to claim it
@@ -101,13 +101,21 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         reply(problem_message(error))
 
 
+def _parse(services: Services, text: str, user: str) -> grammar.Command:
+    """The command, read in the person's time zone (asked of Slack only when a time is given)
+    and with SMS_DEFAULT_REGION (a second number where the text should start is refused)."""
+    zone = services.time_zone(user) if "--at" in text.lower() else None
+    region = services.settings.default_region
+    return grammar.parse_text(text, now=services.clock(), zone=zone, region=region)
+
+
 def _refusal(
     services: Services, call: Invocation, parsed: object, recorded: bool | None
 ) -> Message | None:
     """Why the command cannot run: bad usage, a user not allowed, or a database that could not
     record it (only commands that need no storage run then). None: run it."""
     if isinstance(parsed, grammar.UsageError):
-        return usage_message(parsed.problem, parsed.usage)
+        return usage_message(parsed.problem, parsed.usage, parsed.suggestions)
     if not may_use(services.settings, call.user):
         return refused_message(not_allowed_text(call.user))
     if recorded is None and not isinstance(parsed, NEEDS_NO_STORAGE):

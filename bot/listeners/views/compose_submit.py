@@ -20,9 +20,9 @@ from bot.blocks.compose import (
     read_channel,
     read_values,
 )
-from bot.grammar import parse_when
 from bot.listeners.common import EphemeralReplier, send_and_report, services_of
 from bot.usecases.sending import Refusal, SendIntent, prepare
+from bot.when import parse_when, zone_matters
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
     channel = read_channel(view) or user  # no channel known: the card goes to their DM
     values = read_values(view)
     try:
-        at = parse_when(values.when, services.clock()) if values.when.strip() else None
+        zone = services.time_zone(user) if zone_matters(values.when) else None
+        at = parse_when(values.when, services.clock(), zone) if values.when.strip() else None
     except ValueError as error:
         ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error))})
         return

@@ -1,0 +1,81 @@
+"""Mistyped `/sms send` lines and `--at` in the person's time zone, over signed HTTP requests."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.testing.app import RunningApp
+from bot.testing.signing import CHANNEL
+from bot.testing.waiting import wait_for
+
+ECHO = "27825550103"
+OTHER = "27825550100"
+ALICE = "U0ALICE"
+
+
+def _ask(app: RunningApp, command: str, user: str = ALICE) -> dict[str, Any]:
+    answer, name = app.command(command, user=user)
+    assert answer.status_code == 200
+    return app.wait_response(name)
+
+
+def _newest_send(app: RunningApp) -> Any:
+    entries = app.services.storage.sends.recent_log()
+    return app.services.storage.sends.get(entries[0].send_id) if entries else None
+
+
+def test_a_second_number_is_refused_with_the_command_to_copy(app: RunningApp) -> None:
+    reply = _ask(app, f"send {ECHO} {OTHER} hi")
+    assert reply["response_type"] == "ephemeral"
+    blocks = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert "looks like a second phone number" in reply["text"]
+    assert f"```/sms send {ECHO},{OTHER} hi```" in blocks  # a code block, to copy
+    assert f"```/sms send {ECHO} -- {OTHER} hi```" in blocks
+    _ask(app, "help")  # the work queue moved on: nothing was sent meanwhile
+    assert app.sandbox.messages() == []
+    assert app.fake.calls_to("chat.postMessage") == []
+
+
+def test_the_corrected_command_sends_to_both(app: RunningApp) -> None:
+    app.send(f"send {ECHO},{OTHER} hi")
+    messages = wait_for(lambda: len(app.sandbox.messages()) == 2 and app.sandbox.messages(), 10)
+    assert sorted(m.to for m in messages) == sorted([ECHO, OTHER])
+    assert {m.text for m in messages} == {"hi"}
+
+
+def test_an_option_inside_the_text_is_refused_not_sent_as_words(app: RunningApp) -> None:
+    reply = _ask(app, f"send {ECHO} see you --at +1h then")
+    blocks = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert "--at is inside the text" in reply["text"]
+    assert f"```/sms send --at +1h {ECHO} see you then```" in blocks
+    _ask(app, "help")
+    assert app.sandbox.messages() == []
+
+
+def test_an_option_after_a_one_word_text_schedules_it_as_on_the_command_line(
+    app: RunningApp,
+) -> None:
+    before = datetime.now(UTC)
+    app.send(f"send {ECHO} hi --at +1h30m")
+    send = wait_for(lambda: _newest_send(app), 10, "the recorded send")
+    assert send.text == "hi"
+    assert before + timedelta(minutes=89) < send.scheduled_at < before + timedelta(minutes=92)
+
+
+def test_at_a_clock_time_is_read_in_the_users_slack_time_zone(app: RunningApp) -> None:
+    zone = ZoneInfo("Pacific/Kiritimati")  # UTC+14: far from the server's UTC
+    app.fake.time_zones[ALICE] = "Pacific/Kiritimati"
+    card = app.send(f"send --at 14:00 {ECHO} stand-up", user=ALICE)
+    send = wait_for(lambda: _newest_send(app), 10, "the recorded send")
+    local = send.scheduled_at.astimezone(zone)
+    assert (local.hour, local.minute) == (14, 0)
+    assert timedelta(0) < send.scheduled_at - datetime.now(UTC) <= timedelta(days=1)
+    assert app.fake.calls_to("users.info")  # asked Slack for the zone
+    # The card shows the moment in each reader's own zone (Slack's date formatting).
+    stamp = int(send.scheduled_at.timestamp())
+    assert f"<!date^{stamp}^{{date_short_pretty}} {{time}}|" in json.dumps(card["blocks"])
+    assert "UTC>" in json.dumps(card["blocks"])  # the fallback says which zone it is in
+    assert CHANNEL == card["channel"]
