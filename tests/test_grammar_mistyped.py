@@ -120,7 +120,9 @@ def test_options_after_a_one_word_or_quoted_text_are_options():
     slash, argv = both("send 27825550103 hi --at +1h")
     assert slash == argv == Send(("27825550103",), "hi", at=NOW + timedelta(hours=1))
     slash, argv = both('send 27825550103 "running late" --at=+1h --id late1')
-    expected = Send(("27825550103",), "running late", at=NOW + timedelta(hours=1), client_id="late1")
+    expected = Send(
+        ("27825550103",), "running late", at=NOW + timedelta(hours=1), client_id="late1"
+    )
     assert slash == argv == expected
 
 
@@ -257,7 +259,9 @@ zones = st.sampled_from(
 
 
 @given(
-    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+    st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ),
     st.integers(0, 23),
     st.integers(0, 59),
     zones,
