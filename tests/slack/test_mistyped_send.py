@@ -78,4 +78,4 @@ def test_at_a_clock_time_is_read_in_the_users_slack_time_zone(app: RunningApp) -
     stamp = int(send.scheduled_at.timestamp())
     assert f"<!date^{stamp}^{{date_short_pretty}} {{time}}|" in json.dumps(card["blocks"])
     assert "UTC>" in json.dumps(card["blocks"])  # the fallback says which zone it is in
-    assert CHANNEL == card["channel"]
+    assert card["channel"] == CHANNEL
