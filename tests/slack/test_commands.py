@@ -178,7 +178,10 @@ def test_ping(app: RunningApp) -> None:
 
 def test_contacts_add_list_remove(app: RunningApp) -> None:
     assert "Saved contact Thandi" in _ask(app, "contact add Thandi +27821234567")["text"]
-    assert "Updated contact thandi" in _ask(app, "contact add thandi 27821234568")["text"]
+    replaced = _ask(app, "contact add thandi 27821234568")["text"]
+    assert "Updated contact thandi: +27 82 123 4568 (replacing +27 82 123 4567)" in replaced
+    again = _ask(app, "contact add thandi 27821234568")["text"]  # the same number: no news
+    assert "Updated contact thandi" in again and "replacing" not in again
     listing = _text(_ask(app, "contacts"))
     assert "thandi" in listing and "+27 82 123 4568" in listing
     assert "Removed contact Thandi" in _ask(app, "contact remove Thandi")["text"]

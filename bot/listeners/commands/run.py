@@ -259,7 +259,8 @@ def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocati
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
     if before is None or before.msisdn == msisdn or before.owner == call.user:
-        call.reply(contact_saved_message(command.name, msisdn, new))
+        replaced = before.msisdn if before is not None else None
+        call.reply(contact_saved_message(command.name, msisdn, new, replaced))
         return
     call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn))
     if before.owner:
