@@ -43,6 +43,7 @@ from bot.gateway.clickatell_platform import build_gateway as build_platform_gate
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
+from bot.usecases.redeeming import redeem_voucher
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 from bot.when import local_zone
 
@@ -376,10 +377,16 @@ def _coverage(gateway: Gateway, command: grammar.Coverage) -> Outcome:
 
 
 def _redeem(gateway: Gateway, command: grammar.Redeem) -> Outcome:
-    redeemed = gateway.redeem(command.voucher)
-    return Outcome(
-        {"ok": redeemed.ok, "code": redeemed.code}, [f"Voucher accepted ({redeemed.code})"]
-    )
+    """§4's `{"ok": true, "code": "605"}`, extended with what the voucher added and the credit
+    after it (null when the balance could not be read: the gateway's answer does not say)."""
+    redeemed = redeem_voucher(gateway, command.voucher)
+    credit = redeemed.after.amount if redeemed.after is not None else None
+    data = {"ok": True, "code": redeemed.code, "added": redeemed.added, "credit": credit}
+    if redeemed.added is None or redeemed.before is None:
+        return Outcome(data, [f"Voucher accepted ({redeemed.code}); the credit added is unknown"])
+    before = redeemed.before.amount
+    line = f"Voucher accepted ({redeemed.code}): {redeemed.added:g} added, {before:g} -> {credit:g}"
+    return Outcome(data, [line])
 
 
 def _ping(gateway: Gateway, command: grammar.Ping) -> Outcome:

@@ -6,6 +6,7 @@ from bot.blocks.base import Message, code, context, escape, section
 from bot.domain.delivery import DeliveryState, DeliveryStatus
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
+from bot.usecases.redeeming import Redemption
 
 
 def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:
@@ -97,9 +98,26 @@ def coverage_message(
     return _reply(escape(words), words, sandbox)
 
 
-def redeem_message(code_value: str, sandbox: bool = False) -> Message:
-    words = f"Voucher redeemed (gateway answered {code_value}); the credit was added."
-    return _reply(escape(words) + " Check it with `/sms balance`.", words, sandbox)
+def redeem_message(redemption: Redemption, sandbox: bool = False) -> Message:
+    """How much credit the voucher added: the balance before and after (the gateway's answer
+    does not say)."""
+    before, after = redemption.before, redemption.after
+    if before is None or after is None or redemption.added is None:
+        words = (
+            f"Voucher redeemed (gateway answered {redemption.code}); the balance could not be "
+            "read, so how much it added is unknown."
+        )
+        return _reply(escape(words) + " Check it with `/sms balance`.", words, sandbox)
+    added = Balance(redemption.added, after.currency)
+    words = (
+        f"Voucher redeemed (gateway answered {redemption.code}): {_amount(added)} added; "
+        f"the balance went from {_amount(before)} to {_amount(after)}."
+    )
+    return _reply(escape(words), words, sandbox)
+
+
+def _amount(balance: Balance) -> str:
+    return f"{balance.amount:g} credits" if balance.currency is None else _money(balance)
 
 
 def ping_message(sandbox: bool = False) -> Message:

@@ -166,6 +166,8 @@ def test_redeem_is_for_admins_only(make_app: Callable) -> None:
     assert "Credit left on the account: 100" in _ask(app, "balance")["text"]
     done = _ask(app, "redeem 1234-5678-1234-5678", user=ADMIN)
     assert "Voucher redeemed" in done["text"]
+    assert "100 credits added" in done["text"]  # read from the balance before and after
+    assert "from " in done["text"] and " to " in done["text"]
     assert "Credit left on the account: 100" not in _ask(app, "balance")["text"]
 
 

@@ -39,6 +39,7 @@ from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
 from bot.storage import StorageError
 from bot.usecases.cancelling import cancel_held
+from bot.usecases.redeeming import redeem_voucher
 from bot.usecases.sending import SendIntent, prepare
 from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
 
@@ -240,8 +241,9 @@ def _redeem(services: Services, command: grammar.Redeem, call: Invocation) -> No
     if not is_admin(services.settings, call.user):
         call.reply(refused_message(admin_only_text(call.user)))
         return
-    found = services.gateway.redeem(command.voucher)
-    call.reply(redeem_message(found.code, services.sandboxed))
+    call.reply(
+        redeem_message(redeem_voucher(services.gateway, command.voucher), services.sandboxed)
+    )
 
 
 def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
