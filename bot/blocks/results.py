@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.blocks.base import Message, code, context, escape, section
 from bot.domain.delivery import DeliveryState, DeliveryStatus
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
 from bot.usecases.redeeming import Redemption
+from bot.usecases.shared_ids import MessageReport
 
 
 def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:
@@ -58,6 +61,27 @@ def cancel_message(message_id: str, status: DeliveryStatus, sandbox: bool = Fals
         f"Message {message_id} {words} (status {status.code})",
         sandbox,
     )
+
+
+def shared_id_message(
+    client_id: str, reports: Sequence[MessageReport], cancelling: bool, sandbox: bool = False
+) -> Message:
+    """`status`/`cancel` of a client ID several messages share: one line per message."""
+    verb = "Cancelling" if cancelling else "Status of"
+    lines = [f"{verb} the {len(reports)} messages sent with client ID {client_id}:"]
+    for report in reports:
+        ident = f" {report.message_id}" if report.message_id else ""
+        if report.problem is not None:
+            state = ("not cancelled: " if cancelling else "") + report.problem
+        elif report.status is None:
+            state = "no delivery report yet"
+        elif cancelling and report.status.state is not DeliveryState.CANCELLED:
+            state = f"not cancelled: already {report.status.words} (status {report.status.code})"
+        else:
+            state = f"{report.status.words} (status {report.status.code})"
+        lines.append(f"• {display_number(report.to)}{ident}: {state}")
+    text = "\n".join(lines)
+    return _reply(escape(text), text, sandbox)
 
 
 def charge_message(

@@ -79,3 +79,30 @@ def test_at_a_clock_time_is_read_in_the_users_slack_time_zone(app: RunningApp) -
     assert f"<!date^{stamp}^{{date_short_pretty}} {{time}}|" in json.dumps(card["blocks"])
     assert "UTC>" in json.dumps(card["blocks"])  # the fallback says which zone it is in
     assert card["channel"] == CHANNEL
+
+
+# --- a client ID shared by a multi-recipient send ---------------------------------------------
+
+
+def test_status_and_cancel_of_a_shared_client_id_answer_for_every_message(app: RunningApp) -> None:
+    app.send(f"send --at +2h --id standup42 {ECHO},{OTHER} stand-up moved")
+    send = wait_for(
+        lambda: (s := _newest_send(app)) and all(r.apimsgid for r in s.recipients) and s
+    )
+    ids = [r.apimsgid for r in send.recipients]
+    status = _ask(app, "status standup42")["text"]
+    assert "2 messages sent with client ID standup42" in status
+    for number, ident in zip(("+27 82 555 0103", "+27 82 555 0100"), ids, strict=True):
+        assert f"• {number} {ident}: " in status
+    cancelled = _ask(app, "cancel standup42")["text"]
+    assert "Cancelling the 2 messages" in cancelled and "not cancelled" not in cancelled
+    assert all(m.status == "006" for m in app.sandbox.messages())  # both stopped at the gateway
+    assert _ask(app, "status standup42", user="U0BOB")["text"].count("Cancelled") == 2
+
+
+def test_only_the_sender_cancels_a_shared_client_id(app: RunningApp) -> None:
+    app.send(f"send --at +2h --id mine7 {ECHO},{OTHER} later", user=ALICE)
+    wait_for(lambda: (s := _newest_send(app)) and all(r.apimsgid for r in s.recipients))
+    refused = _ask(app, "cancel mine7", user="U0BOB")["text"]
+    assert "not" in refused.lower() and ALICE in refused
+    assert all(m.status != "006" for m in app.sandbox.messages())
