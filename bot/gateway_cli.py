@@ -37,13 +37,15 @@ from typing import Any, TextIO
 from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
+from bot.domain.records import Recipient
 from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
-from bot.usecases.cancelling import cancel_held
+from bot.usecases.cancelling import cancel_held, withdraw_and_show
 from bot.usecases.redeeming import redeem_voucher
+from bot.usecases.shared_ids import MessageReport, cancel_each, report_each, shared_by
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 from bot.when import local_zone
 
@@ -122,6 +124,10 @@ def run(
         return out.error(None, str(settings), EXIT_USAGE)
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Status | grammar.Cancel):
+                shared = _shared(settings, command.id)
+                if shared:
+                    return out.outcome(_each(settings, gateway, command, shared))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query:
                 return out.outcome(_reported_status(settings, command.id))
             if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
@@ -322,6 +328,67 @@ def _gateway_id(settings: Settings, message_id: str) -> str:
             return gateway_id(storage, message_id)
     except StorageError as error:
         raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _shared(settings: Settings, client_id: str) -> list[Recipient]:
+    """The messages a client ID names when a multi-recipient send shares it (else [])."""
+    if not _database_exists(settings):
+        return []
+    try:
+        with open_storage(settings.db_path) as storage:
+            return shared_by(storage, client_id)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _each(
+    settings: Settings,
+    gateway: Gateway,
+    command: grammar.Status | grammar.Cancel,
+    shared: list[Recipient],
+) -> Outcome:
+    """`status`/`cancel` of a shared client ID: every message, as `{"messages": [...]}` (one
+    object each, shaped like a single message's answer; `error` where it could not be told or
+    stopped). Exits 1 only when none could be."""
+    if isinstance(command, grammar.Status):
+        reports = report_each(gateway, shared)
+    else:
+        reports = cancel_each(gateway, shared, lambda held: _withdraw(settings, held))
+    messages = [_report_json(report) for report in reports]
+    lines = [_report_line(report) for report in reports]
+    failed = all(report.problem is not None for report in reports)
+    return Outcome({"messages": messages}, lines, EXIT_FAILED if failed else EXIT_OK)
+
+
+def _withdraw(settings: Settings, held: Sequence[Recipient]) -> None:
+    with open_storage(settings.db_path) as storage:
+        for send_id in dict.fromkeys(r.send_id for r in held):
+            send = storage.sends.get(send_id)
+            if send is not None:
+                withdraw_and_show(storage, send, [r for r in held if r.send_id == send_id])
+
+
+def _report_json(report: MessageReport) -> dict[str, Any]:
+    status = report.status
+    error = None if report.problem is None else {"code": None, "description": report.problem}
+    return {
+        "to": report.to,
+        "apimsgid": report.message_id,
+        "status": status.code if status else None,
+        "state": status.state.value if status else DeliveryState.UNKNOWN.value,
+        "description": status.words if status else report.problem or NO_REPORT,
+        "error": error,
+    }
+
+
+def _report_line(report: MessageReport) -> str:
+    if report.status is None:
+        return f"{report.to} {report.message_id or '-'}: {report.problem or NO_REPORT}"
+    status = report.status
+    return f"{report.to} {report.message_id or '-'}: {status.code} {status.words}"
+
+
+NO_REPORT = "No delivery report has come for this message yet"
 
 
 def _database_exists(settings: Settings) -> bool:
