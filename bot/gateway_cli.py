@@ -274,6 +274,9 @@ def _status(gateway: Gateway, command: grammar.Status | grammar.Cancel) -> Outco
     return Outcome(data, [f"{found.message_id}: {status.code} {status.words}"])
 
 
+# The SMS integrations' own code for "unknown" (clickatell-platform.md §6): the honest status of a
+# message no report has come for, in the same code space as the reports `status` shows otherwise.
+SMS_UNKNOWN = "1"
 NOT_ASKABLE = "this Portal integration (SMS REST or SMS HTTP) cannot be asked for a status"
 
 
@@ -282,7 +285,7 @@ def _reported_status(settings: Settings, message_id: str) -> Outcome:
     found = _stored_report(settings, message_id)
     if found is None:
         words = f"No delivery report has come for this message yet, and {NOT_ASKABLE}."
-        data = {"apimsgid": message_id, "status": None, "state": DeliveryState.UNKNOWN.value}
+        data = {"apimsgid": message_id, "status": SMS_UNKNOWN, "state": DeliveryState.UNKNOWN.value}
         return Outcome({**data, "description": words}, [f"{message_id}: {words}"])
     status = found.status
     words = f"{status.words} (the latest delivery report; {NOT_ASKABLE})"
