@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.inbound.endpoints import CallbackEndpoints, Credentials
@@ -120,3 +122,27 @@ def test_callbacks_without_or_with_wrong_credentials_or_for_another_account_are_
     assert all("/clickatell/status from 127.0.0.1" in line for line in lines)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in text and TOKEN not in text and "guess" not in text
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 30)), max_size=60))
+def test_every_rejection_is_either_logged_or_counted_in_a_summary(calls):
+    clock = ManualClock(0.0)
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger(f"test.rejections.{id(lines)}")
+    logger.addHandler(Capture())
+    logger.propagate = False
+    rejections = RejectionLog(per_window=3, window=60, clock=clock, logger=logger)
+    for reason, pause in calls:
+        clock.advance(pause)
+        rejections.rejected(reason)
+    for reason in "abc":  # a call after every window closes brings the last summaries out
+        clock.advance(61)
+        rejections.rejected(reason)
+    summarised = sum(int(line.split("and ")[1].split()[0]) for line in lines if "more in" in line)
+    logged = sum(1 for line in lines if "more in" not in line)
+    assert logged + summarised == len(calls) + 3
