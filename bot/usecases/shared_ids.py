@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.domain.delivery import WITHDRAWN, DeliveryStatus
 from bot.domain.records import Recipient
-from bot.gateway.base import Gateway, GatewayError
+from bot.gateway.base import Gateway, GatewayError, MessageStatus
 from bot.storage import Storage
 from bot.usecases.holding import is_held
 from bot.usecases.tracking import stored_status
@@ -30,6 +30,13 @@ class MessageReport:
     problem: str | None = None
 
 
+StatusSink = Callable[[str, DeliveryStatus], object]
+
+
+def _ignore(message_id: str, status: DeliveryStatus) -> None:
+    """The default `on_status`: the command line stores nothing, as for one message."""
+
+
 def shared_by(storage: Storage, message_id: str) -> list[Recipient]:
     """The messages a quoted client ID names, when it names more than one; else []."""
     if storage.sends.recipient_by_apimsgid(message_id) is not None:
@@ -41,23 +48,17 @@ def shared_by(storage: Storage, message_id: str) -> list[Recipient]:
 def report_each(
     gateway: Gateway,
     recipients: Sequence[Recipient],
-    on_status: Callable[[str, DeliveryStatus], object] = lambda message_id, status: None,
+    on_status: StatusSink = _ignore,
 ) -> list[MessageReport]:
     """Each message's status: asked of the gateway by its own message ID where the gateway can
     be asked, else the latest stored report. `on_status` stores what the gateway said."""
     reports = []
     for recipient in recipients:
-        ident = recipient.apimsgid
-        if ident is None or not gateway.capabilities.query:
-            reports.append(MessageReport(recipient.msisdn, ident, stored_status(recipient)))
-            continue
-        try:
-            found = gateway.query(ident)
-        except GatewayError as error:
-            reports.append(MessageReport(recipient.msisdn, ident, problem=error.explanation))
-            continue
-        on_status(found.message_id, found.status)
-        reports.append(MessageReport(recipient.msisdn, found.message_id, found.status))
+        if recipient.apimsgid is None or not gateway.capabilities.query:
+            stored = stored_status(recipient)
+            reports.append(MessageReport(recipient.msisdn, recipient.apimsgid, stored))
+        else:
+            reports.append(_ask(gateway.query, recipient, recipient.apimsgid, on_status))
     return reports
 
 
@@ -65,7 +66,7 @@ def cancel_each(
     gateway: Gateway,
     recipients: Sequence[Recipient],
     withdraw: Callable[[Sequence[Recipient]], object],
-    on_status: Callable[[str, DeliveryStatus], object] = lambda message_id, status: None,
+    on_status: StatusSink = _ignore,
 ) -> list[MessageReport]:
     """Stop each message that can still be stopped: those sms-bot holds are withdrawn (no call,
     by `withdraw`), the others cancelled at the gateway by their own message ID."""
@@ -82,14 +83,20 @@ def cancel_each(
         elif not gateway.capabilities.cancel:
             reports.append(MessageReport(recipient.msisdn, ident, problem=_NOT_STOPPABLE))
         else:
-            try:
-                found = gateway.cancel(ident)
-            except GatewayError as error:
-                reports.append(MessageReport(recipient.msisdn, ident, problem=error.explanation))
-                continue
-            on_status(found.message_id, found.status)
-            reports.append(MessageReport(recipient.msisdn, found.message_id, found.status))
+            reports.append(_ask(gateway.cancel, recipient, ident, on_status))
     return reports
+
+
+def _ask(
+    call: Callable[[str], MessageStatus], recipient: Recipient, ident: str, on_status: StatusSink
+) -> MessageReport:
+    """One gateway question (query or cancel) about one message, its answer stored."""
+    try:
+        found = call(ident)
+    except GatewayError as error:
+        return MessageReport(recipient.msisdn, ident, problem=error.explanation)
+    on_status(found.message_id, found.status)
+    return MessageReport(recipient.msisdn, found.message_id, found.status)
 
 
 _NEVER_SENT = "It never reached the gateway, so there is nothing to cancel."
