@@ -30,8 +30,8 @@ from bot.command_words import quote_if_needed as _quote_if_needed
 from bot.command_words import skip_space as _skip_space
 from bot.command_words import word as _word
 from bot.command_words import words as _words
+from bot.send_grammar import SEND_OPTIONS as SEND_OPTIONS  # re-exported: the send options
 from bot.send_grammar import (
-    SEND_OPTIONS,
     Reading,
     Send,
     read_argv_send,
@@ -39,9 +39,8 @@ from bot.send_grammar import (
     send_argv,
     send_text,
 )
-from bot.when import MAX_SCHEDULE, parse_when
-
-__all__ = ["MAX_SCHEDULE", "SEND_OPTIONS", "UsageError", "parse_when"]  # re-exported
+from bot.when import MAX_SCHEDULE as MAX_SCHEDULE  # re-exported, as before the move
+from bot.when import parse_when as parse_when
 
 # --- commands ---------------------------------------------------------------------------------
 
