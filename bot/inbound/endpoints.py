@@ -103,12 +103,15 @@ class Credentials:
             return None
         carried = [
             what
-            for what, given in (("credentials", bool(header)), ("token", bool(query_token(query))))
+            for what, given in (
+                ("wrong credentials", bool(header)),
+                ("a wrong token", bool(query_token(query))),
+            )
             if given
         ]
         if not carried:
             return "callback without credentials"
-        return f"callback with a wrong {' and '.join(carried)}"
+        return f"callback with {' and '.join(carried)}"
 
     def _basic_ok(self, header: str | None) -> bool:
         user, password = _basic(header)

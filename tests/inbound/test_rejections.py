@@ -115,7 +115,7 @@ def test_callbacks_without_or_with_wrong_credentials_or_for_another_account_are_
     lines = _rejected(caplog)
     assert [line.split(" (")[0] for line in lines] == [
         "rejected: callback without credentials",
-        "rejected: callback with a wrong credentials",
+        "rejected: callback with wrong credentials",
         "rejected: callback with a wrong token",
         "rejected: callback for another account",
     ]
