@@ -4,7 +4,7 @@ An operator whose cards never update needs to see that Slack's requests fail the
 or that Clickatell's callbacks carry the wrong credentials; a flood of forged requests must not
 fill the disk. So each reason ("bad Slack signature", "callback without credentials", …) logs
 at most `per_window` lines per `window` seconds; what is held back is counted and said in one
-line ("… and 37 more in the last 60 s") when the reason next comes up after its window.
+line ("… and 37 more in the last 60 s") with the next rejection of any kind after its window.
 
 Lines name the reason, the path and the client's address — never a secret: no signature, no
 password, no token, no Authorization header.
@@ -49,23 +49,29 @@ class RejectionLog:
         says more, e.g. the path and the client's address."""
         now = self._clock()
         with self._lock:
-            current = self._windows.get(reason)
-            summary = None
-            if current is None or now - current.started >= self._window:
-                if current is not None and current.held_back:
-                    summary = (current.held_back, now - current.started)
-                current = self._windows[reason] = _Window(now)
+            summaries = self._close_windows(now)
+            current = self._windows.setdefault(reason, _Window(now))
             write = current.logged < self._per_window
             if write:
                 current.logged += 1
             else:
                 current.held_back += 1
-        if summary is not None:
+        for closed, held_back, seconds in summaries:
             self._log.warning(
-                "rejected: %s … and %d more in the last %.0f s", reason, summary[0], summary[1]
+                "rejected: %s … and %d more in the last %.0f s", closed, held_back, seconds
             )
         if write:
             self._log.warning("rejected: %s%s", reason, f" ({detail})" if detail else "")
+
+    def _close_windows(self, now: float) -> list[tuple[str, int, float]]:
+        """Forget every window that has run out; what each held back, to be said once."""
+        summaries = []
+        for reason, window in list(self._windows.items()):
+            if now - window.started >= self._window:
+                del self._windows[reason]
+                if window.held_back:
+                    summaries.append((reason, window.held_back, now - window.started))
+        return summaries
 
 
 def client_of(environ: dict[str, object]) -> str:
