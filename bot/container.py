@@ -134,6 +134,12 @@ class Services:
         while); None when Slack cannot tell, and times are then read as UTC."""
         return zone_named(self.inbound.directory.time_zone(user)) if user else None
 
+    def learn_time_zone(self, user: str) -> None:
+        """Look the user's time zone up in the background (a compose form just opened), so
+        reading its "Send at" field needs no Slack call before the 3-second acknowledgement."""
+        if user:
+            self.quick.submit(self.time_zone, user)
+
     def on_message_event(self, body: Mapping[str, Any]) -> None:
         """A `message` event's envelope (a thread reply to relay as SMS, perhaps)."""
         self.inbound.relay.handle_event(body)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.blocks.compose import COMPOSE_TEXT_ACTION, compose_view
 from bot.testing.app import RunningApp
-from bot.testing.signing import CHANNEL
+from bot.testing.signing import CHANNEL, modal_state, view_submission
 from bot.testing.waiting import wait_for
 
 ECHO = "27825550103"
@@ -106,3 +107,40 @@ def test_only_the_sender_cancels_a_shared_client_id(app: RunningApp) -> None:
     refused = _ask(app, "cancel mine7", user="U0BOB")["text"]
     assert "not" in refused.lower() and ALICE in refused
     assert all(m.status != "006" for m in app.sandbox.messages())
+
+
+# --- the compose form's "Send at", in the user's zone -------------------------------------------
+
+
+def _compose(when: str, view_id: str) -> dict[str, Any]:
+    view = compose_view(CHANNEL, max_parts=3, sandbox=True)
+    values = {
+        "recipients": ("value", ECHO),
+        "text": (COMPOSE_TEXT_ACTION, "stand-up"),
+        "when": ("value", when),
+    }
+    return {**view, "id": view_id, "hash": "1.1", "state": modal_state(values)}
+
+
+def test_the_compose_form_learns_the_zone_when_it_opens_and_reads_send_at_in_it(
+    app: RunningApp,
+) -> None:
+    app.fake.time_zones[ALICE] = "Pacific/Kiritimati"
+    app.command("", user=ALICE)
+    app.fake.wait_for_call("users.info")  # looked up while the person fills the form in
+    answer = app.post(view_submission(_compose("14:00", "V0ZONE"), user_id=ALICE))
+    assert answer.status_code == 200 and answer.text == ""
+    send = wait_for(lambda: _newest_send(app), 10, "the recorded send")
+    local = send.scheduled_at.astimezone(ZoneInfo("Pacific/Kiritimati"))
+    assert (local.hour, local.minute) == (14, 0)
+
+
+def test_a_zone_slack_does_not_tell_in_time_is_said_next_to_the_field(app: RunningApp) -> None:
+    app.fake.hold("users.info")  # Slack does not answer users.info
+    answer = app.post(view_submission(_compose("14:00", "V0LATE"), user_id=ALICE))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["response_action"] == "errors"
+    assert "did not say your time zone" in body["errors"]["when"]
+    app.fake.release()
+    assert app.sandbox.messages() == []
