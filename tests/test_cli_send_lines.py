@@ -107,9 +107,7 @@ def test_status_and_cancel_of_a_shared_client_id_print_every_message(capsys, cle
     assert code == 0
     status = json.loads(out)  # exactly one object: {"messages": [...]}, one entry per message
     assert [m["to"] for m in status["messages"]] == [ECHO, OTHER]
-    assert [m["apimsgid"] for m in status["messages"]] == [
-        m["apimsgid"] for m in sent["messages"]
-    ]
+    assert [m["apimsgid"] for m in status["messages"]] == [m["apimsgid"] for m in sent["messages"]]
     assert {m["state"] for m in status["messages"]} == {"scheduled"}
     code, out, _ = run(capsys, "cancel", "--json", "standup42")
     assert code == 0

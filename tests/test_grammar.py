@@ -71,9 +71,7 @@ def test_send_quoted_number_keeps_its_spaces():
 
 def test_send_options_right_after_send():
     command = text("send --from Acme --at +2h --id abc123 27821234567 Hi there")
-    assert command == Send(
-        ("27821234567",), "Hi there", "Acme", NOW + timedelta(hours=2), "abc123"
-    )
+    assert command == Send(("27821234567",), "Hi there", "Acme", NOW + timedelta(hours=2), "abc123")
 
 
 def test_send_option_with_equals_and_quoted_value():
