@@ -84,8 +84,8 @@ class PostgresSends:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
-                           apimsgid, error_code, error_description)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                           apimsgid, error_code, error_description, text)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (
                             send_id,
@@ -96,6 +96,7 @@ class PostgresSends:
                             r.apimsgid,
                             r.error_code,
                             r.error_description,
+                            r.text,
                         )
                         for position, r in enumerate(recipients)
                     ],

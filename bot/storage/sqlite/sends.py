@@ -71,8 +71,8 @@ class SqliteSends:
             ).lastrowid
             conn.executemany(
                 """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
-                       apimsgid, error_code, error_description)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       apimsgid, error_code, error_description, text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         send_id,
@@ -83,6 +83,7 @@ class SqliteSends:
                         r.apimsgid,
                         r.error_code,
                         r.error_description,
+                        r.text,
                     )
                     for position, r in enumerate(recipients)
                 ],
