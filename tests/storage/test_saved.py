@@ -96,3 +96,5 @@ def test_a_recipient_keeps_its_own_text(store: Storage) -> None:
     assert (first.text, loaded.text_for(first)) == ("Hi Ann", "Hi Ann")
     assert (second.text, loaded.text_for(second)) == (None, "Hi {first_name}")
     assert store.sends.recipient_by_climsgid("c1", "27821111111").text == "Hi Ann"  # type: ignore[union-attr]
+    log = {entry.msisdn: entry.text for entry in store.sends.recent_log()}
+    assert log == {"27821111111": "Hi Ann", "27822222222": "Hi {first_name}"}

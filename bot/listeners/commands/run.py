@@ -34,6 +34,7 @@ from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
+from bot.listeners.commands.saved import SAVED_HANDLERS
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
@@ -162,6 +163,7 @@ def _send(services: Services, command: grammar.Send, call: Invocation) -> None:
         sender=command.sender,
         at=command.at,
         client_id=command.client_id,
+        template=command.template,
     )
     send_and_report(services, prepare(services, intent), call.reply)
 
@@ -310,4 +312,5 @@ HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.Contacts: _contacts,
     grammar.Log: _log,
     grammar.Help: _help,
+    **SAVED_HANDLERS,
 }
