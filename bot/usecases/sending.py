@@ -104,11 +104,18 @@ class Directory(Protocol):
 # --------------------------------------------------------------------------- checks
 
 
-def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
+def prepare(services: Directory, intent: SendIntent) -> PreparedSend:
     """Every check that needs no gateway call; raises Refusal in plain words."""
     settings = services.settings
     if not access.may_use(settings.allowed_users, settings.admins, intent.user):
         raise Refusal(access.not_allowed_text(intent.user))
+    return checked(services, intent)
+
+
+def checked(services: Directory, intent: SendIntent) -> PreparedSend:
+    """`prepare` without the Slack allow-list (the command line runs as its operator):
+    recipients resolved, opted-out ones set aside, texts filled in and within the part limit."""
+    settings = services.settings
     targets = resolve(services, intent.to)
     opted_out = tuple(t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn))
     if len(opted_out) == len(targets):
@@ -180,7 +187,7 @@ def resolve(services: Directory, typed: Sequence[str]) -> tuple[Target, ...]:
 
 def _targets(services: Directory, raw: str) -> tuple[Target, ...]:
     """What one typed recipient stands for: a contact, a group's members, or a number."""
-    if not _could_be_name(raw):
+    if not could_be_name(raw):
         return (_target(services, raw),)
     contact = services.storage.contacts.get(raw)
     if contact is not None:
@@ -205,7 +212,8 @@ def _target(services: Directory, raw: str) -> Target:
     return Target(msisdn, services.storage.contacts.name_for(msisdn))
 
 
-def _could_be_name(raw: str) -> bool:
+def could_be_name(raw: str) -> bool:
+    """Whether a typed recipient may be a contact or group name (a number starts otherwise)."""
     return bool(raw) and raw[0] not in "+0123456789("
 
 
