@@ -128,7 +128,7 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
-            if isinstance(command, grammar.Send) and _needs_directory(command):
+            if isinstance(command, grammar.Send) and _needs_directory(settings, command):
                 return out.outcome(_send(gateway, command, _address(settings, command)))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
@@ -199,9 +199,12 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _needs_directory(command: grammar.Send) -> bool:
-    """Names (contacts, groups) and templates live in the database `serve` uses."""
-    return command.template is not None or any(could_be_name(to) for to in command.to)
+def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
+    """Names (contacts, groups) and templates live in the database `serve` uses; with no
+    database a name is refused as the number it is not."""
+    if command.template is not None:
+        return True
+    return _database_exists(settings) and any(could_be_name(to) for to in command.to)
 
 
 @dataclass(frozen=True)
@@ -215,8 +218,8 @@ def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
     opted-out numbers set aside) and each one's text (a template filled in per contact)."""
     if not _database_exists(settings):
         raise Refusal(
-            f"Contact and group names and templates are kept in SMS_BOT_DB ({settings.db_path}), "
-            "which does not exist yet; give numbers, or save names in Slack first."
+            f"Templates are kept in SMS_BOT_DB ({settings.db_path}), which does not exist yet; "
+            "save one in Slack first (/sms template add NAME TEXT)."
         )
     intent = SendIntent(
         user="",

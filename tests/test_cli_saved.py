@@ -13,6 +13,7 @@ from tests.test_cli import clean_env, one_json, run, sandbox
 __all__ = ["clean_env", "sandbox"]  # the fixtures, shared with the other command-line tests
 
 ANN, BEN, STOPPED = "27825550103", "27825550104", "27821234567"
+PHONE = "27825550105"
 
 
 def _database() -> str:
@@ -56,8 +57,8 @@ def test_an_unknown_field_is_refused_naming_it_before_any_call(capsys, sandbox) 
     assert sandbox.messages() == []
 
 
-def test_names_without_a_database_say_where_names_live(capsys, sandbox, tmp_path: Path) -> None:
-    code, _, err = run(capsys, "send", "crew", "hello")
+def test_a_template_without_a_database_says_where_they_live(capsys, sandbox) -> None:
+    code, _, err = run(capsys, "send", PHONE, "--template", "Reminder")
     assert code == 1
     assert "SMS_BOT_DB" in err and "does not exist" in err
     assert not Path(_database()).exists()
