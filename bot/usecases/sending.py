@@ -126,7 +126,8 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
         )
     sending = tuple(t for t in targets if t not in opted_out)
     text, own = texts_for(services.storage, intent, sending)
-    encoded = _worst_encoding([text] if not own else list(own.values()), settings.max_parts)
+    field = "text" if intent.template is None else "template"
+    encoded = _worst_encoding([text] if not own else list(own.values()), settings.max_parts, field)
     return PreparedSend(intent, sending, encoded, opted_out, text, own)
 
 
@@ -151,7 +152,7 @@ def texts_for(
     return template.text, rendered
 
 
-def _worst_encoding(texts: Sequence[str], max_parts: int) -> EncodedText:
+def _worst_encoding(texts: Sequence[str], max_parts: int, field: str) -> EncodedText:
     """Every text within the part limit (each recipient's own, for a template), or Refusal;
     the one with the most parts describes the send."""
     encoded = []
@@ -159,7 +160,7 @@ def _worst_encoding(texts: Sequence[str], max_parts: int) -> EncodedText:
         try:
             encoded.append(encode_text(text, max_parts))
         except (TextTooLong, Refused) as error:
-            raise Refusal(str(error), field="text") from None
+            raise Refusal(str(error), field=field) from None
     return max(encoded, key=lambda e: (e.parts, e.length))
 
 
