@@ -118,3 +118,16 @@ def test_the_part_limit_holds_for_each_filled_in_text(make_app: Any) -> None:
     assert "part" in reply["text"]
     _ask(app, "help")
     assert app.sandbox.messages() == []
+
+
+def test_the_workflow_step_takes_a_group_name(app: RunningApp) -> None:
+    from tests.slack.test_workflow_step import run_step
+
+    _ask(app, f"group add crew {STOPPED} {ANN} {BEN}")
+    app.services.storage.opt_outs.opt_out(STOPPED, "STOP")
+    end = run_step(app, {"to": "crew", "text": "Doors open at 8"})
+    assert end.succeeded, end.error
+    sent = _sent(app, 2)
+    assert sent == {ANN: "Doors open at 8", BEN: "Doors open at 8"}
+    first = next(m for m in app.sandbox.messages() if m.to == ANN)
+    assert end.outputs["apimsgid"] == first.apimsgid  # the first member who got it
