@@ -63,6 +63,8 @@ def test_group_members_must_be_numbers_or_contacts(app: RunningApp) -> None:
     assert app.services.storage.groups.get("crew") is None
     _ask(app, f"contact add Ann {ANN}")
     assert "There is a contact named Ann" in _ask(app, f"group add ann {BEN}")["text"]
+    _ask(app, f"group add crew {BEN}")
+    assert "There is a group named crew" in _ask(app, f"contact add Crew {ANN}")["text"]
 
 
 def test_a_group_name_sends_to_its_members_skipping_opted_out_ones(app: RunningApp) -> None:
@@ -131,3 +133,34 @@ def test_the_workflow_step_takes_a_group_name(app: RunningApp) -> None:
     assert sent == {ANN: "Doors open at 8", BEN: "Doors open at 8"}
     first = next(m for m in app.sandbox.messages() if m.to == ANN)
     assert end.outputs["apimsgid"] == first.apimsgid  # the first member who got it
+
+
+def test_a_held_personalised_send_hands_each_recipient_its_own_text(
+    make_app: Any,
+) -> None:
+    """The Portal cannot hold a message, so sms-bot holds it; when due each recipient still
+    gets their own filled-in text (one gateway call per distinct text)."""
+    from bot.domain.delivery import HELD
+    from bot.usecases.holding import hand_over
+
+    portal = make_app(
+        env={"CLICKATELL_API_KEY": "k"}, portal_sandbox=True, sandbox_options={"quirk_every": 0}
+    )
+    storage = portal.services.storage
+    storage.contacts.save("Ann", ANN)
+    storage.contacts.save("Ben", BEN)
+    storage.templates.save("Reminder", "Hi {first_name}, see you tomorrow")
+    portal.command("send --at +2h Ann,Ben --template Reminder")
+
+    def held() -> Any:
+        entries = storage.sends.recent_log()
+        send = storage.sends.get(entries[0].send_id) if entries else None
+        return send if send and all(r.status == HELD.code for r in send.recipients) else None
+
+    send = wait_for(held, 10, "the held send")
+    assert portal.sandbox.messages() == []
+    hand_over(storage, portal.services.gateway, send.id)
+    assert {m.to: m.text for m in portal.sandbox.messages()} == {
+        ANN: "Hi Ann, see you tomorrow",
+        BEN: "Hi Ben, see you tomorrow",
+    }

@@ -249,6 +249,10 @@ def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
 def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
     """Saving over a contact someone else set is allowed (contacts are shared), but never
     silent: both are told, and cards show the number under the name."""
+    group = services.storage.groups.get(command.name)
+    if group is not None:  # one name, one meaning: a send to it must not be ambiguous
+        call.reply(refused_message(f"There is a group named {group.name}; pick another name."))
+        return
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
