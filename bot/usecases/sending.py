@@ -126,8 +126,10 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
         )
     sending = tuple(t for t in targets if t not in opted_out)
     text, own = texts_for(services.storage, intent, sending)
-    field = "text" if intent.template is None else "template"
-    encoded = _worst_encoding([text] if not own else list(own.values()), settings.max_parts, field)
+    where = "text" if intent.template is None else "template"
+    labels = {t.msisdn: _label(t) for t in sending}
+    texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
+    encoded = _worst_encoding(texts, settings.max_parts, where)
     return PreparedSend(intent, sending, encoded, opted_out, text, own)
 
 
@@ -152,15 +154,18 @@ def texts_for(
     return template.text, rendered
 
 
-def _worst_encoding(texts: Sequence[str], max_parts: int, field: str) -> EncodedText:
-    """Every text within the part limit (each recipient's own, for a template), or Refusal;
-    the one with the most parts describes the send."""
+def _worst_encoding(
+    texts: Sequence[tuple[str | None, str]], max_parts: int, where: str
+) -> EncodedText:
+    """Every text within the part limit (each recipient's own, named, for a template), or
+    Refusal; the one with the most parts describes the send."""
     encoded = []
-    for text in texts:
+    for whose, text in texts:
         try:
             encoded.append(encode_text(text, max_parts))
         except (TextTooLong, Refused) as error:
-            raise Refusal(str(error), field=field) from None
+            prefix = f"The text for {whose}: " if whose else ""
+            raise Refusal(f"{prefix}{error}", field=where) from None
     return max(encoded, key=lambda e: (e.parts, e.length))
 
 

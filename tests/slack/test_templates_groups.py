@@ -117,7 +117,7 @@ def test_the_part_limit_holds_for_each_filled_in_text(make_app: Any) -> None:
     _ask(app, f"contact add {'W' * 40} {ANN}")
     _ask(app, "template add Long {name}" + "x" * 125)
     reply = _ask(app, f"send {BEN},{'W' * 40} --template Long")
-    assert "part" in reply["text"]
+    assert "part" in reply["text"] and f"The text for {'W' * 40} (+27 82 555 0103)" in reply["text"]
     _ask(app, "help")
     assert app.sandbox.messages() == []
 
