@@ -45,7 +45,7 @@ from bot.sms.refusals import Refused
 from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.recording import by_text
-from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked, could_be_name
+from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
@@ -200,11 +200,10 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
 
 
 def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
-    """Names (contacts, groups) and templates live in the database `serve` uses; with no
-    database a name is refused as the number it is not."""
-    if command.template is not None:
-        return True
-    return _database_exists(settings) and any(could_be_name(to) for to in command.to)
+    """Names (contacts, groups), templates and opt-outs live in the database `serve` uses: when
+    it exists a send is checked as in Slack (opted-out numbers set aside, all of them refused);
+    with none a name is refused as the number it is not, and a template cannot be found."""
+    return command.template is not None or _database_exists(settings)
 
 
 @dataclass(frozen=True)

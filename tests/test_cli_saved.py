@@ -63,3 +63,13 @@ def test_a_template_without_a_database_says_where_they_live(capsys, sandbox) -> 
     assert "SMS_BOT_DB" in err and "does not exist" in err
     assert not Path(_database()).exists()
     assert sandbox.messages() == []
+
+
+def test_an_opted_out_number_is_refused_as_in_slack(capsys, sandbox) -> None:
+    _seed()
+    code, out, _ = run(capsys, "send", "--json", STOPPED, "hello")
+    assert code == 1
+    assert "opted out" in one_json(out)["error"]["description"]
+    code, out, _ = run(capsys, "send", "--json", f"{STOPPED},{BEN}", "hello")
+    assert code == 0 and one_json(out)["skipped"] == [{"to": STOPPED, "reason": "opted out"}]
+    assert [(m.to, m.text) for m in sandbox.messages()] == [(BEN, "hello")]
