@@ -38,9 +38,17 @@ from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.domain.templates import TemplateError
-from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
+from bot.gateway.base import (
+    Gateway,
+    GatewayError,
+    MessageStatus,
+    Planned,
+    RecipientResult,
+    SendResult,
+)
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
+from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
@@ -239,17 +247,9 @@ def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None
     """One gateway call per distinct text: a template filled in per contact differs."""
     numbers = [t.msisdn for t in prepared.targets] if prepared else list(command.to)
     planned = gateway.plan(numbers, client_id=command.client_id)
+    batches = by_text(planned, prepared.text_for if prepared else _same(command))
     results = [
-        gateway.send(
-            batch,
-            text,
-            sender=command.sender,
-            at=command.at,
-            skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
-        )
-        for text, batch in by_text(
-            planned, prepared.text_for if prepared else _same(command)
-        ).items()
+        _send_batch(gateway, command, text, batch, len(batches)) for text, batch in batches.items()
     ]
     result = max(results, key=lambda r: r.parts)  # the longest text describes the send
     messages = [
@@ -280,6 +280,27 @@ def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None
     # (the per-recipient entries stay, so a script sees every reason).
     data["error"] = _send_failure(failures)
     return Outcome(data, lines, EXIT_FAILED)
+
+
+def _send_batch(
+    gateway: Gateway, command: grammar.Send, text: str, batch: list[Planned], batches: int
+) -> SendResult:
+    """One text's call. Of several, one that fails as a whole fails its own recipients only
+    (the others were sent: a script must see that, never retry them all)."""
+    try:
+        return gateway.send(
+            batch,
+            text,
+            sender=command.sender,
+            at=command.at,
+            skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+        )
+    except GatewayError as error:
+        if batches == 1:
+            raise
+        encoding, _, parts = measure(text)
+        failed = tuple(RecipientResult(p.to, None, p.client_id, error=error) for p in batch)
+        return SendResult(failed, parts, encoding)
 
 
 def _same(command: grammar.Send) -> Callable[[str], str]:
