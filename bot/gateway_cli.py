@@ -52,7 +52,7 @@ from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
-from bot.usecases.recording import by_text
+from bot.usecases.recording import TextBatch, plan_by_text
 from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
@@ -234,6 +234,7 @@ def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
         to=command.to,
         text=command.text,
         intent_key="cli",
+        client_id=command.client_id,
         template=command.template,
     )
     try:
@@ -245,12 +246,13 @@ def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
 
 def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None = None) -> Outcome:
     """One gateway call per distinct text: a template filled in per contact differs."""
-    numbers = [t.msisdn for t in prepared.targets] if prepared else list(command.to)
-    planned = gateway.plan(numbers, client_id=command.client_id)
-    batches = by_text(planned, prepared.text_for if prepared else _same(command))
-    results = [
-        _send_batch(gateway, command, text, batch, len(batches)) for text, batch in batches.items()
-    ]
+    if prepared is None:  # as typed: the gateway normalises (and refuses) the numbers
+        planned = tuple(gateway.plan(list(command.to), client_id=command.client_id))
+        batches = [TextBatch(command.text, planned, {})]
+    else:
+        numbers = [t.msisdn for t in prepared.targets]
+        batches = plan_by_text(gateway, numbers, prepared.text_for, command.client_id)
+    results = [_send_batch(gateway, command, b.text, b.planned, len(batches)) for b in batches]
     result = max(results, key=lambda r: r.parts)  # the longest text describes the send
     messages = [
         {
@@ -283,7 +285,11 @@ def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None
 
 
 def _send_batch(
-    gateway: Gateway, command: grammar.Send, text: str, batch: list[Planned], batches: int
+    gateway: Gateway,
+    command: grammar.Send,
+    text: str,
+    batch: Sequence[Planned],
+    batches: int,
 ) -> SendResult:
     """One text's call. Of several, one that fails as a whole fails its own recipients only
     (the others were sent: a script must see that, never retry them all)."""
@@ -301,10 +307,6 @@ def _send_batch(
         encoding, _, parts = measure(text)
         failed = tuple(RecipientResult(p.to, None, p.client_id, error=error) for p in batch)
         return SendResult(failed, parts, encoding)
-
-
-def _same(command: grammar.Send) -> Callable[[str], str]:
-    return lambda number: command.text
 
 
 def _send_line(m: RecipientResult) -> str:
