@@ -39,14 +39,25 @@ from bot.bulk_cli import run_bulk
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.domain.records import Recipient
-from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
+from bot.domain.templates import TemplateError
+from bot.gateway.base import (
+    Gateway,
+    GatewayError,
+    MessageStatus,
+    Planned,
+    RecipientResult,
+    SendResult,
+)
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
+from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
-from bot.storage import StorageError, open_storage
+from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held, withdraw_and_show
+from bot.usecases.recording import TextBatch, plan_by_text
 from bot.usecases.redeeming import redeem_voucher
+from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked
 from bot.usecases.shared_ids import MessageReport, cancel_each, report_each, shared_by
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 from bot.when import local_zone
@@ -61,6 +72,9 @@ GATEWAY_COMMANDS = (
     "coverage",
     "redeem",
     "ping",
+)
+TEMPLATE_FIELDS_HINT = (
+    "Here a template can use {name} and {first_name} (from the contact); nothing was sent."
 )
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
 SANDBOX_LOGIN = "sandbox"  # any credentials do for a sandbox that was started without --api-id
@@ -149,6 +163,8 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
+            if isinstance(command, grammar.Send) and _needs_directory(settings, command):
+                return out.outcome(_send(gateway, command, _address(settings, command)))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -156,6 +172,10 @@ def run(
         return out.error(None, str(error), EXIT_FAILED)
     except StorageError as error:
         return out.error(None, str(error), EXIT_FAILED)
+    except Refusal as error:
+        return out.error(None, error.reason, EXIT_FAILED)
+    except TemplateError as error:
+        return out.error(None, f"{error} {TEMPLATE_FIELDS_HINT}", EXIT_FAILED)
     except (OSError, ValueError) as error:  # e.g. an unreadable sandbox state file
         return out.error(None, str(error), EXIT_FAILED)
 
@@ -216,15 +236,53 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
-    planned = gateway.plan(list(command.to), client_id=command.client_id)
-    result = gateway.send(
-        planned,
-        command.text,
-        sender=command.sender,
-        at=command.at,
-        skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
+    """Names (contacts, groups), templates and opt-outs live in the database `serve` uses: when
+    it exists a send is checked as in Slack (opted-out numbers set aside, all of them refused);
+    with none a name is refused as the number it is not, and a template cannot be found."""
+    return command.template is not None or _database_exists(settings)
+
+
+@dataclass(frozen=True)
+class _Directory:
+    settings: Settings
+    storage: Storage
+
+
+def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
+    """Recipients resolved by the rules of Slack's `/sms send` (contact and group names,
+    opted-out numbers set aside) and each one's text (a template filled in per contact)."""
+    if not _database_exists(settings):
+        raise Refusal(
+            f"Templates are kept in SMS_BOT_DB ({settings.db_path}), which does not exist yet; "
+            "save one in Slack first (/sms template add NAME TEXT)."
+        )
+    intent = SendIntent(
+        user="",
+        channel="",
+        to=command.to,
+        text=command.text,
+        intent_key="cli",
+        client_id=command.client_id,
+        template=command.template,
     )
+    try:
+        with open_storage(settings.db_path) as storage:
+            return checked(_Directory(settings, storage), intent)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None = None) -> Outcome:
+    """One gateway call per distinct text: a template filled in per contact differs."""
+    if prepared is None:  # as typed: the gateway normalises (and refuses) the numbers
+        planned = tuple(gateway.plan(list(command.to), client_id=command.client_id))
+        batches = [TextBatch(command.text, planned, {})]
+    else:
+        numbers = [t.msisdn for t in prepared.targets]
+        batches = plan_by_text(gateway, numbers, prepared.text_for, command.client_id)
+    results = [_send_batch(gateway, command, b.text, b.planned, len(batches)) for b in batches]
+    result = max(results, key=lambda r: r.parts)  # the longest text describes the send
     messages = [
         {
             "to": m.to,
@@ -232,19 +290,52 @@ def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
             "climsgid": m.client_id,
             "error": _error_json(m.error),
         }
-        for m in result.messages
+        for r in results
+        for m in r.messages
     ]
-    data = {"messages": messages, "parts": result.parts, "encoding": result.encoding}
-    lines = [_send_line(m) for m in result.messages]
+    data: dict[str, Any] = {
+        "messages": messages,
+        "parts": result.parts,
+        "encoding": result.encoding,
+    }
+    lines = [_send_line(m) for r in results for m in r.messages]
+    if prepared is not None and prepared.opted_out:
+        data["skipped"] = [{"to": t.msisdn, "reason": "opted out"} for t in prepared.opted_out]
+        lines += [f"{t.msisdn}: not sent, opted out (texted STOP)" for t in prepared.opted_out]
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
     lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
-    failures = [m.error for m in result.messages if m.error is not None]
-    if len(failures) < len(result.messages):
+    failures = [m.error for r in results for m in r.messages if m.error is not None]
+    if len(failures) < len(messages):
         return Outcome(data, lines, EXIT_OK)
     # Nobody got it: a failed command, so the §4 `error` object is there as for any failure
     # (the per-recipient entries stay, so a script sees every reason).
     data["error"] = _send_failure(failures)
     return Outcome(data, lines, EXIT_FAILED)
+
+
+def _send_batch(
+    gateway: Gateway,
+    command: grammar.Send,
+    text: str,
+    batch: Sequence[Planned],
+    batches: int,
+) -> SendResult:
+    """One text's call. Of several, one that fails as a whole fails its own recipients only
+    (the others were sent: a script must see that, never retry them all)."""
+    try:
+        return gateway.send(
+            batch,
+            text,
+            sender=command.sender,
+            at=command.at,
+            skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+        )
+    except GatewayError as error:
+        if batches == 1:
+            raise
+        encoding, _, parts = measure(text)
+        failed = tuple(RecipientResult(p.to, None, p.client_id, error=error) for p in batch)
+        return SendResult(failed, parts, encoding)
 
 
 def _send_line(m: RecipientResult) -> str:

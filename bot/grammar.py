@@ -21,15 +21,26 @@ names and normalizing numbers is the caller's job.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from bot import grammar_saved as saved
 from bot.command_words import PROGRAM, SLASH, UsageError
 from bot.command_words import quote_if_needed as _quote_if_needed
 from bot.command_words import skip_space as _skip_space
 from bot.command_words import word as _word
 from bot.command_words import words as _words
+from bot.grammar_saved import (
+    GroupAdd,
+    GroupRemove,
+    Groups,
+    SavedCommand,
+    TemplateAdd,
+    TemplateRemove,
+    Templates,
+    checked_name,
+)
 from bot.send_grammar import SEND_OPTIONS as SEND_OPTIONS  # re-exported: the send options
 from bot.send_grammar import (
     Reading,
@@ -135,6 +146,7 @@ Command = (
     | ContactAdd
     | ContactRemove
     | Contacts
+    | SavedCommand
     | Log
     | Help
     | Compose
@@ -146,10 +158,12 @@ Command = (
 USAGE: tuple[tuple[str, str, str], ...] = (
     (
         "send",
-        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT",
+        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT|--template NAME",
         "send an SMS; TO is a number (+27821234567, 0027…, 27-82-123-4567; quote it to keep "
-        "spaces) or a contact name; -- before TEXT sends it exactly as typed\n    WHEN is +30m, "
-        "+2h, +1h30m, +1d, HH:MM (your time zone) or an ISO time, at most 7 days ahead",
+        "spaces), a contact or a group name; -- before TEXT sends it exactly as typed\n    "
+        "--template NAME: a saved text, {name} and {first_name} filled in per recipient\n    "
+        "WHEN is +30m, +2h, +1h30m, +1d, HH:MM (your time zone) or an ISO time, at most 7 days "
+        "ahead",
     ),
     ("status", "ID", "where a message is, in plain words"),
     ("cancel", "ID", "stop a scheduled message"),
@@ -166,6 +180,7 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
+    *saved.SAVED_USAGE,
     ("log", "[NUMBER]", "recent messages sent from this channel (admins: log all)"),
     ("help", "", "this help"),
 )
@@ -194,10 +209,6 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
-# A name's words start with no quote; an apostrophe inside one is part of it (O'Brien, D’Angelo).
-_NAME_WORD = r"[^\s,\"'“”‘’][^\s,\"“”‘]*"
-_NAME = re.compile(rf"{_NAME_WORD}(?: {_NAME_WORD})*")
-_NAME_MAX = 40
 
 
 def _one(word: str, args: list[str], what: str, usage: str) -> str:
@@ -223,18 +234,19 @@ def _voucher(args: list[str], usage: str) -> str:
 
 
 def _name(raw: str, usage: str) -> str:
-    name = " ".join(raw.split())
-    if not name or len(name) > _NAME_MAX or not _NAME.fullmatch(name):
-        raise UsageError(
-            f"{raw!r} is not a contact name: up to {_NAME_MAX} characters, no commas, no quotes "
-            "(an apostrophe inside a name is fine).",
-            usage,
-        )
-    if name[0] in "+0123456789(":
-        raise UsageError(
-            f"{raw!r} looks like a number; a contact name must start otherwise.", usage
-        )
-    return name
+    try:
+        return checked_name(raw)  # one rule for contact, group and template names
+    except ValueError as error:
+        raise UsageError(str(error), usage) from None
+
+
+def _saved(parse: Callable[[], SavedCommand], prefix: str) -> SavedCommand:
+    """A template or group command, its misuse worded with this program's usage lines."""
+    try:
+        return parse()
+    except saved.Misuse as error:
+        usage = " | ".join(usage_line(w.strip(), prefix) for w in error.words.split("|"))
+        raise UsageError(error.problem, usage) from None
 
 
 def _none(word: str, args: list[str], usage: str) -> None:
@@ -256,7 +268,7 @@ def _build(word: str, args: list[str], prefix: str) -> Command:
         return Log(" ".join(args).strip() or None)
     if word == "help":
         return Help()
-    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts}
+    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts, **saved.SIMPLE}
     if word in simple:
         _none(word, args, usage)
         return simple[word]()
@@ -313,6 +325,11 @@ def parse_text(
             reading = Reading(_now(now), zone, region)
             usage = usage_line("send", SLASH)
             return read_slash_send(stripped, _skip_space(stripped, head.end), reading, usage)
+        if word == "template":  # its text is the raw rest of the line, as typed
+            sub = _word(stripped, _skip_space(stripped, head.end))
+            name = _word(stripped, _skip_space(stripped, sub.end))
+            rest = stripped[_skip_space(stripped, name.end) :]
+            return _saved(lambda: saved.template(sub.value, name.value, rest), SLASH)
         args = _words(stripped[head.end :])
     except ValueError as error:
         if isinstance(error, UsageError):
@@ -320,6 +337,8 @@ def parse_text(
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
+    if word == "group":
+        return _saved(lambda: saved.group(args), SLASH)
     return _build(word, args, SLASH)
 
 
@@ -382,6 +401,11 @@ def parse_argv(
         return _argv_bulk(args, _now(now), zone)
     if word == "contact":
         return _contact(args, PROGRAM)
+    if word == "template":
+        sub, name = [*args, "", ""][:2]
+        return _saved(lambda: saved.template(sub, name, " ".join(args[2:])), PROGRAM)
+    if word == "group":
+        return _saved(lambda: saved.group(args), PROGRAM)
     return _build(word, args, PROGRAM)
 
 
@@ -392,6 +416,8 @@ def to_text(command: Command) -> str:
     """Slash-command text that parses back to `command` (numbers with spaces are quoted)."""
     if isinstance(command, Send):
         return send_text(command)
+    if isinstance(command, TemplateAdd):  # the text is the raw rest of the line
+        return f"template add {_quote_if_needed(command.name)} {command.text}"
     return " ".join(_quote_if_needed(w) if i else w for i, w in enumerate(_plain_words(command)))
 
 
@@ -419,6 +445,8 @@ def _plain_words(command: Command) -> list[str]:
             return ["contact", "add", name, number]
         case ContactRemove(name=name):
             return ["contact", "remove", name]
+        case TemplateAdd() | TemplateRemove() | Templates() | GroupAdd() | GroupRemove() | Groups():
+            return saved.words_of(command)
         case Log(number=number):
             return ["log", number] if number else ["log"]
         case Compose():
