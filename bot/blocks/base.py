@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Block = dict[str, Any]
@@ -83,3 +84,11 @@ def quote(text: str, limit: int = 2500) -> str:
 def code(text: str) -> str:
     """Inline code for IDs; backticks inside would end it early, so they are dropped."""
     return f"`{text.replace('`', '')}`"
+
+
+def slack_date(moment: datetime) -> str:
+    """A time Slack shows in each reader's own time zone; the fallback text is UTC."""
+    return (
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|"
+        f"{moment:%Y-%m-%d %H:%M} UTC>"
+    )
