@@ -105,6 +105,12 @@ class Compose:
     """Bare `/sms`: open the compose form."""
 
 
+@dataclass(frozen=True)
+class BulkForm:
+    """`/sms bulk` in Slack: open the bulk form (the file, the list and the text are chosen
+    there; the command line's `sms-bot bulk FILE.csv TEXT` is another command)."""
+
+
 Command = (
     Send
     | Status
@@ -120,6 +126,7 @@ Command = (
     | Log
     | Help
     | Compose
+    | BulkForm
 )
 
 # --- usage ------------------------------------------------------------------------------------
@@ -147,6 +154,13 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
+# Slack only: what opens a form rather than running a command.
+SLASH_FORMS = [
+    f"{SLASH} bulk",
+    "    open the bulk form: a CSV file, a group or pasted numbers; a preview before sending",
+    SLASH,
+    "    open the compose form",
+]
 
 
 class UsageError(ValueError):
@@ -172,7 +186,7 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
         if wanted is None or word in wanted:
             lines += [f"{prefix} {word} {args}".rstrip(), f"    {what}"]
     if prefix == SLASH and wanted is None:
-        lines += [SLASH, "    open the compose form"]
+        lines += SLASH_FORMS
     return "\n".join(lines)
 
 
@@ -458,6 +472,14 @@ def parse_text(text: str, *, now: datetime | None = None) -> Command:
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
+    if word == "bulk":
+        if any(arg.strip() for arg in args):
+            raise UsageError(
+                "/sms bulk takes no arguments: it opens the form where you choose the file, "
+                "the group or the numbers, and the text.",
+                f"{SLASH} bulk",
+            )
+        return BulkForm()
     return _build(word, args, SLASH)
 
 
@@ -573,4 +595,6 @@ def _plain_words(command: Command) -> list[str]:
             return ["log", number] if number else ["log"]
         case Compose():
             return []
+        case BulkForm():
+            return ["bulk"]
     return [type(command).__name__.lower()]

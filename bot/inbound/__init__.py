@@ -32,6 +32,7 @@ from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
@@ -147,6 +148,7 @@ class Inbound:
             },
             reaction_for=reaction_for,
             backlog=self.backlog,
+            bulk=BulkBoard(services, sandboxed=services.sandboxed, on_change=self._bulk_changed),
         )
         self.router = ConversationRouter(
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
@@ -277,6 +279,9 @@ class Inbound:
     def _wake_outbox(self) -> None:
         self.outbox_worker.wake()
         self.on_change()
+
+    def _bulk_changed(self) -> None:
+        self.on_change()  # a bulk card moved: the Home tabs showing the run follow
 
     def _wake_processor(self) -> None:
         self.processor_worker.wake()
