@@ -80,7 +80,8 @@ def progress_card(progress: BulkProgress, *, sandbox: bool) -> Message:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))
     fallback = (
         f"Bulk SMS by {starter}: {progress.sent} sent, {progress.delivered} delivered, "
-        f"{progress.failed} failed, {progress.skipped} skipped of {progress.total} ({progress.state})"
+        f"{progress.failed} failed, {progress.skipped} skipped of {progress.total} "
+        f"({progress.state})"
     )
     return Message(fallback, blocks)
 

@@ -21,7 +21,7 @@ from bot.blocks.compose import compose_view
 from bot.blocks.errors import error_message, refused_message
 from bot.container import Services
 from bot.domain.access import not_allowed_text
-from bot.listeners.bulk_form import open_bulk_form
+from bot.listeners.bulk.opening import open_bulk_form
 from bot.listeners.commands.run import needs_gateway, run_command
 from bot.listeners.common import (
     RespondReplier,
