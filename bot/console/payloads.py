@@ -217,12 +217,11 @@ def view_state(
         element = block.get("element") or {}
         block_id = str(block.get("block_id") or "")
         value = values.get(block_id)
-        state[block_id] = {
-            str(element.get("action_id") or ""): {
-                "type": element.get("type", "plain_text_input"),
-                "value": value if value else None,
-            }
-        }
+        kind = element.get("type", "plain_text_input")
+        entry: dict[str, Any] = {"type": kind, "value": value if value else None}
+        if kind == "file_input":  # the value is the ID of the file shared with the stand-in
+            entry = {"type": kind, "files": [{"id": value}] if value else []}
+        state[block_id] = {str(element.get("action_id") or ""): entry}
     return {"values": state}
 
 
@@ -277,6 +276,27 @@ def block_action_in_view(
         container={"type": "view", "view_id": view.get("id")},
         view=dict(view),
         actions=[action],
+    )
+
+
+def button_in_view(
+    ws: Workspace,
+    user: User,
+    *,
+    view: Mapping[str, Any],
+    element: Mapping[str, Any],
+    block_id: str | None,
+    trigger_id: str,
+) -> SlackRequest:
+    """A button pressed inside a modal (e.g. a preview's Send); `view` as Slack echoes it."""
+    return _interaction(
+        ws,
+        user,
+        "block_actions",
+        trigger_id,
+        container={"type": "view", "view_id": view.get("id")},
+        view=dict(view),
+        actions=[_action(element, block_id, ws.action_ts())],
     )
 
 
