@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
+from bot.bulk_cli import run_bulk
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
@@ -42,10 +43,21 @@ from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
+from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
-GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
+GATEWAY_COMMANDS = (
+    "send",
+    "bulk",
+    "status",
+    "cancel",
+    "charge",
+    "balance",
+    "coverage",
+    "redeem",
+    "ping",
+)
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
 SANDBOX_LOGIN = "sandbox"  # any credentials do for a sandbox that was started without --api-id
 
@@ -107,7 +119,7 @@ def run(
         command = grammar.parse_argv(words)
     except grammar.UsageError as error:
         return out.error(None, str(error), EXIT_USAGE)
-    if not isinstance(command, _HANDLERS):
+    if not isinstance(command, (*_HANDLERS, grammar.Bulk)):
         return out.error(None, f"'{words[0]}' is not a gateway command.", EXIT_USAGE)
     try:
         settings = load_settings(env)
@@ -116,6 +128,9 @@ def run(
     environment = os.environ if env is None else env
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Bulk):
+                done = run_bulk(command, settings, gateway)
+                return out.outcome(Outcome(done.data, done.lines, done.code))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query:
                 return out.outcome(_reported_status(settings, command.id))
             if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
@@ -125,7 +140,9 @@ def run(
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
-    except Refused as error:
+    except (Refused, BulkRefused) as error:
+        return out.error(None, str(error), EXIT_FAILED)
+    except StorageError as error:
         return out.error(None, str(error), EXIT_FAILED)
     except (OSError, ValueError) as error:  # e.g. an unreadable sandbox state file
         return out.error(None, str(error), EXIT_FAILED)

@@ -40,6 +40,17 @@ class Send:
 
 
 @dataclass(frozen=True)
+class Bulk:
+    """`sms-bot bulk FILE.csv TEXT`: one personalised SMS per CSV row."""
+
+    file: str
+    text: str
+    to_column: str | None = None
+    at: datetime | None = None  # aware, UTC
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class Status:
     id: str
 
@@ -113,6 +124,7 @@ class BulkForm:
 
 Command = (
     Send
+    | Bulk
     | Status
     | Cancel
     | Charge
@@ -147,6 +159,11 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("coverage", "NUMBER", "whether a number can be reached, and the price"),
     ("redeem", "VOUCHER", "add credit with a 16-digit voucher (admins)"),
     ("ping", "", "check the gateway session"),
+    (
+        "bulk",
+        "FILE.csv TEXT [--to-column NAME] [--at WHEN] [--dry-run]",
+        "one personalised SMS per CSV row ({column} fields in TEXT); /sms bulk opens the form",
+    ),
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
@@ -516,6 +533,41 @@ def _argv_send(args: Sequence[str], now: datetime) -> Send:
     return Send(to=to, text=body, **options)  # type: ignore[arg-type]
 
 
+def _argv_bulk(args: Sequence[str], now: datetime) -> Bulk:
+    usage = usage_line("bulk", PROGRAM)
+    positional, options, dry_run = [], {}, False
+    words = iter(args)
+    for arg in words:
+        name, eq, inline = arg.partition("=")
+        if arg == "--":
+            positional += list(words)  # everything after -- is the file and the text
+        elif arg == "--dry-run":
+            dry_run = True
+        elif name in ("--to-column", "--at"):
+            value = inline if eq else next(words, None)
+            if value is None or not value.strip():
+                raise UsageError(f"{name} needs a value.", usage)
+            try:
+                options[name] = parse_when(value, now) if name == "--at" else value.strip()
+            except ValueError as error:
+                raise UsageError(f"{str(error).rstrip('.')}.", usage) from None
+        elif arg.startswith("--"):
+            raise UsageError(
+                f"Unknown option {arg!r}; bulk takes --to-column, --at, --dry-run.", usage
+            )
+        else:
+            positional.append(arg)
+    if len(positional) < 2 or not positional[0].strip() or not " ".join(positional[1:]).strip():
+        raise UsageError("bulk needs a CSV file and a text.", usage)
+    return Bulk(
+        positional[0],
+        " ".join(positional[1:]).strip(),
+        to_column=options.get("--to-column"),  # type: ignore[arg-type]
+        at=options.get("--at"),  # type: ignore[arg-type]
+        dry_run=dry_run,
+    )
+
+
 def _argv_recipients(positional: list[str]) -> tuple[list[str], list[str]]:
     """The first word is TO; a word ending in a comma continues the list into the next word."""
     items: list[str] = []
@@ -539,6 +591,8 @@ def parse_argv(argv: Sequence[str], *, now: datetime | None = None) -> Command:
         return Help()
     if word == "send":
         return _argv_send(args, _now(now))
+    if word == "bulk":
+        return _argv_bulk(args, _now(now))
     if word == "contact":
         return _contact(args, PROGRAM)
     return _build(word, args, PROGRAM)
@@ -576,6 +630,11 @@ def to_argv(command: Command) -> list[str]:
     """Command-line words that parse back to `command`."""
     if isinstance(command, Send):
         return ["send", *_send_options(command), "--", ",".join(command.to), command.text]
+    if isinstance(command, Bulk):
+        at = ["--at", f"{command.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"] if command.at else []
+        column = ["--to-column", command.to_column] if command.to_column else []
+        dry = ["--dry-run"] if command.dry_run else []
+        return ["bulk", *column, *at, *dry, "--", command.file, command.text]
     return _plain_words(command)
 
 
