@@ -172,6 +172,7 @@ USAGE: tuple[tuple[str, str, str], ...] = (
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
 # Slack only: what opens a form rather than running a command.
+SLASH_FORM_WORDS = ("bulk",)
 SLASH_FORMS = [
     f"{SLASH} bulk",
     "    open the bulk form: a CSV file, a group or pasted numbers; a preview before sending",
@@ -200,6 +201,8 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
     wanted = None if commands is None else set(commands)
     lines = []
     for word, args, what in USAGE:
+        if prefix == SLASH and word in SLASH_FORM_WORDS:
+            continue  # in Slack the word opens a form (SLASH_FORMS says so), it takes no args
         if wanted is None or word in wanted:
             lines += [f"{prefix} {word} {args}".rstrip(), f"    {what}"]
     if prefix == SLASH and wanted is None:
