@@ -147,7 +147,12 @@ def test_only_the_starter_and_admins_may_pause_resume_or_cancel(admin_app: Runni
     card_shows(app, card_ts, BULK_RESUME_ACTION)
     assert press_on_card(app, card_ts, BULK_RESUME_ACTION, value, name="r", action_ts="2.2") == 200
     card_shows(app, card_ts, BULK_PAUSE_ACTION)
-    assert press_on_card(app, card_ts, BULK_CANCEL_ACTION, value, user=ADMIN, name="a") == 200
+    assert (
+        press_on_card(
+            app, card_ts, BULK_CANCEL_ACTION, value, user=ADMIN, name="a", action_ts="2.3"
+        )
+        == 200
+    )
     card_shows(app, card_ts, "Cancelled")
     assert not app.sandbox.messages()  # scheduled two hours ahead, cancelled: nothing sent
 
