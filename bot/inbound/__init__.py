@@ -49,6 +49,7 @@ from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
 from bot.storage import Storage
+from bot.usecases.bulk.events import progress_changed
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
 
@@ -76,6 +77,7 @@ class _CardRef:
     channel: str  # the card's channel (until it is posted: the channel it will be posted in)
     posted: bool
     is_reply: bool  # a thread reply relayed as SMS: it has a reaction, not a card
+    bulk_id: str | None = None  # a bulk run's row: its run's progress card shows it
 
 
 @dataclass(frozen=True)
@@ -238,11 +240,14 @@ class Inbound:
         reply never changes, so the cache answers that at once; the card's channel only once
         the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
-        if known is None or (posted and not known.posted):
-            stored = self.services.storage.sends.card_place(send_id)
+        if known is None or (posted and not known.posted and known.bulk_id is None):
+            storage = self.services.storage
+            stored = storage.sends.card_place(send_id)
             if stored is None:
                 return None
-            known = _CardRef(stored.channel, stored.posted, stored.is_reply)
+            # A send without a card of its own may be a bulk row (never shown by a card).
+            bulk_id = None if stored.posted or stored.is_reply else storage.bulks.by_send(send_id)
+            known = _CardRef(stored.channel, stored.posted, stored.is_reply, bulk_id)
             self._remember_card(send_id, known)
         return known
 
@@ -259,6 +264,12 @@ class Inbound:
             return
         if known.is_reply:
             self.relay.refresh(send_id)
+            return
+        if known.bulk_id is not None:
+            run = self.services.storage.bulks.get(known.bulk_id)
+            if run is not None:
+                progress_changed(self.services.storage, run)  # coalesced: one per run
+                self._wake_outbox()
             return
         self.services.storage.outbox.enqueue(
             known.channel,
