@@ -135,6 +135,7 @@ class SlackStandIn:
         self.reactions: dict[tuple[str, str], list[str]] = {}
         self.surfaces = SurfaceRecords()
         self.files = FileRecords()
+        self._shared: tuple[str | None, str | None] = (None, None)  # the last files' message
         self._bindings: dict[str, Binding] = {}
         self._observers: list[Observer] = []
         self._failures: dict[str, list[_Failure]] = {}
@@ -395,6 +396,8 @@ class SlackStandIn:
             return self._response_activity(call, body, before)
         if kind in ("post", "update"):
             channel, ts = body.get("channel"), body.get("ts")
+            if call.method == "files.completeUploadExternal":  # the share's message
+                channel, ts = self._shared
             message = self.messages.get((channel, ts))  # type: ignore[arg-type]
             current = dict(message) if message is not None else None
             return Activity(kind, call, True, body, channel, ts, current, before)
@@ -456,6 +459,7 @@ class SlackStandIn:
         """The uploaded files are shared: one message showing them, in the channel or thread."""
         answer, files = self.files.complete(params)
         channel = params.get("channel_id")
+        self._shared = (None, None)
         if files and channel:
             ts = self._next_ts()
             message = {"ts": ts, "channel": channel, "text": params.get("initial_comment") or ""}
@@ -463,6 +467,7 @@ class SlackStandIn:
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]
             self.messages[(channel, ts)] = message
+            self._shared = (channel, ts)
         return answer
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -592,6 +597,7 @@ _KINDS = {
     "chat.postMessage": "post",
     "chat.update": "update",
     "chat.delete": "delete",
+    "files.completeUploadExternal": "post",  # the shared files show as a message
     "chat.postEphemeral": "ephemeral",
     "reactions.add": "reaction_added",
     "reactions.remove": "reaction_removed",
