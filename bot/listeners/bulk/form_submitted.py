@@ -32,7 +32,7 @@ from bot.blocks.bulk_form import (
 from bot.container import Services
 from bot.domain.access import not_allowed_text
 from bot.grammar import parse_when
-from bot.listeners.bulk.opening import template_names
+from bot.listeners.bulk.opening import template_names, template_text
 from bot.listeners.common import may_use, services_of
 from bot.listeners.errors import SOMETHING_WENT_WRONG
 from bot.slack.errors import error_code
@@ -117,11 +117,10 @@ def _text(services: Services, values: BulkFormValues) -> str:
     """The typed text, or the chosen template's (the typed text wins when both are given)."""
     if values.text or not values.template:
         return values.text
-    templates = getattr(services.storage, "templates", None)
-    template = templates.get(values.template) if templates is not None else None
-    if template is None:
+    text = template_text(services, values.template)
+    if text is None:
         raise BulkRefused(f"There is no template named {values.template} any more.")
-    return str(template.text)
+    return text
 
 
 def _form_again(

@@ -8,6 +8,7 @@ card follows through the outbox, as for every change of the run. A click is iden
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,11 @@ from bot.container import Services
 from bot.domain.access import not_allowed_text
 from bot.listeners.actions.cancel_button import click_key
 from bot.listeners.common import Replier, RespondReplier, may_use, services_of
+from bot.listeners.errors import expected, problem_message
 from bot.usecases import bulk
-from bot.usecases.bulk import BulkProgress, BulkRefused
+from bot.usecases.bulk import BulkProgress
+
+log = logging.getLogger(__name__)
 
 RunAction = Callable[..., BulkProgress]
 ACTIONS: dict[str, RunAction] = {
@@ -51,5 +55,7 @@ def run_button_clicked(services: Services, body: dict[str, Any], reply: Replier)
         return
     try:
         act(services, bulk_id, user=user)
-    except BulkRefused as refused:
-        reply(refused_message(refused.reason))
+    except Exception as error:  # BulkRefused (not theirs, already ended …): said to them only
+        if not expected(error):
+            log.exception("bulk button %s failed", action.get("action_id"))
+        reply(problem_message(error))
