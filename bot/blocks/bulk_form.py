@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.blocks.base import Block, clip, context, escape, plain, quote, section, slack_date
 from bot.blocks.card import ENCODING_NAMES
+from bot.blocks.compose import text_input
 from bot.sms.numbers import display_number
 from bot.usecases.bulk import BulkPlan
 
@@ -96,8 +97,8 @@ def bulk_form_view(
             "them). You see a preview and the counts before anything is sent."
         ),
         _file_input(),
-        _text_input(GROUP_BLOCK, "…or a group", values.group, "team-leads", optional=True),
-        _text_input(
+        text_input(GROUP_BLOCK, "…or a group", values.group, "team-leads", optional=True),
+        text_input(
             NUMBERS_BLOCK,
             "…or numbers",
             values.numbers,
@@ -111,7 +112,7 @@ def bulk_form_view(
     if templates:
         blocks.append(_template_select(templates, values.template))
     blocks += [
-        _text_input(
+        text_input(
             TEXT_BLOCK,
             "Text" if not templates else "Text (or choose a template)",
             values.text,
@@ -121,7 +122,7 @@ def bulk_form_view(
             max_length=TEXT_MAX,
             hint="{name} and {first_name} come from contacts; any CSV column works as {column}.",
         ),
-        _text_input(
+        text_input(
             WHEN_BLOCK,
             "Send at (optional)",
             values.when,
@@ -171,39 +172,6 @@ def _template_select(names: Sequence[str], chosen: str) -> Block:
         "optional": True,
         "element": element,
     }
-
-
-def _text_input(
-    block_id: str,
-    label: str,
-    value: str,
-    placeholder: str,
-    *,
-    optional: bool = False,
-    multiline: bool = False,
-    max_length: int | None = None,
-    hint: str | None = None,
-) -> Block:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": VALUE_ACTION,
-        "multiline": multiline,
-        "placeholder": plain(placeholder),
-    }
-    if value:
-        element["initial_value"] = value
-    if max_length:
-        element["max_length"] = max_length
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint)
-    return block
 
 
 def read_form(view: dict[str, Any]) -> BulkFormValues:

@@ -57,14 +57,14 @@ def compose_view(
 ) -> dict[str, Any]:
     """The modal. `channel` (where the card goes) travels in private_metadata."""
     blocks: list[Block] = [
-        _input(
+        text_input(
             RECIPIENTS_BLOCK,
             "To",
             values.recipients,
             "+27821234567, alice",
             hint="Numbers with country code, or contact names, separated by commas.",
         ),
-        _input(
+        text_input(
             TEXT_BLOCK,
             "Text",
             values.text,
@@ -78,7 +78,7 @@ def compose_view(
             "block_id": PREVIEW_BLOCK,
             "elements": [{"type": "mrkdwn", "text": preview(values.text, max_parts)}],
         },
-        _input(
+        text_input(
             WHEN_BLOCK,
             "Send at (optional)",
             values.when,
@@ -100,7 +100,7 @@ def compose_view(
     }
 
 
-def _input(
+def text_input(
     block_id: str,
     label: str,
     value: str,
@@ -112,6 +112,7 @@ def _input(
     hint: str | None = None,
     max_length: int | None = None,
 ) -> Block:
+    """A plain-text input block (the bulk form's too); `dispatch`: tells the app per keystroke."""
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": COMPOSE_TEXT_ACTION if dispatch else VALUE_ACTION,

@@ -91,28 +91,50 @@ def button(view_or_blocks: Any, action_id: str) -> dict[str, Any]:
     raise AssertionError(f"no {action_id} button")
 
 
-def press_in_view(app: RunningApp, view: dict[str, Any], action_id: str, user: str = USER) -> int:
-    """A button in the modal (the preview's Send or Cancel)."""
-    element = button(view, action_id)
+def click(
+    app: RunningApp,
+    action_id: str,
+    value: str,
+    *,
+    container: dict[str, Any],
+    user: str = USER,
+    block_id: str = "b",
+    action_ts: str = "1700000950.000001",
+    **fields: Any,
+) -> int:
+    """A button click as Slack's block_actions payload carries it (in a view or a message)."""
     payload = {
         "type": "block_actions",
-        "user": {"id": user, "username": "alice", "team_id": "T0TEAM"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
         "team": {"id": "T0TEAM", "domain": "example"},
         "api_app_id": "A0SMSBOT",
         "trigger_id": "1337.46.bulk",
-        "container": {"type": "view", "view_id": "VBULK0001"},
-        "view": {**view, "id": "VBULK0001"},
+        "container": container,
         "actions": [
             {
                 "type": "button",
                 "action_id": action_id,
-                "block_id": "bulk-preview",
-                "value": element["value"],
-                "action_ts": "1700000950.000001",
+                "block_id": block_id,
+                "value": value,
+                "action_ts": action_ts,
             }
         ],
+        **fields,
     }
     return app.post(interactive(payload)).status_code
+
+
+def press_in_view(app: RunningApp, view: dict[str, Any], action_id: str, user: str = USER) -> int:
+    """A button in the modal (the preview's Send or Cancel)."""
+    return click(
+        app,
+        action_id,
+        button(view, action_id)["value"],
+        container={"type": "view", "view_id": "VBULK0001"},
+        view={**view, "id": "VBULK0001"},
+        user=user,
+        block_id="bulk-preview",
+    )
 
 
 def press_on_card(
@@ -127,24 +149,15 @@ def press_on_card(
     channel: str = CHANNEL,
 ) -> int:
     """A button on the progress card (Pause, Resume, Cancel); answers go to response URL `name`."""
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-        "team": {"id": "T0TEAM", "domain": "example"},
-        "api_app_id": "A0SMSBOT",
-        "trigger_id": "1337.47.card",
-        "container": {"type": "message", "channel_id": channel, "message_ts": card_ts},
-        "channel": {"id": channel, "name": "sms"},
-        "message": {"ts": card_ts, "text": "card"},
-        "response_url": app.fake.response_url(name),
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "bulk-controls",
-                "value": value,
-                "action_ts": action_ts,
-            }
-        ],
-    }
-    return app.post(interactive(payload)).status_code
+    return click(
+        app,
+        action_id,
+        value,
+        container={"type": "message", "channel_id": channel, "message_ts": card_ts},
+        user=user,
+        block_id="bulk-controls",
+        action_ts=action_ts,
+        channel={"id": channel, "name": "sms"},
+        message={"ts": card_ts, "text": "card"},
+        response_url=app.fake.response_url(name),
+    )

@@ -19,9 +19,10 @@ from bot.blocks.bulk_card import BULK_CANCEL_ACTION, BULK_PAUSE_ACTION, BULK_RES
 from bot.blocks.home import HOME_BULK_ACTION
 from bot.inbound import Options
 from bot.testing.app import BOT_TOKEN, RunningApp
-from bot.testing.signing import CHANNEL, USER, app_home_opened, interactive
+from bot.testing.signing import CHANNEL, USER, app_home_opened
 from bot.testing.waiting import wait_for
 from tests.slack.bulk_steps import (
+    click,
     form_state,
     opened_form,
     press_in_view,
@@ -181,25 +182,8 @@ def test_home_shows_the_running_bulk_send_and_opens_the_form(
     shown = wait_for(home, 20, "the Home tab with the bulk send")
     assert "Open the card" in shown and HOME_BULK_ACTION in shown
     opened_before = len(app.fake.calls_to("views.open"))
-    click = {
-        "type": "block_actions",
-        "user": {"id": USER, "username": "alice", "team_id": "T0TEAM"},
-        "team": {"id": "T0TEAM", "domain": "example"},
-        "api_app_id": "A0SMSBOT",
-        "trigger_id": "1337.48.home",
-        "container": {"type": "view", "view_id": "VH0000001"},
-        "view": {"id": "VH0000001", "type": "home", "callback_id": "home"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": HOME_BULK_ACTION,
-                "block_id": "home-actions",
-                "value": "bulk",
-                "action_ts": "1700000970.000001",
-            }
-        ],
-    }
-    assert app.post(interactive(click)).status_code == 200
+    home = {"type": "view", "view_id": "VH0000001"}
+    assert click(app, HOME_BULK_ACTION, "bulk", container=home, block_id="home-actions") == 200
     opened = app.fake.wait_for_call("views.open", count=opened_before + 1)[-1]
     view = opened.params["view"]
     view = json.loads(view) if isinstance(view, str) else view
