@@ -1,9 +1,9 @@
 """Send (and Cancel) in the bulk preview.
 
 Send acknowledges at once; starting the run (`bulk.start`: now, or at the time chosen in the form)
-runs on the work executor, and the modal then says where the progress card is. The engine starts
-a plan at most once, so a second click (or Slack redelivering the click) starts nothing more. The
-progress card itself is posted by the outbox when the engine reports the run's first progress.
+runs on the work executor, and the modal then says where the progress card is. Only the first
+click on a plan's Send does anything (a claim), and the engine starts a plan at most once anyway.
+The progress card itself is posted by the outbox when the engine reports the run's first progress.
 Cancel leaves the plan unstarted: nothing of it is ever sent.
 """
 
@@ -50,6 +50,8 @@ def send_clicked(services: Services, body: dict[str, Any]) -> None:
     where = read_context(view) or BulkContext("")
     if not may_use(services.settings, user) or not plan_id:
         return  # the form was theirs; someone no longer allowed gets nothing started
+    if not services.storage.claims.claim(f"bulk-send:{plan_id}"):
+        return  # a second click on Send (or Slack redelivering it): the first one answers
     try:
         progress = bulk.start(services, plan_id, user=user, at=where.at)
     except BulkRefused as refused:
