@@ -38,13 +38,16 @@ from bot import grammar
 from bot.bulk_cli import run_bulk
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
+from bot.domain.templates import TemplateError
 from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.refusals import Refused
-from bot.storage import StorageError, open_storage
+from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held
+from bot.usecases.recording import by_text
+from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked, could_be_name
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
 GATEWAY_COMMANDS = (
@@ -57,6 +60,9 @@ GATEWAY_COMMANDS = (
     "coverage",
     "redeem",
     "ping",
+)
+TEMPLATE_FIELDS_HINT = (
+    "Here a template can use {name} and {first_name} (from the contact); nothing was sent."
 )
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
 SANDBOX_LOGIN = "sandbox"  # any credentials do for a sandbox that was started without --api-id
@@ -137,6 +143,8 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
+            if isinstance(command, grammar.Send) and _needs_directory(settings, command):
+                return out.outcome(_send(gateway, command, _address(settings, command)))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -144,6 +152,10 @@ def run(
         return out.error(None, str(error), EXIT_FAILED)
     except StorageError as error:
         return out.error(None, str(error), EXIT_FAILED)
+    except Refusal as error:
+        return out.error(None, error.reason, EXIT_FAILED)
+    except TemplateError as error:
+        return out.error(None, f"{error} {TEMPLATE_FIELDS_HINT}", EXIT_FAILED)
     except (OSError, ValueError) as error:  # e.g. an unreadable sandbox state file
         return out.error(None, str(error), EXIT_FAILED)
 
@@ -204,15 +216,60 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
-    planned = gateway.plan(list(command.to), client_id=command.client_id)
-    result = gateway.send(
-        planned,
-        command.text,
-        sender=command.sender,
-        at=command.at,
-        skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
+    """Names (contacts, groups) and templates live in the database `serve` uses; with no
+    database a name is refused as the number it is not."""
+    if command.template is not None:
+        return True
+    return _database_exists(settings) and any(could_be_name(to) for to in command.to)
+
+
+@dataclass(frozen=True)
+class _Directory:
+    settings: Settings
+    storage: Storage
+
+
+def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
+    """Recipients resolved by the rules of Slack's `/sms send` (contact and group names,
+    opted-out numbers set aside) and each one's text (a template filled in per contact)."""
+    if not _database_exists(settings):
+        raise Refusal(
+            f"Templates are kept in SMS_BOT_DB ({settings.db_path}), which does not exist yet; "
+            "save one in Slack first (/sms template add NAME TEXT)."
+        )
+    intent = SendIntent(
+        user="",
+        channel="",
+        to=command.to,
+        text=command.text,
+        intent_key="cli",
+        template=command.template,
     )
+    try:
+        with open_storage(settings.db_path) as storage:
+            return checked(_Directory(settings, storage), intent)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None = None) -> Outcome:
+    """One gateway call per distinct text: a template filled in per contact differs."""
+    numbers = [t.msisdn for t in prepared.targets] if prepared else list(command.to)
+    planned = gateway.plan(numbers, client_id=command.client_id)
+    results = [
+        gateway.send(
+            batch,
+            text,
+            sender=command.sender,
+            at=command.at,
+            skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+        )
+        for text, batch in by_text(
+            planned, prepared.text_for if prepared else _same(command)
+        ).items()
+    ]
+    result = max(results, key=lambda r: r.parts)  # the longest text describes the send
     messages = [
         {
             "to": m.to,
@@ -220,19 +277,31 @@ def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
             "climsgid": m.client_id,
             "error": _error_json(m.error),
         }
-        for m in result.messages
+        for r in results
+        for m in r.messages
     ]
-    data = {"messages": messages, "parts": result.parts, "encoding": result.encoding}
-    lines = [_send_line(m) for m in result.messages]
+    data: dict[str, Any] = {
+        "messages": messages,
+        "parts": result.parts,
+        "encoding": result.encoding,
+    }
+    lines = [_send_line(m) for r in results for m in r.messages]
+    if prepared is not None and prepared.opted_out:
+        data["skipped"] = [{"to": t.msisdn, "reason": "opted out"} for t in prepared.opted_out]
+        lines += [f"{t.msisdn}: not sent, opted out (texted STOP)" for t in prepared.opted_out]
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
     lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
-    failures = [m.error for m in result.messages if m.error is not None]
-    if len(failures) < len(result.messages):
+    failures = [m.error for r in results for m in r.messages if m.error is not None]
+    if len(failures) < len(messages):
         return Outcome(data, lines, EXIT_OK)
     # Nobody got it: a failed command, so the §4 `error` object is there as for any failure
     # (the per-recipient entries stay, so a script sees every reason).
     data["error"] = _send_failure(failures)
     return Outcome(data, lines, EXIT_FAILED)
+
+
+def _same(command: grammar.Send) -> Callable[[str], str]:
+    return lambda number: command.text
 
 
 def _send_line(m: RecipientResult) -> str:

@@ -21,6 +21,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot import grammar_saved as saved
+from bot.grammar_saved import (
+    GroupAdd,
+    GroupRemove,
+    Groups,
+    SavedCommand,
+    TemplateAdd,
+    TemplateRemove,
+    Templates,
+    checked_name,
+)
 from bot.sms.identifiers import validate_client_id, validate_sender
 
 SLASH = "/sms"
@@ -37,6 +48,7 @@ class Send:
     sender: str | None = None
     at: datetime | None = None  # aware, UTC
     client_id: str | None = None
+    template: str | None = None  # a saved template's name; `text` is then empty
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,7 @@ Command = (
     | ContactAdd
     | ContactRemove
     | Contacts
+    | SavedCommand
     | Log
     | Help
     | Compose
@@ -147,10 +160,11 @@ Command = (
 USAGE: tuple[tuple[str, str, str], ...] = (
     (
         "send",
-        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT",
+        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT|--template NAME",
         "send an SMS; TO is a number (+27821234567, 0027…, 27-82-123-4567; quote it to keep "
-        "spaces) or a contact name\n    WHEN is +30m, +2h, +1d, HH:MM (UTC) or an ISO time with Z "
-        "or an offset, at most 7 days ahead",
+        "spaces), a contact or a group name\n    --template NAME: a saved text, {name} and "
+        "{first_name} filled in per recipient\n    WHEN is +30m, +2h, +1d, HH:MM (UTC) or an "
+        "ISO time with Z or an offset, at most 7 days ahead",
     ),
     ("status", "ID", "where a message is, in plain words"),
     ("cancel", "ID", "stop a scheduled message"),
@@ -167,6 +181,7 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
+    *saved.SAVED_USAGE,
     ("log", "[NUMBER]", "recent messages sent from this channel (admins: log all)"),
     ("help", "", "this help"),
 )
@@ -216,10 +231,6 @@ _MESSAGE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
 _RELATIVE = re.compile(r"\+(\d{1,6})([mhd])", re.IGNORECASE)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-# A name's words start with no quote; an apostrophe inside one is part of it (O'Brien, D’Angelo).
-_NAME_WORD = r"[^\s,\"'“”‘’][^\s,\"“”‘]*"
-_NAME = re.compile(rf"{_NAME_WORD}(?: {_NAME_WORD})*")
-_NAME_MAX = 40
 
 
 def parse_when(raw: str, now: datetime) -> datetime:
@@ -271,6 +282,7 @@ SEND_OPTIONS: dict[str, _Option] = {
     "--from": _Option("sender", lambda raw, now: validate_sender(raw)),
     "--at": _Option("at", parse_when),
     "--id": _Option("client_id", lambda raw, now: validate_client_id(raw)),
+    "--template": _Option("template", lambda raw, now: checked_name(raw, "template")),
 }
 
 
@@ -323,18 +335,19 @@ def _voucher(args: list[str], usage: str) -> str:
 
 
 def _name(raw: str, usage: str) -> str:
-    name = " ".join(raw.split())
-    if not name or len(name) > _NAME_MAX or not _NAME.fullmatch(name):
-        raise UsageError(
-            f"{raw!r} is not a contact name: up to {_NAME_MAX} characters, no commas, no quotes "
-            "(an apostrophe inside a name is fine).",
-            usage,
-        )
-    if name[0] in "+0123456789(":
-        raise UsageError(
-            f"{raw!r} looks like a number; a contact name must start otherwise.", usage
-        )
-    return name
+    try:
+        return checked_name(raw)  # one rule for contact, group and template names
+    except ValueError as error:
+        raise UsageError(str(error), usage) from None
+
+
+def _saved(parse: Callable[[], SavedCommand], prefix: str) -> SavedCommand:
+    """A template or group command, its misuse worded with this program's usage lines."""
+    try:
+        return parse()
+    except saved.Misuse as error:
+        usage = " | ".join(usage_line(w.strip(), prefix) for w in error.words.split("|"))
+        raise UsageError(error.problem, usage) from None
 
 
 def _none(word: str, args: list[str], usage: str) -> None:
@@ -356,7 +369,7 @@ def _build(word: str, args: list[str], prefix: str) -> Command:
         return Log(" ".join(args).strip() or None)
     if word == "help":
         return Help()
-    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts}
+    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts, **saved.SIMPLE}
     if word in simple:
         _none(word, args, usage)
         return simple[word]()
@@ -430,8 +443,10 @@ def _words(text: str) -> list[str]:
     return result
 
 
-def _text_send_options(text: str, pos: int, now: datetime, usage: str) -> tuple[dict, int]:
-    options: dict[str, object] = {}
+def _text_send_options(
+    text: str, pos: int, now: datetime, usage: str, options: dict | None = None
+) -> tuple[dict, int]:
+    options = {} if options is None else options
     while text.startswith("--", pos):
         token = _word(text, pos, stop="=")
         if token.end < len(text) and text[token.end] == "=":
@@ -467,10 +482,19 @@ def _text_send(text: str, pos: int, now: datetime) -> Send:
         raise UsageError("send needs recipients and a text.", usage)
     items, pos = _text_recipients(text, pos, usage)
     to = _recipients(items, usage)
-    body = text[pos:].strip()
-    if not body:
+    pos = _skip_space(text, pos)
+    if text[pos:].lower().startswith("--template"):  # `send TO --template NAME`
+        options, pos = _text_send_options(text, pos, now, usage, options)
+    return _send(to, text[pos:].strip(), options, usage)
+
+
+def _send(to: tuple[str, ...], body: str, options: dict, usage: str) -> Send:
+    """A send has a text or a template, never both and never neither."""
+    if options.get("template") and body:
+        raise UsageError("Give either a text or --template NAME, not both.", usage)
+    if not body and not options.get("template"):
         raise UsageError("send needs a text after the recipients.", usage)
-    return Send(to=to, text=body, **options)  # type: ignore[arg-type]
+    return Send(to=to, text=body, **options)
 
 
 def parse_text(text: str, *, now: datetime | None = None) -> Command:
@@ -485,6 +509,11 @@ def parse_text(text: str, *, now: datetime | None = None) -> Command:
         word = head.value.lower()
         if word == "send":
             return _text_send(stripped, _skip_space(stripped, head.end), _now(now))
+        if word == "template":  # its text is the raw rest of the line, as typed
+            sub = _word(stripped, _skip_space(stripped, head.end))
+            name = _word(stripped, _skip_space(stripped, sub.end))
+            rest = stripped[_skip_space(stripped, name.end) :]
+            return _saved(lambda: saved.template(sub.value, name.value, rest), SLASH)
         args = _words(stripped[head.end :])
     except ValueError as error:
         if isinstance(error, UsageError):
@@ -500,6 +529,8 @@ def parse_text(text: str, *, now: datetime | None = None) -> Command:
                 f"{SLASH} bulk",
             )
         return BulkForm()
+    if word == "group":
+        return _saved(lambda: saved.group(args), SLASH)
     return _build(word, args, SLASH)
 
 
@@ -529,11 +560,7 @@ def _argv_send(args: Sequence[str], now: datetime) -> Send:
     if not positional:
         raise UsageError("send needs recipients and a text.", usage)
     items, rest = _argv_recipients(positional)
-    to = _recipients(items, usage)
-    body = " ".join(rest).strip()
-    if not body:
-        raise UsageError("send needs a text after the recipients.", usage)
-    return Send(to=to, text=body, **options)  # type: ignore[arg-type]
+    return _send(_recipients(items, usage), " ".join(rest).strip(), options, usage)
 
 
 def _argv_bulk(args: Sequence[str], now: datetime) -> Bulk:
@@ -598,6 +625,11 @@ def parse_argv(argv: Sequence[str], *, now: datetime | None = None) -> Command:
         return _argv_bulk(args, _now(now))
     if word == "contact":
         return _contact(args, PROGRAM)
+    if word == "template":
+        sub, name = [*args, "", ""][:2]
+        return _saved(lambda: saved.template(sub, name, " ".join(args[2:])), PROGRAM)
+    if word == "group":
+        return _saved(lambda: saved.group(args), PROGRAM)
     return _build(word, args, PROGRAM)
 
 
@@ -618,6 +650,8 @@ def _send_options(command: Send) -> list[str]:
         words += ["--at", command.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
     if command.client_id:
         words += ["--id", command.client_id]
+    if command.template:
+        words += ["--template", command.template]
     return words
 
 
@@ -625,7 +659,10 @@ def to_text(command: Command) -> str:
     """Slash-command text that parses back to `command` (numbers with spaces are quoted)."""
     if isinstance(command, Send):
         recipients = ",".join(_quote_if_needed(to) for to in command.to)
-        return " ".join(["send", *_send_options(command), recipients, command.text])
+        options = [_quote_if_needed(word) for word in _send_options(command)]  # a template name
+        return " ".join(["send", *options, recipients, command.text]).rstrip()
+    if isinstance(command, TemplateAdd):  # the text is the raw rest of the line
+        return f"template add {_quote_if_needed(command.name)} {command.text}"
     return " ".join(_quote_if_needed(w) if i else w for i, w in enumerate(_plain_words(command)))
 
 
@@ -653,6 +690,8 @@ def _plain_words(command: Command) -> list[str]:
             return ["contact", "add", name, number]
         case ContactRemove(name=name):
             return ["contact", "remove", name]
+        case TemplateAdd() | TemplateRemove() | Templates() | GroupAdd() | GroupRemove() | Groups():
+            return saved.words_of(command)
         case Log(number=number):
             return ["log", number] if number else ["log"]
         case Compose():

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.blocks.base import Block, clip, context, escape, plain, quote, section, slack_date
 from bot.blocks.card import ENCODING_NAMES
-from bot.blocks.compose import text_input
+from bot.blocks.compose import template_select, text_input
 from bot.sms.numbers import display_number
 from bot.usecases.bulk import BulkPlan
 
@@ -35,7 +35,6 @@ WHEN_BLOCK = "bulk_when"
 VALUE_ACTION = "value"
 TEXT_MAX = 2000
 NUMBERS_MAX = 3000  # pasted numbers: a few hundred; longer lists belong in a CSV file
-TEMPLATES_OFFERED = 100  # Slack's limit for a static select's options
 SKIPS_LISTED = 10
 PREVIEW_SHOWN = 5  # with the counts and buttons, well inside a modal's 50 blocks
 TITLE = "Bulk SMS"
@@ -110,7 +109,10 @@ def bulk_form_view(
         ),
     ]
     if templates:
-        blocks.append(_template_select(templates, values.template))
+        hint = "{name} and {first_name} come from contacts, {column} from the CSV file."
+        blocks.append(
+            template_select(templates, values.template, block_id=TEMPLATE_BLOCK, hint=hint)
+        )
     blocks += [
         text_input(
             TEXT_BLOCK,
@@ -151,26 +153,6 @@ def _file_input() -> Block:
         "hint": plain(
             "A header row; the number column is found by its name (number, phone, mobile, to…)."
         ),
-    }
-
-
-def _template_select(names: Sequence[str], chosen: str) -> Block:
-    options = [{"text": plain(n, 75), "value": n[:150]} for n in names[:TEMPLATES_OFFERED]]
-    element: dict[str, Any] = {
-        "type": "static_select",
-        "action_id": VALUE_ACTION,
-        "placeholder": plain("A saved template"),
-        "options": options,
-    }
-    initial = next((o for o in options if o["value"] == chosen), None)
-    if initial is not None:
-        element["initial_option"] = initial
-    return {
-        "type": "input",
-        "block_id": TEMPLATE_BLOCK,
-        "label": plain("Template"),
-        "optional": True,
-        "element": element,
     }
 
 

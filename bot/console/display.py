@@ -34,6 +34,7 @@ from bot.console.terminal import Terminal
 
 VIEW_CHANNEL = "~view"  # where a modal's buttons are filed (their "ts" is the view's ID)
 TOP_INDENT = 3  # body of a channel message
+VIEW_INDENT = 4  # body of a modal that only shows something
 THREAD_INDENT = 5  # body of a thread reply: further in, under its parent
 
 
@@ -261,9 +262,8 @@ class Display:
         lines = render_message(
             message, self.style, self.numberer(VIEW_CHANNEL, view_id, True, view)
         )
-        self.terminal.show(
-            [f"{BOT_NAME}'s form {view_title(view, self.style)}:", *indent(lines, TOP_INDENT)]
-        )
+        title = self.style.bold(view_title(view, self.style))
+        self.terminal.show([f"{BOT_NAME} shows {title}:", *indent(lines, VIEW_INDENT)])
 
     # -- helpers --------------------------------------------------------------------------------
     def _name(self, user: str) -> str:

@@ -388,6 +388,7 @@ class Field:
     placeholder: str = ""
     initial: str = ""
     dispatches: bool = False  # typing in it sends a block_actions (Slack: dispatch_action)
+    options: tuple[str, ...] = ()  # a static_select's option values
 
 
 def view_fields(view: Mapping[str, Any], style: Style = Style()) -> list[Field]:
@@ -412,6 +413,11 @@ def view_fields(view: Mapping[str, Any], style: Style = Style()) -> list[Field]:
                 initial=str(element.get("initial_value") or ""),
                 dispatches=bool(
                     block.get("dispatch_action") or element.get("dispatch_action_config")
+                ),
+                options=tuple(
+                    str(o.get("value") or "")
+                    for o in element.get("options") or []
+                    if isinstance(o, Mapping)
                 ),
             )
         )

@@ -238,6 +238,11 @@ class Console:
             self.run_form(view)
 
     def run_form(self, view: dict[str, Any]) -> None:
+        if not view.get("submit") or not view_fields(view, self.style):
+            # A modal that only shows something (the templates, a bulk preview): shown, its
+            # buttons numbered and pressed like any other.
+            self.display.show_view(view)
+            return
         form = Form(view)
         self.display.form = form
         try:
@@ -255,9 +260,6 @@ class Console:
         )
         values: dict[str, str | None] = {}
         fields = view_fields(form.view, self.style)
-        if not fields:  # nothing to fill in: it is shown, its buttons pressed like any other
-            self.display.show_view(form.view)
-            return
         todo = [f.block_id for f in fields]
         for _attempt in range(5):
             for block_id in todo:
@@ -279,11 +281,13 @@ class Console:
             return True
         if item.kind == "file_input":
             return self._ask_file(item.label, block_id, values)
-        if item.kind != "plain_text_input":
+        if item.kind not in ("plain_text_input", "static_select"):
             self.say(f"{item.label}: a {item.kind} cannot be filled in here; left as it is.")
             return True
         if item.hint:
             self.terminal.show([FORM_PROMPT_INDENT + self.style.dim(item.hint)])
+        if item.options:
+            self.terminal.show([FORM_PROMPT_INDENT + "Choose one of: " + ", ".join(item.options)])
         optional = " (optional)" if item.optional and "optional" not in item.label else ""
         label = f"{FORM_PROMPT_INDENT}{item.label}{optional}: "
         while True:
@@ -291,6 +295,12 @@ class Console:
             if answer is None or answer.strip() == CANCEL_WORD:
                 return False
             answer = answer.strip()
+            if item.options and answer:  # a select: one of its options (any case)
+                chosen = [o for o in item.options if o.casefold() == answer.casefold()]
+                if not chosen:
+                    self.say(f"{answer!r} is not one of the choices")
+                    continue
+                answer = chosen[0]
             if answer or item.optional:
                 break
             self.say(f"{item.label} is required")
@@ -385,6 +395,9 @@ class Console:
         if ref.channel == VIEW_CHANNEL:  # a button in a modal (a preview's Send)
             self._press_in_view(number, ref)
             return
+        if surfaces.is_home_button(ref):
+            self._press_on_home(number, ref)
+            return
         message = self._current(ref)
         if message is None:
             self.say(f"Button [{number}] is no longer there (its message changed).")
@@ -420,6 +433,15 @@ class Console:
             trigger_id=self.ws.trigger_id(),
         )
         self._send(request, f"[{number}] {ref.control.label}")
+
+    def _press_on_home(self, number: int, ref: ButtonRef) -> None:
+        request = surfaces.home_press(self, ref, self.ws.trigger_id())
+        if request is None:
+            self.say(f"Button [{number}] is no longer on your Home tab; type home to see it.")
+        elif self._confirmed(ref.control):
+            self._send(request, f"[{number}] {ref.control.label}")
+        else:
+            self.say("Not pressed.")
 
     def _current(self, ref: ButtonRef) -> Mapping[str, Any] | None:
         """The message the button is on, if the button is still on it."""

@@ -6,14 +6,15 @@ tested code path produces.
 
 It records every call (method, the parameters from the form or JSON body, the token) and answers
 like Slack: `auth.test`, `chat.postMessage` (with a fresh `ts`), `chat.update`, `chat.delete`,
-`chat.postEphemeral`, `views.open`/`views.update`/`views.push`, `reactions.add`/`reactions.remove`,
-`users.info`, `conversations.replies`, `views.publish` (each person's Home tab) and
-`functions.completeSuccess`/`completeError` (how a workflow step ended; both kept in
-`surfaces`, see standin_surfaces.py), files shared by people (`share_file`: `files.info` and the
-private download URL) and uploaded by the app (`files.getUploadURLExternal`, the upload URL,
-`files.completeUploadExternal`; see standin_files.py; the HTTP side is standin_http.py), and any
-other method with `{"ok": true}`. It keeps the latest version of every posted message so tests
-can assert on what a channel shows now.
+`chat.postEphemeral`, `chat.getPermalink`, `views.open`/`views.update`/`views.push`,
+`reactions.add`/`reactions.remove`, `users.info`, `conversations.replies`, `views.publish`
+(each person's Home tab) and `functions.completeSuccess`/`completeError` (how a workflow step
+ended; both kept in `surfaces`, see standin_surfaces.py), files shared by people (`share_file`:
+`files.info` and the private download URL) and uploaded by the app
+(`files.getUploadURLExternal`, the upload URL, `files.completeUploadExternal`; see
+standin_files.py; the HTTP side is standin_http.py), and any other method with `{"ok": true}`.
+It keeps the latest version of every posted message so tests can assert on what a channel shows
+now.
 
 Point a WebClient at `standin.api_url` (SLACK_API_URL) and response URLs at
 `standin.response_url(n)`; a response URL bound to a message (`channel=`, `message_ts=`) also
@@ -633,8 +634,19 @@ def _auth_test(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _permalink(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
+    """`chat.getPermalink`: a message's address, as Slack forms it; an unknown message is
+    `message_not_found` (so a caller's fallback can be tried)."""
+    channel, ts = str(params.get("channel") or ""), str(params.get("message_ts") or "")
+    if (channel, ts) not in standin.messages:
+        return {"ok": False, "error": "message_not_found"}
+    link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return {"ok": True, "channel": channel, "permalink": link}
+
+
 _ANSWERS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
+    "chat.getPermalink": _permalink,
     "chat.postMessage": SlackStandIn._post_message,
     "chat.update": SlackStandIn._update,
     "chat.delete": SlackStandIn._delete,

@@ -24,11 +24,13 @@ from bot.storage.base import (
     ValueRepository,
 )
 from bot.storage.location import is_postgres_url
+from bot.storage.saved import GroupRepository, TemplateRepository
 
 __all__ = [
     "ClaimRepository",
     "ContactRepository",
     "ConversationRepository",
+    "GroupRepository",
     "InboxRepository",
     "MoPartRepository",
     "OptOutRepository",
@@ -37,6 +39,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailable",
+    "TemplateRepository",
     "ValueRepository",
     "is_postgres_url",
     "open_storage",

@@ -59,6 +59,7 @@ from bot.domain.records import (
     ThreadSummary,
 )
 from bot.domain.threading import THREAD_WINDOW
+from bot.storage.saved import GroupRepository, TemplateRepository
 
 DEFAULT_LEASE = timedelta(seconds=60)
 
@@ -626,6 +627,12 @@ class Storage(Protocol):
 
     @property
     def opt_outs(self) -> OptOutRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def groups(self) -> GroupRepository: ...
 
     @property
     def conversations(self) -> ConversationRepository: ...

@@ -3,10 +3,19 @@ shared by sends made now (`sending`) and sends sms-bot held until due (`holding`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
 from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.records import Recipient
-from bot.gateway.base import GatewayError, OptedOut, OutcomeUnknown, PartsExceeded, RecipientResult
+from bot.gateway.base import (
+    GatewayError,
+    OptedOut,
+    OutcomeUnknown,
+    PartsExceeded,
+    Planned,
+    RecipientResult,
+)
 from bot.sms.encoding import EncodedText
 from bot.sms.refusals import Refused
 from bot.storage import Storage
@@ -79,3 +88,12 @@ def explain(error: GatewayError, encoded: EncodedText) -> str:
         unit = "GSM characters" if encoded.encoding == "gsm7" else "UCS-2 characters"
         words += f" The text is {encoded.length} {unit}, {encoded.parts} parts."
     return words
+
+
+def by_text(planned: Sequence[Planned], text_for: Callable[[str], str]) -> dict[str, list[Planned]]:
+    """The planned messages grouped by the text each number gets, in first-seen order: a
+    personalised send is one gateway call per distinct text (one call when they all match)."""
+    groups: dict[str, list[Planned]] = {}
+    for message in planned:
+        groups.setdefault(text_for(message.to), []).append(message)
+    return groups

@@ -34,6 +34,7 @@ class Rcpt:
     status: str | None = None
     error_code: str | None = None
     error_description: str | None = None
+    text: str | None = None
 
     @property
     def state(self) -> DeliveryState | None:

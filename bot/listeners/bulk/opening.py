@@ -19,21 +19,13 @@ log = logging.getLogger(__name__)
 
 def template_names(services: Services) -> list[str]:
     """The saved templates the form offers."""
-    templates = _templates(services)
-    return [t.name for t in templates.all()] if templates is not None else []
+    return [t.name for t in services.storage.templates.all()]
 
 
 def template_text(services: Services, name: str) -> str | None:
     """A saved template's text; None when there is no such template."""
-    templates = _templates(services)
-    found = templates.get(name) if templates is not None else None
-    return str(found.text) if found is not None else None
-
-
-def _templates(services: Services):  # type: ignore[no-untyped-def]
-    """The storage's templates (branch `templates`); until that is merged this storage has
-    none, and the form offers no template select. Drop this guard once it is."""
-    return getattr(services.storage, "templates", None)
+    found = services.storage.templates.get(name)
+    return found.text if found is not None else None
 
 
 def open_bulk_form(

@@ -34,6 +34,7 @@ from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
+from bot.listeners.commands.saved import SAVED_HANDLERS
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
@@ -162,6 +163,7 @@ def _send(services: Services, command: grammar.Send, call: Invocation) -> None:
         sender=command.sender,
         at=command.at,
         client_id=command.client_id,
+        template=command.template,
     )
     send_and_report(services, prepare(services, intent), call.reply)
 
@@ -247,6 +249,10 @@ def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
 def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
     """Saving over a contact someone else set is allowed (contacts are shared), but never
     silent: both are told, and cards show the number under the name."""
+    group = services.storage.groups.get(command.name)
+    if group is not None:  # one name, one meaning: a send to it must not be ambiguous
+        call.reply(refused_message(f"There is a group named {group.name}; pick another name."))
+        return
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
@@ -310,4 +316,5 @@ HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.Contacts: _contacts,
     grammar.Log: _log,
     grammar.Help: _help,
+    **SAVED_HANDLERS,
 }

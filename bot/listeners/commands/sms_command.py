@@ -27,6 +27,7 @@ from bot.listeners.common import (
     RespondReplier,
     may_use,
     services_of,
+    template_names,
 )
 from bot.slack.errors import error_code
 
@@ -69,6 +70,7 @@ def open_compose(
         str(command.get("channel_id") or ""),
         max_parts=services.settings.max_parts,
         sandbox=services.sandboxed,
+        templates=template_names(services),
     )
     try:
         client.views_open(trigger_id=command.get("trigger_id"), view=view)

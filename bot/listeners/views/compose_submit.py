@@ -15,18 +15,26 @@ from slack_bolt import Ack, BoltContext
 
 from bot.blocks.compose import (
     RECIPIENTS_BLOCK,
+    TEMPLATE_BLOCK,
     TEXT_BLOCK,
     WHEN_BLOCK,
     read_channel,
     read_values,
 )
+from bot.domain.templates import TemplateError
 from bot.grammar import parse_when
 from bot.listeners.common import EphemeralReplier, send_and_report, services_of
+from bot.listeners.errors import template_problem
 from bot.usecases.sending import Refusal, SendIntent, prepare
 
 log = logging.getLogger(__name__)
 
-FIELD_BLOCKS = {"recipients": RECIPIENTS_BLOCK, "text": TEXT_BLOCK, "when": WHEN_BLOCK}
+FIELD_BLOCKS = {
+    "recipients": RECIPIENTS_BLOCK,
+    "text": TEXT_BLOCK,
+    "when": WHEN_BLOCK,
+    "template": TEMPLATE_BLOCK,
+}
 ERROR_MAX = 150  # Slack shows short field errors; longer ones are cut
 
 
@@ -41,6 +49,11 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
     except ValueError as error:
         ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error))})
         return
+    template = values.template.strip() or None
+    if bool(template) == bool(values.text.strip()):
+        words = "Type a text or pick a template" + (", not both." if template else ".")
+        ack(response_action="errors", errors={TEXT_BLOCK: words})
+        return
     intent = SendIntent(
         user=user,
         channel=channel,
@@ -48,12 +61,16 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
         text=values.text,
         intent_key=f"view:{view.get('id') or body.get('trigger_id')}",
         at=at,
+        template=template,
     )
     try:
         prepared = prepare(services, intent)
     except Refusal as refusal:
         block = FIELD_BLOCKS.get(refusal.field, RECIPIENTS_BLOCK)
         ack(response_action="errors", errors={block: _short(refusal.reason)})
+        return
+    except TemplateError as error:  # a field nothing fills in: shown beside the select
+        ack(response_action="errors", errors={TEMPLATE_BLOCK: _short(template_problem(error))})
         return
     ack()
     reply = EphemeralReplier(services.slack, channel, user)

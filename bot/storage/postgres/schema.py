@@ -171,7 +171,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE apimsgid IS NULL AND status IS NULL AND error_code IS NULL
               AND error_description IS NULL""",
     ),
-    # 6: bulk runs and their rows, the rows being durable work items claimed with a lease.
+    # 6: saved templates and groups, and a recipient's own text when a template was filled in
+    # per contact (NULL: the send's text).
+    (
+        """CREATE TABLE templates (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            text text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE recipient_groups (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE group_members (
+            group_key text NOT NULL REFERENCES recipient_groups (name_key) ON DELETE CASCADE,
+            msisdn text NOT NULL,
+            position integer NOT NULL,
+            PRIMARY KEY (group_key, msisdn)
+        )""",
+        "ALTER TABLE recipients ADD COLUMN text text",
+    ),
+    # 7: bulk runs and their rows, the rows being durable work items claimed with a lease.
     (
         """CREATE TABLE bulk_runs (
             id text PRIMARY KEY,
