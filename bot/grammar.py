@@ -130,8 +130,7 @@ class Compose:
 
 @dataclass(frozen=True)
 class BulkForm:
-    """`/sms bulk` in Slack: open the bulk form (the file, the list and the text are chosen
-    there; the command line's `sms-bot bulk FILE.csv TEXT` is another command)."""
+    """`/sms bulk` in Slack: open the bulk form (`sms-bot bulk FILE TEXT` is `Bulk`)."""
 
 
 Command = (
@@ -521,13 +520,9 @@ def parse_text(text: str, *, now: datetime | None = None) -> Command:
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
-    if word == "bulk":
+    if word == "bulk":  # in Slack the form takes the file (or list) and the text
         if any(arg.strip() for arg in args):
-            raise UsageError(
-                "/sms bulk takes no arguments: it opens the form where you choose the file, "
-                "the group or the numbers, and the text.",
-                f"{SLASH} bulk",
-            )
+            raise UsageError("/sms bulk takes no arguments: it opens the form.", f"{SLASH} bulk")
         return BulkForm()
     if word == "group":
         return _saved(lambda: saved.group(args), SLASH)
