@@ -11,6 +11,7 @@ from bot.blocks.bulk_form import (
     FILE_BLOCK,
     GROUP_BLOCK,
     NUMBERS_BLOCK,
+    TEMPLATE_BLOCK,
     TEXT_BLOCK,
     VALUE_ACTION,
     WHEN_BLOCK,
@@ -36,14 +37,22 @@ def form_state(
     numbers: str | None = None,
     text: str | None = "Hi {name}",
     when: str | None = None,
+    template: str | None = None,
 ) -> dict[str, Any]:
     """The view state Slack sends with the form's submission."""
 
     def typed(value: str | None) -> dict[str, Any]:
         return {VALUE_ACTION: {"type": "plain_text_input", "value": value}}
 
+    chosen = {"text": {"type": "plain_text", "text": template}, "value": template}
     return {
         "values": {
+            TEMPLATE_BLOCK: {
+                VALUE_ACTION: {
+                    "type": "static_select",
+                    "selected_option": chosen if template else None,
+                }
+            },
             FILE_BLOCK: {VALUE_ACTION: {"type": "file_input", "files": [file] if file else []}},
             GROUP_BLOCK: typed(group),
             NUMBERS_BLOCK: typed(numbers),

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from bot.blocks.bulk_form import FILE_BLOCK, TEXT_BLOCK, WHEN_BLOCK
+from bot.blocks.bulk_form import FILE_BLOCK, TEMPLATE_BLOCK, TEXT_BLOCK, WHEN_BLOCK
 from bot.testing.app import RunningApp
 from bot.testing.signing import CHANNEL
-from tests.slack.bulk_steps import form_state, opened_form, submit
+from tests.slack.bulk_steps import form_state, opened_form, preview, submit
 
 
 def test_sms_bulk_opens_the_form_with_a_csv_file_input(app: RunningApp) -> None:
@@ -57,3 +57,14 @@ def test_what_needs_no_file_is_shown_next_to_its_field(
     assert body["response_action"] == "errors"
     assert words in body["errors"][block]
     assert not app.fake.calls_to("views.update") and not app.fake.calls_to("files.info")
+
+
+def test_the_form_offers_saved_templates_and_a_chosen_one_is_the_text(app: RunningApp) -> None:
+    app.storage.templates.save("Reminder", "See you at 8, {name}")
+    form = opened_form(app)
+    select = next(b for b in form["blocks"] if b.get("block_id") == TEMPLATE_BLOCK)
+    assert [o["value"] for o in select["element"]["options"]] == ["Reminder"]
+    state = form_state(file=None, numbers="+27821234567", text=None, template="Reminder")
+    submit(app, form, state)
+    shown = json.dumps(preview(app))
+    assert "See you at 8" in shown and "*1 to send*" in shown
