@@ -66,19 +66,9 @@ class NewBulk:
 
 
 @dataclass(frozen=True)
-class BulkRun:
-    bulk_id: str
-    starter: str
-    channel: str | None
-    text: str
-    parts: int
-    encoding: str
-    credits_estimate: float | None
-    rows: int
-    valid: int
-    invalid: int
-    duplicates: int
-    opted_out: int
+class BulkRun(NewBulk):
+    """A stored plan and where its run is."""
+
     state: RunState
     at: datetime | None  # when it is to start (scheduled), or when it was started
     created_at: datetime

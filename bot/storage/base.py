@@ -587,7 +587,8 @@ class BulkRepository(Protocol):
 
     def next_due(self, bulk_id: str, now: datetime | None = None) -> datetime | None:
         """When the run's earliest pending row is due: `now` (default: the backend's clock)
-        when one is due already, None when no row is pending."""
+        when one is due already, None when no row is pending. A claimed row is due when its
+        lease ends (its claimer may finish it first)."""
         ...
 
     def runs(

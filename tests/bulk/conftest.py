@@ -43,7 +43,14 @@ def clock() -> ManualClock:
 def make_rig(tmp_path: Path, clock: ManualClock) -> Iterator[Callable[..., Rig]]:
     opened: list[Callable[[], None]] = []
 
-    def make(settings: Settings = SETTINGS, *, portal: bool = False, **sandbox: object) -> Rig:
+    def make(
+        settings: Settings = SETTINGS,
+        *,
+        portal: bool = False,
+        database: str | None = None,
+        **sandbox: object,
+    ) -> Rig:
+        """`database`: a storage location (a PostgreSQL URL); default a new SQLite file."""
         server = SandboxServer(balance=1e6, clock=clock, autorun=False, **sandbox).start()  # type: ignore[arg-type]
         calls = GatewayCalls(server)
         if portal:
@@ -55,7 +62,8 @@ def make_rig(tmp_path: Path, clock: ManualClock) -> Iterator[Callable[..., Rig]]
             gateway = build_gateway(
                 settings, base_url=server.url, login=Login("sandbox", "sandbox", "sandbox")
             )
-        storage = open_storage(str(tmp_path / f"bot{len(opened)}.sqlite3"), clock=clock)
+        location = database or str(tmp_path / f"bot{len(opened)}.sqlite3")
+        storage = open_storage(location, clock=clock)
         opened.append(lambda: (gateway.close(), storage.close(), server.stop()))
         return Rig(CommandLinePorts(settings, storage, gateway, True), server, calls, clock)
 

@@ -4,6 +4,7 @@ on a manual clock, the gateway's pace, and a restart that never texts a row twic
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -269,3 +270,36 @@ def test_the_result_file_has_every_row_and_escapes_formulas(make_rig) -> None:  
     assert lines[1].startswith("2,27821000001,'=cmd|")
     assert lines[2] == "3,27821000001,,,skipped,duplicate of row 2"
     assert lines[3].startswith("4,nope,,,skipped,invalid number:")
+
+
+def test_on_postgresql_a_pause_between_claim_and_record_leaves_nothing_half_done(  # type: ignore[no-untyped-def]
+    make_rig, postgres_url
+) -> None:
+    rig = make_rig(database=postgres_url)
+    plan = _plan(rig, _csv(6))
+    _start(rig, plan)
+    bulks = rig.ports.storage.bulks
+    claim = bulks.claim_rows
+
+    def claim_then_pause(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = claim(*args, **kwargs)
+        if not rows:
+            return rows
+        # Another replica's Pause commits while this runner is between claim and record.
+        pausing = threading.Thread(
+            target=bulk.pause, args=(rig.ports, plan.plan_id), kwargs={"user": "U1"}
+        )
+        pausing.start()
+        pausing.join()
+        return rows
+
+    bulks.claim_rows = claim_then_pause  # type: ignore[method-assign]
+    runner = _runner(rig, concurrency=2)
+    assert runner.drive(plan.plan_id).state is RunState.PAUSED
+    assert rig.sent_to() == [] and rig.ports.storage.sends.recent_log() == []
+    bulks.claim_rows = claim  # type: ignore[method-assign]
+    bulk.resume(rig.ports, plan.plan_id, user="U1")
+    rig.clock.advance(runner.lease.total_seconds() + 1)  # the stopped claims run out
+    assert runner.drive(plan.plan_id).state is RunState.DONE
+    assert sorted(Counter(rig.sent_to()).values()) == [1] * 6
+    runner.close()

@@ -116,7 +116,7 @@ def test_deferred_rows_are_held_until_due(store: Storage, clock: ManualClock) ->
     assert (tally.held, tally.pending) == (1, 3)
     assert store.bulks.next_due("b1") == at(0)
     assert [r.row for r in store.bulks.claim_rows("b1", limit=10)] == [2, 3, 4]
-    assert store.bulks.next_due("b1") == at(0)  # claimed rows are still pending
+    assert store.bulks.next_due("b1") == at(60)  # claimed rows: when their lease ends
     for r in (2, 3, 4):
         store.bulks.finish_row("b1", r, RowState.SENT)
     assert store.bulks.next_due("b1") == at(3600)

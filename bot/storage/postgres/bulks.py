@@ -64,39 +64,31 @@ _RESULTS = """
 
 
 def _run(row: rows.Row) -> BulkRun:
-    return BulkRun(
+    return rows.from_row(
+        BulkRun,
+        row,
         bulk_id=row["id"],
-        starter=row["starter"],
-        channel=row["channel"],
-        text=row["text"],
-        parts=row["parts"],
-        encoding=row["encoding"],
-        credits_estimate=row["credits_estimate"],
-        rows=row["rows"],
-        valid=row["valid"],
-        invalid=row["invalid"],
-        duplicates=row["duplicates"],
-        opted_out=row["opted_out"],
         state=RunState(row["state"]),
         at=rows.opt_utc(row["start_at"]),
         created_at=rows.as_utc(row["created_at"]),
         finished_at=rows.opt_utc(row["finished_at"]),
-        card_channel=row["card_channel"],
-        card_ts=row["card_ts"],
     )
 
 
 def _row(row: rows.Row) -> BulkRow:
-    return BulkRow(
-        bulk_id=row["bulk_id"],
+    return rows.from_row(
+        BulkRow,
+        row,
         row=row["position"],
         to=row["msisdn"],
-        text=row["text"],
-        climsgid=row["climsgid"],
         state=RowState(row["state"]),
-        reason=row["reason"],
-        send_id=row["send_id"],
         not_before=rows.opt_utc(row["not_before"]),
+    )
+
+
+def _result(row: rows.Row) -> BulkRowResult:
+    return rows.from_row(
+        BulkRowResult, row, row=row["position"], to=row["msisdn"], state=RowState(row["state"])
     )
 
 
@@ -252,27 +244,15 @@ class PostgresBulks:
     def results(self, bulk_id: str, *, after: int = 0, limit: int = 1000) -> list[BulkRowResult]:
         with self._db.read() as conn:
             found = conn.execute(_RESULTS, (bulk_id, after, max(0, limit))).fetchall()
-        return [
-            BulkRowResult(
-                row=r["position"],
-                to=r["msisdn"],
-                text=r["text"],
-                state=RowState(r["state"]),
-                reason=r["reason"],
-                apimsgid=r["apimsgid"],
-                delivery=r["delivery"],
-                error_code=r["error_code"],
-                error_description=r["error_description"],
-            )
-            for r in found
-        ]
+        return [_result(r) for r in found]
 
     def next_due(self, bulk_id: str, now: datetime | None = None) -> datetime | None:
         stamp = self._db.now(now)
         with self._db.read() as conn:
             row = conn.execute(
                 """SELECT count(*) AS n,
-                       greatest(min(coalesce(not_before, %(now)s)), %(now)s) AS due
+                       greatest(min(greatest(not_before, claimed_until, %(now)s)), %(now)s)
+                           AS due
                    FROM bulk_rows WHERE bulk_id = %(bulk)s AND state = 'pending'""",
                 {"now": stamp, "bulk": bulk_id},
             ).fetchone()

@@ -48,39 +48,31 @@ _RESULTS = """
 
 
 def _run(row: sqlite3.Row) -> BulkRun:
-    return BulkRun(
+    return rows.from_row(
+        BulkRun,
+        row,
         bulk_id=row["id"],
-        starter=row["starter"],
-        channel=row["channel"],
-        text=row["text"],
-        parts=row["parts"],
-        encoding=row["encoding"],
-        credits_estimate=row["credits_estimate"],
-        rows=row["rows"],
-        valid=row["valid"],
-        invalid=row["invalid"],
-        duplicates=row["duplicates"],
-        opted_out=row["opted_out"],
         state=RunState(row["state"]),
         at=rows.opt_time(row["start_at"]),
         created_at=rows.time_of(row["created_at"]),
         finished_at=rows.opt_time(row["finished_at"]),
-        card_channel=row["card_channel"],
-        card_ts=row["card_ts"],
     )
 
 
 def _row(row: sqlite3.Row) -> BulkRow:
-    return BulkRow(
-        bulk_id=row["bulk_id"],
+    return rows.from_row(
+        BulkRow,
+        row,
         row=row["position"],
         to=row["msisdn"],
-        text=row["text"],
-        climsgid=row["climsgid"],
         state=RowState(row["state"]),
-        reason=row["reason"],
-        send_id=row["send_id"],
         not_before=rows.opt_time(row["not_before"]),
+    )
+
+
+def _result(row: sqlite3.Row) -> BulkRowResult:
+    return rows.from_row(
+        BulkRowResult, row, row=row["position"], to=row["msisdn"], state=RowState(row["state"])
     )
 
 
@@ -232,28 +224,17 @@ class SqliteBulks:
     def results(self, bulk_id: str, *, after: int = 0, limit: int = 1000) -> list[BulkRowResult]:
         with self._db.read() as conn:
             found = conn.execute(_RESULTS, (bulk_id, after, max(0, limit))).fetchall()
-        return [
-            BulkRowResult(
-                row=r["position"],
-                to=r["msisdn"],
-                text=r["text"],
-                state=RowState(r["state"]),
-                reason=r["reason"],
-                apimsgid=r["apimsgid"],
-                delivery=r["delivery"],
-                error_code=r["error_code"],
-                error_description=r["error_description"],
-            )
-            for r in found
-        ]
+        return [_result(r) for r in found]
 
     def next_due(self, bulk_id: str, now: datetime | None = None) -> datetime | None:
         stamp = self._db.stamp(now)
         with self._db.read() as conn:
             row = conn.execute(
-                """SELECT count(*) AS n, max(min(coalesce(not_before, ?)), ?) AS due
-                   FROM bulk_rows WHERE bulk_id = ? AND state = 'pending'""",
-                (stamp, stamp, bulk_id),
+                """SELECT count(*) AS n,
+                       max(min(max(coalesce(not_before, :now), coalesce(claimed_until, :now))),
+                           :now) AS due
+                   FROM bulk_rows WHERE bulk_id = :bulk AND state = 'pending'""",
+                {"now": stamp, "bulk": bulk_id},
             ).fetchone()
         return rows.time_of(row["due"]) if row["n"] else None
 

@@ -6,35 +6,40 @@ run whose driver died) and sends each as an ordinary recorded send on a small th
 the gateway's one kept-alive session. It returns when no row is due: the run is done, paused,
 cancelled, or waiting (quiet hours, a back-off) until `DriveResult.next_due`.
 
-A row's life:
-1. Quiet hours: due inside the window where its number is, it is held (deferred) until the
-   window ends there.
-2. Opted out since the plan: skipped.
-3. Recorded and attached in one transaction (`sends.record` with the row's intent key and client
-   ID, `bulks.attach_send`), which fails once the run is paused or cancelled: then nothing goes.
-4. Sent. The answer is stored on the send's recipient and the row finished, in one transaction
-   with the progress card's (coalesced) update.
+Work is batched so that the database is not what limits the pace: a commit waits for the disk,
+and one per row would cap a run at the disk's commits per second. The driving thread does all
+the storage work, a batch of rows per transaction; the pool threads only talk to the gateway.
 
-A row claimed again after a crash already has its send. What the recipient holds decides: an
-answer means the row is finished as that answer says; nothing at all means the call was cut
+1. Claim (one transaction for a batch): rows due inside quiet hours where their number is are
+   held until the window ends there; rows whose number opted out since the plan are skipped;
+   the others are recorded as sends (the row's intent key and client ID) and attached to their
+   rows — refused once the run is paused or cancelled, and then nothing goes. The records are
+   committed before any of those rows is handed to the gateway.
+2. Send, on the pool.
+3. Store what came back (one transaction for every answer that is in): the recipient's result,
+   the row finished, the progress card's update queued (coalesced).
+
+A row claimed again after a crash already has its send. What its recipient holds decides: an
+answer means the row is finished as it says; nothing at all means the call may have been cut
 off, so a gateway that can be asked by client ID is asked first (`skip_if_sent`: found means
 sent, never twice) and one that cannot (the Portal) is never retried: the row's outcome is
-unknown, settled by a report or by a person ("Send again"), like any send's.
+unknown, settled by a delivery report carrying its client ID, like any send's. (A crash can so
+leave at most two batches of rows — recorded, perhaps not sent — unknown on the Portal.)
 
 Pace: the gateway clients retry their own transient errors (legacy 901, Portal 429 and 43 with
-Retry-After); when they give up (`Unavailable`, `NotSent`: nothing was sent) the row is put back
-for later and the runner stops claiming for a back-off that doubles while it lasts.
+Retry-After); when they give up (`Unavailable`, `NotSent`: nothing was sent) the row is marked
+safe to send again and put back for later, and the runner stops claiming for a back-off that
+doubles while it lasts.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 
 from bot.domain.bulk import BulkRow, BulkRun, RowState, RunState
 from bot.domain.delivery import OUTCOME_UNKNOWN, UNSETTLED
@@ -63,18 +68,11 @@ MIN_LEASE = timedelta(seconds=60)
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0  # seconds
 BUSY = "busy"  # error code of a row the gateway could not take yet (nothing sent): it is retried
 BUSY_WORDS = "Not sent yet: the gateway was busy. sms-bot tries again shortly."
+COMMAND_LINE_CHANNEL = "cli"  # the channel recorded for sends of a run started on the command line
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class _Row(Enum):
-    """What became of one row in a worker thread."""
-
-    DONE = "done"  # finished (sent, failed, skipped) or deferred on purpose
-    THROTTLED = "throttled"  # the gateway could not take it now: back off
-    STOPPED = "stopped"  # the run was paused or cancelled before it went
 
 
 @dataclass(frozen=True)
@@ -83,8 +81,30 @@ class DriveResult:
     next_due: datetime | None  # when a row is due again (held or backing off); None: none left
 
 
+@dataclass(frozen=True)
+class _Job:
+    """A claimed, recorded row to hand to the gateway (`ask_first`: it may have gone already)."""
+
+    row: BulkRow
+    recipient: Recipient
+    ask_first: bool
+
+
+@dataclass(frozen=True)
+class _Answer:
+    job: _Job
+    result: RecipientResult | None = None
+    failure: GatewayError | Refused | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Nothing was sent and the gateway asked for time (or could not be reached)."""
+        error = self.failure if self.result is None else self.result.error
+        return isinstance(error, (NotSent, Unavailable))
+
+
 class _NotRunning(Exception):
-    """The run stopped between the claim and the send: roll the row's record back."""
+    """The run stopped before this row was recorded: roll the row's record back."""
 
 
 class BulkRunner:
@@ -121,44 +141,40 @@ class BulkRunner:
     ) -> DriveResult:
         """Send the run's due rows until none is due (or `stop` is set, or `budget` seconds
         have passed: then the rest waits for the next call); ends a run with no row left."""
-        storage = self.ports.storage
-        run = storage.bulks.get(bulk_id)
+        run = self.ports.storage.bulks.get(bulk_id)
         if run is None:
             raise KeyError(bulk_id)
         started = self.clock()
-        in_flight: set[Future[_Row]] = set()
+        in_flight: set[Future[_Answer]] = set()
+        answers: list[_Answer] = []  # answers in, not stored yet
         resting_until: datetime | None = None
         while True:
             now = self.clock()
             out_of_time = budget is not None and (now - started).total_seconds() >= budget
             stopping = (stop is not None and stop.is_set()) or out_of_time
             resting = resting_until is not None and now < resting_until
-            if not stopping and not resting:
-                in_flight |= self._claim(run, now, len(in_flight))
+            # Top the pool's queue up once it runs low (it holds up to twice the pool), and
+            # store the answers in then, in the same transaction: one commit per batch.
+            claiming = not stopping and not resting and len(in_flight) <= self.concurrency
+            if claiming or (answers and not in_flight):
+                with self.ports.storage.transaction():
+                    self._store(run, answers)
+                    wanted = 2 * self.concurrency - len(in_flight) if claiming else 0
+                    jobs = self._claim(run, now, wanted)
+                self._after_store(answers)
+                answers = []
+                in_flight |= {self._pool.submit(self._send, job) for job in jobs}
             if not in_flight:
                 break
-            done, in_flight = _first_done(in_flight)
-            if any(f.result() is _Row.THROTTLED for f in done):
+            done, pending = wait(in_flight, return_when=FIRST_COMPLETED)
+            in_flight = set(pending)
+            arrived = [future.result() for future in done]
+            if any(answer.busy for answer in arrived):
                 resting_until = self.clock() + timedelta(seconds=self._back_off())
-            elif done:
+            else:
                 self._backoff = 0.0
+            answers += arrived
         return self._after_drive(bulk_id, resting_until)
-
-    def _claim(self, run: BulkRun, now: datetime, busy: int) -> set[Future[_Row]]:
-        """Claim rows to keep the pool busy (up to twice its size in hand, so it never waits
-        for a claim); rows held for quiet hours are put back and more claimed."""
-        started: set[Future[_Row]] = set()
-        while busy + len(started) <= self.concurrency:
-            wanted = 2 * self.concurrency - busy - len(started)
-            rows = self.ports.storage.bulks.claim_rows(
-                run.bulk_id, limit=wanted, now=now, lease=self.lease
-            )
-            for row in rows:
-                if not self._held(run, row, now):
-                    started.add(self._pool.submit(self._row, run, row))
-            if len(rows) < wanted:
-                break
-        return started
 
     def _after_drive(self, bulk_id: str, resting_until: datetime | None) -> DriveResult:
         storage = self.ports.storage
@@ -178,145 +194,136 @@ class BulkRunner:
         self._backoff = min(BACKOFF_MAX, self._backoff * 2 or BACKOFF_FIRST)
         return self._backoff
 
-    def _held(self, run: BulkRun, row: BulkRow, now: datetime) -> bool:
-        """Quiet hours where the row's number is: defer it until they end there."""
+    # ---- 1. claiming (the driving thread; one transaction per batch)
+
+    def _claim(self, run: BulkRun, now: datetime, wanted: int) -> list[_Job]:
+        """Claim up to `wanted` rows and record those to send; rows held for quiet hours are
+        put back and more claimed, so a batch is not spent on rows that cannot go."""
+        jobs: list[_Job] = []
+        while len(jobs) < wanted:  # inside the caller's transaction (each claim a savepoint)
+            asked = wanted - len(jobs)
+            with self.ports.storage.transaction():
+                rows = self.ports.storage.bulks.claim_rows(
+                    run.bulk_id, limit=asked, now=now, lease=self.lease
+                )
+                jobs += [job for row in rows if (job := self._prepare_row(run, row, now))]
+                if rows:
+                    progress_changed(self.ports.storage, run)
+            if len(rows) < asked:
+                break
+        return jobs
+
+    def _prepare_row(self, run: BulkRun, row: BulkRow, now: datetime) -> _Job | None:
+        """The row's job, or None when it is settled here (held, skipped, finished)."""
+        storage = self.ports.storage
         quiet = self.ports.settings.quiet_hours
         until = quiet.held_until(now, zones_for(row.to)) if quiet is not None else None
-        if until is None:
-            return False
-        with self.ports.storage.transaction():
-            self.ports.storage.bulks.defer_row(run.bulk_id, row.row, until, held=True)
-            progress_changed(self.ports.storage, run)
-        return True
-
-    # ---- one row (on a worker thread)
-
-    def _row(self, run: BulkRun, row: BulkRow) -> _Row:
-        try:
-            return self._send_row(run, row)
-        except Exception:
-            # A bug or the database: the row's claim runs out and it is tried again (safely:
-            # its send is recorded, so a second try asks before sending).
-            log.exception("bulk %s row %s failed unexpectedly", run.bulk_id, row.row)
-            return _Row.THROTTLED
-
-    def _send_row(self, run: BulkRun, row: BulkRow) -> _Row:
-        storage = self.ports.storage
+        if until is not None:
+            storage.bulks.defer_row(run.bulk_id, row.row, until, held=True)
+            return None
         if storage.opt_outs.is_opted_out(row.to):
-            self._finish(run, row, RowState.SKIPPED, "opted out")
-            return _Row.DONE
+            storage.bulks.finish_row(run.bulk_id, row.row, RowState.SKIPPED, "opted out")
+            return None
         try:
-            recipient = self._record(run, row)
+            with storage.transaction():  # a savepoint: only this row's record is undone
+                recipient = self._record(run, row)
         except _NotRunning:
-            return _Row.STOPPED
+            return None
         if row.send_id is None or _retry_safe(recipient):
-            return self._call(run, row, recipient, ask_first=False)
-        return self._resume(run, row, recipient)
+            return _Job(row, recipient, ask_first=False)
+        return self._resumed(run, row, recipient)
 
     def _record(self, run: BulkRun, row: BulkRow) -> Recipient:
-        storage = self.ports.storage
         encoded = encode_text(row.text)
-        with storage.transaction():
-            send = storage.sends.record(
-                slack_user=run.starter,
-                channel=run.channel or COMMAND_LINE_CHANNEL,
-                text=row.text,
-                encoding=encoded.encoding,
-                parts=encoded.parts,
-                recipients=[NewRecipient(row.to, row.climsgid)],
-                sandbox=self.ports.sandboxed,
-                intent_key=f"bulk:{run.bulk_id}:{row.row}",
-            )
-            if not storage.bulks.attach_send(run.bulk_id, row.row, send.id):
-                raise _NotRunning
+        send = self.ports.storage.sends.record(
+            slack_user=run.starter,
+            channel=run.channel or COMMAND_LINE_CHANNEL,
+            text=row.text,
+            encoding=encoded.encoding,
+            parts=encoded.parts,
+            recipients=[NewRecipient(row.to, row.climsgid)],
+            sandbox=self.ports.sandboxed,
+            intent_key=f"bulk:{run.bulk_id}:{row.row}",
+        )
+        if not self.ports.storage.bulks.attach_send(run.bulk_id, row.row, send.id):
+            raise _NotRunning
         return send.recipients[0]
 
-    def _call(self, run: BulkRun, row: BulkRow, recipient: Recipient, *, ask_first: bool) -> _Row:
-        """Send the row (`ask_first`: it may have gone already, so the gateway is asked by its
-        client ID first and an earlier message counts as this one)."""
-        gateway = self.ports.gateway
-        try:
-            result = gateway.send(
-                [Planned(row.to, row.climsgid)], row.text, skip_if_sent=ask_first
-            ).messages[0]
-        except (NotSent, Unavailable) as error:
-            self._busy(run, row, recipient, error)
-            return _Row.THROTTLED
-        except (GatewayError, Refused) as error:
-            self._store(run, row, recipient, None, error)
-            return _Row.DONE
-        except Exception as error:  # an unwrapped network error: the outcome is unknown
-            log.exception("bulk %s row %s: gateway send failed unexpectedly", run.bulk_id, row.row)
-            failure = OutcomeUnknown(f"The send failed unexpectedly ({type(error).__name__}).")
-            self._store(run, row, recipient, None, failure)
-            return _Row.DONE
-        if isinstance(result.error, (NotSent, Unavailable)):
-            self._busy(run, row, recipient, result.error)
-            return _Row.THROTTLED
-        self._store(run, row, recipient, result, None)
-        return _Row.DONE
-
-    def _resume(self, run: BulkRun, row: BulkRow, recipient: Recipient) -> _Row:
-        """A row whose send was recorded by an earlier claim (a crash, an expired lease)."""
+    def _resumed(self, run: BulkRun, row: BulkRow, recipient: Recipient) -> _Job | None:
+        """A row whose send an earlier claim recorded (a crash, an expired lease)."""
+        storage = self.ports.storage
         if recipient.apimsgid or recipient.status:
-            self._finish(run, row, RowState.SENT)
+            storage.bulks.finish_row(run.bulk_id, row.row, RowState.SENT)
         elif recipient.error_code or recipient.error_description:
-            self._finish(run, row, RowState.FAILED, _failure_reason(recipient))
+            storage.bulks.finish_row(run.bulk_id, row.row, RowState.FAILED, _reason(recipient))
         elif self.ports.gateway.capabilities.query_by_client_id:
-            return self._call(run, row, recipient, ask_first=True)
+            return _Job(row, recipient, ask_first=True)
         else:
-            self._store(run, row, recipient, None, OutcomeUnknown(CANNOT_ASK))
-        return _Row.DONE
+            unknown = _Answer(_Job(row, recipient, False), None, OutcomeUnknown(CANNOT_ASK))
+            self._store_one(run, unknown)
+            self._after_store([unknown])
+        return None
 
-    # ---- storing outcomes
+    # ---- 2. sending (a pool thread: the gateway only)
 
-    def _store(
-        self,
-        run: BulkRun,
-        row: BulkRow,
-        recipient: Recipient,
-        result: RecipientResult | None,
-        failure: GatewayError | Refused | None,
-    ) -> None:
+    def _send(self, job: _Job) -> _Answer:
+        row = job.row
+        try:
+            sent = self.ports.gateway.send(
+                [Planned(row.to, row.climsgid)], row.text, skip_if_sent=job.ask_first
+            )
+        except (GatewayError, Refused) as error:
+            return _Answer(job, None, error)
+        except Exception as error:  # a bug or an unwrapped network error: the outcome is unknown
+            log.exception("bulk row %s: the gateway send failed unexpectedly", row.row)
+            return _Answer(job, None, OutcomeUnknown(f"The send failed unexpectedly ({error!r})."))
+        return _Answer(job, sent.messages[0], None)
+
+    # ---- 3. storing answers (the driving thread; one transaction for all that are in)
+
+    def _store(self, run: BulkRun, answers: Sequence[_Answer]) -> None:
+        """Inside the caller's transaction."""
+        for answer in answers:
+            self._store_one(run, answer)
+        if answers:
+            progress_changed(self.ports.storage, run)
+
+    def _after_store(self, answers: Sequence[_Answer]) -> None:
+        """Once stored: unknown outcomes a gateway cannot be asked about get their later
+        "Send again" check, as for any send."""
+        for answer in answers:
+            error = answer.failure if answer.result is None else answer.result.error
+            if isinstance(error, OutcomeUnknown):
+                send_id = answer.job.recipient.send_id
+                offer_later_if_needed(self.ports.storage, self.ports.gateway, send_id, self.clock())
+
+    def _store_one(self, run: BulkRun, answer: _Answer) -> None:
         storage = self.ports.storage
-        encoded = encode_text(row.text)
-        with storage.transaction():
-            if result is not None and result.already_sent is not None:
-                # Sent by an earlier claim whose answer was lost: that message is this row's.
-                earlier = result.already_sent
-                storage.sends.update_status(
-                    recipient.id, earlier.status, apimsgid=result.message_id or earlier.message_id
-                )
-            else:
-                store_result(storage, recipient, result, failure, encoded)
-            error = failure if result is None else result.error
-            if error is None:
-                self._finish(run, row, RowState.SENT)
-            else:
-                self._finish(run, row, RowState.FAILED, error_fields(error, encoded)[1])
-        if isinstance(error, OutcomeUnknown):
-            offer_later_if_needed(storage, self.ports.gateway, recipient.send_id, self.clock())
-
-    def _busy(self, run: BulkRun, row: BulkRow, recipient: Recipient, error: GatewayError) -> None:
-        """Nothing was sent: mark the recipient so a later claim sends it without asking, and
-        put the row back a little later."""
-        storage = self.ports.storage
-        log.info("bulk %s row %s: gateway busy (%s); retrying later", run.bulk_id, row.row, error)
-        with storage.transaction():
+        row, recipient, result = answer.job.row, answer.job.recipient, answer.result
+        if answer.busy:
+            log.info(
+                "bulk %s row %s: the gateway is busy; trying again later", run.bulk_id, row.row
+            )
             storage.sends.record_result(
                 recipient.id, apimsgid=None, error_code=BUSY, error_description=BUSY_WORDS
             )
             later = self.clock() + timedelta(seconds=max(self._backoff, BACKOFF_FIRST))
             storage.bulks.defer_row(run.bulk_id, row.row, later, held=False)
-
-    def _finish(self, run: BulkRun, row: BulkRow, state: RowState, reason: str | None = None):
-        storage = self.ports.storage
-        with storage.transaction():
-            storage.bulks.finish_row(run.bulk_id, row.row, state, reason)
-            progress_changed(storage, run)
-
-
-COMMAND_LINE_CHANNEL = "cli"  # the channel recorded for sends of a run started on the command line
+            return
+        encoded = encode_text(row.text)
+        if result is not None and result.already_sent is not None:
+            # Sent by an earlier claim whose answer was lost: that message is this row's.
+            earlier = result.already_sent
+            apimsgid = result.message_id or earlier.message_id
+            storage.sends.update_status(recipient.id, earlier.status, apimsgid=apimsgid)
+        else:
+            store_result(storage, recipient, result, answer.failure, encoded)
+        error = answer.failure if result is None else result.error
+        if error is None:
+            storage.bulks.finish_row(run.bulk_id, row.row, RowState.SENT)
+        else:
+            reason = error_fields(error, encoded)[1]
+            storage.bulks.finish_row(run.bulk_id, row.row, RowState.FAILED, reason)
 
 
 def _retry_safe(recipient: Recipient) -> bool:
@@ -328,12 +335,7 @@ def _retry_safe(recipient: Recipient) -> bool:
     )
 
 
-def _failure_reason(recipient: Recipient) -> str:
+def _reason(recipient: Recipient) -> str:
     if recipient.error_code in (OUTCOME_UNKNOWN, UNSETTLED):
         return "outcome unknown: " + (recipient.error_description or "")
     return recipient.error_description or f"refused ({recipient.error_code})"
-
-
-def _first_done(futures: set[Future[_Row]]) -> tuple[set[Future[_Row]], set[Future[_Row]]]:
-    done, pending = wait(futures, return_when=FIRST_COMPLETED)
-    return set(done), set(pending)
