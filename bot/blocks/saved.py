@@ -8,7 +8,7 @@ from bot.blocks.base import Block, Message, clip, escape, plain, quote, section
 from bot.domain.records import Group, Template
 from bot.sms.numbers import display_number
 
-SHOWN = 50  # templates or groups listed in one message (a section each at most)
+SHOWN = 45  # templates or groups listed in one message: a section each, under 50 blocks
 MEMBERS_SHOWN = 20
 VIEW_SHOWN = 95  # a modal holds at most 100 blocks
 

@@ -213,8 +213,10 @@ def block_action_on_view(
     block_id: str | None,
     view: Mapping[str, Any],
     trigger_id: str,
+    action_ts: str | None = None,
 ) -> SlackRequest:
-    """A button pressed on a view that is no message: the Home tab (`view` as published)."""
+    """A button pressed on a view that is no message (the Home tab, `view` as published), or an
+    input of a modal that dispatches its value."""
     return _interaction(
         ws,
         user,
@@ -222,7 +224,7 @@ def block_action_on_view(
         trigger_id,
         container={"type": "view", "view_id": view.get("id")},
         view=dict(view),
-        actions=[_action(element, block_id, ws.action_ts())],
+        actions=[_action(element, block_id, action_ts or ws.action_ts())],
     )
 
 
@@ -285,21 +287,15 @@ def block_action_in_view(
 ) -> SlackRequest:
     """An input with dispatch_action: Slack sends the typed value as a block action. `view` is
     the view as Slack echoes it (see echoed_view)."""
-    action = {
-        "type": "plain_text_input",
-        "block_id": block_id,
-        "action_id": action_id,
-        "value": value,
-        "action_ts": action_ts or ws.action_ts(),
-    }
-    return _interaction(
+    element = {"type": "plain_text_input", "action_id": action_id, "value": value}
+    return block_action_on_view(
         ws,
         user,
-        "block_actions",
-        trigger_id,
-        container={"type": "view", "view_id": view.get("id")},
-        view=dict(view),
-        actions=[action],
+        element=element,
+        block_id=block_id,
+        view=view,
+        trigger_id=trigger_id,
+        action_ts=action_ts,
     )
 
 

@@ -47,14 +47,14 @@ LINE_SETTLE = 0.15  # scripted input: quiet this long after a line's work before
 
 HELP = """\
 Type /sms commands as in Slack (/sms help lists them all), and:
-  press N              press the button shown as [N] (e.g. a card's Cancel)
+  press N              press the button shown as [N] (a card's Cancel, a Home tab button)
   reply TEXT           reply in the latest conversation thread: texted to the phone
   reply #N TEXT        reply in the thread of message #N
                        (a reply starting with "note:" stays in Slack)
   edit #N TEXT         edit your reply #N;  delete #N  deletes it
   wait [SECONDS]       wait until the app has finished its work (at most 10 s by default)
   user [ID]            show or change who you are (default U0CONSOLE, an admin)
-  home                 open your App Home tab and show it
+  home                 open your App Home tab and show it (its buttons: press N)
   step TO TEXT         run the Workflow Builder step "Send an SMS" (you as its author)
   help                 this help;  quit (or end of input) leaves
 Bare /sms opens the compose form: answer each field (an empty answer skips an optional one,

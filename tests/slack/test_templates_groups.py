@@ -164,3 +164,34 @@ def test_a_held_personalised_send_hands_each_recipient_its_own_text(
         ANN: "Hi Ann, see you tomorrow",
         BEN: "Hi Ben, see you tomorrow",
     }
+
+
+def test_sending_a_personalised_send_again_keeps_each_text(make_app: Any) -> None:
+    """ "Send again" of messages whose outcome stayed unknown: each recipient gets the text they
+    were meant to get, not the template."""
+    from bot.domain.delivery import UNSETTLED
+    from bot.domain.records import NewRecipient
+    from bot.usecases.resending import send_again
+
+    app = make_app(
+        env={"CLICKATELL_API_KEY": "k"}, portal_sandbox=True, sandbox_options={"quirk_every": 0}
+    )
+    storage = app.services.storage
+    send = storage.sends.record(
+        slack_user=ALICE,
+        channel=CHANNEL,
+        text="Hi {first_name}",
+        encoding="gsm7",
+        parts=1,
+        recipients=[
+            NewRecipient(ANN, "cli-a", contact_name="Ann", text="Hi Ann"),
+            NewRecipient(BEN, "cli-b", contact_name="Ben", text="Hi Ben"),
+        ],
+    )
+    for recipient in send.recipients:
+        storage.sends.record_result(
+            recipient.id, apimsgid=None, error_code=UNSETTLED, error_description="unsettled"
+        )
+    outcome = send_again(app.services, storage.sends.get(send.id), ALICE)  # type: ignore[arg-type]
+    assert outcome is not None and outcome.send.personalised
+    assert _sent(app, 2) == {ANN: "Hi Ann", BEN: "Hi Ben"}

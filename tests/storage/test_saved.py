@@ -7,7 +7,7 @@ import pytest
 from bot.domain.records import NewRecipient
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
-from tests.storage.support import at
+from tests.storage.support import at, run_threads
 
 
 def test_templates_are_unique_ignoring_case_and_keep_who_set_them(store: Storage) -> None:
@@ -98,3 +98,14 @@ def test_a_recipient_keeps_its_own_text(store: Storage) -> None:
     assert store.sends.recipient_by_climsgid("c1", "27821111111").text == "Hi Ann"  # type: ignore[union-attr]
     log = {entry.msisdn: entry.text for entry in store.sends.recent_log()}
     assert log == {"27821111111": "Hi Ann", "27822222222": "Hi {first_name}"}
+
+
+def test_members_added_at_once_from_many_threads_are_all_kept_once(store: Storage) -> None:
+    store.groups.add("crew", ["27820000000"])
+    added = run_threads(8, lambda i: store.groups.add("Crew", [f"2782000000{i}", "27829999999"]))
+    assert added == [False] * 8  # the group existed: nobody created it again
+    members = store.groups.get("crew").members  # type: ignore[union-attr]
+    assert sorted(members) == sorted(
+        {"27820000000", "27829999999"} | {f"2782000000{i}" for i in range(8)}
+    )
+    assert members[0] == "27820000000" and len(members) == len(set(members))
