@@ -43,7 +43,6 @@ SCOPES: dict[str, set[str]] = {
     "chat.update": {"chat:write"},
     "chat.delete": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
-    "chat.getPermalink": set(),  # a thread's link on the Home tab: no scope needed
     "reactions.add": {"reactions:write"},
     "reactions.remove": {"reactions:write"},
     "views.open": set(),
