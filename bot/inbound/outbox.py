@@ -56,6 +56,7 @@ from bot.inbound.backlog import BacklogNotice
 from bot.inbound.bulk_cards import BulkBoard
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
+from bot.usecases.bulk import BulkProgress
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +416,7 @@ class SlackOutbox:
 
     # ---- bulk runs
 
-    def _bulk_run(self, item: OutboxItem) -> tuple[BulkBoard, Any]:
+    def _bulk_run(self, item: OutboxItem) -> tuple[BulkBoard, BulkProgress]:
         if self.bulk is None:
             raise GiveUp("bulk sends are not shown by this outbox")
         progress = self.bulk.progress(str(item.payload.get("bulk_id") or ""))
