@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.blocks.base import Block, clip, context, escape, plain, quote, section, slack_date
 from bot.blocks.card import ENCODING_NAMES
-from bot.blocks.compose import template_select, text_input
+from bot.blocks.compose import template_select, text_input, when_input
 from bot.sms.numbers import display_number
 from bot.usecases.bulk import BulkPlan
 
@@ -124,14 +124,7 @@ def bulk_form_view(
             max_length=TEXT_MAX,
             hint="{name} and {first_name} come from contacts; any CSV column works as {column}.",
         ),
-        text_input(
-            WHEN_BLOCK,
-            "Send at (optional)",
-            values.when,
-            "+30m, 14:00 (UTC) or 2025-01-31T09:00Z",
-            optional=True,
-            hint="Leave empty to send as soon as you press Send; at most 7 days ahead.",
-        ),
+        when_input(WHEN_BLOCK, values.when, "Empty: sent when you press Send; at most 7 days ahead."),
     ]
     if sandbox:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))

@@ -89,14 +89,7 @@ def compose_view(
             "block_id": PREVIEW_BLOCK,
             "elements": [{"type": "mrkdwn", "text": preview(values.text, max_parts)}],
         },
-        text_input(
-            WHEN_BLOCK,
-            "Send at (optional)",
-            values.when,
-            "+30m, 14:00 (UTC) or 2025-01-31T09:00Z",
-            optional=True,
-            hint="Leave empty to send now; at most 7 days ahead.",
-        ),
+        when_input(WHEN_BLOCK, values.when, "Leave empty to send now; at most 7 days ahead."),
     ]
     if templates:
         blocks.insert(2, template_select(templates, values.template))
@@ -140,6 +133,12 @@ def template_select(
         "optional": True,
         "hint": plain(hint),
     }
+
+
+def when_input(block_id: str, value: str, hint: str) -> Block:
+    """The optional time to send at (the compose and bulk forms)."""
+    placeholder = "+30m, 14:00 (UTC) or 2025-01-31T09:00Z"
+    return text_input(block_id, "Send at (optional)", value, placeholder, optional=True, hint=hint)
 
 
 def text_input(

@@ -299,27 +299,6 @@ def block_action_in_view(
     )
 
 
-def button_in_view(
-    ws: Workspace,
-    user: User,
-    *,
-    view: Mapping[str, Any],
-    element: Mapping[str, Any],
-    block_id: str | None,
-    trigger_id: str,
-) -> SlackRequest:
-    """A button pressed inside a modal (e.g. a preview's Send); `view` as Slack echoes it."""
-    return _interaction(
-        ws,
-        user,
-        "block_actions",
-        trigger_id,
-        container={"type": "view", "view_id": view.get("id")},
-        view=dict(view),
-        actions=[_action(element, block_id, ws.action_ts())],
-    )
-
-
 def view_submission(
     ws: Workspace, user: User, *, view: Mapping[str, Any], trigger_id: str
 ) -> SlackRequest:

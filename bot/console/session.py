@@ -424,7 +424,7 @@ class Console:
         if not self._confirmed(ref.control):
             self.say("Not pressed.")
             return
-        request = payloads.button_in_view(
+        request = payloads.block_action_on_view(
             self.ws,
             self.user,
             view=payloads.echoed_view(self.ws, ref.message, {}),
