@@ -124,7 +124,7 @@ def bulk_form_view(
             max_length=TEXT_MAX,
             hint="{name} and {first_name} come from contacts; any CSV column works as {column}.",
         ),
-        when_input(WHEN_BLOCK, values.when, "Empty: sent when you press Send; at most 7 days ahead."),
+        when_input(WHEN_BLOCK, values.when, "Empty: sent when you press Send; at most 7 days on."),
     ]
     if sandbox:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))
