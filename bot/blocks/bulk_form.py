@@ -36,6 +36,7 @@ VALUE_ACTION = "value"
 TEXT_MAX = 2000
 NUMBERS_MAX = 3000  # pasted numbers: a few hundred; longer lists belong in a CSV file
 SKIPS_LISTED = 10
+WHEN_HINT = "Leave empty to send as soon as you press Send; at most 7 days ahead."
 PREVIEW_SHOWN = 5  # with the counts and buttons, well inside a modal's 50 blocks
 TITLE = "Bulk SMS"
 
@@ -124,7 +125,7 @@ def bulk_form_view(
             max_length=TEXT_MAX,
             hint="{name} and {first_name} come from contacts; any CSV column works as {column}.",
         ),
-        when_input(WHEN_BLOCK, values.when, "Empty: sent when you press Send; at most 7 days on."),
+        when_input(WHEN_BLOCK, values.when, WHEN_HINT),
     ]
     if sandbox:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))
