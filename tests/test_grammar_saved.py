@@ -115,9 +115,11 @@ def test_send_takes_a_text_or_a_template_not_both(typed: str) -> None:
         parse_text(typed, now=NOW)
 
 
-def test_a_text_that_mentions_templates_is_still_a_text() -> None:
-    assert parse_text("send Bob use --template next time", now=NOW).text == (
-        "use --template next time"
+def test_a_text_that_mentions_templates_is_sent_as_typed_after_two_dashes() -> None:
+    with pytest.raises(UsageError, match="--template is inside the text"):
+        parse_text("send Bob use --template next time", now=NOW)
+    assert parse_text("send Bob -- use --template next time", now=NOW) == Send(
+        ("Bob",), "use --template next time"
     )
 
 

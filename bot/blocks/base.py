@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 Block = dict[str, Any]
@@ -81,14 +81,15 @@ def quote(text: str, limit: int = 2500) -> str:
     return "\n".join(f">{line}" if line else ">" for line in lines)
 
 
+def local_time(moment: datetime, style: str = "{date_short_pretty} {time}") -> str:
+    """A moment each reader sees in their own time zone (Slack's date formatting); readers
+    whose client cannot format dates see the UTC fallback."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    fallback = f"{aware.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{int(aware.timestamp())}^{style}|{fallback}>"
+
+
 def code(text: str) -> str:
     """Inline code for IDs; backticks inside would end it early, so they are dropped."""
     return f"`{text.replace('`', '')}`"
 
-
-def slack_date(moment: datetime) -> str:
-    """A time Slack shows in each reader's own time zone; the fallback text is UTC."""
-    return (
-        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|"
-        f"{moment:%Y-%m-%d %H:%M} UTC>"
-    )

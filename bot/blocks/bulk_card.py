@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks.base import Block, Message, context, plain, section, slack_date
+from bot.blocks.base import Block, Message, context, plain, section, local_time
 from bot.usecases.bulk import BulkProgress
 
 BULK_PAUSE_ACTION = "bulk_pause"
@@ -59,7 +59,7 @@ def tallies(progress: BulkProgress) -> str:
 def state_words(progress: BulkProgress) -> str:
     words = _STATES.get(progress.state, progress.state)
     if progress.state == "scheduled" and progress.at is not None:
-        words += f" for {slack_date(progress.at)}"
+        words += f" for {local_time(progress.at)}"
     return words
 
 

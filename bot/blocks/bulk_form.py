@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.base import Block, clip, context, escape, plain, quote, section, slack_date
+from bot.blocks.base import Block, clip, context, escape, plain, quote, section, local_time
 from bot.blocks.card import ENCODING_NAMES
 from bot.blocks.compose import template_select, text_input, when_input
 from bot.sms.numbers import display_number
@@ -193,7 +193,7 @@ def bulk_preview_view(plan: BulkPlan, context_: BulkContext, *, sandbox: bool) -
     and Send (with the count) and Cancel."""
     blocks: list[Block] = [section(counts_words(plan)), section(size_words(plan))]
     if context_.at is not None:
-        blocks.append(section(f":clock3: To be sent {slack_date(context_.at)}."))
+        blocks.append(section(f":clock3: To be sent {local_time(context_.at)}."))
     if plan.preview:
         shown = len(plan.preview[:PREVIEW_SHOWN])
         blocks.append(section(f"*The first {shown} as they will be sent:*"))

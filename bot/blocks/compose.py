@@ -137,7 +137,7 @@ def template_select(
 
 def when_input(block_id: str, value: str, hint: str) -> Block:
     """The optional time to send at (the compose and bulk forms)."""
-    placeholder = "+30m, 14:00 (UTC) or 2025-01-31T09:00Z"
+    placeholder = "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00"
     return text_input(block_id, "Send at (optional)", value, placeholder, optional=True, hint=hint)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.blocks.base import Block, clip, code, context, escape, plain, section, slack_date
+from bot.blocks.base import Block, clip, code, context, escape, local_time, plain, section
 from bot.blocks.bulk_card import progress_lines
 from bot.domain.records import Send
 from bot.gateway.base import Balance
@@ -140,7 +140,7 @@ def _thread(line: ThreadLine, workspace_url: str, links: Links) -> Block:
     )
     return section(
         f"{_who(thread.msisdn, line.contact_name)}\n{way}: “{text}”\n"
-        f"{slack_date(thread.last_at)} · <{link}|Open the thread>"
+        f"{local_time(thread.last_at)} · <{link}|Open the thread>"
     )
 
 
@@ -154,7 +154,7 @@ def _scheduled_send(send: Send) -> Block:
     whom = ", ".join(_who(r.msisdn, r.contact_name) for r in send.recipients[:3])
     if len(send.recipients) > 3:
         whom += f" and {len(send.recipients) - 3} more"
-    when = "" if send.scheduled_at is None else slack_date(send.scheduled_at)
+    when = "" if send.scheduled_at is None else local_time(send.scheduled_at)
     block = section(f"{when} to {whom}\n“{escape(clip(send.text, TEXT_SHOWN))}”")
     block["accessory"] = _cancel_button(send.id)
     return block

@@ -3,12 +3,14 @@ shared by sends made now (`sending`) and sends sms-bot held until due (`holding`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
 from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.records import Recipient
 from bot.gateway.base import (
+    Gateway,
     GatewayError,
     OptedOut,
     OutcomeUnknown,
@@ -97,3 +99,27 @@ def by_text(planned: Sequence[Planned], text_for: Callable[[str], str]) -> dict[
     for message in planned:
         groups.setdefault(text_for(message.to), []).append(message)
     return groups
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """The numbers that get one text, planned together: their own client IDs, never shared
+    with another text's (the gateway settles an unknown outcome by client ID)."""
+
+    text: str
+    planned: tuple[Planned, ...]
+    by_number: Mapping[str, Planned]  # as the numbers were given (the gateway may write them so)
+
+
+def plan_by_text(
+    gateway: Gateway, numbers: Sequence[str], text_for: Callable[[str], str], client_id: str | None
+) -> list[TextBatch]:
+    """One plan per distinct text, in first-seen order (one for a send whose texts match)."""
+    groups: dict[str, list[str]] = {}
+    for number in numbers:
+        groups.setdefault(text_for(number), []).append(number)
+    batches = []
+    for text, batch in groups.items():
+        planned = tuple(gateway.plan(batch, client_id=client_id))
+        batches.append(TextBatch(text, planned, dict(zip(batch, planned, strict=True))))
+    return batches

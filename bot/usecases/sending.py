@@ -36,12 +36,16 @@ from bot.sms.refusals import Refused
 from bot.storage import Storage
 from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
-from bot.usecases.recording import by_text, explain, store_result
+from bot.usecases.recording import TextBatch, explain, plan_by_text, store_result
 from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
 SKIPPED_WORDS = "Opted out (texted STOP): not sent. They can opt in again by texting START."
+ONE_ID_ONE_TEXT = (
+    "--id names one message, but the template gives the recipients different texts; leave out "
+    "--id (each text gets IDs of its own)."
+)
 MAX_SEND_RECIPIENTS = 1000  # one Slack command; more is a job for a batch, not a chat command
 
 
@@ -126,6 +130,8 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
         )
     sending = tuple(t for t in targets if t not in opted_out)
     text, own = texts_for(services.storage, intent, sending)
+    if own and intent.client_id is not None:
+        raise Refusal(ONE_ID_ONE_TEXT, field="template")
     where = "text" if intent.template is None else "template"
     labels = {t.msisdn: _label(t) for t in sending}
     texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
@@ -259,16 +265,17 @@ def execute(services: AppPorts, prepared: PreparedSend) -> SendOutcome | None:
     if not services.storage.claims.claim(f"send:{intent.intent_key}"):
         log.info("duplicate send request %s ignored", intent.intent_key)
         return None
-    planned = services.gateway.plan(
-        [t.msisdn for t in prepared.targets], client_id=intent.client_id
-    )
+    numbers = [t.msisdn for t in prepared.targets]
+    batches = plan_by_text(services.gateway, numbers, prepared.text_for, intent.client_id)
+    planned_for = {n: p for batch in batches for n, p in batch.by_number.items()}
+    planned = [planned_for[n] for n in numbers]
     send = _record(services, prepared, planned)
     card_problem = services.cards.post(send.id)
     if _held_here(services, intent):
         hold(services.storage, send, intent.at)  # type: ignore[arg-type]  # checked: not None
         services.refresh_card(send.id)
         return outcome_of(services.storage.sends.get(send.id) or send, card_problem, None, prepared)
-    results, failures = _call_gateway(services, prepared, planned)
+    results, failures = _call_gateway(services, prepared, batches)
     _store_results(services, send, results, failures, prepared)
     offer_later_if_needed(services.storage, services.gateway, send.id, _now())
     if card_problem is None:
@@ -328,14 +335,14 @@ Failures = dict[str, GatewayError | Refused]  # number -> the error that stopped
 
 
 def _call_gateway(
-    services: AppPorts, prepared: PreparedSend, planned: Sequence[Planned]
+    services: AppPorts, prepared: PreparedSend, batches: Sequence[TextBatch]
 ) -> tuple[tuple[RecipientResult, ...], Failures]:
     """The gateway's per-recipient results, and for the numbers of a call that failed as a
     whole, its error. One call per distinct text (personalised texts differ)."""
     intent = prepared.intent
     results: list[RecipientResult] = []
     failures: Failures = {}
-    for text, batch in by_text(planned, prepared.text_for).items():
+    for text, batch in ((b.text, b.planned) for b in batches):
         try:
             result = services.gateway.send(
                 batch,

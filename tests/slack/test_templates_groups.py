@@ -93,6 +93,7 @@ def test_a_template_is_filled_in_per_contact_on_one_card(app: RunningApp) -> Non
     }
     send = app.services.storage.sends.get(1)
     assert send is not None and send.text == "Hi {first_name}, your table is ready"
+    assert len({r.climsgid for r in send.recipients}) == 2  # each text its own client ID
     wait_for(
         lambda: "Hi Ben, your table is ready" in app.card_text(CHANNEL, app.card_ts()),
         10,
