@@ -365,6 +365,41 @@ def parse_text(
 # --- command-line words -------------------------------------------------------------------------
 
 
+def _argv_bulk(args: Sequence[str], now: datetime, zone: tzinfo | None) -> Bulk:
+    usage = usage_line("bulk", PROGRAM)
+    positional, options, dry_run = [], {}, False
+    words = iter(args)
+    for arg in words:
+        name, eq, inline = arg.partition("=")
+        if arg == "--":
+            positional += list(words)  # everything after -- is the file and the text
+        elif arg == "--dry-run":
+            dry_run = True
+        elif name in ("--to-column", "--at"):
+            value = inline if eq else next(words, None)
+            if value is None or not value.strip():
+                raise UsageError(f"{name} needs a value.", usage)
+            try:
+                options[name] = parse_when(value, now, zone) if name == "--at" else value.strip()
+            except ValueError as error:
+                raise UsageError(f"{str(error).rstrip('.')}.", usage) from None
+        elif arg.startswith("--"):
+            raise UsageError(
+                f"Unknown option {arg!r}; bulk takes --to-column, --at, --dry-run.", usage
+            )
+        else:
+            positional.append(arg)
+    if len(positional) < 2 or not positional[0].strip() or not " ".join(positional[1:]).strip():
+        raise UsageError("bulk needs a CSV file and a text.", usage)
+    return Bulk(
+        positional[0],
+        " ".join(positional[1:]).strip(),
+        to_column=options.get("--to-column"),  # type: ignore[arg-type]
+        at=options.get("--at"),  # type: ignore[arg-type]
+        dry_run=dry_run,
+    )
+
+
 def parse_argv(
     argv: Sequence[str],
     *,
@@ -382,6 +417,8 @@ def parse_argv(
     if word == "send":
         reading = Reading(_now(now), zone, region)
         return read_argv_send(args, reading, usage_line("send", PROGRAM))
+    if word == "bulk":
+        return _argv_bulk(args, _now(now), zone)
     if word == "contact":
         return _contact(args, PROGRAM)
     if word == "template":
@@ -408,6 +445,11 @@ def to_argv(command: Command) -> list[str]:
     """Command-line words that parse back to `command`."""
     if isinstance(command, Send):
         return send_argv(command)
+    if isinstance(command, Bulk):
+        at = ["--at", f"{command.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"] if command.at else []
+        column = ["--to-column", command.to_column] if command.to_column else []
+        dry = ["--dry-run"] if command.dry_run else []
+        return ["bulk", *column, *at, *dry, "--", command.file, command.text]
     return _plain_words(command)
 
 

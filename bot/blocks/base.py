@@ -92,4 +92,3 @@ def local_time(moment: datetime, style: str = "{date_short_pretty} {time}") -> s
 def code(text: str) -> str:
     """Inline code for IDs; backticks inside would end it early, so they are dropped."""
     return f"`{text.replace('`', '')}`"
-

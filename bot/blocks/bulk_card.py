@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks.base import Block, Message, context, plain, section, local_time
+from bot.blocks.base import Block, Message, context, local_time, plain, section
 from bot.usecases.bulk import BulkProgress
 
 BULK_PAUSE_ACTION = "bulk_pause"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.base import Block, clip, context, escape, plain, quote, section, local_time
+from bot.blocks.base import Block, clip, context, escape, local_time, plain, quote, section
 from bot.blocks.card import ENCODING_NAMES
 from bot.blocks.compose import template_select, text_input, when_input
 from bot.sms.numbers import display_number

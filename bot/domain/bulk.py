@@ -39,7 +39,7 @@ OPEN_ROW_STATES = frozenset({RowState.PENDING})
 
 @dataclass(frozen=True)
 class NewBulkRow:
-    row: int  # 1-based data row of the source (a CSV's header is not a row)
+    row: int  # as a spreadsheet numbers it: a CSV's header is row 1; pasted numbers from 1
     to: str  # the normalised number, or the raw value of an invalid one
     text: str  # the rendered message ("" for a skipped row that could not be rendered)
     climsgid: str  # "" for a skipped row

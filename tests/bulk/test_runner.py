@@ -199,6 +199,22 @@ def test_a_busy_gateway_is_given_time_and_the_row_goes_later_once(make_rig, cloc
     assert rig.sent_to() == ["27821000000"]
 
 
+def test_the_portals_rate_limit_is_honoured_and_every_row_goes_once(make_rig, clock) -> None:  # type: ignore[no-untyped-def]
+    rig = make_rig(portal=True, rate_limit=3)  # the sandbox answers 429 past 3 messages a second
+    plan = _plan(rig, _csv(10))
+    _start(rig, plan)
+    runner = _runner(rig, concurrency=4)
+    rounds = 0
+    while (result := runner.drive(plan.plan_id)).state is RunState.RUNNING:
+        assert result.next_due is not None and result.next_due > clock.utc()  # backing off
+        clock.now = result.next_due.timestamp()
+        rounds += 1
+    runner.close()
+    assert rounds >= 2  # the limit made the run wait, more than once
+    assert sorted(Counter(rig.sent_to()).values()) == [1] * 10
+    assert bulk.progress(rig.ports, plan.plan_id).sent == 10
+
+
 def _record_only(rig: Rig, plan: bulk.BulkPlan) -> None:
     """What a process that died between recording row 1 and its gateway call leaves behind."""
     storage = rig.ports.storage
