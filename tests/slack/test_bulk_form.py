@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from bot.blocks.bulk_form import FILE_BLOCK, TEMPLATE_BLOCK, TEXT_BLOCK, WHEN_BLOCK
+from bot.blocks.bulk_form import FILE_BLOCK, TEMPLATE_BLOCK, TEXT_BLOCK, WHEN_BLOCK, read_context
 from bot.testing.app import RunningApp
-from bot.testing.signing import CHANNEL
+from bot.testing.signing import CHANNEL, USER
 from tests.slack.bulk_steps import form_state, opened_form, preview, submit
 
 
@@ -68,3 +68,13 @@ def test_the_form_offers_saved_templates_and_a_chosen_one_is_the_text(app: Runni
     submit(app, form, state)
     shown = json.dumps(preview(app))
     assert "See you at 8" in shown and "*1 to send*" in shown
+
+
+def test_send_at_is_read_in_the_persons_own_time_zone(app: RunningApp) -> None:
+    app.fake.time_zones[USER] = "Pacific/Kiritimati"  # UTC+14: 14:00 there is 00:00 UTC
+    form = opened_form(app)
+    submit(app, form, form_state(numbers="+27821234567", when="14:00"))
+    shown = preview(app)
+    at = read_context(shown).at
+    assert at is not None and (at.hour, at.minute) == (0, 0)
+    assert f"<!date^{int(at.timestamp())}^" in json.dumps(shown)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -31,14 +32,15 @@ from bot.blocks.bulk_form import (
 )
 from bot.container import Services
 from bot.domain.access import not_allowed_text
-from bot.grammar import parse_when
 from bot.listeners.bulk.opening import template_names, template_text
 from bot.listeners.common import may_use, services_of
 from bot.listeners.errors import SOMETHING_WENT_WRONG
+from bot.listeners.views.compose_submit import ZONE_LATE, ZONE_WAIT
 from bot.slack.errors import error_code
 from bot.slack.files import FileUnavailable, download
 from bot.usecases import bulk
 from bot.usecases.bulk import BulkRefused, BulkSource
+from bot.when import parse_when, zone_matters
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,13 @@ def handle_bulk_submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> 
     user = str((body.get("user") or {}).get("id") or "")
     values = read_form(view)
     errors = _field_errors(services, user, values)
+    try:
+        at = _when(services, user, values.when)
+    except (ValueError, TimeoutError) as error:
+        errors = errors or {WHEN_BLOCK: str(error) or ZONE_LATE}
     if errors:
         ack(response_action="errors", errors={k: _short(v) for k, v in errors.items()})
         return
-    at = parse_when(values.when, services.clock()) if values.when else None
     where = read_context(view) or BulkContext(services.settings.sms_channel or user)
     where = dataclasses.replace(where, at=at)
     ack(response_action="update", view=bulk_preparing_view(where, _what(values)))
@@ -71,12 +76,18 @@ def _field_errors(services: Services, user: str, values: BulkFormValues) -> dict
         return {FILE_BLOCK: "Use one of them: a CSV file, a group, or pasted numbers."}
     if not values.text and not values.template:
         return {TEXT_BLOCK: "Type the text (or choose a template)."}
-    if values.when:
-        try:
-            parse_when(values.when, services.clock())
-        except ValueError as error:
-            return {WHEN_BLOCK: str(error)}
     return {}
+
+
+def _when(services: Services, user: str, when: str) -> datetime | None:
+    """The form's time, read in the person's own time zone as every "Send at" is (learnt when
+    the form opened; asked within a bound otherwise: the acknowledgement cannot wait)."""
+    if not when:
+        return None
+    zone = None
+    if zone_matters(when):
+        zone = services.quick.submit(services.time_zone, user).result(timeout=ZONE_WAIT)
+    return parse_when(when, services.clock(), zone)
 
 
 def _what(values: BulkFormValues) -> str:

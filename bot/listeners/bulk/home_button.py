@@ -24,4 +24,4 @@ def open_from_home(services: Services, body: dict[str, Any]) -> None:
         return  # their Home says why; the button is not even shown to them
     channel = services.settings.sms_channel or user
     reply = EphemeralReplier(services.slack, user, user)
-    open_bulk_form(services, services.slack, body.get("trigger_id"), channel, reply)
+    open_bulk_form(services, services.slack, body.get("trigger_id"), channel, reply, user)

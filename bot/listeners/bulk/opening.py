@@ -34,8 +34,11 @@ def open_bulk_form(
     trigger_id: str | None,
     channel: str,
     reply: Replier,
+    user: str,
 ) -> None:
-    """Open the form; its card will go to `channel`. A refusal from Slack is told to the person."""
+    """Open the form for `user`; its card will go to `channel`. A refusal from Slack is told to
+    the person. Their time zone is looked up meanwhile, for reading "Send at"."""
+    services.learn_time_zone(user)
     view = bulk_form_view(
         BulkContext(channel), templates=template_names(services), sandbox=services.sandboxed
     )

@@ -51,7 +51,7 @@ def handle_sms(ack: Ack, command: dict[str, Any], context: BoltContext, client: 
         return
     if text.strip():
         channel = str(command.get("channel_id") or "") or str(user)
-        open_bulk_form(services, client, command.get("trigger_id"), channel, reply)
+        open_bulk_form(services, client, command.get("trigger_id"), channel, reply, str(user))
         return
     open_compose(services, client, command, reply)
 
