@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
+from bot.bulk_cli import run_bulk
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.domain.records import Recipient
@@ -52,6 +53,7 @@ from bot.gateway.clickatell_platform import build_gateway as build_platform_gate
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import Storage, StorageError, open_storage
+from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held, withdraw_and_show
 from bot.usecases.recording import TextBatch, plan_by_text
 from bot.usecases.redeeming import redeem_voucher
@@ -60,7 +62,17 @@ from bot.usecases.shared_ids import MessageReport, cancel_each, report_each, sha
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 from bot.when import local_zone
 
-GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
+GATEWAY_COMMANDS = (
+    "send",
+    "bulk",
+    "status",
+    "cancel",
+    "charge",
+    "balance",
+    "coverage",
+    "redeem",
+    "ping",
+)
 TEMPLATE_FIELDS_HINT = (
     "Here a template can use {name} and {first_name} (from the contact); nothing was sent."
 )
@@ -132,12 +144,15 @@ def run(
         command = grammar.parse_argv(words, zone=zone, region=region)
     except grammar.UsageError as error:
         return out.error(None, str(error), EXIT_USAGE)
-    if not isinstance(command, _HANDLERS):
+    if not isinstance(command, (*_HANDLERS, grammar.Bulk)):
         return out.error(None, f"'{words[0]}' is not a gateway command.", EXIT_USAGE)
     if isinstance(settings, ConfigError):
         return out.error(None, str(settings), EXIT_USAGE)
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Bulk):
+                done = run_bulk(command, settings, gateway)
+                return out.outcome(Outcome(done.data, done.lines, done.code))
             if isinstance(command, grammar.Status | grammar.Cancel):
                 shared = _shared(settings, command.id)
                 if shared:
@@ -153,7 +168,9 @@ def run(
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
-    except Refused as error:
+    except (Refused, BulkRefused) as error:
+        return out.error(None, str(error), EXIT_FAILED)
+    except StorageError as error:
         return out.error(None, str(error), EXIT_FAILED)
     except Refusal as error:
         return out.error(None, error.reason, EXIT_FAILED)

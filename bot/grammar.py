@@ -57,6 +57,17 @@ from bot.when import parse_when as parse_when
 
 
 @dataclass(frozen=True)
+class Bulk:
+    """`sms-bot bulk FILE.csv TEXT`: one personalised SMS per CSV row."""
+
+    file: str
+    text: str
+    to_column: str | None = None
+    at: datetime | None = None  # aware, UTC
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class Status:
     id: str
 
@@ -122,8 +133,14 @@ class Compose:
     """Bare `/sms`: open the compose form."""
 
 
+@dataclass(frozen=True)
+class BulkForm:
+    """`/sms bulk` in Slack: open the bulk form (`sms-bot bulk FILE TEXT` is `Bulk`)."""
+
+
 Command = (
     Send
+    | Bulk
     | Status
     | Cancel
     | Charge
@@ -138,6 +155,7 @@ Command = (
     | Log
     | Help
     | Compose
+    | BulkForm
 )
 
 # --- usage ------------------------------------------------------------------------------------
@@ -160,6 +178,11 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("coverage", "NUMBER", "whether a number can be reached, and the price"),
     ("redeem", "VOUCHER", "add credit with a 16-digit voucher (admins)"),
     ("ping", "", "check the gateway session"),
+    (
+        "bulk",
+        "FILE.csv TEXT [--to-column NAME] [--at WHEN] [--dry-run]",
+        "one personalised SMS per CSV row ({column} fields in TEXT); /sms bulk opens the form",
+    ),
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
@@ -168,6 +191,14 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
+# Slack only: what opens a form rather than running a command.
+SLASH_FORM_WORDS = ("bulk",)
+SLASH_FORMS = [
+    f"{SLASH} bulk",
+    "    open the bulk form: a CSV file, a group or pasted numbers; a preview before sending",
+    SLASH,
+    "    open the compose form",
+]
 
 
 def usage_line(word: str, prefix: str) -> str:
@@ -181,10 +212,12 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
     wanted = None if commands is None else set(commands)
     lines = []
     for word, args, what in USAGE:
+        if prefix == SLASH and word in SLASH_FORM_WORDS:
+            continue  # in Slack the word opens a form (SLASH_FORMS says so), it takes no args
         if wanted is None or word in wanted:
             lines += [f"{prefix} {word} {args}".rstrip(), f"    {what}"]
     if prefix == SLASH and wanted is None:
-        lines += [SLASH, "    open the compose form"]
+        lines += SLASH_FORMS
     return "\n".join(lines)
 
 
@@ -320,12 +353,51 @@ def parse_text(
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
+    if word == "bulk":  # in Slack the form takes the file (or list) and the text
+        if any(arg.strip() for arg in args):
+            raise UsageError("/sms bulk takes no arguments: it opens the form.", f"{SLASH} bulk")
+        return BulkForm()
     if word == "group":
         return _saved(lambda: saved.group(args), SLASH)
     return _build(word, args, SLASH)
 
 
 # --- command-line words -------------------------------------------------------------------------
+
+
+def _argv_bulk(args: Sequence[str], now: datetime, zone: tzinfo | None) -> Bulk:
+    usage = usage_line("bulk", PROGRAM)
+    positional, options, dry_run = [], {}, False
+    words = iter(args)
+    for arg in words:
+        name, eq, inline = arg.partition("=")
+        if arg == "--":
+            positional += list(words)  # everything after -- is the file and the text
+        elif arg == "--dry-run":
+            dry_run = True
+        elif name in ("--to-column", "--at"):
+            value = inline if eq else next(words, None)
+            if value is None or not value.strip():
+                raise UsageError(f"{name} needs a value.", usage)
+            try:
+                options[name] = parse_when(value, now, zone) if name == "--at" else value.strip()
+            except ValueError as error:
+                raise UsageError(f"{str(error).rstrip('.')}.", usage) from None
+        elif arg.startswith("--"):
+            raise UsageError(
+                f"Unknown option {arg!r}; bulk takes --to-column, --at, --dry-run.", usage
+            )
+        else:
+            positional.append(arg)
+    if len(positional) < 2 or not positional[0].strip() or not " ".join(positional[1:]).strip():
+        raise UsageError("bulk needs a CSV file and a text.", usage)
+    return Bulk(
+        positional[0],
+        " ".join(positional[1:]).strip(),
+        to_column=options.get("--to-column"),  # type: ignore[arg-type]
+        at=options.get("--at"),  # type: ignore[arg-type]
+        dry_run=dry_run,
+    )
 
 
 def parse_argv(
@@ -345,6 +417,8 @@ def parse_argv(
     if word == "send":
         reading = Reading(_now(now), zone, region)
         return read_argv_send(args, reading, usage_line("send", PROGRAM))
+    if word == "bulk":
+        return _argv_bulk(args, _now(now), zone)
     if word == "contact":
         return _contact(args, PROGRAM)
     if word == "template":
@@ -371,6 +445,11 @@ def to_argv(command: Command) -> list[str]:
     """Command-line words that parse back to `command`."""
     if isinstance(command, Send):
         return send_argv(command)
+    if isinstance(command, Bulk):
+        at = ["--at", f"{command.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"] if command.at else []
+        column = ["--to-column", command.to_column] if command.to_column else []
+        dry = ["--dry-run"] if command.dry_run else []
+        return ["bulk", *column, *at, *dry, "--", command.file, command.text]
     return _plain_words(command)
 
 
@@ -392,4 +471,6 @@ def _plain_words(command: Command) -> list[str]:
             return ["log", number] if number else ["log"]
         case Compose():
             return []
+        case BulkForm():
+            return ["bulk"]
     return [type(command).__name__.lower()]

@@ -32,6 +32,7 @@ from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
@@ -49,6 +50,7 @@ from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
 from bot.storage import Storage
+from bot.usecases.bulk.events import progress_changed
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
 
@@ -76,6 +78,7 @@ class _CardRef:
     channel: str  # the card's channel (until it is posted: the channel it will be posted in)
     posted: bool
     is_reply: bool  # a thread reply relayed as SMS: it has a reaction, not a card
+    bulk_id: str | None = None  # a bulk run's row: its run's progress card shows it
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class Inbound:
             },
             reaction_for=reaction_for,
             backlog=self.backlog,
+            bulk=BulkBoard(services, sandboxed=services.sandboxed, on_change=self._bulk_changed),
         )
         self.router = ConversationRouter(
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
@@ -240,11 +244,14 @@ class Inbound:
         reply never changes, so the cache answers that at once; the card's channel only once
         the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
-        if known is None or (posted and not known.posted):
-            stored = self.services.storage.sends.card_place(send_id)
+        if known is None or (posted and not known.posted and known.bulk_id is None):
+            storage = self.services.storage
+            stored = storage.sends.card_place(send_id)
             if stored is None:
                 return None
-            known = _CardRef(stored.channel, stored.posted, stored.is_reply)
+            # A send without a card of its own may be a bulk row (never shown by a card).
+            bulk_id = None if stored.posted or stored.is_reply else storage.bulks.by_send(send_id)
+            known = _CardRef(stored.channel, stored.posted, stored.is_reply, bulk_id)
             self._remember_card(send_id, known)
         return known
 
@@ -261,6 +268,12 @@ class Inbound:
             return
         if known.is_reply:
             self.relay.refresh(send_id)
+            return
+        if known.bulk_id is not None:
+            run = self.services.storage.bulks.get(known.bulk_id)
+            if run is not None:
+                progress_changed(self.services.storage, run)  # coalesced: one per run
+                self._wake_outbox()
             return
         self.services.storage.outbox.enqueue(
             known.channel,
@@ -281,6 +294,9 @@ class Inbound:
     def _wake_outbox(self) -> None:
         self.outbox_worker.wake()
         self.on_change()
+
+    def _bulk_changed(self) -> None:
+        self.on_change()  # a bulk card moved: the Home tabs showing the run follow
 
     def _wake_processor(self) -> None:
         self.processor_worker.wake()

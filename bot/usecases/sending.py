@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.config import Settings
 from bot.domain import access
 from bot.domain.delivery import OPTED_OUT
+from bot.domain.quiet_hours import QuietHours
 from bot.domain.records import NewRecipient, Recipient, Send
 from bot.domain.templates import CONTACT_FIELDS, check_fields, contact_values, render
 from bot.gateway.base import (
@@ -33,6 +34,7 @@ from bot.gateway.base import (
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
+from bot.sms.timezones import zones_for
 from bot.storage import Storage
 from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
@@ -136,7 +138,22 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
     labels = {t.msisdn: _label(t) for t in sending}
     texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
     encoded = _worst_encoding(texts, settings.max_parts, where)
+    at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
+    if at != intent.at:
+        intent = replace(intent, at=at)
     return PreparedSend(intent, sending, encoded, opted_out, text, own)
+
+
+def after_quiet_hours(
+    quiet: QuietHours | None, at: datetime | None, targets: Sequence[Target]
+) -> datetime | None:
+    """A scheduled send's time moved past SMS_QUIET_HOURS where its recipients are: it goes
+    when the window has ended for every one of them (one send keeps one time, so recipients in
+    several time zones all wait for the last window to end). Sends without a time are not held."""
+    if quiet is None or at is None:
+        return at
+    ends = [quiet.held_until(at, zones_for(t.msisdn)) for t in targets]
+    return max([at, *(end for end in ends if end is not None)])
 
 
 def texts_for(

@@ -195,6 +195,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "ALTER TABLE recipients ADD COLUMN text text",
     ),
+    # 7: bulk runs and their rows, the rows being durable work items claimed with a lease.
+    (
+        """CREATE TABLE bulk_runs (
+            id text PRIMARY KEY,
+            starter text NOT NULL,
+            channel text,
+            text text NOT NULL,
+            parts integer NOT NULL,
+            encoding text NOT NULL,
+            credits_estimate double precision,
+            rows integer NOT NULL,
+            valid integer NOT NULL,
+            invalid integer NOT NULL,
+            duplicates integer NOT NULL,
+            opted_out integer NOT NULL,
+            state text NOT NULL,
+            start_at timestamptz,
+            created_at timestamptz NOT NULL,
+            finished_at timestamptz,
+            card_channel text,
+            card_ts text
+        )""",
+        "CREATE INDEX bulk_runs_state ON bulk_runs (state, created_at)",
+        """CREATE TABLE bulk_rows (
+            bulk_id text NOT NULL REFERENCES bulk_runs (id) ON DELETE CASCADE,
+            position integer NOT NULL,
+            msisdn text NOT NULL,
+            text text NOT NULL,
+            climsgid text NOT NULL,
+            state text NOT NULL,
+            reason text,
+            send_id bigint,
+            not_before timestamptz,
+            held boolean NOT NULL DEFAULT false,
+            claimed_until timestamptz,
+            PRIMARY KEY (bulk_id, position)
+        )""",
+        """CREATE INDEX bulk_rows_pending ON bulk_rows (bulk_id, position)
+            WHERE state = 'pending'""",
+        "CREATE INDEX bulk_rows_send ON bulk_rows (send_id) WHERE send_id IS NOT NULL",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 
 import psycopg
 
+from bot.storage.postgres.bulks import PostgresBulks
 from bot.storage.postgres.contacts import PostgresContacts, PostgresOptOuts
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.database import PostgresDatabase
@@ -61,6 +62,7 @@ class PostgresStorage:
         self.outbox = PostgresOutbox(self.database)
         self.claims = PostgresClaims(self.database)
         self.values = PostgresValues(self.database)
+        self.bulks = PostgresBulks(self.database)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()

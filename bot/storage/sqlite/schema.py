@@ -194,6 +194,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "ALTER TABLE recipients ADD COLUMN text TEXT",
     ),
+    # 7: bulk runs and their rows, the rows being durable work items claimed with a lease.
+    (
+        """CREATE TABLE bulk_runs (
+            id TEXT PRIMARY KEY,
+            starter TEXT NOT NULL,
+            channel TEXT,
+            text TEXT NOT NULL,
+            parts INTEGER NOT NULL,
+            encoding TEXT NOT NULL,
+            credits_estimate REAL,
+            rows INTEGER NOT NULL,
+            valid INTEGER NOT NULL,
+            invalid INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL,
+            opted_out INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            start_at REAL,
+            created_at REAL NOT NULL,
+            finished_at REAL,
+            card_channel TEXT,
+            card_ts TEXT
+        )""",
+        "CREATE INDEX bulk_runs_state ON bulk_runs(state, created_at)",
+        """CREATE TABLE bulk_rows (
+            bulk_id TEXT NOT NULL REFERENCES bulk_runs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            msisdn TEXT NOT NULL,
+            text TEXT NOT NULL,
+            climsgid TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            send_id INTEGER,
+            not_before REAL,
+            held INTEGER NOT NULL DEFAULT 0,
+            claimed_until REAL,
+            PRIMARY KEY (bulk_id, position)
+        )""",
+        """CREATE INDEX bulk_rows_pending ON bulk_rows(bulk_id, position)
+            WHERE state = 'pending'""",
+        "CREATE INDEX bulk_rows_send ON bulk_rows(send_id) WHERE send_id IS NOT NULL",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from bot.storage.sqlite.bulks import SqliteBulks
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
@@ -62,6 +63,7 @@ class SqliteStorage:
         self.outbox = SqliteOutbox(self.database)
         self.claims = SqliteClaims(self.database)
         self.values = SqliteValues(self.database)
+        self.bulks = SqliteBulks(self.database)
 
     def _database(
         self,
