@@ -144,16 +144,21 @@ def _all_at_once(served: Served, ids: list[str]) -> list[requests.Response]:
         return list(pool.map(served.deliver, ids))
 
 
-def test_concurrent_callbacks_share_commits_and_are_each_stored_once(served: Served) -> None:
-    # Every callback delivered twice, all at once: as many as the listener has threads.
-    ids = [f"{i:032x}" for i in range(8)] * 2
-    # The first batch is held until the others all wait: the next commit takes them together.
+def _first_alone_then_one_batch(served: Served, ids: list[str]) -> list[requests.Response]:
+    """The first callback's batch is held until all the others wait behind it, so the next
+    commit takes every one of them together; the answers in the order of `ids`."""
     served.inbox.hold_until = lambda: served.writer.waiting() == len(ids) - 1
     with ThreadPoolExecutor(len(ids)) as pool:
         started = pool.submit(served.deliver, ids[0])
         wait_for(lambda: served.inbox.batches, what="the first batch")
         rest = pool.map(served.deliver, ids[1:])  # all submitted now
-        answers = [started.result(), *rest]
+        return [started.result(), *rest]
+
+
+def test_concurrent_callbacks_share_commits_and_are_each_stored_once(served: Served) -> None:
+    # Every callback delivered twice, all at once: as many as the listener has threads.
+    ids = [f"{i:032x}" for i in range(8)] * 2
+    answers = _first_alone_then_one_batch(served, ids)
     assert [a.status_code for a in answers] == [200] * len(ids)
     assert Counter(a.text for a in answers) == {"OK\n": 8, "OK (duplicate)\n": 8}
     assert served.inbox.batches == [1, len(ids) - 1]  # one commit for 15 callbacks
@@ -177,12 +182,7 @@ def test_many_concurrent_callbacks_all_answered_200_and_stored_once(served: Serv
 def test_a_failed_commit_answers_503_to_its_whole_batch_and_stores_none(served: Served) -> None:
     ids = [f"{i:032x}" for i in range(10)]
     served.inbox.failing = True
-    served.inbox.hold_until = lambda: served.writer.waiting() == len(ids) - 1
-    with ThreadPoolExecutor(len(ids)) as pool:
-        started = pool.submit(served.deliver, ids[0])
-        wait_for(lambda: served.inbox.batches, what="the first batch")
-        rest = pool.map(served.deliver, ids[1:])  # all submitted now
-        answers = [started.result(), *rest]
+    answers = _first_alone_then_one_batch(served, ids)
     assert served.inbox.batches == [1, len(ids) - 1]
     assert [a.status_code for a in answers] == [503] * len(ids)
     assert {a.headers.get("Retry-After") for a in answers} == {"30"}
