@@ -1,7 +1,8 @@
 """Group commit of the callback endpoints, over real HTTP, on SQLite and on PostgreSQL: concurrent
 callbacks share one commit and are each acknowledged only after it; a duplicate is recognised
-inside one batch and across batches; a failed commit answers 503 to every request of its batch
-and stores none of it; a full queue answers 503 at once.
+inside one batch and across batches; a failed commit (or a PostgreSQL server stopped under the
+writer) answers 503 to every request of its batch and stores none of it; a full queue answers 503
+at once.
 
 The storage is real (a SQLite file; a database on the throwaway PostgreSQL cluster). Faults are
 injected by a wrapper at the storage port (`HeldInbox`): it can hold a batch until enough
@@ -32,6 +33,7 @@ from bot.storage.base import InboxRepository
 from bot.testing.callbacks import FORM, form, status_params
 from bot.testing.waiting import wait_for
 from bot.web import MO_PATH, STATUS_PATH, WebApp
+from tests.support.postgres import ThrowawayCluster
 
 AUTH = ("clickatell", "group-commit-password")
 API_ID = "3123456"
@@ -144,10 +146,20 @@ def _all_at_once(served: Served, ids: list[str]) -> list[requests.Response]:
         return list(pool.map(served.deliver, ids))
 
 
-def _first_alone_then_one_batch(served: Served, ids: list[str]) -> list[requests.Response]:
-    """The first callback's batch is held until all the others wait behind it, so the next
-    commit takes every one of them together; the answers in the order of `ids`."""
-    served.inbox.hold_until = lambda: served.writer.waiting() == len(ids) - 1
+def _first_alone_then_one_batch(
+    served: Served, ids: list[str], when_all_wait: Callable[[], None] = lambda: None
+) -> list[requests.Response]:
+    """The first callback's batch is held until all the others wait behind it (then
+    `when_all_wait` runs), so the next commit takes every one of them together; the answers in
+    the order of `ids`."""
+
+    def all_waiting() -> bool:
+        if served.writer.waiting() < len(ids) - 1:
+            return False
+        when_all_wait()
+        return True
+
+    served.inbox.hold_until = all_waiting
     with ThreadPoolExecutor(len(ids)) as pool:
         started = pool.submit(served.deliver, ids[0])
         wait_for(lambda: served.inbox.batches, what="the first batch")
@@ -211,3 +223,20 @@ def test_a_full_queue_answers_503_at_once(tmp_path: Path) -> None:
             assert [f.result().status_code for f in accepted] == [200] * 5
         assert served.inbox.batches == [1, 4]
         assert len(served.stored_keys()) == 5
+
+
+def test_a_batch_cut_off_by_a_stopped_postgresql_answers_503_and_stores_none(
+    postgres_cluster: ThrowawayCluster, postgres_url: str
+) -> None:
+    """The real fault: the server goes away while callbacks wait for their commit."""
+    ids = [f"{i:032x}" for i in range(8)]
+    with serve(postgres_url) as served:
+        # Fast shutdown once all wait: every session is ended under the writer.
+        answers = _first_alone_then_one_batch(served, ids, postgres_cluster.stop)
+        assert served.inbox.batches == [1, len(ids) - 1]
+        assert [a.status_code for a in answers] == [503] * len(ids)
+        postgres_cluster.start()
+        assert served.stored_keys() == []
+        retried = _all_at_once(served, ids)
+        assert {(a.status_code, a.text) for a in retried} == {(200, "OK\n")}
+        assert sorted(served.stored_keys()) == sorted(f"{i}:004" for i in ids)
