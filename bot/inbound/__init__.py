@@ -163,6 +163,7 @@ class Inbound:
             gate=self.gate,
             wait=options.store_wait,
             stuck_after=options.stuck_after,
+            on_stored=self._wake_processor,  # per committed batch, coalesced during a burst
         )
         self.processor = InboxProcessor(
             storage,
@@ -193,7 +194,7 @@ class Inbound:
             credentials=Credentials(
                 settings.callback_user, settings.callback_password, settings.callback_token
             ),
-            on_stored=self._wake_processor,
+            on_stored=self.writer.stored_directly,
             store=self.writer.store,
             remember=self.processor.decoded.put,
             forget=self.processor.decoded.take,
