@@ -133,6 +133,11 @@ class Compose:
     """Bare `/sms`: open the compose form."""
 
 
+@dataclass(frozen=True)
+class BulkForm:
+    """`/sms bulk` in Slack: open the bulk form (`sms-bot bulk FILE TEXT` is `Bulk`)."""
+
+
 Command = (
     Send
     | Bulk
@@ -150,6 +155,7 @@ Command = (
     | Log
     | Help
     | Compose
+    | BulkForm
 )
 
 # --- usage ------------------------------------------------------------------------------------
@@ -185,6 +191,14 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
+# Slack only: what opens a form rather than running a command.
+SLASH_FORM_WORDS = ("bulk",)
+SLASH_FORMS = [
+    f"{SLASH} bulk",
+    "    open the bulk form: a CSV file, a group or pasted numbers; a preview before sending",
+    SLASH,
+    "    open the compose form",
+]
 
 
 def usage_line(word: str, prefix: str) -> str:
@@ -198,10 +212,12 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
     wanted = None if commands is None else set(commands)
     lines = []
     for word, args, what in USAGE:
+        if prefix == SLASH and word in SLASH_FORM_WORDS:
+            continue  # in Slack the word opens a form (SLASH_FORMS says so), it takes no args
         if wanted is None or word in wanted:
             lines += [f"{prefix} {word} {args}".rstrip(), f"    {what}"]
     if prefix == SLASH and wanted is None:
-        lines += [SLASH, "    open the compose form"]
+        lines += SLASH_FORMS
     return "\n".join(lines)
 
 
@@ -337,6 +353,10 @@ def parse_text(
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
+    if word == "bulk":  # in Slack the form takes the file (or list) and the text
+        if any(arg.strip() for arg in args):
+            raise UsageError("/sms bulk takes no arguments: it opens the form.", f"{SLASH} bulk")
+        return BulkForm()
     if word == "group":
         return _saved(lambda: saved.group(args), SLASH)
     return _build(word, args, SLASH)
@@ -451,4 +471,6 @@ def _plain_words(command: Command) -> list[str]:
             return ["log", number] if number else ["log"]
         case Compose():
             return []
+        case BulkForm():
+            return ["bulk"]
     return [type(command).__name__.lower()]

@@ -67,14 +67,14 @@ def compose_view(
     """The modal. `channel` (where the card goes) travels in private_metadata. With saved
     `templates` (names) a select offers them; then the text is optional (one or the other)."""
     blocks: list[Block] = [
-        _input(
+        text_input(
             RECIPIENTS_BLOCK,
             "To",
             values.recipients,
             "+27821234567, alice",
             hint="Numbers with country code, or contact names, separated by commas.",
         ),
-        _input(
+        text_input(
             TEXT_BLOCK,
             "Text",
             values.text,
@@ -89,17 +89,10 @@ def compose_view(
             "block_id": PREVIEW_BLOCK,
             "elements": [{"type": "mrkdwn", "text": preview(values.text, max_parts)}],
         },
-        _input(
-            WHEN_BLOCK,
-            "Send at (optional)",
-            values.when,
-            "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00",
-            optional=True,
-            hint="Leave empty to send now; at most 7 days ahead.",
-        ),
+        when_input(WHEN_BLOCK, values.when, "Leave empty to send now; at most 7 days ahead."),
     ]
     if templates:
-        blocks.insert(2, _template_select(templates, values.template))
+        blocks.insert(2, template_select(templates, values.template))
     if sandbox:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))
     return {
@@ -113,8 +106,15 @@ def compose_view(
     }
 
 
-def _template_select(names: Sequence[str], chosen: str) -> Block:
-    """Saved templates to send instead of the text, filled in per recipient when sent."""
+def template_select(
+    names: Sequence[str],
+    chosen: str,
+    *,
+    block_id: str = TEMPLATE_BLOCK,
+    hint: str = "{name} and {first_name} are filled in from each recipient's contact.",
+) -> Block:
+    """Saved templates to send instead of the text, filled in per recipient when sent (the bulk
+    form offers them too, with its own block and hint)."""
     options = [{"text": plain(name, 75), "value": name[:150]} for name in names[:TEMPLATES_SHOWN]]
     element: dict[str, Any] = {
         "type": "static_select",
@@ -127,15 +127,21 @@ def _template_select(names: Sequence[str], chosen: str) -> Block:
         element["initial_option"] = initial
     return {
         "type": "input",
-        "block_id": TEMPLATE_BLOCK,
+        "block_id": block_id,
         "label": plain("Or a template"),
         "element": element,
         "optional": True,
-        "hint": plain("{name} and {first_name} are filled in from each recipient's contact."),
+        "hint": plain(hint),
     }
 
 
-def _input(
+def when_input(block_id: str, value: str, hint: str) -> Block:
+    """The optional time to send at (the compose and bulk forms)."""
+    placeholder = "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00"
+    return text_input(block_id, "Send at (optional)", value, placeholder, optional=True, hint=hint)
+
+
+def text_input(
     block_id: str,
     label: str,
     value: str,
@@ -147,6 +153,7 @@ def _input(
     hint: str | None = None,
     max_length: int | None = None,
 ) -> Block:
+    """A plain-text input block (the bulk form's too); `dispatch`: tells the app per keystroke."""
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": COMPOSE_TEXT_ACTION if dispatch else VALUE_ACTION,

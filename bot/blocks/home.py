@@ -1,9 +1,10 @@
 """The Home tab: a pure builder from a `HomeSnapshot` to the `home` view `views.publish` takes.
 
-Sections: the balance (credits, or money with its currency) and a button opening the compose
-form; the latest SMS threads, unanswered first, each with its number or contact, its last message
-and which way it went, and a link to the thread; the person's scheduled sends, each with a Cancel
-button; for admins the opted-out numbers. Phones' words are shown escaped, as everywhere.
+Sections: the balance (credits, or money with its currency) and buttons opening the compose form
+and the bulk form; the latest SMS threads, unanswered first, each with its number or contact, its
+last message and which way it went, and a link to the thread; the person's scheduled sends, each
+with a Cancel button; the bulk sends still running, each with its progress bar and a link to its
+card; for admins the opted-out numbers. Phones' words are shown escaped, as everywhere.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.blocks.base import Block, clip, code, context, escape, local_time, plain, section
+from bot.blocks.bulk_card import progress_lines
 from bot.domain.records import Send
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
+from bot.usecases.bulk import BulkProgress
 from bot.usecases.home import HomeSnapshot, ThreadLine
 
 HOME_COMPOSE_ACTION = "home_compose"
 HOME_CANCEL_ACTION = "home_cancel"
+HOME_BULK_ACTION = "home_bulk"
 HOME_TEMPLATES_ACTION = "home_templates"
 TEXT_SHOWN = 120  # characters of a message shown in a list
 
@@ -40,6 +44,7 @@ def home_view(
             _buttons(),
             *_threads(snapshot.threads, workspace_url, links or {}),
             *_scheduled(snapshot.scheduled),
+            *_bulk_runs(snapshot.bulk_runs, workspace_url),
             *_opt_outs(snapshot),
         ]
     if snapshot.sandbox:
@@ -88,7 +93,28 @@ def _buttons() -> Block:
         "text": plain("Templates"),
         "value": "templates",
     }
-    return {"type": "actions", "block_id": "home-actions", "elements": [compose, templates]}
+    bulk = {
+        "type": "button",
+        "action_id": HOME_BULK_ACTION,
+        "text": plain("Bulk send"),
+        "value": "bulk",
+    }
+    return {"type": "actions", "block_id": "home-actions", "elements": [compose, templates, bulk]}
+
+
+def _bulk_runs(runs: tuple[BulkProgress, ...], workspace_url: str) -> list[Block]:
+    """Running bulk sends, each with its progress and a link to its card."""
+    if not runs:
+        return []
+    return [_header("Bulk sends"), *(_bulk_run(run, workspace_url) for run in runs)]
+
+
+def _bulk_run(run: BulkProgress, workspace_url: str) -> Block:
+    starter = f"<@{run.starter}>" if run.starter else "the command line"
+    link = ""
+    if run.channel and run.card_ts:
+        link = f" · <{thread_link(workspace_url, run.channel, run.card_ts)}|Open the card>"
+    return section(f"*{run.total} rows* by {starter}{link}\n{progress_lines(run)}")
 
 
 def _who(msisdn: str, contact: str | None) -> str:

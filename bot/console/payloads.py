@@ -241,11 +241,13 @@ def view_state(
         block_id = str(block.get("block_id") or "")
         value = values.get(block_id)
         kind = element.get("type", "plain_text_input")
-        typed: dict[str, Any] = {"type": kind, "value": value if value else None}
+        entry: dict[str, Any] = {"type": kind, "value": value if value else None}
         if kind == "static_select":  # a choice arrives as the option chosen, not a value
             option = {"text": {"type": "plain_text", "text": value}, "value": value}
-            typed = {"type": kind, "selected_option": option if value else None}
-        state[block_id] = {str(element.get("action_id") or ""): typed}
+            entry = {"type": kind, "selected_option": option if value else None}
+        if kind == "file_input":  # the value is the ID of the file shared with the stand-in
+            entry = {"type": kind, "files": [{"id": value}] if value else []}
+        state[block_id] = {str(element.get("action_id") or ""): entry}
     return {"values": state}
 
 

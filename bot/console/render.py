@@ -363,7 +363,10 @@ def render_message(
     if isinstance(blocks, Sequence) and not isinstance(blocks, str) and blocks:
         return render_blocks(blocks, style, number)
     text = str(message.get("text") or "")
-    return mrkdwn(text, style).split("\n") if text else []
+    files = [f for f in message.get("files") or [] if isinstance(f, Mapping)]
+    clip = emoji(":paperclip:", style)
+    shared = [f"{clip} {f.get('name')} ({f.get('size', 0)} bytes)" for f in files]
+    return (mrkdwn(text, style).split("\n") if text else []) + shared
 
 
 def controls(blocks: Iterable[Block]) -> list[Control]:

@@ -13,17 +13,17 @@ import itertools
 import queue
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from bot.console import payloads, surfaces
-from bot.console.display import ButtonRef, Display, Form, Shown, control_key
+from bot.console.display import VIEW_CHANNEL, ButtonRef, Display, Form, Shown, control_key
 from bot.console.payloads import User
 from bot.console.render import (
     Control,
     Style,
     controls,
     indent,
-    render_blocks,
     render_message,
     text_object,
     view_fields,
@@ -41,6 +41,8 @@ TRIGGER_WAIT = 3.0  # Slack's trigger_id lives 3 seconds: a modal opens within t
 PREVIEW_WAIT = 2.0  # how long a form waits for the app's live preview of a typed value
 DEFAULT_WAIT = 10.0  # `wait` and end of input: at most this long for outstanding work
 ACK_LIMIT = 3.0  # Slack's acknowledgement deadline
+FORM_COMMANDS = ("", "bulk")  # /sms and /sms bulk open a modal
+FILE_LIMIT = 10 * 1024 * 1024  # Slack's limit for a file input
 LINE_SETTLE = 0.15  # scripted input: quiet this long after a line's work before the next line
 
 HELP = """\
@@ -167,7 +169,7 @@ class Console:
         reply = self._send(request, "/sms")
         if reply is not None and reply.status == 200:
             self._show_ack(reply, "/sms")
-        if not rest.strip():
+        if rest.strip().lower() in FORM_COMMANDS:
             self._run_form_for(trigger)
 
     def _response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
@@ -236,10 +238,10 @@ class Console:
             self.run_form(view)
 
     def run_form(self, view: dict[str, Any]) -> None:
-        if not view.get("submit"):  # a modal that only shows something (the templates)
-            title = self.style.bold(view_title(view, self.style))
-            lines = render_blocks(view.get("blocks") or [], self.style)
-            self.terminal.show([f"{BOT_NAME} shows {title}:", *indent(lines, 4)])
+        if not view.get("submit") or not view_fields(view, self.style):
+            # A modal that only shows something (the templates, a bulk preview): shown, its
+            # buttons numbered and pressed like any other.
+            self.display.show_view(view)
             return
         form = Form(view)
         self.display.form = form
@@ -277,6 +279,8 @@ class Console:
         item = fields.get(block_id)
         if item is None:
             return True
+        if item.kind == "file_input":
+            return self._ask_file(item.label, block_id, values)
         if item.kind not in ("plain_text_input", "static_select"):
             self.say(f"{item.label}: a {item.kind} cannot be filled in here; left as it is.")
             return True
@@ -306,6 +310,24 @@ class Console:
         notes = view_notes(form.view, self.style, after=block_id)
         self.terminal.show(indent(notes, len(FORM_PROMPT_INDENT)))
         return True
+
+    def _ask_file(self, label: str, block_id: str, values: dict[str, str | None]) -> bool:
+        """A file input: a path on this machine, shared with the stand-in as Slack shares the
+        file a person picks (the app then reads it through files.info, as in Slack)."""
+        while True:
+            answer = self.terminal.read(f"{FORM_PROMPT_INDENT}{label} (a path; optional): ")
+            if answer is None or answer.strip() == CANCEL_WORD:
+                return False
+            if not answer.strip():
+                return True
+            path = Path(answer.strip()).expanduser()
+            try:
+                content = path.read_bytes()[: FILE_LIMIT + 1]
+            except OSError as error:
+                self.say(f"cannot read {path}: {error.strerror or error}")
+                continue
+            values[block_id] = self.standin.share_file(path.name, content)["id"]
+            return True
 
     def _dispatch(
         self, form: Form, block_id: str, action_id: str, value: str, values: dict[str, str | None]
@@ -370,6 +392,9 @@ class Console:
         if ref is None:
             self.say(f"There is no button [{number}].")
             return
+        if ref.channel == VIEW_CHANNEL:  # a button in a modal (a preview's Send)
+            self._press_in_view(number, ref)
+            return
         if surfaces.is_home_button(ref):
             self._press_on_home(number, ref)
             return
@@ -392,6 +417,20 @@ class Console:
             ),
             trigger_id=self.ws.trigger_id(),
             ephemeral=ref.ephemeral,
+        )
+        self._send(request, f"[{number}] {ref.control.label}")
+
+    def _press_in_view(self, number: int, ref: ButtonRef) -> None:
+        if not self._confirmed(ref.control):
+            self.say("Not pressed.")
+            return
+        request = payloads.block_action_on_view(
+            self.ws,
+            self.user,
+            view=payloads.echoed_view(self.ws, ref.message, {}),
+            element=ref.control.element,
+            block_id=ref.control.block_id,
+            trigger_id=self.ws.trigger_id(),
         )
         self._send(request, f"[{number}] {ref.control.label}")
 

@@ -32,6 +32,7 @@ from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
@@ -151,6 +152,7 @@ class Inbound:
             },
             reaction_for=reaction_for,
             backlog=self.backlog,
+            bulk=BulkBoard(services, sandboxed=services.sandboxed, on_change=self._bulk_changed),
         )
         self.router = ConversationRouter(
             storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
@@ -161,6 +163,7 @@ class Inbound:
             gate=self.gate,
             wait=options.store_wait,
             stuck_after=options.stuck_after,
+            on_stored=self._wake_processor,  # per committed batch, coalesced during a burst
         )
         self.processor = InboxProcessor(
             storage,
@@ -191,7 +194,7 @@ class Inbound:
             credentials=Credentials(
                 settings.callback_user, settings.callback_password, settings.callback_token
             ),
-            on_stored=self._wake_processor,
+            on_stored=self.writer.stored_directly,
             store=self.writer.store,
             remember=self.processor.decoded.put,
             forget=self.processor.decoded.take,
@@ -292,6 +295,9 @@ class Inbound:
     def _wake_outbox(self) -> None:
         self.outbox_worker.wake()
         self.on_change()
+
+    def _bulk_changed(self) -> None:
+        self.on_change()  # a bulk card moved: the Home tabs showing the run follow
 
     def _wake_processor(self) -> None:
         self.processor_worker.wake()

@@ -15,6 +15,11 @@ lost when Slack is down or the process is killed:
   exponential backoff, for as long as it takes. Other errors (e.g. channel_not_found) are final.
 - Order within a conversation is the storage's `order_key` rule; a post whose thread root is
   still in the outbox (`thread_root_item`) takes the root's ts when it is due.
+- A bulk run's card (`BULK_PROGRESS`) is posted by its first item, exactly once as every post,
+  and its ts stored at once (the engine's `set_card`); later items update it in place under the
+  same 3 s pacing. `BULK_RESULT` uploads the result CSV into the card's thread (files_upload_v2);
+  an upload cut off by a crash is looked for in the thread, by its file name, before uploading
+  again. The content comes from `BulkBoard` (bot/inbound/bulk_cards.py).
 - What a done item means elsewhere is a completion step per kind (`COMPLETIONS`), run in the
   transaction that marks it done: a posted root gives the conversation or card waiting for it
   its thread, so no crash leaves a thread without its ts.
@@ -45,11 +50,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
 from bot.blocks.inbound import backlog_message
-from bot.domain.outbox import OutboxKind
+from bot.domain.outbox import BULK_KEY, OutboxKind
 from bot.domain.records import OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
+from bot.usecases.bulk import BulkProgress
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,7 @@ class SlackOutbox:
         reaction_for: Callable[[Send], str | None] | None = None,
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
         backlog: BacklogNotice | None = None,
+        bulk: BulkBoard | None = None,
     ) -> None:
         self.storage = storage
         self.slack = slack
@@ -134,7 +142,10 @@ class SlackOutbox:
             OutboxKind.UPDATE: self._update,
             OutboxKind.REACTION: self._reaction,
             OutboxKind.EPHEMERAL: self._ephemeral,
+            OutboxKind.BULK_PROGRESS: self._bulk_progress,
+            OutboxKind.BULK_RESULT: self._bulk_result,
         }
+        self.bulk = bulk
         self.takeovers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.reaction_for = reaction_for
         self.completions = dict(completions)
@@ -263,8 +274,9 @@ class SlackOutbox:
         self._paced_call(item.channel)
         self._call("chat_postEphemeral", channel=item.channel, **item.payload)
 
-    def _post(self, item: OutboxItem) -> str:
-        payload: Mapping[str, Any] = item.payload
+    def _post(self, item: OutboxItem, shown: Mapping[str, Any] | None = None) -> str:
+        """Post the item's message (or `shown`, rendered by the caller), exactly once."""
+        payload: Mapping[str, Any] = item.payload if shown is None else shown
         if "card_of" in payload:  # a card Slack was down for: shown as it stands now
             payload = self._card_payload(int(payload["card_of"]))
         thread_ts = self._thread_ts(payload)
@@ -360,10 +372,7 @@ class SlackOutbox:
     def _update(self, item: OutboxItem) -> str | None:
         payload: Mapping[str, Any] = item.payload
         key = item.coalesce_key or f"update:{item.id}"
-        sent = self._card_sent.get(key)
-        now = self.clock()
-        if sent is not None and (now - sent).total_seconds() < self.timing.card_interval:
-            raise Retry(self.timing.card_interval - (now - sent).total_seconds(), "card pacing")
+        self._card_slot(key)
         if "send_id" in payload:
             channel, ts, message = self._card(int(payload["send_id"]), item)
         else:
@@ -377,6 +386,13 @@ class SlackOutbox:
             # Slack a full interval later however long this one took to get there.
             self._remember_card_update(key, self.clock())
         return ts
+
+    def _card_slot(self, key: str) -> None:
+        """Retry (not counted) until the card's last update is a card interval old."""
+        sent = self._card_sent.get(key)
+        now = self.clock()
+        if sent is not None and (now - sent).total_seconds() < self.timing.card_interval:
+            raise Retry(self.timing.card_interval - (now - sent).total_seconds(), "card pacing")
 
     def _remember_card_update(self, key: str, now: datetime) -> None:
         """Pacing only needs updates younger than the card interval: forget older ones (when the
@@ -397,6 +413,84 @@ class SlackOutbox:
                 raise GiveUp(f"send {send_id} never got a card")
             raise Retry(2.0, f"card of send {send_id} not posted yet", count=True)
         return send.card_channel or item.channel, send.card_ts, self.render_card(send)
+
+    # ---- bulk runs
+
+    def _bulk_run(self, item: OutboxItem) -> tuple[BulkBoard, BulkProgress]:
+        if self.bulk is None:
+            raise GiveUp("bulk sends are not shown by this outbox")
+        progress = self.bulk.progress(str(item.payload.get("bulk_id") or ""))
+        if progress is None:
+            raise GiveUp(f"bulk run {item.payload.get('bulk_id')!r} no longer exists")
+        return self.bulk, progress
+
+    def _bulk_progress(self, item: OutboxItem) -> str | None:
+        """Post the run's card the first time, then update it in place (paced per card)."""
+        board, progress = self._bulk_run(item)
+        key = item.coalesce_key or BULK_KEY.format(progress.bulk_id)
+        message = board.card(progress)
+        if not progress.card_ts:
+            channel = progress.channel or item.channel
+            ts = self._post(item, {"text": message.text, "blocks": message.blocks})
+            # Stored now, not by a completion step: an item whose payload was replaced in
+            # flight stays pending, and must find the card posted when it runs again.
+            board.card_posted(progress.bulk_id, channel, ts)
+            self._remember_card_update(key, self.clock())
+            board.changed()
+            return ts
+        self._card_slot(key)
+        channel = progress.channel or item.channel
+        self._paced_call(channel)
+        try:
+            self._call("chat_update", channel=channel, ts=progress.card_ts, **message.as_kwargs())
+        finally:
+            self._remember_card_update(key, self.clock())
+        board.changed()
+        return str(progress.card_ts)
+
+    def _bulk_result(self, item: OutboxItem) -> str | None:
+        """Upload the result CSV in the card's thread, once."""
+        board, progress = self._bulk_run(item)
+        if not progress.card_ts:
+            if item.attempts >= MAX_CARD_WAITS:
+                raise GiveUp(f"bulk run {progress.bulk_id} never got a card")
+            raise Retry(2.0, f"card of bulk run {progress.bulk_id} not posted yet", count=True)
+        channel = progress.channel or item.channel
+        result = board.result(progress)
+        marker_key = _INFLIGHT_KEY.format(item.id)
+        if self.storage.values.get(marker_key) is not None:
+            found = self._find_uploaded(channel, progress.card_ts, result.file.filename)
+            if found is not None:
+                log.info("result of bulk run %s was already uploaded", progress.bulk_id)
+                return found
+        self.storage.values.set(marker_key, json.dumps({"thread_ts": progress.card_ts}))
+        self._paced_call(channel)
+        response = self._call(
+            "files_upload_v2",
+            channel=channel,
+            thread_ts=progress.card_ts,
+            content=result.content,
+            filename=result.file.filename,
+            title=result.file.title,
+            initial_comment=result.file.comment,
+        )
+        uploaded = response.get("file") or {}
+        return str(uploaded.get("id") or "") or None
+
+    def _find_uploaded(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        """The ID of a file named `filename` already shared in the thread, if any."""
+        try:
+            answer = self._call("conversations_replies", channel=channel, ts=thread_ts, limit=200)
+        except SlackApiError as error:
+            if is_transient(error):
+                raise
+            log.warning("cannot check the thread for %s (%s)", filename, error_code(error))
+            return None
+        for message in answer.get("messages") or []:
+            for file in message.get("files") or []:
+                if isinstance(file, dict) and file.get("name") == filename:
+                    return str(file.get("id") or "") or None
+        return None
 
     def _reaction(self, item: OutboxItem) -> None:
         """Make the reaction on a relayed reply show its current state (idempotent)."""

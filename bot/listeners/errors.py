@@ -18,8 +18,10 @@ from bot.blocks.errors import error_message, refused_message
 from bot.domain.templates import TemplateError, UnknownFields
 from bot.gateway.base import GatewayError
 from bot.listeners.common import RespondReplier
+from bot.slack.files import FileUnavailable
 from bot.sms.refusals import Refused
 from bot.storage import StorageUnavailable
+from bot.usecases.bulk import BulkRefused
 from bot.usecases.sending import Refusal
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ def problem_message(error: Exception) -> Message:
         return refused_message(str(error))
     if isinstance(error, TemplateError):
         return refused_message(template_problem(error))
+    if isinstance(error, BulkRefused):
+        return refused_message(error.reason)
+    if isinstance(error, FileUnavailable):
+        return error_message(error.reason)
     if isinstance(error, GatewayError):
         return error_message(error.explanation, code=error.code)
     if isinstance(error, StorageUnavailable):
@@ -58,7 +64,16 @@ def template_problem(error: TemplateError) -> str:
 
 def expected(error: Exception) -> bool:
     """A failure the person caused or the world did, not a bug: no traceback in the log."""
-    return isinstance(error, Refusal | Refused | TemplateError | GatewayError | StorageUnavailable)
+    return isinstance(
+        error,
+        Refusal
+        | Refused
+        | TemplateError
+        | BulkRefused
+        | FileUnavailable
+        | GatewayError
+        | StorageUnavailable,
+    )
 
 
 def register(app: App) -> None:

@@ -131,9 +131,6 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
             "They can opt in again by texting START."
         )
     sending = tuple(t for t in targets if t not in opted_out)
-    at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
-    if at != intent.at:
-        intent = replace(intent, at=at)
     text, own = texts_for(services.storage, intent, sending)
     if own and intent.client_id is not None:
         raise Refusal(ONE_ID_ONE_TEXT, field="template")
@@ -141,6 +138,9 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
     labels = {t.msisdn: _label(t) for t in sending}
     texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
     encoded = _worst_encoding(texts, settings.max_parts, where)
+    at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
+    if at != intent.at:
+        intent = replace(intent, at=at)
     return PreparedSend(intent, sending, encoded, opted_out, text, own)
 
 

@@ -1,5 +1,6 @@
 """The console's Home tab has buttons that can be pressed (`press N`), as on a card: the compose
-form (with its template select) and the templates list, so both work with no Slack."""
+form (with its template select) and the templates list (and the bulk form), so they work with no
+Slack."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ SCRIPT = [
     "greeting",
     "",
     "/sms send --at +2h 27825550100 later",
-    "wait 5",  # the card (and its Cancel [3]) shown before the Home
+    "wait 5",  # the card (and its Cancel [4]) shown before the Home
     "home",
-    "press 4",
+    "press 5",
     "y",
 ]
 
@@ -41,7 +42,7 @@ def transcript(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_home_buttons_open_the_templates_and_the_compose_form(transcript: list[str]) -> None:
     home = after(transcript, "you> home")
-    assert "    [1] Send an SMS   [2] Templates" in home
+    assert "    [1] Send an SMS   [2] Templates   [3] Bulk send" in home
 
     listed = after(transcript, "you> press 2")
     assert listed[0].startswith("sms-bot shows Templates")
@@ -57,7 +58,7 @@ def test_home_buttons_open_the_templates_and_the_compose_form(transcript: list[s
 
 def test_a_scheduled_send_is_cancelled_from_the_home_tab(transcript: list[str]) -> None:
     home = transcript[transcript.index("you> home", transcript.index("you> press 1")) + 1 :]
-    assert any(line.strip() == "[4] Cancel" for line in home), home
-    cancelled = after(transcript, "you> press 4")
+    assert any(line.strip() == "[5] Cancel" for line in home), home
+    cancelled = after(transcript, "you> press 5")
     assert any("Cancel this SMS?" in line for line in cancelled)
-    assert any("Cancelled" in line for line in transcript[transcript.index("you> press 4") :])
+    assert any("Cancelled" in line for line in transcript[transcript.index("you> press 5") :])
