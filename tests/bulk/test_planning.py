@@ -132,3 +132,21 @@ def test_pasted_numbers_and_contact_names(make_rig) -> None:  # type: ignore[no-
     assert plan.invalid == 1
     with pytest.raises(bulk.BulkRefused, match="one source"):
         bulk.prepare(rig.ports, bulk.BulkSource(), "Hi", starter="U1", channel=None)
+
+
+def test_a_group_is_a_source_its_members_one_row_each(make_rig) -> None:  # type: ignore[no-untyped-def]
+    rig = make_rig()
+    rig.ports.storage.contacts.save("Jane Doe", "27821000001")
+    rig.ports.storage.groups.add("Team", ["27821000001", "27821000002"])
+    plan = bulk.prepare(
+        rig.ports, bulk.BulkSource(group="team"), "Hi {first_name}", starter="U1", channel=None
+    )
+    assert [(p.row, p.to, p.text) for p in plan.preview] == [
+        (1, "27821000001", "Hi Jane"),
+        (2, "27821000002", "Hi "),
+    ]
+    pasted = bulk.BulkSource(numbers=("Team", "+27821000003"))
+    plan = bulk.prepare(rig.ports, pasted, "Hi", starter="U1", channel=None)
+    assert [p.to for p in plan.preview] == ["27821000001", "27821000002", "27821000003"]
+    with pytest.raises(bulk.BulkRefused, match="no group named 'nobody'"):
+        bulk.prepare(rig.ports, bulk.BulkSource(group="nobody"), "Hi", starter="U1", channel=None)

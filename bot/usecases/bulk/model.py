@@ -26,7 +26,7 @@ class BulkSource:
 
     csv_bytes: bytes | None = None  # a CSV file's raw bytes (from Slack's file or the CLI)
     numbers: tuple[str, ...] = ()  # pasted numbers / contact names as typed
-    group: str | None = None  # a group name (groups: the templates branch)
+    group: str | None = None  # a group name (its members, one row each)
     to_column: str | None = None  # the CSV column holding the number (found by header if None)
 
 

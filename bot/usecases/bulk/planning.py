@@ -111,11 +111,30 @@ def _read(ports: AppPorts, source: BulkSource) -> SourceRows:
     if source.csv_bytes is not None:
         return read_csv(source.csv_bytes, source.to_column)
     if source.numbers:
-        return read_entries(source.numbers)
-    raise BulkRefused(
-        f"Groups cannot be used for bulk sends yet; paste the numbers of {source.group!r} "
-        "or send a CSV file."
-    )
+        return read_entries(_groups_expanded(ports, source.numbers))
+    group = ports.storage.groups.get(source.group or "")
+    if group is None:
+        raise BulkRefused(f"There is no group named {source.group!r}. See /sms groups.")
+    if not group.members:
+        raise BulkRefused(f"The group {group.name} has no members yet.")
+    return read_entries(group.members)
+
+
+def _groups_expanded(ports: AppPorts, typed: Sequence[str]) -> list[str]:
+    """Pasted entries with each group name (that is not also a contact's) replaced by its
+    members: a group name works wherever a recipient does."""
+    entries: list[str] = []
+    for raw in typed:
+        name = raw.strip()
+        group = None
+        if _could_be_name(name) and ports.storage.contacts.get(name) is None:
+            group = ports.storage.groups.get(name)
+        entries += list(group.members) if group is not None else [raw]
+    return entries
+
+
+def _could_be_name(raw: str) -> bool:
+    return bool(raw) and raw[0] not in "+0123456789("
 
 
 def _check_fields(text: str, rows: SourceRows) -> None:
@@ -162,7 +181,7 @@ def _check_rows(
 
 def _number(ports: AppPorts, row: SourceRow, region: str | None) -> str | InvalidNumber:
     raw = row.number
-    if raw and raw[0] not in "+0123456789(" and not row.cells:
+    if _could_be_name(raw) and not row.cells:
         contact = ports.storage.contacts.get(raw)  # a pasted contact name
         if contact is not None:
             return contact.msisdn
