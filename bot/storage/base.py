@@ -20,7 +20,7 @@ Promises every backend keeps (the contract suite in tests/storage checks them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -517,6 +517,32 @@ class ValueRepository(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+class SlotRepository(Protocol):
+    """Turns in time shared by every process on the database: one row per key (a Slack channel,
+    a card, a scheduled job) saying when it is next free. Slack's pace across replicas and work
+    that must run once across replicas are both "the first caller once it is free takes it"."""
+
+    def take(self, slots: Mapping[str, timedelta], now: datetime | None = None) -> timedelta | None:
+        """When every key of `slots` is free at `now` (default: the clock), take them all (each
+        is next free at `now` + its interval) and return None; else take none and return how
+        long until the last of them is free (more than zero). Atomic across processes: of two
+        callers at once, exactly one takes a free key."""
+        ...
+
+    def hold(self, key: str, until: datetime) -> None:
+        """Keep `key` taken until at least `until` (a 429's Retry-After; an interval counted
+        from the end of a call); never frees it sooner than it was."""
+        ...
+
+    def busy(self, prefix: str, now: datetime | None = None) -> dict[str, datetime]:
+        """The keys starting with `prefix` that are not free at `now`, each with when it is."""
+        ...
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Forget keys free for longer than `older_than` (a forgotten key is free)."""
+        ...
+
+
 class Storage(Protocol):
     """All durable state of the bot. Thread-safe: one instance serves every thread."""
 
@@ -547,6 +573,9 @@ class Storage(Protocol):
 
     @property
     def values(self) -> ValueRepository: ...
+
+    @property
+    def slots(self) -> SlotRepository: ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group this thread's calls into one atomic, durable unit; nests (inner blocks join the

@@ -171,6 +171,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE apimsgid IS NULL AND status IS NULL AND error_code IS NULL
               AND error_description IS NULL""",
     ),
+    # 6: time slots every replica shares: Slack's pace per channel and per card (a 429 seen by
+    # one replica holds for all), and scheduled jobs that run once per tick across replicas.
+    (
+        "CREATE TABLE slots (key text PRIMARY KEY, free_at timestamptz NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots (free_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

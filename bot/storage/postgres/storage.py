@@ -17,6 +17,7 @@ from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
 from bot.storage.postgres.outbox import PostgresOutbox
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.sends import PostgresSends
+from bot.storage.postgres.slots import PostgresSlots
 from bot.storage.postgres.state import PostgresClaims, PostgresValues
 
 
@@ -58,6 +59,7 @@ class PostgresStorage:
         self.outbox = PostgresOutbox(self.database)
         self.claims = PostgresClaims(self.database)
         self.values = PostgresValues(self.database)
+        self.slots = PostgresSlots(self.database)
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()

@@ -170,6 +170,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: who set a contact's number last, so replacing someone else's contact can tell them.
     ("ALTER TABLE contacts ADD COLUMN owner TEXT",),
+    # 6: time slots: Slack's pace per channel and per card, and scheduled jobs' next runs.
+    (
+        "CREATE TABLE slots (key TEXT PRIMARY KEY, free_at REAL NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots(free_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

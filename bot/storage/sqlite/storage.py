@@ -15,6 +15,7 @@ from bot.storage.sqlite.outbox import SqliteOutbox
 from bot.storage.sqlite.schema import migrate
 from bot.storage.sqlite.sends import SqliteSends
 from bot.storage.sqlite.serving import ServeLock
+from bot.storage.sqlite.slots import SqliteSlots
 from bot.storage.sqlite.state import SqliteClaims, SqliteValues
 
 
@@ -59,6 +60,7 @@ class SqliteStorage:
         self.outbox = SqliteOutbox(self.database)
         self.claims = SqliteClaims(self.database)
         self.values = SqliteValues(self.database)
+        self.slots = SqliteSlots(self.database)
 
     def _database(
         self,
