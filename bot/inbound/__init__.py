@@ -179,6 +179,7 @@ class Inbound:
             sandbox=services.sandboxed,
             interval=options.balance_interval,
             on_enqueue=self._wake_outbox,
+            clock=clock,
         )
         self.endpoints = CallbackEndpoints(
             storage,

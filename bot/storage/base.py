@@ -409,7 +409,11 @@ class MoPartRepository(Protocol):
         """Incomplete groups whose first part was taken in more than `older_than` ago."""
         ...
 
-    def delete(self, sender: str, reference: int, total: int) -> None: ...
+    def delete(self, sender: str, reference: int, total: int) -> bool:
+        """Forget the group; False when it was already gone. Inside `transaction()` the answer
+        holds until it ends (a concurrent delete waits, then finds nothing), so a group handed
+        on only when this says True is handed on once, whichever process swept it."""
+        ...
 
 
 class OutboxRepository(Protocol):
