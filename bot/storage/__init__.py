@@ -23,6 +23,7 @@ from bot.storage.base import (
     StorageError,
     StorageUnavailable,
     ValueRepository,
+    WorkQueue,
 )
 from bot.storage.location import is_postgres_url
 
@@ -40,6 +41,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "ValueRepository",
+    "WorkQueue",
     "is_postgres_url",
     "open_storage",
 ]

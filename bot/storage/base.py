@@ -20,10 +20,10 @@ Promises every backend keeps (the contract suite in tests/storage checks them):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import (
@@ -51,6 +51,9 @@ from bot.domain.records import (
 from bot.domain.threading import THREAD_WINDOW
 
 DEFAULT_LEASE = timedelta(seconds=60)
+
+# The queues a worker may ask to be woken for (`Storage.watch`).
+WorkQueue = Literal["inbox", "outbox"]
 
 
 class StorageError(Exception):
@@ -584,6 +587,15 @@ class Storage(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Group this thread's calls into one atomic, durable unit; nests (inner blocks join the
         outer one). An exception rolls everything back and propagates."""
+        ...
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """Call `wake()` (on a thread of the backend's) soon after a row is added to `queue` by
+        any process on this database, once the row is committed: a worker sleeping between
+        polls picks new work up within milliseconds. Only a hint: polling stays the fallback,
+        so a lost wake costs a pause, never work. PostgreSQL: a NOTIFY in the inserting
+        transaction and one listening connection per Storage; SQLite (one serving process):
+        in-process, after the commit."""
         ...
 
     def healthy(self, wait: float = 0.5) -> bool:

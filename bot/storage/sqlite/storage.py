@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from bot.storage.base import WorkQueue
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
@@ -76,6 +77,10 @@ class SqliteStorage:
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """In-process: one `serve` process per file, so only its own commits add work."""
+        self.database.watch(queue, wake)
 
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)
