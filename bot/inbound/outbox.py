@@ -50,7 +50,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.blocks.base import Message
 from bot.blocks.inbound import backlog_message
 from bot.domain.outbox import OutboxKind
-from bot.domain.records import OutboxItem, Send
+from bot.domain.records import Backlog, OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
@@ -146,6 +146,7 @@ class SlackOutbox:
         self.completions = dict(completions)
         self.backlog = backlog
         self._instance: str | None = None
+        self._untold: dict[str, Backlog] = {}  # summaries due, waiting for their channel's slot
 
     # ---- the loop
 
@@ -165,15 +166,21 @@ class SlackOutbox:
 
     def _tell_backlogs(self, now: datetime) -> None:
         """Post one summary, ahead of the queue, in each channel whose waiting posts just
-        passed the threshold (at most once per backlog, so never retried)."""
+        passed the threshold (at most once per backlog, so never retried), in the channel's
+        next free slot."""
         if self.backlog is None:
             return
-        for backlog in self.backlog.to_tell(now):
-            self.backlog.told(backlog.channel)
+        for found in self.backlog.to_tell(now):
+            self.backlog.told(found.channel)
+            self._untold[found.channel] = found
+        for backlog in list(self._untold.values()):
+            pace = {CHANNEL_PACE + backlog.channel: timedelta(seconds=self.timing.post_interval)}
+            if self.storage.slots.take(pace, now=now) is not None:
+                continue  # the channel's pace (perhaps another replica's post): a later step
+            del self._untold[backlog.channel]
             newest = str(backlog.newest.payload.get("text") or "")
             message = backlog_message(backlog.waiting, newest)
             log.warning("%d posts waiting in %s; summary posted", backlog.waiting, backlog.channel)
-            self._hold_channel(backlog.channel, self.timing.post_interval)
             try:
                 self._call("chat_postMessage", channel=backlog.channel, **message.as_kwargs())
             except (SlackClientError, OSError) as error:
