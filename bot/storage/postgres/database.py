@@ -48,6 +48,7 @@ attempt gives up, the next borrower that has to wait starts a new one at once. S
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import threading
 import time
@@ -83,6 +84,11 @@ _PROBE_BYTES = 64 * 1024  # healthy()'s write probe: as large as the largest cal
 MIN_CONNECTIONS = 2  # kept open while idle: the instance's presence locks
 RECONNECT_TIMEOUT = 2.0  # seconds one reconnection attempt (with its backoff) may last
 WAITING_PER_CONNECTION = 4  # borrowers queued per connection before more fail at once
+# psycopg_pool logs three INFO lines for every connection borrowed and a WARNING for every
+# failed reconnection attempt (about one a second while the server is away). The app says what
+# matters itself: units fail with StorageUnavailable, which the workers log once per kind of
+# failure and again at the 2nd, 4th, 8th ... (bot/inbound/worker.py). Only its errors pass.
+POOL_LOG_LEVEL = logging.ERROR
 
 
 class PresenceConnection(psycopg.Connection[DictRow]):
@@ -141,6 +147,7 @@ class PostgresDatabase:
         self._closed = False
         self._probe_key = f"health.probe.{secrets.token_hex(6)}"
         self._leaving = threading.Event()
+        logging.getLogger("psycopg.pool").setLevel(POOL_LOG_LEVEL)
         self.pool: ConnectionPool[PresenceConnection] = ConnectionPool(
             url,
             connection_class=PresenceConnection,
