@@ -54,7 +54,7 @@ class BalanceWatcher:
         self._every = Every(storage, "balance", timedelta(seconds=interval))
 
     def step(self) -> float:
-        if self._every.due(self.clock()):
+        if self.threshold > 0 and self._every.due(self.clock()):  # off: no tick to take
             self.check()
         return self.interval
 

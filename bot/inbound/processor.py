@@ -147,8 +147,8 @@ class InboxProcessor:
         result = self.run_once(limit)
         spent = time.monotonic() - started
         now = self.clock()
-        if self._sweep.due(now):
-            self.flush_stale_parts()
+        if self._sweep.ripe(now):
+            self.flush_stale_parts(tick=self._sweep)
         if self._prune.due(now):
             self.prune(now)
         if result.processed >= limit:
@@ -337,10 +337,14 @@ class InboxProcessor:
 
     # ---- incomplete multi-part SMS
 
-    def flush_stale_parts(self) -> int:
-        """Post groups whose missing parts did not come within `part_wait`, marked incomplete."""
+    def flush_stale_parts(self, tick: Every | None = None) -> int:
+        """Post groups whose missing parts did not come within `part_wait`, marked incomplete.
+        With `tick`: only when this replica takes it (once per sweep interval across replicas),
+        asked only when there is something to sweep."""
         now = self.clock()
         groups = self.storage.mo_parts.stale(self.part_wait, now=now)
+        if groups and tick is not None and not tick.take(now):
+            return 0
         for group in groups:
             missing = tuple(s for s in range(1, group.total + 1) if s not in group.parts)
             text = "".join(group.parts.get(s, "[…]") for s in range(1, group.total + 1))

@@ -34,7 +34,17 @@ class Every:
     def due(self, now: datetime) -> bool:
         """True when this replica should run the job now (it took the tick); at most once per
         interval across every replica on the database."""
+        return self.ripe(now) and self.take(now)
+
+    def ripe(self, now: datetime) -> bool:
+        """This replica's own timer: time to ask for the tick (and then not again for one
+        interval). A job that first looks whether it has anything to do asks only then, so an
+        idle database is not written to."""
         if self._next is not None and now < self._next:
             return False
         self._next = now + self.interval
+        return True
+
+    def take(self, now: datetime) -> bool:
+        """Take this tick for this replica; False when another replica has it."""
         return self.storage.slots.take({self.key: self.interval}, now=now) is None
