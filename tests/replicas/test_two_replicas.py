@@ -102,8 +102,11 @@ def test_every_effect_happens_once_and_slacks_pace_holds_across_replicas(
     assert all(sent[number.lstrip("+")] == 1 for number in numbers), sent
 
     for channel in {phone.channel for phone in phones}:
+        assert len(writes.by_channel[channel]) >= 6  # 4 replies and the cards' updates
         gap = SlackWrites.closest(writes.by_channel[channel])
-        assert gap is None or gap >= POST_GAP, (channel, gap)
+        assert gap is not None and gap >= POST_GAP, (channel, gap)
+    prepared = {(phone.channel, phone.card_ts) for phone in phones}
+    assert prepared <= set(writes.updates)  # every prepared card was updated
     for card, times in writes.updates.items():
         gap = SlackWrites.closest(times)
         assert gap is None or gap >= CARD_GAP, (card, gap)
