@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
+from bot.blocks.base import (
+    Block,
+    Message,
+    clip,
+    code,
+    context,
+    escape,
+    local_time,
+    quote,
+    section,
+)
 from bot.domain.delivery import (
     ALREADY_SENT,
     HELD,
@@ -82,6 +92,7 @@ class RecipientRow(Protocol):
     status_words: str | None
     error_code: str | None
     error_description: str | None  # plain words: why the gateway did not take it
+    text: str | None  # its own text (a template filled in per contact); None: the send's
 
 
 class SendRow(Protocol):
@@ -102,6 +113,17 @@ class SendRow(Protocol):
 class Line:
     state: State
     words: str  # plain words for the state, e.g. "Received by recipient"
+    at: datetime | None = None  # "Scheduled for" this moment, shown in each reader's zone
+
+    def markdown(self) -> str:
+        return escape(self.words) + (f" for {local_time(self.at)}" if self.at else "")
+
+
+# What a bare "Delivery failed" means: the network had the message but could not hand it over.
+UNDELIVERED = (
+    "the network could not get it to the phone (switched off or out of reach for too long, or "
+    "the number is no longer in service); check the number, or try again later"
+)
 
 
 def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelled: bool) -> Line:
@@ -120,12 +142,12 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
         return Line("failed", f"Not sent: {words}{suffix}")
     status = _status(recipient)
     if status is not None and status.final:
-        return Line(_FINAL_STATES.get(status.state, "failed"), status.words)
+        state = _FINAL_STATES.get(status.state, "failed")
+        return Line(state, _failure_words(status) if state == "failed" else status.words)
     if cancelled:
         return Line("cancelled", "Cancelled")
     if _scheduled(status) or (recipient.apimsgid and scheduled and status is None):
-        when = f" for {_when(scheduled)}" if scheduled else ""
-        return Line("scheduled", f"Scheduled{when}")
+        return Line("scheduled", "Scheduled", scheduled)
     if status is not None:
         return Line("on_the_way", status.words)
     if recipient.apimsgid:
@@ -150,8 +172,12 @@ def _scheduled(status: DeliveryStatus | None) -> bool:
     return status is not None and status.state is DeliveryState.SCHEDULED
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+def _failure_words(status: DeliveryStatus) -> str:
+    """A failure with its reason: the gateway's words when they say why ("Failed: out of
+    credit"), else what an undelivered message means; and the status code, to look up."""
+    words = status.words or "Failed"
+    reason = words if ":" in words else f"{words.rstrip('.')}: {UNDELIVERED}"
+    return f"{reason} (status {status.code})"
 
 
 def _who(recipient: RecipientRow) -> str:
@@ -163,7 +189,7 @@ def _who(recipient: RecipientRow) -> str:
 
 def _detail_line(recipient: RecipientRow, line: Line) -> str:
     ident = f" · {code(recipient.apimsgid)}" if recipient.apimsgid else ""
-    return f"{_ICONS[line.state]} {_who(recipient)} — {escape(line.words)}{ident}"
+    return f"{_ICONS[line.state]} {_who(recipient)} — {line.markdown()}{ident}"
 
 
 def cancellable(send: SendRow) -> bool:
@@ -193,12 +219,14 @@ def card_message(send: SendRow) -> Message:
     lines = [
         recipient_line(r, send.scheduled_at, send.cancelled_at is not None) for r in send.recipients
     ]
+    personal = any(r.text is not None for r in send.recipients)
+    shown = quote(send.text) or ">"
     blocks: list[Block] = [
         section(_heading(send)),
-        section(quote(send.text) or ">"),
+        section(f"_From a template, filled in per recipient:_\n{shown}" if personal else shown),
         context(_facts(send)),
     ]
-    blocks.extend(_recipient_blocks(send, lines))
+    blocks.extend(_recipient_blocks(send, lines, personal))
     if cancellable(send):
         blocks.append(_cancel_actions(send))
     elif offers_send_again(send):
@@ -217,14 +245,23 @@ def _facts(send: SendRow) -> str:
     parts = "1 part" if send.parts == 1 else f"{send.parts} parts"
     facts = [parts, ENCODING_NAMES.get(send.encoding, send.encoding)]
     if send.scheduled_at:
-        facts.append(f"scheduled for {_when(send.scheduled_at)}")
+        facts.append(f"scheduled for {local_time(send.scheduled_at)}")
     if send.cancelled_at:
-        facts.append(f"cancelled at {_when(send.cancelled_at)}")
+        facts.append(f"cancelled at {local_time(send.cancelled_at)}")
     return " · ".join(facts)
 
 
-def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
+def _recipient_blocks(send: SendRow, lines: list[Line], personal: bool = False) -> list[Block]:
     pairs = list(zip(send.recipients, lines, strict=True))
+    if len(pairs) <= TALLY_OVER and personal:
+        # Each line with the text that person got: ten of them fit a section at 250 characters.
+        return [
+            section(
+                "\n".join(
+                    f"{_detail_line(r, line)}\n{quote(_own(send, r), 250)}" for r, line in pairs
+                )
+            )
+        ]
     if len(pairs) <= TALLY_OVER:
         return [section("\n".join(_detail_line(r, line) for r, line in pairs))]
     tally = Counter(line.state for line in lines)
@@ -240,8 +277,13 @@ def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
         if len(problems) > LISTED_PROBLEMS:
             shown.append(f"…and {len(problems) - LISTED_PROBLEMS} more; see `/sms log NUMBER`.")
         blocks.append(section("\n".join(shown)))
-    blocks.append(context("Message IDs per number: `/sms log NUMBER`"))
+    more = " and the text each got" if personal else ""
+    blocks.append(context(f"Message IDs{more} per number: `/sms log NUMBER`"))
     return blocks
+
+
+def _own(send: SendRow, recipient: RecipientRow) -> str:
+    return send.text if recipient.text is None else recipient.text
 
 
 def offers_send_again(send: SendRow) -> bool:

@@ -12,6 +12,9 @@ EXAMPLES = (
     "/sms send +27821234567 Running 10 minutes late",
     "/sms send --at +2h alice,bob Meeting moved to 3pm",
     "/sms contact add alice +27821234567",
+    "/sms template add reminder Hi {first_name}, your table is ready",
+    "/sms group add crew alice, +27821234568",
+    "/sms send crew --template reminder",
     "/sms status 1a2b3c4d5e",
 )
 

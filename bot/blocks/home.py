@@ -8,10 +8,10 @@ button; for admins the opted-out numbers. Phones' words are shown escaped, as ev
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
-from bot.blocks.base import Block, clip, code, context, escape, plain, section
+from bot.blocks.base import Block, clip, code, context, escape, local_time, plain, section
 from bot.domain.records import Send
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
@@ -19,19 +19,26 @@ from bot.usecases.home import HomeSnapshot, ThreadLine
 
 HOME_COMPOSE_ACTION = "home_compose"
 HOME_CANCEL_ACTION = "home_cancel"
+HOME_TEMPLATES_ACTION = "home_templates"
 TEXT_SHOWN = 120  # characters of a message shown in a list
 
 
-def home_view(snapshot: HomeSnapshot, workspace_url: str) -> dict[str, Any]:
-    """The Home view; `workspace_url` ("https://team.slack.com/") makes the thread links."""
+Links = Mapping[tuple[str, str], str]  # (channel, thread_ts) -> the root's permalink
+
+
+def home_view(
+    snapshot: HomeSnapshot, workspace_url: str, links: Links | None = None
+) -> dict[str, Any]:
+    """The Home view. A thread's link is its permalink from `links` (chat.getPermalink), else
+    one built from `workspace_url` ("https://team.slack.com/")."""
     if not snapshot.allowed:
         blocks = [_header("SMS"), section(_not_allowed(snapshot.user))]
     else:
         blocks = [
             _header("SMS"),
             section(balance_words(snapshot.balance, snapshot.balance_problem)),
-            _compose_button(),
-            *_threads(snapshot.threads, workspace_url),
+            _buttons(),
+            *_threads(snapshot.threads, workspace_url, links or {}),
             *_scheduled(snapshot.scheduled),
             *_opt_outs(snapshot),
         ]
@@ -67,15 +74,21 @@ def _not_allowed(user: str) -> str:
     )
 
 
-def _compose_button() -> Block:
-    button = {
+def _buttons() -> Block:
+    compose = {
         "type": "button",
         "action_id": HOME_COMPOSE_ACTION,
         "text": plain("Send an SMS"),
         "style": "primary",
         "value": "compose",
     }
-    return {"type": "actions", "block_id": "home-actions", "elements": [button]}
+    templates = {
+        "type": "button",
+        "action_id": HOME_TEMPLATES_ACTION,
+        "text": plain("Templates"),
+        "value": "templates",
+    }
+    return {"type": "actions", "block_id": "home-actions", "elements": [compose, templates]}
 
 
 def _who(msisdn: str, contact: str | None) -> str:
@@ -83,31 +96,25 @@ def _who(msisdn: str, contact: str | None) -> str:
     return f"*{escape(contact)}* ({number})" if contact else f"*{number}*"
 
 
-def _threads(threads: tuple[ThreadLine, ...], workspace_url: str) -> list[Block]:
+def _threads(threads: tuple[ThreadLine, ...], workspace_url: str, links: Links) -> list[Block]:
     if not threads:
         return [_header("Conversations"), context("No SMS conversations yet.")]
-    return [_header("Conversations"), *(_thread(line, workspace_url) for line in threads)]
+    return [_header("Conversations"), *(_thread(line, workspace_url, links) for line in threads)]
 
 
-def _thread(line: ThreadLine, workspace_url: str) -> Block:
+def _thread(line: ThreadLine, workspace_url: str, links: Links) -> Block:
     thread = line.thread
     if thread.inbound:
         way = ":inbox_tray: *Waiting for an answer* · the phone wrote"
     else:
         way = ":outbox_tray: we wrote"
     text = escape(clip(thread.last_text.replace("\n", " "), TEXT_SHOWN))
-    link = thread_link(workspace_url, thread.channel, thread.thread_ts)
+    link = links.get((thread.channel, thread.thread_ts)) or thread_link(
+        workspace_url, thread.channel, thread.thread_ts
+    )
     return section(
         f"{_who(thread.msisdn, line.contact_name)}\n{way}: “{text}”\n"
-        f"{_date(thread.last_at)} · <{link}|Open the thread>"
-    )
-
-
-def _date(moment: datetime) -> str:
-    """Shown in the reader's own time zone by Slack; the fallback is UTC."""
-    return (
-        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|"
-        f"{moment:%Y-%m-%d %H:%M} UTC>"
+        f"{local_time(thread.last_at)} · <{link}|Open the thread>"
     )
 
 
@@ -121,7 +128,7 @@ def _scheduled_send(send: Send) -> Block:
     whom = ", ".join(_who(r.msisdn, r.contact_name) for r in send.recipients[:3])
     if len(send.recipients) > 3:
         whom += f" and {len(send.recipients) - 3} more"
-    when = "" if send.scheduled_at is None else _date(send.scheduled_at)
+    when = "" if send.scheduled_at is None else local_time(send.scheduled_at)
     block = section(f"{when} to {whom}\n“{escape(clip(send.text, TEXT_SHOWN))}”")
     block["accessory"] = _cancel_button(send.id)
     return block

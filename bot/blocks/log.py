@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.blocks.base import Message, clip, code, escape, section
+from bot.blocks.base import Message, clip, code, escape, local_time, section
 from bot.sms.numbers import display_number
 
 
@@ -34,7 +34,7 @@ def _state(entry: LogRow) -> str:
     if entry.cancelled_at:
         return "Cancelled"
     if entry.scheduled_at:
-        return f"Scheduled for {entry.scheduled_at:%Y-%m-%d %H:%M} UTC"
+        return "Scheduled"
     return "Accepted by the gateway" if entry.apimsgid else "Sending…"
 
 
@@ -44,9 +44,12 @@ def _line(entry: LogRow) -> str:
         who = f"{escape(entry.contact_name)} ({who})"
     ident = f" {code(entry.apimsgid)}" if entry.apimsgid else ""
     text = escape(clip(" ".join(entry.text.split()), 60))
+    state = escape(_state(entry))
+    if state == "Scheduled" and entry.scheduled_at:
+        state += f" for {local_time(entry.scheduled_at)}"
     return (
-        f"• {entry.created_at:%m-%d %H:%M} <@{entry.slack_user}> → {who}: “{text}” — "
-        f"*{escape(_state(entry))}*{ident}"
+        f"• {local_time(entry.created_at)} <@{entry.slack_user}> → {who}: “{text}” — "
+        f"*{state}*{ident}"
     )
 
 
@@ -63,5 +66,5 @@ def log_message(entries: Sequence[LogRow], number: str | None = None) -> Message
             break
         lines.append(line)
         size += len(line) + 1
-    title = f"*Recent messages{escape(about)}* (newest first, times UTC)"
+    title = f"*Recent messages{escape(about)}* (newest first)"
     return Message(f"Recent messages{about}", [section(title + "\n" + "\n".join(lines))])

@@ -23,6 +23,7 @@ from bot.console.render import (
     Style,
     controls,
     indent,
+    render_blocks,
     render_message,
     text_object,
     view_fields,
@@ -44,14 +45,14 @@ LINE_SETTLE = 0.15  # scripted input: quiet this long after a line's work before
 
 HELP = """\
 Type /sms commands as in Slack (/sms help lists them all), and:
-  press N              press the button shown as [N] (e.g. a card's Cancel)
+  press N              press the button shown as [N] (a card's Cancel, a Home tab button)
   reply TEXT           reply in the latest conversation thread: texted to the phone
   reply #N TEXT        reply in the thread of message #N
                        (a reply starting with "note:" stays in Slack)
   edit #N TEXT         edit your reply #N;  delete #N  deletes it
   wait [SECONDS]       wait until the app has finished its work (at most 10 s by default)
   user [ID]            show or change who you are (default U0CONSOLE, an admin)
-  home                 open your App Home tab and show it
+  home                 open your App Home tab and show it (its buttons: press N)
   step TO TEXT         run the Workflow Builder step "Send an SMS" (you as its author)
   help                 this help;  quit (or end of input) leaves
 Bare /sms opens the compose form: answer each field (an empty answer skips an optional one,
@@ -235,6 +236,11 @@ class Console:
             self.run_form(view)
 
     def run_form(self, view: dict[str, Any]) -> None:
+        if not view.get("submit"):  # a modal that only shows something (the templates)
+            title = self.style.bold(view_title(view, self.style))
+            lines = render_blocks(view.get("blocks") or [], self.style)
+            self.terminal.show([f"{BOT_NAME} shows {title}:", *indent(lines, 4)])
+            return
         form = Form(view)
         self.display.form = form
         try:
@@ -271,11 +277,13 @@ class Console:
         item = fields.get(block_id)
         if item is None:
             return True
-        if item.kind != "plain_text_input":
+        if item.kind not in ("plain_text_input", "static_select"):
             self.say(f"{item.label}: a {item.kind} cannot be filled in here; left as it is.")
             return True
         if item.hint:
             self.terminal.show([FORM_PROMPT_INDENT + self.style.dim(item.hint)])
+        if item.options:
+            self.terminal.show([FORM_PROMPT_INDENT + "Choose one of: " + ", ".join(item.options)])
         optional = " (optional)" if item.optional and "optional" not in item.label else ""
         label = f"{FORM_PROMPT_INDENT}{item.label}{optional}: "
         while True:
@@ -283,6 +291,12 @@ class Console:
             if answer is None or answer.strip() == CANCEL_WORD:
                 return False
             answer = answer.strip()
+            if item.options and answer:  # a select: one of its options (any case)
+                chosen = [o for o in item.options if o.casefold() == answer.casefold()]
+                if not chosen:
+                    self.say(f"{answer!r} is not one of the choices")
+                    continue
+                answer = chosen[0]
             if answer or item.optional:
                 break
             self.say(f"{item.label} is required")
@@ -356,6 +370,9 @@ class Console:
         if ref is None:
             self.say(f"There is no button [{number}].")
             return
+        if surfaces.is_home_button(ref):
+            self._press_on_home(number, ref)
+            return
         message = self._current(ref)
         if message is None:
             self.say(f"Button [{number}] is no longer there (its message changed).")
@@ -377,6 +394,15 @@ class Console:
             ephemeral=ref.ephemeral,
         )
         self._send(request, f"[{number}] {ref.control.label}")
+
+    def _press_on_home(self, number: int, ref: ButtonRef) -> None:
+        request = surfaces.home_press(self, ref, self.ws.trigger_id())
+        if request is None:
+            self.say(f"Button [{number}] is no longer on your Home tab; type home to see it.")
+        elif self._confirmed(ref.control):
+            self._send(request, f"[{number}] {ref.control.label}")
+        else:
+            self.say("Not pressed.")
 
     def _current(self, ref: ButtonRef) -> Mapping[str, Any] | None:
         """The message the button is on, if the button is still on it."""

@@ -6,11 +6,12 @@ tested code path produces.
 
 It records every call (method, the parameters from the form or JSON body, the token) and answers
 like Slack: `auth.test`, `chat.postMessage` (with a fresh `ts`), `chat.update`, `chat.delete`,
-`chat.postEphemeral`, `views.open`/`views.update`/`views.push`, `reactions.add`/`reactions.remove`,
-`users.info`, `conversations.replies`, `views.publish` (each person's Home tab) and
-`functions.completeSuccess`/`completeError` (how a workflow step ended; both kept in
-`surfaces`, see standin_surfaces.py), and any other method with `{"ok": true}`. It keeps the
-latest version of every posted message so tests can assert on what a channel shows now.
+`chat.postEphemeral`, `chat.getPermalink`, `views.open`/`views.update`/`views.push`,
+`reactions.add`/`reactions.remove`, `users.info`, `conversations.replies`, `views.publish`
+(each person's Home tab) and `functions.completeSuccess`/`completeError` (how a workflow step
+ended; both kept in `surfaces`, see standin_surfaces.py), and any other method with
+`{"ok": true}`. It keeps the latest version of every posted message so tests can assert on what
+a channel shows now.
 
 Point a WebClient at `standin.api_url` (SLACK_API_URL) and response URLs at
 `standin.response_url(n)`; a response URL bound to a message (`channel=`, `message_ts=`) also
@@ -121,6 +122,7 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, what: str) -> 
 class SlackStandIn:
     host: str = "127.0.0.1"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_zones: dict[str, str] = field(default_factory=dict)  # user ID -> `tz` (IANA name)
     # True: a request that fails in the server (e.g. its client gave up and the reply hits a
     # broken pipe) is dropped without a traceback on stderr.
     quiet: bool = False
@@ -469,7 +471,10 @@ class SlackStandIn:
     def _user(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params.get("user", "")
         profile = self.users.get(user_id, {"real_name": user_id, "display_name": user_id})
-        return {"ok": True, "user": {"id": user_id, "name": user_id.lower(), "profile": profile}}
+        user = {"id": user_id, "name": user_id.lower(), "profile": profile}
+        if user_id in self.time_zones:
+            user["tz"] = self.time_zones[user_id]
+        return {"ok": True, "user": user}
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         """conversations.history: the channel's top-level messages, newest first (Slack's
@@ -579,8 +584,19 @@ def _auth_test(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _permalink(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
+    """`chat.getPermalink`: a message's address, as Slack forms it; an unknown message is
+    `message_not_found` (so a caller's fallback can be tried)."""
+    channel, ts = str(params.get("channel") or ""), str(params.get("message_ts") or "")
+    if (channel, ts) not in standin.messages:
+        return {"ok": False, "error": "message_not_found"}
+    link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return {"ok": True, "channel": channel, "permalink": link}
+
+
 _ANSWERS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
+    "chat.getPermalink": _permalink,
     "chat.postMessage": SlackStandIn._post_message,
     "chat.update": SlackStandIn._update,
     "chat.delete": SlackStandIn._delete,

@@ -44,6 +44,7 @@ from bot.inbound.endpoints import (
 from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
+from bot.inbound.rejections import RejectionLog
 from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
@@ -115,6 +116,7 @@ class Inbound:
         self.services = services
         storage, settings = services.storage, services.settings
         clock = _aware(services.clock)
+        self.directory = SlackDirectory(services.slack)  # names and time zones, cached
         self.relay = ReplyRelay(
             storage,
             services.gateway,
@@ -124,7 +126,7 @@ class Inbound:
             clock=clock,
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
-            names=SlackDirectory(services.slack).names(),
+            names=self.directory.names(),
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
         self.held = HeldSends(
@@ -181,6 +183,7 @@ class Inbound:
             on_enqueue=self._wake_outbox,
             clock=clock,
         )
+        self.rejections = RejectionLog()  # one rate limit per process, Slack's and callbacks'
         self.endpoints = CallbackEndpoints(
             storage,
             decoder=services.gateway.callbacks,
@@ -191,6 +194,7 @@ class Inbound:
             store=self.writer.store,
             remember=self.processor.decoded.put,
             forget=self.processor.decoded.take,
+            rejections=self.rejections,
         )
         idle = options.timing.idle
         self.outbox_worker = LoopWorker("slack-outbox", self.outbox.step, max_pause=idle)

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.blocks.base import Message
 from bot.blocks.errors import error_message, refused_message
+from bot.domain.templates import TemplateError, UnknownFields
 from bot.gateway.base import GatewayError
 from bot.listeners.common import RespondReplier
 from bot.sms.refusals import Refused
@@ -32,6 +33,8 @@ def problem_message(error: Exception) -> Message:
         return refused_message(error.reason)
     if isinstance(error, Refused):
         return refused_message(str(error))
+    if isinstance(error, TemplateError):
+        return refused_message(template_problem(error))
     if isinstance(error, GatewayError):
         return error_message(error.explanation, code=error.code)
     if isinstance(error, StorageUnavailable):
@@ -42,9 +45,20 @@ def problem_message(error: Exception) -> Message:
     return error_message(SOMETHING_WENT_WRONG)
 
 
+def template_problem(error: TemplateError) -> str:
+    """A template that cannot be filled in, with what to do; nothing was sent."""
+    fix = "Nothing was sent. Fix the template with /sms template add NAME TEXT."
+    if isinstance(error, UnknownFields):
+        fix = (
+            "Here a template can use {name} and {first_name} (from the contact); nothing was "
+            "sent. Fix it with /sms template add NAME TEXT."
+        )
+    return f"{error} {fix}"
+
+
 def expected(error: Exception) -> bool:
     """A failure the person caused or the world did, not a bug: no traceback in the log."""
-    return isinstance(error, Refusal | Refused | GatewayError | StorageUnavailable)
+    return isinstance(error, Refusal | Refused | TemplateError | GatewayError | StorageUnavailable)
 
 
 def register(app: App) -> None:

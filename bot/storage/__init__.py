@@ -26,11 +26,13 @@ from bot.storage.base import (
     WorkQueue,
 )
 from bot.storage.location import is_postgres_url
+from bot.storage.saved import GroupRepository, TemplateRepository
 
 __all__ = [
     "ClaimRepository",
     "ContactRepository",
     "ConversationRepository",
+    "GroupRepository",
     "InboxRepository",
     "MoPartRepository",
     "OptOutRepository",
@@ -40,6 +42,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailable",
+    "TemplateRepository",
     "ValueRepository",
     "WorkQueue",
     "is_postgres_url",

@@ -49,6 +49,7 @@ from bot.domain.records import (
     ThreadSummary,
 )
 from bot.domain.threading import THREAD_WINDOW
+from bot.storage.saved import GroupRepository, TemplateRepository
 
 DEFAULT_LEASE = timedelta(seconds=60)
 
@@ -147,6 +148,11 @@ class SendRepository(Protocol):
     def recipient_by_apimsgid(self, apimsgid: str) -> Recipient | None: ...
 
     def recipient_by_climsgid(self, climsgid: str, msisdn: str) -> Recipient | None: ...
+
+    def recipients_by_climsgid(self, climsgid: str) -> list[Recipient]:
+        """Every recipient sent under this client ID, oldest first: several when one client ID
+        covered a multi-recipient send (legacy `climsgid` per request, Portal REST)."""
+        ...
 
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
@@ -562,6 +568,12 @@ class Storage(Protocol):
 
     @property
     def opt_outs(self) -> OptOutRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def groups(self) -> GroupRepository: ...
 
     @property
     def conversations(self) -> ConversationRepository: ...

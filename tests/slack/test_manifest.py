@@ -49,6 +49,7 @@ SCOPES: dict[str, set[str]] = {
     "views.update": set(),
     "views.push": set(),
     "views.publish": set(),
+    "chat.getPermalink": set(),  # no scope required (Slack's method page)
     "users.info": {"users:read"},
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},

@@ -24,6 +24,7 @@ from bot.listeners.common import (
     RespondReplier,
     may_use,
     services_of,
+    template_names,
 )
 from bot.slack.errors import error_code
 
@@ -55,9 +56,11 @@ def open_compose(
         str(command.get("channel_id") or ""),
         max_parts=services.settings.max_parts,
         sandbox=services.sandboxed,
+        templates=template_names(services),
     )
     try:
         client.views_open(trigger_id=command.get("trigger_id"), view=view)
+        services.learn_time_zone(str(command.get("user_id") or ""))
     except SlackApiError as error:
         log.warning("views.open failed: %s", error_code(error))
         reply(

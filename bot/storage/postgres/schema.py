@@ -173,7 +173,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE apimsgid IS NULL AND status IS NULL AND error_code IS NULL
               AND error_description IS NULL""",
     ),
-    # 6: time slots every replica shares: Slack's pace per channel and per card (a 429 seen by
+    # 6: saved templates and groups, and a recipient's own text when a template was filled in
+    # per contact (NULL: the send's text).
+    (
+        """CREATE TABLE templates (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            text text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE recipient_groups (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE group_members (
+            group_key text NOT NULL REFERENCES recipient_groups (name_key) ON DELETE CASCADE,
+            msisdn text NOT NULL,
+            position integer NOT NULL,
+            PRIMARY KEY (group_key, msisdn)
+        )""",
+        "ALTER TABLE recipients ADD COLUMN text text",
+    ),
+    # 7: time slots every replica shares: Slack's pace per channel and per card (a 429 seen by
     # one replica holds for all), and scheduled jobs that run once per tick across replicas.
     (
         "CREATE TABLE slots (key text PRIMARY KEY, free_at timestamptz NOT NULL)",

@@ -84,8 +84,8 @@ class PostgresSends:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
-                           apimsgid, error_code, error_description)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                           apimsgid, error_code, error_description, text)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (
                             send_id,
@@ -96,6 +96,7 @@ class PostgresSends:
                             r.apimsgid,
                             r.error_code,
                             r.error_description,
+                            r.text,
                         )
                         for position, r in enumerate(recipients)
                     ],
@@ -222,7 +223,8 @@ class PostgresSends:
     ) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
-                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
+                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel,
+                          coalesce(r.text, s.text) AS text,
                           s.sender, s.scheduled_at, s.cancelled_at, r.msisdn, r.contact_name,
                           r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
                           r.error_description
@@ -254,6 +256,13 @@ class PostgresSends:
                 (climsgid, msisdn),
             ).fetchone()
         return None if row is None else rows.recipient(row)
+
+    def recipients_by_climsgid(self, climsgid: str) -> list[Recipient]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT * FROM recipients WHERE climsgid = %s ORDER BY id", (climsgid,)
+            ).fetchall()
+        return [rows.recipient(row) for row in found]
 
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None

@@ -17,6 +17,7 @@ from bot.storage.postgres.errors import Redactor
 from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
 from bot.storage.postgres.listener import WorkListener
 from bot.storage.postgres.outbox import PostgresOutbox
+from bot.storage.postgres.saved import PostgresGroups, PostgresTemplates
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.sends import PostgresSends
 from bot.storage.postgres.slots import PostgresSlots
@@ -55,6 +56,8 @@ class PostgresStorage:
         self.sends = PostgresSends(self.database)
         self.contacts = PostgresContacts(self.database)
         self.opt_outs = PostgresOptOuts(self.database)
+        self.templates = PostgresTemplates(self.database)
+        self.groups = PostgresGroups(self.database)
         self.conversations = PostgresConversations(self.database)
         self.inbox = PostgresInbox(self.database)
         self.mo_parts = PostgresMoParts(self.database)

@@ -170,7 +170,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: who set a contact's number last, so replacing someone else's contact can tell them.
     ("ALTER TABLE contacts ADD COLUMN owner TEXT",),
-    # 6: time slots: Slack's pace per channel and per card, and scheduled jobs' next runs.
+    # 6: saved templates and groups, and a recipient's own text when a template was filled in
+    # per contact (NULL: the send's text).
+    (
+        """CREATE TABLE templates (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            owner TEXT
+        )""",
+        """CREATE TABLE recipient_groups (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            owner TEXT
+        )""",
+        """CREATE TABLE group_members (
+            group_key TEXT NOT NULL REFERENCES recipient_groups(name_key) ON DELETE CASCADE,
+            msisdn TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (group_key, msisdn)
+        )""",
+        "ALTER TABLE recipients ADD COLUMN text TEXT",
+    ),
+    # 7: time slots: Slack's pace per channel and per card, and scheduled jobs' next runs.
     (
         "CREATE TABLE slots (key TEXT PRIMARY KEY, free_at REAL NOT NULL)",
         "CREATE INDEX slots_free_at ON slots(free_at)",

@@ -13,6 +13,7 @@ from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
 from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
 from bot.storage.sqlite.outbox import SqliteOutbox
+from bot.storage.sqlite.saved import SqliteGroups, SqliteTemplates
 from bot.storage.sqlite.schema import migrate
 from bot.storage.sqlite.sends import SqliteSends
 from bot.storage.sqlite.serving import ServeLock
@@ -55,6 +56,8 @@ class SqliteStorage:
         self.sends = SqliteSends(self.database)
         self.contacts = SqliteContacts(self.database)
         self.opt_outs = SqliteOptOuts(self.database)
+        self.templates = SqliteTemplates(self.database)
+        self.groups = SqliteGroups(self.database)
         self.conversations = SqliteConversations(self.database)
         self.inbox = SqliteInbox(self.database)
         self.mo_parts = SqliteMoParts(self.database)
