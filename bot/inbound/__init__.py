@@ -186,6 +186,7 @@ class Inbound:
             sandbox=services.sandboxed,
             interval=options.balance_interval,
             on_enqueue=self._wake_outbox,
+            clock=clock,
         )
         self.rejections = RejectionLog()  # one rate limit per process, Slack's and callbacks'
         self.endpoints = CallbackEndpoints(
@@ -308,6 +309,10 @@ class Inbound:
         released = self.services.storage.outbox.release_leases()
         if released:
             log.info("outbox: %d item(s) claimed before a restart are due again", released)
+        # New rows, from this replica or another on the database, wake the workers at once;
+        # their polling stays the fallback.
+        self.services.storage.watch("inbox", self.processor_worker.wake)
+        self.services.storage.watch("outbox", self.outbox_worker.wake)
         self.writer.start()
         self.outbox_worker.start()
         self.processor_worker.start()

@@ -5,14 +5,18 @@ transaction as the state change that caused it), then sent from here, so nothing
 lost when Slack is down or the process is killed:
 
 - Pacing: about one message per second per channel (Slack's limit for chat.postMessage), kept
-  per channel: a paced channel is left out of the next fetch (`exclude_channels`), so other
-  channels go on; nothing here runs on a request thread.
+  in the database (`Storage.slots`, one row per channel), so every replica on one database
+  keeps one pace together: a Slack write first takes its channel's slot; a paced channel is
+  left out of the next fetch (`exclude_channels`), so other channels go on; nothing here runs
+  on a request thread.
 - Card updates are coalesced by storage (one pending update per card, replaced in place) and
   rendered from the latest stored state when sent; at most one per `card_interval` (3 s) per
-  card, so a 500-recipient send makes a handful of updates, not 500.
-- 429: the channel waits what Retry-After says and the item is retried then (not counted as a
-  failure). 5xx, `ok: false` with a transient error, and network errors: retried with
-  exponential backoff, for as long as it takes. Other errors (e.g. channel_not_found) are final.
+  card (a slot per card, taken together with its channel's), so a 500-recipient send makes a
+  handful of updates, not 500.
+- 429: the channel's slot is held for what Retry-After says, for every replica, and the item is
+  retried then (not counted as a failure). 5xx, `ok: false` with a transient error, and network
+  errors: retried with exponential backoff, for as long as it takes. Other errors (e.g.
+  channel_not_found) are final.
 - Order within a conversation is the storage's `order_key` rule; a post whose thread root is
   still in the outbox (`thread_root_item`) takes the root's ts when it is due.
 - A bulk run's card (`BULK_PROGRESS`) is posted by its first item, exactly once as every post,
@@ -40,7 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +55,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.blocks.base import Message
 from bot.blocks.inbound import backlog_message
 from bot.domain.outbox import BULK_KEY, OutboxKind
-from bot.domain.records import OutboxItem, Send
+from bot.domain.records import Backlog, OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
 from bot.inbound.bulk_cards import BulkBoard
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
@@ -68,8 +72,10 @@ _INFLIGHT_KEY = "outbox.inflight.{}"
 _LOOKUP_PAGES = 5
 MAX_BUGGY_ATTEMPTS = 5
 MAX_CARD_WAITS = 30
-PACING_PRUNE_AT = 1024  # card-update times kept before the ones past the interval are dropped
 MIN_DELAY = 0.01
+# Slot keys (`Storage.slots`): one per channel for Slack writes, one per card for its updates.
+CHANNEL_PACE = "slack.channel:"
+CARD_PACE = "slack.card:"
 
 
 class GiveUp(Exception):
@@ -150,9 +156,8 @@ class SlackOutbox:
         self.reaction_for = reaction_for
         self.completions = dict(completions)
         self.backlog = backlog
-        self._channel_free: dict[str, datetime] = {}
-        self._card_sent: dict[str, datetime] = {}
         self._instance: str | None = None
+        self._untold: dict[str, Backlog] = {}  # summaries due, waiting for their channel's slot
 
     # ---- the loop
 
@@ -161,32 +166,39 @@ class SlackOutbox:
         while True:
             now = self.clock()
             self._tell_backlogs(now)
-            busy = [ch for ch, free in self._channel_free.items() if free > now]
+            busy = self.storage.slots.busy(CHANNEL_PACE, now)
+            channels = [key.removeprefix(CHANNEL_PACE) for key in busy]
             items = self.storage.outbox.fetch_due(
-                limit=1, now=now, lease=self.timing.lease, exclude_channels=busy
+                limit=1, now=now, lease=self.timing.lease, exclude_channels=channels
             )
             if not items:
-                return self._pause(now)
+                return self._pause(now, busy.values())
             self.handle(items[0])
 
     def _tell_backlogs(self, now: datetime) -> None:
         """Post one summary, ahead of the queue, in each channel whose waiting posts just
-        passed the threshold (at most once per backlog, so never retried)."""
+        passed the threshold (at most once per backlog, so never retried), in the channel's
+        next free slot."""
         if self.backlog is None:
             return
-        for backlog in self.backlog.to_tell(now):
-            self.backlog.told(backlog.channel)
+        for found in self.backlog.to_tell(now):
+            self.backlog.told(found.channel)
+            self._untold[found.channel] = found
+        for backlog in list(self._untold.values()):
+            pace = {CHANNEL_PACE + backlog.channel: timedelta(seconds=self.timing.post_interval)}
+            if self.storage.slots.take(pace, now=now) is not None:
+                continue  # the channel's pace (perhaps another replica's post): a later step
+            del self._untold[backlog.channel]
             newest = str(backlog.newest.payload.get("text") or "")
             message = backlog_message(backlog.waiting, newest)
             log.warning("%d posts waiting in %s; summary posted", backlog.waiting, backlog.channel)
-            self._paced_call(backlog.channel)
             try:
                 self._call("chat_postMessage", channel=backlog.channel, **message.as_kwargs())
             except (SlackClientError, OSError) as error:
                 log.warning("could not post the backlog summary in %s: %s", backlog.channel, error)
 
-    def _pause(self, now: datetime) -> float:
-        waits = [(free - now).total_seconds() for free in self._channel_free.values() if free > now]
+    def _pause(self, now: datetime, paced_until: Iterable[datetime]) -> float:
+        waits = [(free - now).total_seconds() for free in paced_until]
         return max(0.0, min([self.timing.idle, *waits]))
 
     def handle(self, item: OutboxItem) -> None:
@@ -246,7 +258,7 @@ class SlackOutbox:
     def _slack_error(self, item: OutboxItem, error: SlackApiError) -> None:
         if is_rate_limited(error):
             delay = retry_after(getattr(error.response, "headers", None))
-            self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
+            self._hold_channel(item.channel, delay)
             self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
             self._later(item, delay, "rate limited (429)", count=False)
         elif is_transient(error):
@@ -266,12 +278,22 @@ class SlackOutbox:
     def _call(self, method: str, **params: Any) -> Any:
         return getattr(self.slack, method)(**params)
 
-    def _paced_call(self, channel: str) -> None:
-        """Reserve the channel's next slot (taken even if the call fails: Slack counted it)."""
-        self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
+    def _take_slots(self, channel: str, card: str | None = None) -> None:
+        """Take the channel's next slot (and the card's, both or neither), shared by every
+        replica; Retry when another write has it. Taken before the call and kept even if the
+        call fails: Slack counted it."""
+        slots = {CHANNEL_PACE + channel: timedelta(seconds=self.timing.post_interval)}
+        if card is not None:
+            slots[CARD_PACE + card] = timedelta(seconds=self.timing.card_interval)
+        wait = self.storage.slots.take(slots, now=self.clock())
+        if wait is not None:
+            raise Retry(wait.total_seconds(), "pacing")
+
+    def _hold_channel(self, channel: str, seconds: float) -> None:
+        self.storage.slots.hold(CHANNEL_PACE + channel, self.clock() + timedelta(seconds=seconds))
 
     def _ephemeral(self, item: OutboxItem) -> None:
-        self._paced_call(item.channel)
+        self._take_slots(item.channel)
         self._call("chat_postEphemeral", channel=item.channel, **item.payload)
 
     def _post(self, item: OutboxItem, shown: Mapping[str, Any] | None = None) -> str:
@@ -289,6 +311,7 @@ class SlackOutbox:
                     "outbox item %s was already posted (%s); not posting again", item.id, found
                 )
                 return found
+        self._take_slots(item.channel)
         since = self.clock() - timedelta(seconds=5)
         self.storage.values.set(
             marker_key, json.dumps({"since": since.timestamp(), "thread_ts": thread_ts})
@@ -308,7 +331,6 @@ class SlackOutbox:
             params["thread_ts"] = thread_ts
         if payload.get("mrkdwn") is False:
             params["mrkdwn"] = False
-        self._paced_call(item.channel)
         response = self._call("chat_postMessage", **params)
         return str(response["ts"])
 
@@ -372,37 +394,23 @@ class SlackOutbox:
     def _update(self, item: OutboxItem) -> str | None:
         payload: Mapping[str, Any] = item.payload
         key = item.coalesce_key or f"update:{item.id}"
-        self._card_slot(key)
         if "send_id" in payload:
             channel, ts, message = self._card(int(payload["send_id"]), item)
         else:
             channel, ts = item.channel, str(payload["ts"])
             message = Message(payload["text"], payload.get("blocks") or [])
-        self._paced_call(channel)
+        self._take_slots(channel, card=key)
         try:
             self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
         finally:
-            # Counted from when the call ended: Slack saw it by then, so the next update reaches
-            # Slack a full interval later however long this one took to get there.
-            self._remember_card_update(key, self.clock())
+            self._hold_card(key)
         return ts
 
-    def _card_slot(self, key: str) -> None:
-        """Retry (not counted) until the card's last update is a card interval old."""
-        sent = self._card_sent.get(key)
-        now = self.clock()
-        if sent is not None and (now - sent).total_seconds() < self.timing.card_interval:
-            raise Retry(self.timing.card_interval - (now - sent).total_seconds(), "card pacing")
-
-    def _remember_card_update(self, key: str, now: datetime) -> None:
-        """Pacing only needs updates younger than the card interval: forget older ones (when the
-        map has grown) so a long-running process does not keep one entry per card forever."""
-        if len(self._card_sent) >= PACING_PRUNE_AT:
-            horizon = self.timing.card_interval
-            self._card_sent = {
-                k: at for k, at in self._card_sent.items() if (now - at).total_seconds() < horizon
-            }
-        self._card_sent[key] = now
+    def _hold_card(self, key: str) -> None:
+        """The card's next update waits a full interval from now, for every replica: counted
+        from when the call ended, Slack saw it by then, however long it took to get there."""
+        ended = self.clock() + timedelta(seconds=self.timing.card_interval)
+        self.storage.slots.hold(CARD_PACE + key, ended)
 
     def _card(self, send_id: int, item: OutboxItem) -> tuple[str, str, Message]:
         send = self.storage.sends.get(send_id)
@@ -435,16 +443,15 @@ class SlackOutbox:
             # Stored now, not by a completion step: an item whose payload was replaced in
             # flight stays pending, and must find the card posted when it runs again.
             board.card_posted(progress.bulk_id, channel, ts)
-            self._remember_card_update(key, self.clock())
+            self._hold_card(key)
             board.changed()
             return ts
-        self._card_slot(key)
         channel = progress.channel or item.channel
-        self._paced_call(channel)
+        self._take_slots(channel, card=key)
         try:
             self._call("chat_update", channel=channel, ts=progress.card_ts, **message.as_kwargs())
         finally:
-            self._remember_card_update(key, self.clock())
+            self._hold_card(key)
         board.changed()
         return str(progress.card_ts)
 
@@ -464,7 +471,7 @@ class SlackOutbox:
                 log.info("result of bulk run %s was already uploaded", progress.bulk_id)
                 return found
         self.storage.values.set(marker_key, json.dumps({"thread_ts": progress.card_ts}))
-        self._paced_call(channel)
+        self._take_slots(channel)
         response = self._call(
             "files_upload_v2",
             channel=channel,

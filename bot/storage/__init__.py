@@ -18,10 +18,12 @@ from bot.storage.base import (
     OptOutRepository,
     OutboxRepository,
     SendRepository,
+    SlotRepository,
     Storage,
     StorageError,
     StorageUnavailable,
     ValueRepository,
+    WorkQueue,
 )
 from bot.storage.location import is_postgres_url
 from bot.storage.saved import GroupRepository, TemplateRepository
@@ -36,11 +38,13 @@ __all__ = [
     "OptOutRepository",
     "OutboxRepository",
     "SendRepository",
+    "SlotRepository",
     "Storage",
     "StorageError",
     "StorageUnavailable",
     "TemplateRepository",
     "ValueRepository",
+    "WorkQueue",
     "is_postgres_url",
     "open_storage",
 ]

@@ -20,21 +20,11 @@ Promises every backend keeps (the contract suite in tests/storage checks them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
-from bot.domain.bulk import (
-    BulkRow,
-    BulkRowResult,
-    BulkRun,
-    BulkTally,
-    NewBulk,
-    NewBulkRow,
-    RowState,
-    RunState,
-)
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import (
     Backlog,
@@ -59,9 +49,12 @@ from bot.domain.records import (
     ThreadSummary,
 )
 from bot.domain.threading import THREAD_WINDOW
+from bot.storage.bulks import BulkRepository
+from bot.storage.leases import DEFAULT_LEASE
 from bot.storage.saved import GroupRepository, TemplateRepository
 
-DEFAULT_LEASE = timedelta(seconds=60)
+# The queues a worker may ask to be woken for (`Storage.watch`).
+WorkQueue = Literal["inbox", "outbox"]
 
 
 class StorageError(Exception):
@@ -425,7 +418,11 @@ class MoPartRepository(Protocol):
         """Incomplete groups whose first part was taken in more than `older_than` ago."""
         ...
 
-    def delete(self, sender: str, reference: int, total: int) -> None: ...
+    def delete(self, sender: str, reference: int, total: int) -> bool:
+        """Forget the group; False when it was already gone. Inside `transaction()` the answer
+        holds until it ends (a concurrent delete waits, then finds nothing), so a group handed
+        on only when this says True is handed on once, whichever process swept it."""
+        ...
 
 
 class OutboxRepository(Protocol):
@@ -523,94 +520,6 @@ class ClaimRepository(Protocol):
     def count(self) -> int: ...
 
 
-class BulkRepository(Protocol):
-    """Bulk runs and their rows: durable work items claimed with a lease (product.md §5)."""
-
-    def create(self, plan: NewBulk, rows: Sequence[NewBulkRow]) -> None:
-        """Store a checked plan and all its rows at once (state PLANNED)."""
-        ...
-
-    def get(self, bulk_id: str) -> BulkRun | None: ...
-
-    def move(
-        self,
-        bulk_id: str,
-        to: RunState,
-        *,
-        expect: Sequence[RunState],
-        at: datetime | None = None,
-        now: datetime | None = None,
-    ) -> bool:
-        """Set the run's state to `to` if it is one of `expect` (False otherwise, nothing
-        written). `at` (when given) becomes the run's time; DONE and CANCELLED stamp
-        `finished_at` with `now`. Cancelling also cancels every pending row."""
-        ...
-
-    def set_card(self, bulk_id: str, channel: str, ts: str) -> None:
-        """Remember the Slack message (channel, ts) that shows the run's progress."""
-        ...
-
-    def claim_rows(
-        self,
-        bulk_id: str,
-        *,
-        limit: int,
-        now: datetime | None = None,
-        lease: timedelta = DEFAULT_LEASE,
-    ) -> list[BulkRow]:
-        """Claim up to `limit` pending rows due by `now` (not_before passed), in row order,
-        that no live claim holds, while the run is RUNNING; each is not handed out again until
-        `finish_row`, `defer_row` or the lease ends."""
-        ...
-
-    def attach_send(self, bulk_id: str, row: int, send_id: int) -> bool:
-        """The row's message is recorded as send `send_id` (before the gateway call). False,
-        nothing written, when the row may no longer be sent: it is not pending or the run is
-        not RUNNING (paused or cancelled meanwhile)."""
-        ...
-
-    def finish_row(
-        self, bulk_id: str, row: int, state: RowState, reason: str | None = None
-    ) -> None:
-        """The row is done (SENT or FAILED); releases its claim."""
-        ...
-
-    def defer_row(self, bulk_id: str, row: int, not_before: datetime, *, held: bool) -> None:
-        """Try the row again at `not_before` (`held`: for the recipient's quiet hours, counted
-        as held; else a back-off); releases its claim."""
-        ...
-
-    def release_claims(self, bulk_id: str) -> int:
-        """Release this run's live claims (this process stops running it); how many."""
-        ...
-
-    def tally(self, bulk_id: str, now: datetime | None = None) -> BulkTally: ...
-
-    def results(self, bulk_id: str, *, after: int = 0, limit: int = 1000) -> list[BulkRowResult]:
-        """Rows after row number `after`, in row order, with their messages' outcomes."""
-        ...
-
-    def next_due(self, bulk_id: str, now: datetime | None = None) -> datetime | None:
-        """When the run's earliest pending row is due: `now` (default: the backend's clock)
-        when one is due already, None when no row is pending. A claimed row is due when its
-        lease ends (its claimer may finish it first)."""
-        ...
-
-    def runs(
-        self,
-        states: Sequence[RunState],
-        *,
-        starter: str | None = None,
-        limit: int = 50,
-    ) -> list[BulkRun]:
-        """Runs in one of `states` (optionally one person's), newest first."""
-        ...
-
-    def by_send(self, send_id: int) -> str | None:
-        """The run a send belongs to (one of its rows), None for any other send."""
-        ...
-
-
 class ValueRepository(Protocol):
     """Small named state (alert sent, in-flight markers, the instance token)."""
 
@@ -619,6 +528,32 @@ class ValueRepository(Protocol):
     def set(self, key: str, value: str) -> None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class SlotRepository(Protocol):
+    """Turns in time shared by every process on the database: one row per key (a Slack channel,
+    a card, a scheduled job) saying when it is next free. Slack's pace across replicas and work
+    that must run once across replicas are both "the first caller once it is free takes it"."""
+
+    def take(self, slots: Mapping[str, timedelta], now: datetime | None = None) -> timedelta | None:
+        """When every key of `slots` is free at `now` (default: the clock), take them all (each
+        is next free at `now` + its interval) and return None; else take none and return how
+        long until the last of them is free (more than zero). Atomic across processes: of two
+        callers at once, exactly one takes a free key."""
+        ...
+
+    def hold(self, key: str, until: datetime) -> None:
+        """Keep `key` taken until at least `until` (a 429's Retry-After; an interval counted
+        from the end of a call); never frees it sooner than it was."""
+        ...
+
+    def busy(self, prefix: str, now: datetime | None = None) -> dict[str, datetime]:
+        """The keys starting with `prefix` that are not free at `now`, each with when it is."""
+        ...
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Forget keys free for longer than `older_than` (a forgotten key is free)."""
+        ...
 
 
 class Storage(Protocol):
@@ -661,9 +596,21 @@ class Storage(Protocol):
     @property
     def bulks(self) -> BulkRepository: ...
 
+    @property
+    def slots(self) -> SlotRepository: ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Group this thread's calls into one atomic, durable unit; nests (inner blocks join the
         outer one). An exception rolls everything back and propagates."""
+        ...
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """Call `wake()` (on a thread of the backend's) soon after a row is added to `queue` by
+        any process on this database, once the row is committed: a worker sleeping between
+        polls picks new work up within milliseconds. Only a hint: polling stays the fallback,
+        so a lost wake costs a pause, never work. PostgreSQL: a NOTIFY in the inserting
+        transaction and one listening connection per Storage; SQLite (one serving process):
+        in-process, after the commit."""
         ...
 
     def healthy(self, wait: float = 0.5) -> bool:

@@ -254,12 +254,13 @@ class PostgresMoParts:
             ).fetchall()
             return [_group(conn, group) for group in groups]
 
-    def delete(self, sender: str, reference: int, total: int) -> None:
+    def delete(self, sender: str, reference: int, total: int) -> bool:
         with self._db.write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "DELETE FROM mo_parts WHERE sender = %s AND reference = %s AND total = %s",
                 (sender, reference, total),
             )
+            return cursor.rowcount > 0
 
 
 def _group(conn: Connection, group: rows.Row) -> MoGroup:

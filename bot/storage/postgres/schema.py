@@ -20,6 +20,8 @@ from bot.storage.base import StorageError
 # pg_advisory_xact_lock key of the migration step: "smsbot" in ASCII, unlikely to meet another
 # application's key on a shared server.
 MIGRATION_LOCK = 0x736D73626F74
+# The LISTEN/NOTIFY channel of new inbox and outbox rows (the payload names the table).
+WORK_CHANNEL = "sms_bot_new_work"
 
 # One entry per schema version: the statements that migrate version i to i + 1. Never edit an
 # entry once shipped; append a new one.
@@ -235,6 +237,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX bulk_rows_pending ON bulk_rows (bulk_id, position)
             WHERE state = 'pending'""",
         "CREATE INDEX bulk_rows_send ON bulk_rows (send_id) WHERE send_id IS NOT NULL",
+    ),
+    # 8: time slots every replica shares: Slack's pace per channel and per card (a 429 seen by
+    # one replica holds for all), and scheduled jobs that run once per tick across replicas.
+    (
+        "CREATE TABLE slots (key text PRIMARY KEY, free_at timestamptz NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots (free_at)",
+        # New work wakes every replica's workers: a NOTIFY in the inserting transaction (sent
+        # at its commit, once per transaction and queue), heard by each replica's listener.
+        f"""CREATE FUNCTION notify_new_work() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('{WORK_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""",
+        """CREATE TRIGGER inbox_new_work AFTER INSERT ON inbox
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_new_work()""",
+        """CREATE TRIGGER outbox_new_work AFTER INSERT ON outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_new_work()""",
     ),
 )
 

@@ -253,12 +253,13 @@ class SqliteMoParts:
             ).fetchall()
             return [_group(conn, group) for group in groups]
 
-    def delete(self, sender: str, reference: int, total: int) -> None:
+    def delete(self, sender: str, reference: int, total: int) -> bool:
         with self._db.write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "DELETE FROM mo_parts WHERE sender = ? AND reference = ? AND total = ?",
                 (sender, reference, total),
             )
+            return cursor.rowcount > 0
 
 
 def _group(conn: sqlite3.Connection, group: sqlite3.Row) -> MoGroup:

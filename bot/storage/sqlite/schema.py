@@ -235,6 +235,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE state = 'pending'""",
         "CREATE INDEX bulk_rows_send ON bulk_rows(send_id) WHERE send_id IS NOT NULL",
     ),
+    # 8: time slots: Slack's pace per channel and per card, and scheduled jobs' next runs.
+    (
+        "CREATE TABLE slots (key TEXT PRIMARY KEY, free_at REAL NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots(free_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from bot.storage.base import WorkQueue
 from bot.storage.sqlite.bulks import SqliteBulks
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
@@ -17,6 +18,7 @@ from bot.storage.sqlite.saved import SqliteGroups, SqliteTemplates
 from bot.storage.sqlite.schema import migrate
 from bot.storage.sqlite.sends import SqliteSends
 from bot.storage.sqlite.serving import ServeLock
+from bot.storage.sqlite.slots import SqliteSlots
 from bot.storage.sqlite.state import SqliteClaims, SqliteValues
 
 
@@ -64,6 +66,7 @@ class SqliteStorage:
         self.claims = SqliteClaims(self.database)
         self.values = SqliteValues(self.database)
         self.bulks = SqliteBulks(self.database)
+        self.slots = SqliteSlots(self.database)
 
     def _database(
         self,
@@ -79,6 +82,10 @@ class SqliteStorage:
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """In-process: one `serve` process per file, so only its own commits add work."""
+        self.database.watch(queue, wake)
 
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)
