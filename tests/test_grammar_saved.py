@@ -160,3 +160,16 @@ def test_saved_shaped_noise_never_crashes(words: list[str]) -> None:
             parse_text(value, now=NOW)
     with contextlib.suppress(UsageError):
         parse_argv(words, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["template add --vip Hello", "group add --vip Bob", "contact add --vip 27821234567"],
+)
+def test_a_name_shaped_like_an_option_is_refused(typed: str) -> None:
+    """`send` reads a leading `--word` as an option, so a contact, group or template named
+    `--vip` could be saved but never sent to (`/sms send --vip hi`: unknown option)."""
+    with pytest.raises(UsageError, match="looks like an option"):
+        parse_text(typed)
+    with pytest.raises(UsageError, match="looks like an option"):
+        parse_argv(typed.split())
