@@ -4,6 +4,7 @@ tests (slash text and command-line words alike)."""
 from __future__ import annotations
 
 import contextlib
+import shlex
 
 import pytest
 from hypothesis import given
@@ -173,3 +174,19 @@ def test_a_name_shaped_like_an_option_is_refused(typed: str) -> None:
         parse_text(typed)
     with pytest.raises(UsageError, match="looks like an option"):
         parse_argv(typed.split())
+
+
+def test_a_second_number_before_template_is_offered_with_the_template() -> None:
+    """`send N1 N2 --template T` (a space where the comma belongs) has no text at all: the
+    command to copy is the template send to both numbers, not only "send the words
+    '27825550100 --template T' as typed" (an SMS nobody meant)."""
+    with pytest.raises(UsageError, match="second phone number") as caught:
+        parse_text("send 27825550103 27825550100 --template Reminder")
+    meant = caught.value.suggestions[0]
+    assert parse_text(meant.removeprefix("/sms ")) == Send(
+        to=("27825550103", "27825550100"), text="", template="Reminder"
+    )
+    with pytest.raises(UsageError, match="second phone number") as caught:
+        parse_argv(["send", "27825550103", "27825550100", "--template", "Reminder"])
+    meant = caught.value.suggestions[0]
+    assert parse_argv(shlex.split(meant)[1:]).template == "Reminder"
