@@ -96,7 +96,7 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
     send = storage.sends.get(send_id)
     if send is None or send.cancelled_at is not None:
         return
-    waiting = _still_wanted(storage, [r for r in send.recipients if is_held(r)])
+    waiting = [r for r in send.recipients if is_held(r)]
     if not waiting:
         return
     marker = _INFLIGHT.format(send_id)
@@ -104,6 +104,10 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
         _mark_unknown(storage, waiting)
         storage.values.delete(marker)
         offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
+        return
+    # After the interrupted case: a message that may have gone out is never called "not sent".
+    waiting = _still_wanted(storage, waiting)
+    if not waiting:
         return
     storage.values.set(marker, "sending")
     own = {r.msisdn: send.text_for(r) for r in waiting}

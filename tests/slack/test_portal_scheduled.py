@@ -215,3 +215,18 @@ def test_a_number_that_texts_stop_while_held_is_not_sent_to_when_due(portal: Run
     assert portal.sandbox.messages() == []
     (recipient,) = storage.sends.get(send.id).recipients
     assert recipient.error_code == OPTED_OUT and recipient.apimsgid is None
+
+
+def test_an_interrupted_handover_stays_unknown_even_if_the_number_stopped_since(
+    portal: RunningApp,
+) -> None:
+    """The interrupted attempt may have reached the phone: its outcome is unknown, never
+    "opted out: not sent"."""
+    send = _held_send(portal)
+    storage = portal.services.storage
+    storage.values.set(f"held.inflight.{send.id}", "sending")
+    storage.opt_outs.opt_out(PHONE)
+    hand_over(storage, portal.services.gateway, send.id)
+    assert portal.sandbox.messages() == []
+    (recipient,) = storage.sends.get(send.id).recipients
+    assert recipient.error_code == OUTCOME_UNKNOWN
