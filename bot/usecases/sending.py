@@ -50,8 +50,8 @@ ONE_ID_ONE_TEXT = (
     "--id (each text gets IDs of its own)."
 )
 PAST_THE_LIMIT = (
-    "The quiet hours (SMS_QUIET_HOURS) where the recipients are would move this send more than "
-    "7 days ahead, further than the gateway schedules; pick an earlier time. Nothing was sent."
+    "Quiet hours (SMS_QUIET_HOURS) where the recipients are would move this send over 7 days "
+    "ahead, past the gateway's limit: pick an earlier time."
 )
 MAX_SEND_RECIPIENTS = 1000  # one Slack command; more is a job for a batch, not a chat command
 
