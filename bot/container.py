@@ -252,7 +252,8 @@ def build_services(
         clock=clock,
         debounce=options.home_debounce,
     )
-    pace = SlackPace(storage, clock)
+    # The same per-channel interval as the outbox: both take the one slot per channel.
+    pace = SlackPace(storage, clock, interval=options.timing.post_interval)
     services = Services(
         settings=settings,
         storage=storage,
