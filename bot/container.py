@@ -46,6 +46,7 @@ from bot.inbound.worker import LoopWorker
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
 from bot.slack.home import HomeBoard
+from bot.slack.pace import SlackPace
 from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
 from bot.usecases.bulk.worker import IDLE, BulkDriver
@@ -75,6 +76,7 @@ class Services:
     slack: WebClient
     executor: Executor
     cards: CardPublisher
+    pace: SlackPace  # Slack's per-channel pace, shared by replicas, for writes outside the outbox
     inbound: Inbound
     home: HomeBoard
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
@@ -250,6 +252,8 @@ def build_services(
         clock=clock,
         debounce=options.home_debounce,
     )
+    # The same per-channel interval as the outbox: both take the one slot per channel.
+    pace = SlackPace(storage, clock, interval=options.timing.post_interval)
     services = Services(
         settings=settings,
         storage=storage,
@@ -257,7 +261,8 @@ def build_services(
         slack=slack,
         executor=executor or WorkExecutor(workers),
         local_executor=None if executor else WorkExecutor(LOCAL_WORKERS, name="local-executor"),
-        cards=CardPublisher(storage, slack),
+        cards=CardPublisher(storage, slack, pace),
+        pace=pace,
         inbound=Inbound(deps, options),
         home=home,
         gateway_label=gateway.label,
