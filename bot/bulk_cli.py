@@ -166,8 +166,7 @@ def _report(ports: CommandLinePorts, plan: bulk.BulkPlan, now: datetime) -> Bulk
         "held": progress.held + progress.pending,
         "bulk_id": plan.plan_id,
     }
-    scheduled = progress.state == RunState.SCHEDULED.value and progress.at is not None
-    if scheduled and progress.at is not None:
+    if progress.state == RunState.SCHEDULED.value and progress.at is not None:
         data["scheduled"] = _iso(progress.at)
     if data["held"]:
         data |= _waiting(ports, plan.plan_id, progress, now)
