@@ -140,11 +140,10 @@ class HomeBoard:
         """Render and publish `user`'s Home; False when Slack refused or could not be reached
         (logged: the next change or opening tries again)."""
         snapshot = home_snapshot(self, user, self._clock())
-        links = {
-            key: link
-            for line in snapshot.threads
-            if (link := self._permalink(key := (line.thread.channel, line.thread.thread_ts)))
-        }
+        # Threads' roots and bulk cards: each linked by its permalink (chat.getPermalink).
+        messages = [(line.thread.channel, line.thread.thread_ts) for line in snapshot.threads]
+        messages += [(r.channel, r.card_ts) for r in snapshot.bulk_runs if r.channel and r.card_ts]
+        links = {key: link for key in messages if (link := self._permalink(key))}
         view = home_view(snapshot, self._workspace(), links)
         try:
             self._slack.views_publish(user_id=user, view=view)
