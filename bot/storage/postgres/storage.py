@@ -13,6 +13,7 @@ from bot.storage.postgres.contacts import PostgresContacts, PostgresOptOuts
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.database import PostgresDatabase
 from bot.storage.postgres.errors import Redactor
+from bot.storage.postgres.inbound import PostgresInbound
 from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
 from bot.storage.postgres.outbox import PostgresOutbox
 from bot.storage.postgres.schema import migrate
@@ -53,6 +54,7 @@ class PostgresStorage:
         self.contacts = PostgresContacts(self.database)
         self.opt_outs = PostgresOptOuts(self.database)
         self.conversations = PostgresConversations(self.database)
+        self.inbound = PostgresInbound(self.database)
         self.inbox = PostgresInbox(self.database)
         self.mo_parts = PostgresMoParts(self.database)
         self.outbox = PostgresOutbox(self.database)

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
+from bot.storage.sqlite.inbound import SqliteInbound
 from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
 from bot.storage.sqlite.outbox import SqliteOutbox
 from bot.storage.sqlite.schema import migrate
@@ -54,6 +55,7 @@ class SqliteStorage:
         self.contacts = SqliteContacts(self.database)
         self.opt_outs = SqliteOptOuts(self.database)
         self.conversations = SqliteConversations(self.database)
+        self.inbound = SqliteInbound(self.database)
         self.inbox = SqliteInbox(self.database)
         self.mo_parts = SqliteMoParts(self.database)
         self.outbox = SqliteOutbox(self.database)
