@@ -125,6 +125,7 @@ class Inbound:
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
             names=SlackDirectory(services.slack).names(),
+            is_admin=lambda user: user in settings.admins,
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
         self.held = HeldSends(

@@ -104,7 +104,20 @@ class ConversationRouter:
             missing=sms.missing,
             notes=[*notes, *self._sender_to_tell(ref)],
         )
-        item = self._start(sms, message) if ref is None else self._reply(sms, message, ref)
+        if ref is None:
+            item, conversation_id, channel = *self._start(sms, message), self.channel
+        else:
+            item, conversation_id = self._reply(sms, message, ref)
+            channel = ref.channel
+        self.storage.inbound.record(
+            msisdn=sms.msisdn,
+            text=sms.text,
+            channel=channel,
+            post_item=item,
+            send_id=None if ref is None else ref.send_id,
+            conversation_id=conversation_id,
+            at=sms.received_at or arrived,
+        )
         self.on_enqueue()
         return Delivery(item, ref is None, change)
 
@@ -127,7 +140,7 @@ class ConversationRouter:
         send = self.storage.sends.get(ref.send_id)
         return [blocks.first_reply_mention(send.slack_user)] if send is not None else []
 
-    def _start(self, sms: InboundSms, message: Message) -> int:
+    def _start(self, sms: InboundSms, message: Message) -> tuple[int, int]:
         """Post `message` at the top level; the conversation's thread is that post's."""
         item = self.storage.outbox.enqueue(
             self.channel,
@@ -135,12 +148,12 @@ class ConversationRouter:
             post_payload(message, literal=True),
             order_key=order_key(sms.msisdn),
         )
-        self.storage.conversations.start(
+        conversation = self.storage.conversations.start(
             sms.msisdn, self.channel, root_item=item, at=sms.received_at, text=sms.text
         )
-        return item
+        return item, conversation.id
 
-    def _reply(self, sms: InboundSms, message: Message, ref: ThreadRef) -> int:
+    def _reply(self, sms: InboundSms, message: Message, ref: ThreadRef) -> tuple[int, int | None]:
         """Post `message` in the thread `ref` (its root may still be in the outbox)."""
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
@@ -148,12 +161,13 @@ class ConversationRouter:
         item = self.storage.outbox.enqueue(
             ref.channel, OutboxKind.POST, payload, order_key=order_key(sms.msisdn)
         )
+        conversation_id = ref.conversation_id
         if ref.thread_ts:
-            self.storage.conversations.touch(
+            conversation_id = self.storage.conversations.touch(
                 ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at, text=sms.text
-            )
+            ).id
         elif ref.conversation_id is not None:
             self.storage.conversations.touch_by_id(
                 ref.conversation_id, sms.msisdn, at=sms.received_at, text=sms.text
             )
-        return item
+        return item, conversation_id

@@ -47,7 +47,7 @@ class SqliteInbound:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._db.read() as conn:
             found = conn.execute(
-                f"SELECT * FROM inbound_messages {clause} "  # noqa: S608 (fixed fragments)
+                f"SELECT * FROM inbound_messages {clause} "
                 "ORDER BY received_at DESC, id DESC LIMIT ?",
                 (*args, limit),
             ).fetchall()
