@@ -31,6 +31,7 @@ from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
+from bot.inbound.auto_replies import AutoReplies
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
 from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
@@ -47,6 +48,7 @@ from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
+from bot.slack.workspace import Workspace
 from bot.storage import Storage
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
@@ -149,8 +151,18 @@ class Inbound:
             reaction_for=reaction_for,
             backlog=self.backlog,
         )
+        self.workspace = Workspace(services.slack)
         self.router = ConversationRouter(
-            storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
+            storage,
+            settings.sms_channel or "",
+            clock=clock,
+            on_enqueue=self._wake_outbox,
+            auto_replies=AutoReplies(
+                help_text=settings.help_reply,
+                stop_text=settings.stop_reply,
+                team=self._team_name,
+                queue=self.relay.queue_sms,
+            ),
         )
         self.gate = WriteGate()
         self.writer = InboxWriter(
@@ -279,6 +291,10 @@ class Inbound:
         self.outbox_worker.wake()
         self.on_change()
 
+    def _team_name(self) -> str | None:
+        known = self.workspace.known()
+        return None if known is None else known.name
+
     def _wake_processor(self) -> None:
         self.processor_worker.wake()
 
@@ -292,6 +308,8 @@ class Inbound:
         self.outbox_worker.start()
         self.processor_worker.start()
         self.balance_worker.start()
+        # The workspace's name, for the default HELP reply (asked off the routing path).
+        threading.Thread(target=self.workspace.info, name="workspace-info", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -43,6 +43,7 @@ from bot.gateway.base import (
     Unavailable,
 )
 from bot.inbound.conversations import order_key, post_payload
+from bot.inbound.outgoing import OutgoingSms
 from bot.inbound.reply_choice import Chosen, PendingReply, ReplyChoice
 from bot.slack.message_text import SmsText, sms_text_from_event
 from bot.slack.references import SlackNames
@@ -71,21 +72,6 @@ class Decision:
     action: str  # "relayed", "asked", "refused", "noted", "ignored", "duplicate"
     reason: str = ""
     send_id: int | None = None
-
-
-@dataclass(frozen=True)
-class OutgoingSms:
-    """An SMS the inbound side sends on its own: a relayed thread reply (to one number or to
-    several, once a person chose) or an automatic reply to HELP or STOP."""
-
-    slack_user: str  # who typed it; "" for an automatic reply
-    channel: str
-    text: str
-    msisdns: tuple[str, ...]
-    intent_key: str  # unique per SMS meant: a second attempt to queue it fails
-    thread_ts: str | None  # the thread it belongs to (failure notes go there)
-    marked_message: str | None = None  # the person's message whose reaction shows the state
-    to_opted_out: bool = False  # the opt-out confirmation: the one SMS an opted-out number gets
 
 
 def reaction_for(send: Send) -> str | None:
