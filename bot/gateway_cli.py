@@ -37,12 +37,14 @@ from typing import Any, TextIO
 from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
-from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult
+from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult, SendResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
+from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
 from bot.usecases.cancelling import cancel_held
+from bot.usecases.command_line_sending import OPTED_OUT, CommandLineSend, send_recorded
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
@@ -122,6 +124,8 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
+            if isinstance(command, grammar.Send):
+                return out.outcome(_send_recorded(settings, gateway, command))
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -129,6 +133,8 @@ def run(
         return out.error(None, str(error), EXIT_FAILED)
     except (OSError, ValueError) as error:  # e.g. an unreadable sandbox state file
         return out.error(None, str(error), EXIT_FAILED)
+    except StorageError as error:  # `send` records in the database serve uses
+        return out.error(None, f"the database cannot be used: {error}", EXIT_FAILED)
 
 
 @contextmanager
@@ -188,6 +194,7 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
 
 
 def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
+    """A send with no database (the gateway commands' table; `run` records sends instead)."""
     planned = gateway.plan(list(command.to), client_id=command.client_id)
     result = gateway.send(
         planned,
@@ -196,26 +203,54 @@ def _send(gateway: Gateway, command: grammar.Send) -> Outcome:
         at=command.at,
         skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
     )
-    messages = [
-        {
-            "to": m.to,
-            "apimsgid": m.message_id,
-            "climsgid": m.client_id,
-            "error": _error_json(m.error),
-        }
-        for m in result.messages
-    ]
-    data = {"messages": messages, "parts": result.parts, "encoding": result.encoding}
-    lines = [_send_line(m) for m in result.messages]
+    return _send_outcome(command, CommandLineSend(tuple(planned), frozenset(), result))
+
+
+def _send_recorded(settings: Settings, gateway: Gateway, command: grammar.Send) -> Outcome:
+    """`send` as product.md §4 has it: opted-out numbers skipped, the send in SMS_BOT_DB."""
+    with open_storage(settings.db_path) as storage:
+        done = send_recorded(storage, gateway, settings, command, sandbox=settings.uses_sandbox)
+    return _send_outcome(command, done)
+
+
+def _send_outcome(command: grammar.Send, done: CommandLineSend) -> Outcome:
+    """§4's JSON: one entry per number given, in order; an opted-out one carries an error that
+    says so (no gateway code: nothing was asked of the gateway)."""
+    results = {m.to: m for m in done.result.messages} if done.result else {}
+    messages: list[dict[str, Any]] = []
+    lines: list[str] = []
+    failures: list[dict[str, Any]] = []
+    for plan in done.planned:
+        found = results.get(plan.to)
+        if found is not None:
+            error = _error_json(found.error)
+            entry = {"to": found.to, "apimsgid": found.message_id, "climsgid": found.client_id}
+            lines.append(_send_line(found))
+        elif plan.to in done.skipped:
+            error = {"code": None, "description": f"{plan.to} {OPTED_OUT}"}
+            entry = {"to": plan.to, "apimsgid": None, "climsgid": plan.client_id}
+            lines.append(f"{plan.to}: skipped, {OPTED_OUT}")
+        else:
+            continue
+        messages.append({**entry, "error": error})
+        if error is not None:
+            failures.append(error)
+    encoded = done.result or _measured(command.text)
+    data = {"messages": messages, "parts": encoded.parts, "encoding": encoded.encoding}
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
-    lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
-    failures = [m.error for m in result.messages if m.error is not None]
-    if len(failures) < len(result.messages):
+    lines.append(f"{_count(encoded.parts, 'part')}, {encoded.encoding}{when}")
+    if len(failures) < len(messages):
         return Outcome(data, lines, EXIT_OK)
     # Nobody got it: a failed command, so the §4 `error` object is there as for any failure
     # (the per-recipient entries stay, so a script sees every reason).
     data["error"] = _send_failure(failures)
     return Outcome(data, lines, EXIT_FAILED)
+
+
+def _measured(text: str) -> SendResult:
+    """How the text would have gone, for a send that went nowhere."""
+    encoding, _, parts = measure(text)
+    return SendResult((), parts, encoding)
 
 
 def _send_line(m: RecipientResult) -> str:
@@ -233,10 +268,10 @@ def _send_line(m: RecipientResult) -> str:
     return f"{m.to}: not sent, {code}{m.error.explanation}"
 
 
-def _send_failure(failures: list[GatewayError]) -> dict[str, Any]:
-    codes = {error.code for error in failures}
-    if len(failures) == 1 or len(codes) == 1:
-        return {"code": failures[0].code, "description": failures[0].explanation}
+def _send_failure(failures: list[dict[str, Any]]) -> dict[str, Any]:
+    codes = {error["code"] for error in failures}
+    if len(failures) == 1 or (len(codes) == 1 and None not in codes):
+        return dict(failures[0])
     return {
         "code": None,
         "description": f"None of the {len(failures)} recipients was sent the message; "

@@ -152,17 +152,15 @@ def test_cancel_withdraws_a_message_sms_bot_still_holds(capsys, proxy, clean_env
     assert code == 1 and "not available" in again["error"]["description"]
 
 
-def test_one_api_status_by_the_client_id_serve_recorded(capsys, proxy, clean_env):
+def test_one_api_status_by_the_client_id_send_recorded(capsys, proxy, clean_env):
+    """`send` records in SMS_BOT_DB as serve does, so its client ID is known to `status`."""
     _, sent = run(capsys, "send", PHONE, "Hello")
     (message,) = sent["messages"]
-    with open_storage(clean_env / "bot.sqlite3") as storage:  # as serve would have recorded it
-        storage.sends.record(
-            slack_user="U1",
-            channel="C1",
-            text="Hello",
-            encoding="gsm7",
-            parts=1,
-            recipients=[NewRecipient(PHONE, message["climsgid"], apimsgid=message["apimsgid"])],
+    with open_storage(clean_env / "bot.sqlite3") as storage:
+        (recipient,) = storage.sends.get(1).recipients
+        assert (recipient.climsgid, recipient.apimsgid) == (
+            message["climsgid"],
+            message["apimsgid"],
         )
     code, status = run(capsys, "status", message["climsgid"])
     assert code == 0 and status["apimsgid"] == message["apimsgid"]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.keywords import Keyword
+from bot.domain.threading import NO_SLACK_MESSAGE
 from bot.inbound.outgoing import OutgoingSms
 
 TEAM_FIELD = "{team}"
@@ -65,7 +66,7 @@ class AutoReplies:
                 intent_key=f"auto-reply:{key}",
                 # "" when the thread is still being posted: a reply all the same (its state is
                 # not a card to update, nor a send to settle), with no thread to note failures in
-                thread_ts=thread_ts or "",
+                thread_ts=thread_ts or NO_SLACK_MESSAGE,
                 to_opted_out=reply.to_opted_out,
             )
         )
