@@ -92,7 +92,27 @@ class Contacts:
 
 @dataclass(frozen=True)
 class Log:
-    number: str | None = None
+    number: str | None = None  # a number, a contact name, or "all" (admins)
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """An admin opts a number out (as if it had texted STOP)."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """An admin opts a number back in."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class OptOuts:
+    """The opted-out numbers, who/when/how (admins), also as a CSV file."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +138,9 @@ Command = (
     | ContactRemove
     | Contacts
     | Log
+    | OptOut
+    | OptIn
+    | OptOuts
     | Help
     | Compose
 )
@@ -143,7 +166,14 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
-    ("log", "[NUMBER]", "recent messages sent from this channel (admins: log all)"),
+    (
+        "log",
+        "[NUMBER|NAME] [--page N]",
+        "recent messages of this channel, both directions, 20 a page (admins: log all)",
+    ),
+    ("optout", "NUMBER", "stop all sends to a number (admins)"),
+    ("optin", "NUMBER", "allow sends to a number that opted out again (admins)"),
+    ("optouts", "", "the opted-out numbers: who, when, how; also as a CSV file (admins)"),
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
@@ -319,15 +349,33 @@ def _build(word: str, args: list[str], prefix: str) -> Command:
     if word == "redeem":
         return Redeem(_voucher(args, usage))
     if word == "log":
-        return Log(" ".join(args).strip() or None)
+        return _log(args, usage)
+    if word in ("optout", "optin"):
+        number = _one(word, [" ".join(args)] if args else [], "a number", usage)
+        return OptOut(number) if word == "optout" else OptIn(number)
     if word == "help":
         return Help()
-    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts}
+    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts, "optouts": OptOuts}
     if word in simple:
         _none(word, args, usage)
         return simple[word]()
     known = ", ".join(dict.fromkeys(w.split()[0] for w, _, _ in USAGE))
     raise UsageError(f"Unknown command {word!r}; commands are {known}.", f"{prefix} help")
+
+
+def _log(args: list[str], usage: str) -> Log:
+    """`log [NUMBER|NAME] [--page N]`: the page option may come before or after the rest."""
+    rest, page = [], 1
+    words = iter(args)
+    for word in words:
+        if word == "--page":
+            value = next(words, "")
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise UsageError(f"--page takes a page number (1, 2, …); not {value!r}.", usage)
+            page = int(value)
+        else:
+            rest.append(word)
+    return Log(" ".join(rest).strip() or None, page)
 
 
 def _contact(args: list[str], prefix: str) -> Command:
@@ -569,8 +617,11 @@ def _plain_words(command: Command) -> list[str]:
             return ["contact", "add", name, number]
         case ContactRemove(name=name):
             return ["contact", "remove", name]
-        case Log(number=number):
-            return ["log", number] if number else ["log"]
+        case Log(number=number, page=page):
+            paging = ["--page", str(page)] if page != 1 else []
+            return ["log", *([number] if number else []), *paging]
+        case OptOut(number=number) | OptIn(number=number):
+            return [type(command).__name__.lower(), number]
         case Compose():
             return []
     return [type(command).__name__.lower()]

@@ -14,8 +14,11 @@ learning it did — and two readers, `posts()` and `thread()`.
 
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.console.slack_standin import BOT_ID, BOT_USER, TEAM, Activity, Call, SlackStandIn
@@ -23,8 +26,154 @@ from bot.console.slack_standin import BOT_ID, BOT_USER, TEAM, Activity, Call, Sl
 __all__ = ["BOT_ID", "BOT_USER", "TEAM", "Activity", "Call", "FakeSlack"]
 
 
+# ================================================================================================
+# Channels the bot cannot post in (conversations.info, and chat.postMessage answering
+# not_in_channel / is_archived / channel_not_found) — scripted per channel, until lifted.
+# ================================================================================================
+
+_CHANNEL_POSTS = ("chat.postMessage", "files.completeUploadExternal")
+
+
+class _ClosedChannels:
+    """Mixin of FakeSlack (uses the stand-in's lock)."""
+
+    _lock: threading.Condition
+
+    def _init_channels(self) -> None:
+        self._closed_channels: dict[str, str] = {}
+
+    def close_channel(self, channel: str, error: str = "not_in_channel") -> None:
+        """From now on, posting in `channel` fails with `error` (not_in_channel, is_archived,
+        channel_not_found) and conversations.info says so, until `open_channel`."""
+        with self._lock:
+            self._closed_channels[channel] = error
+
+    def open_channel(self, channel: str) -> None:
+        """The bot was invited back (or the channel unarchived): posting works again."""
+        with self._lock:
+            self._closed_channels.pop(channel, None)
+
+    def _channel_answer(self, call: Call) -> dict[str, Any] | None:
+        channel = str(call.params.get("channel") or call.params.get("channel_id") or "")
+        error = self._closed_channels.get(channel)
+        if call.method == "conversations.info":
+            if error == "channel_not_found":
+                return {"ok": False, "error": "channel_not_found"}
+            return {
+                "ok": True,
+                "channel": {
+                    "id": channel,
+                    "name": channel.lower(),
+                    "is_member": error != "not_in_channel",
+                    "is_archived": error == "is_archived",
+                },
+            }
+        if error is not None and call.method in _CHANNEL_POSTS:
+            return {"ok": False, "error": error}
+        return None
+
+
+# ================================================================================================
+# Files: what slack_sdk's files_upload_v2 calls — files.getUploadURLExternal, a POST of the
+# bytes to the upload URL it answered, then files.completeUploadExternal (shares it in a
+# channel). `uploads()` lists the files shared, with their content.
+# ================================================================================================
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_id: str
+    filename: str
+    title: str | None
+    channel: str | None
+    initial_comment: str | None
+    content: bytes
+
+
+class _FileUploads:
+    """Mixin of FakeSlack (uses the stand-in's lock, server and address)."""
+
+    _lock: threading.Condition
+    _server: ThreadingHTTPServer
+    url: str
+
+    def _init_files(self) -> None:
+        self._file_ids = itertools.count(1)
+        # file id -> its name (and its content, once uploaded)
+        self._pending_files: dict[str, dict[str, Any]] = {}
+        self._uploads: list[Upload] = []
+        server = self._server
+        server.RequestHandlerClass = _accepting_uploads(server.RequestHandlerClass, self)
+
+    def uploads(self) -> list[Upload]:
+        """The files shared (files.completeUploadExternal), in order."""
+        with self._lock:
+            return list(self._uploads)
+
+    def _files_answer(self, call: Call) -> dict[str, Any] | None:
+        params = call.params
+        if call.method == "files.getUploadURLExternal":
+            if not params.get("filename") or not str(params.get("length") or "").isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{next(self._file_ids):08d}"
+            self._pending_files[file_id] = {"filename": params["filename"]}
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if call.method != "files.completeUploadExternal":
+            return None
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        shared = []
+        for entry in files or []:
+            pending = self._pending_files.pop(str(entry.get("id")), None)
+            if pending is None or "content" not in pending:
+                return {"ok": False, "error": "file_not_found"}
+            upload = Upload(
+                str(entry["id"]),
+                pending["filename"],
+                entry.get("title"),
+                params.get("channel_id"),
+                params.get("initial_comment"),
+                pending["content"],
+            )
+            self._uploads.append(upload)
+            shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        return {"ok": True, "files": shared}
+
+    def _receive_upload(self, file_id: str, content: bytes) -> bool:
+        with self._lock:
+            pending = self._pending_files.get(file_id)
+            if pending is None:
+                return False
+            pending["content"] = content
+            return True
+
+
+def _accepting_uploads(
+    base: type[BaseHTTPRequestHandler], fake: _FileUploads
+) -> type[BaseHTTPRequestHandler]:
+    """The stand-in's request handler, plus the upload URLs' POSTs (raw bytes, not a form)."""
+
+    class UploadHandler(base):  # type: ignore[valid-type, misc]
+        def do_POST(self) -> None:
+            if not self.path.startswith("/upload/"):
+                super().do_POST()
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            content = self.rfile.read(length) if length > 0 else b""
+            known = fake._receive_upload(self.path.rsplit("/", 1)[-1], content)
+            body = b"OK - " + str(len(content)).encode() if known else b"file not found"
+            self.send_response(200 if known else 404)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return UploadHandler
+
+
 @dataclass(eq=False)
-class FakeSlack(SlackStandIn):
+class FakeSlack(_FileUploads, _ClosedChannels, SlackStandIn):
     # A client that gave up on a held answer leaves a broken pipe: expected, not news.
     quiet: bool = True
 
@@ -33,6 +182,8 @@ class FakeSlack(SlackStandIn):
         self._held: set[str] = set()
         self._release = threading.Event()
         self.holding = threading.Event()  # set while an answer is being held back
+        self._init_files()
+        self._init_channels()
 
     # -- scripting ------------------------------------------------------------------------------
     def hold(self, method: str) -> None:
@@ -64,6 +215,10 @@ class FakeSlack(SlackStandIn):
         return [m for m in self.posts(channel) if m.get("thread_ts") == thread_ts]
 
     # -- the API --------------------------------------------------------------------------------
+    def _answer(self, call: Call) -> dict[str, Any]:
+        special = self._channel_answer(call) or self._files_answer(call)
+        return special if special is not None else super()._answer(call)
+
     def _record(self, call: Call) -> tuple[int, dict[str, str], dict[str, Any]]:
         result = super()._record(call)
         if call.method in self._held:

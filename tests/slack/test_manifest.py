@@ -34,7 +34,7 @@ SCHEMA = Path(__file__).parent / "manifest_schema" / "manifest.schema.1.0.0.json
 NOT_SLACK_CALLERS = {"console"}
 
 FAMILIES = "chat|views|reactions|users|conversations|files|pins|usergroups|team|bookmarks"
-CALL = re.compile(rf"\.({FAMILIES})_([A-Za-z]+)\(")
+CALL = re.compile(rf"\.({FAMILIES})_([A-Za-z]+(?:_v2)?)\(")
 NAMED = re.compile(rf"[\"']({FAMILIES})_([A-Za-z]+)[\"']")
 
 # Web API method -> bot scopes it needs (all of them).
@@ -53,6 +53,7 @@ SCOPES: dict[str, set[str]] = {
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},
+    "files.upload_v2": {"files:write"},  # files.getUploadURLExternal, .completeUploadExternal
 }
 EVENTS = {"message": {"message.channels", "message.groups"}, "app_home_opened": {"app_home_opened"}}
 FUNCTION_EVENT = "function_executed"  # what every app.function(...) listener receives

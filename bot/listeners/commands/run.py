@@ -34,6 +34,7 @@ from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
+from bot.listeners.commands.opt_outs import opt_in_command, opt_out_command, opt_outs_command
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
@@ -309,5 +310,8 @@ HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.ContactRemove: _contact_remove,
     grammar.Contacts: _contacts,
     grammar.Log: _log,
+    grammar.OptOut: opt_out_command,
+    grammar.OptIn: opt_in_command,
+    grammar.OptOuts: opt_outs_command,
     grammar.Help: _help,
 }
