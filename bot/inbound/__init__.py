@@ -46,6 +46,7 @@ from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.replies import ReplyRelay, reaction_for
+from bot.inbound.slack_health import SlackHealth
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
 from bot.slack.workspace import Workspace
@@ -130,6 +131,7 @@ class Inbound:
             is_admin=lambda user: user in settings.admins,
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
+        self.slack_health = SlackHealth(storage, clock)
         self.held = HeldSends(
             storage,
             services.gateway,
@@ -150,6 +152,7 @@ class Inbound:
             },
             reaction_for=reaction_for,
             backlog=self.backlog,
+            health=self.slack_health,
         )
         self.workspace = Workspace(services.slack)
         self.router = ConversationRouter(
@@ -308,9 +311,15 @@ class Inbound:
         self.outbox_worker.start()
         self.processor_worker.start()
         self.balance_worker.start()
-        # The workspace's name, for the default HELP reply (asked off the routing path).
-        threading.Thread(target=self.workspace.info, name="workspace-info", daemon=True).start()
+        # Off the start-up path: the workspace's name (for the default HELP reply), and whether
+        # SMS_CHANNEL can be posted in (one log line saying what to do when it cannot).
+        threading.Thread(target=self._ask_slack, name="slack-startup-check", daemon=True).start()
         return self
+
+    def _ask_slack(self) -> None:
+        self.workspace.info()
+        channel = self.services.settings.sms_channel or ""
+        self.slack_health.check_channel(self.services.slack, channel)
 
     def stop(self) -> None:
         for worker in reversed(self.workers):

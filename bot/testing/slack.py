@@ -64,6 +64,9 @@ class _ClosedChannels:
                 "channel": {
                     "id": channel,
                     "name": channel.lower(),
+                    # not_in_channel: a private channel the bot was not invited to (in a
+                    # public one, chat:write.public posts without joining)
+                    "is_private": error == "not_in_channel",
                     "is_member": error != "not_in_channel",
                     "is_archived": error == "is_archived",
                 },
