@@ -311,10 +311,13 @@ class Inbound:
         self.outbox_worker.start()
         self.processor_worker.start()
         self.balance_worker.start()
-        # Off the start-up path: the workspace's name (for the default HELP reply), and whether
-        # SMS_CHANNEL can be posted in (one log line saying what to do when it cannot).
-        threading.Thread(target=self._ask_slack, name="slack-startup-check", daemon=True).start()
         return self
+
+    def check_slack(self) -> None:
+        """Once Slack accepted the token (serve, after Bolt's own check), off the start-up
+        path: the workspace's name (for the default HELP reply), and whether SMS_CHANNEL can
+        be posted in (one log line saying what to do when it cannot)."""
+        threading.Thread(target=self._ask_slack, name="slack-startup-check", daemon=True).start()
 
     def _ask_slack(self) -> None:
         self.workspace.info()
