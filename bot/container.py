@@ -21,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from slack_sdk import WebClient
@@ -49,6 +49,7 @@ from bot.slack.home import HomeBoard
 from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
 from bot.usecases.settling import DONE, SendSettler
+from bot.when import zone_named
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,17 @@ class Services:
         """Names of people and channels (looked up once, remembered a while): what a Slack
         message's mentions become in the text a phone reads."""
         return self.inbound.relay.names
+
+    def time_zone(self, user: str) -> tzinfo | None:
+        """The Slack user's time zone (their profile's `tz`, looked up once and remembered a
+        while); None when Slack cannot tell, and times are then read as UTC."""
+        return zone_named(self.inbound.directory.time_zone(user)) if user else None
+
+    def learn_time_zone(self, user: str) -> None:
+        """Look the user's time zone up in the background (a compose form just opened), so
+        reading its "Send at" field needs no Slack call before the 3-second acknowledgement."""
+        if user:
+            self.quick.submit(self.time_zone, user)
 
     def on_message_event(self, body: Mapping[str, Any]) -> None:
         """A `message` event's envelope (a thread reply to relay as SMS, perhaps)."""

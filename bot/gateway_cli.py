@@ -37,15 +37,19 @@ from typing import Any, TextIO
 from bot import grammar
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
+from bot.domain.records import Recipient
 from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult, SendResult
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import StorageError, open_storage
-from bot.usecases.cancelling import cancel_held
+from bot.usecases.cancelling import cancel_held, withdraw_and_show
 from bot.usecases.command_line_sending import OPTED_OUT, CommandLineSend, send_recorded
+from bot.usecases.redeeming import redeem_voucher
+from bot.usecases.shared_ids import MessageReport, cancel_each, report_each, shared_by
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
+from bot.when import local_zone
 
 GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
@@ -105,19 +109,27 @@ def run(
     """Run one gateway command; `env` None means the process environment (after `.env`)."""
     words, as_json = split_json_flag(argv)
     out = _Output(as_json, stdout or sys.stdout, stderr or sys.stderr)
+    environment = os.environ if env is None else env
     try:
-        command = grammar.parse_argv(words)
+        settings: Settings | ConfigError = load_settings(env)
+    except ConfigError as error:
+        settings = error  # a usage error is still reported first
+    region = settings.default_region if isinstance(settings, Settings) else None
+    try:  # `--at 14:00` is 14:00 on this machine's clock (TZ), as people read their own clock
+        zone = local_zone(dict(environment))
+        command = grammar.parse_argv(words, zone=zone, region=region)
     except grammar.UsageError as error:
         return out.error(None, str(error), EXIT_USAGE)
     if not isinstance(command, _HANDLERS):
         return out.error(None, f"'{words[0]}' is not a gateway command.", EXIT_USAGE)
-    try:
-        settings = load_settings(env)
-    except ConfigError as error:
-        return out.error(None, str(error), EXIT_USAGE)
-    environment = os.environ if env is None else env
+    if isinstance(settings, ConfigError):
+        return out.error(None, str(settings), EXIT_USAGE)
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Status | grammar.Cancel):
+                shared = _shared(settings, command.id)
+                if shared:
+                    return out.outcome(_each(settings, gateway, command, shared))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query:
                 return out.outcome(_reported_status(settings, command.id))
             if isinstance(command, grammar.Cancel) and not gateway.capabilities.cancel:
@@ -284,6 +296,9 @@ def _status(gateway: Gateway, command: grammar.Status | grammar.Cancel) -> Outco
     return Outcome(data, [f"{found.message_id}: {status.code} {status.words}"])
 
 
+# The SMS integrations' own code for "unknown" (clickatell-platform.md §6): the honest status of a
+# message no report has come for, in the same code space as the reports `status` shows otherwise.
+SMS_UNKNOWN = "1"
 NOT_ASKABLE = "this Portal integration (SMS REST or SMS HTTP) cannot be asked for a status"
 
 
@@ -292,7 +307,7 @@ def _reported_status(settings: Settings, message_id: str) -> Outcome:
     found = _stored_report(settings, message_id)
     if found is None:
         words = f"No delivery report has come for this message yet, and {NOT_ASKABLE}."
-        data = {"apimsgid": message_id, "status": None, "state": DeliveryState.UNKNOWN.value}
+        data = {"apimsgid": message_id, "status": SMS_UNKNOWN, "state": DeliveryState.UNKNOWN.value}
         return Outcome({**data, "description": words}, [f"{message_id}: {words}"])
     status = found.status
     words = f"{status.words} (the latest delivery report; {NOT_ASKABLE})"
@@ -338,6 +353,67 @@ def _gateway_id(settings: Settings, message_id: str) -> str:
             return gateway_id(storage, message_id)
     except StorageError as error:
         raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _shared(settings: Settings, client_id: str) -> list[Recipient]:
+    """The messages a client ID names when a multi-recipient send shares it (else [])."""
+    if not _database_exists(settings):
+        return []
+    try:
+        with open_storage(settings.db_path) as storage:
+            return shared_by(storage, client_id)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+def _each(
+    settings: Settings,
+    gateway: Gateway,
+    command: grammar.Status | grammar.Cancel,
+    shared: list[Recipient],
+) -> Outcome:
+    """`status`/`cancel` of a shared client ID: every message, as `{"messages": [...]}` (one
+    object each, shaped like a single message's answer; `error` where it could not be told or
+    stopped). Exits 1 only when none could be."""
+    if isinstance(command, grammar.Status):
+        reports = report_each(gateway, shared)
+    else:
+        reports = cancel_each(gateway, shared, lambda held: _withdraw(settings, held))
+    messages = [_report_json(report) for report in reports]
+    lines = [_report_line(report) for report in reports]
+    failed = all(report.problem is not None for report in reports)
+    return Outcome({"messages": messages}, lines, EXIT_FAILED if failed else EXIT_OK)
+
+
+def _withdraw(settings: Settings, held: Sequence[Recipient]) -> None:
+    with open_storage(settings.db_path) as storage:
+        for send_id in dict.fromkeys(r.send_id for r in held):
+            send = storage.sends.get(send_id)
+            if send is not None:
+                withdraw_and_show(storage, send, [r for r in held if r.send_id == send_id])
+
+
+def _report_json(report: MessageReport) -> dict[str, Any]:
+    status = report.status
+    error = None if report.problem is None else {"code": None, "description": report.problem}
+    return {
+        "to": report.to,
+        "apimsgid": report.message_id,
+        "status": status.code if status else None,
+        "state": status.state.value if status else DeliveryState.UNKNOWN.value,
+        "description": status.words if status else report.problem or NO_REPORT,
+        "error": error,
+    }
+
+
+def _report_line(report: MessageReport) -> str:
+    if report.status is None:
+        return f"{report.to} {report.message_id or '-'}: {report.problem or NO_REPORT}"
+    status = report.status
+    return f"{report.to} {report.message_id or '-'}: {status.code} {status.words}"
+
+
+NO_REPORT = "No delivery report has come for this message yet"
 
 
 def _database_exists(settings: Settings) -> bool:
@@ -393,10 +469,16 @@ def _coverage(gateway: Gateway, command: grammar.Coverage) -> Outcome:
 
 
 def _redeem(gateway: Gateway, command: grammar.Redeem) -> Outcome:
-    redeemed = gateway.redeem(command.voucher)
-    return Outcome(
-        {"ok": redeemed.ok, "code": redeemed.code}, [f"Voucher accepted ({redeemed.code})"]
-    )
+    """§4's `{"ok": true, "code": "605"}`, extended with what the voucher added and the credit
+    after it (null when the balance could not be read: the gateway's answer does not say)."""
+    redeemed = redeem_voucher(gateway, command.voucher)
+    credit = redeemed.after.amount if redeemed.after is not None else None
+    data = {"ok": True, "code": redeemed.code, "added": redeemed.added, "credit": credit}
+    if redeemed.added is None or redeemed.before is None:
+        return Outcome(data, [f"Voucher accepted ({redeemed.code}); the credit added is unknown"])
+    before = redeemed.before.amount
+    line = f"Voucher accepted ({redeemed.code}): {redeemed.added:g} added, {before:g} -> {credit:g}"
+    return Outcome(data, [line])
 
 
 def _ping(gateway: Gateway, command: grammar.Ping) -> Outcome:

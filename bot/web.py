@@ -29,6 +29,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
+from bot.inbound.rejections import RejectionLog, client_of
+
 if TYPE_CHECKING:
     from slack_bolt import App
 
@@ -44,6 +46,8 @@ SLACK_PATH = "/slack/events"
 STATUS_PATH = "/clickatell/status"
 MO_PATH = "/clickatell/mo"
 HEALTH_PATH = "/healthz"
+
+SIGNATURE_WINDOW = 300  # seconds: Slack's (and Bolt's) limit on a request's age
 
 # The environ key under which the (already read, bounded) request body is available.
 BODY_KEY = "sms_bot.body"
@@ -145,11 +149,20 @@ def _read_body(environ: Mapping[str, Any]) -> bytes | int:
 
 
 class SlackEndpoint:
-    """POST /slack/events: signature check, body sanity check, then Bolt's WSGI adapter."""
+    """POST /slack/events: signature check, body sanity check, then Bolt's WSGI adapter. Each
+    request refused for its signature is logged (rate-limited, never the signature)."""
 
-    def __init__(self, app: App, signing_secret: str):
+    def __init__(
+        self,
+        app: App,
+        signing_secret: str,
+        rejections: RejectionLog | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         self.handler = SlackRequestHandler(app, path=SLACK_PATH)
         self.verifier = SignatureVerifier(signing_secret)
+        self.rejections = rejections or RejectionLog()
+        self.clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -158,16 +171,31 @@ class SlackEndpoint:
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         if not (timestamp.isdigit() and len(timestamp) < 16 and signature):
+            self.rejections.rejected("Slack request without a signature", client_of(environ))
             return respond(start_response, 401, {"error": "invalid request"})
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return respond(start_response, 400, "Body is not UTF-8\n")
         if not self.verifier.is_valid(text, timestamp, signature):
+            self._log_refusal(int(timestamp), environ)
             return respond(start_response, 401, {"error": "invalid request"})
         if not _parses(text, environ.get("CONTENT_TYPE")):
             return respond(start_response, 400, "Malformed Slack payload\n")
         return self.handler(environ, start_response)
+
+    def _log_refusal(self, timestamp: int, environ: dict[str, Any]) -> None:
+        skew = self.clock() - timestamp
+        if abs(skew) > SIGNATURE_WINDOW:
+            self.rejections.rejected(
+                "Slack request with a stale timestamp",
+                f"{skew:+.0f} s off; check the server clock; {client_of(environ)}",
+            )
+        else:
+            self.rejections.rejected(
+                "Slack request with a bad signature",
+                f"check SLACK_SIGNING_SECRET; {client_of(environ)}",
+            )
 
 
 def _parses(text: str, content_type: str | None) -> bool:
@@ -268,5 +296,6 @@ def build_web_app(
     routes: dict[str, WSGIApp] = {HEALTH_PATH: HealthEndpoint(CachedCheck(services.health))}
     routes.update(callback_routes(services) if callbacks is None else callbacks)
     if app is not None:
-        routes[SLACK_PATH] = SlackEndpoint(app, services.settings.slack_signing_secret or "")
+        secret = services.settings.slack_signing_secret or ""
+        routes[SLACK_PATH] = SlackEndpoint(app, secret, services.inbound.rejections)
     return WebApp(routes)

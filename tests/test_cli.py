@@ -147,7 +147,10 @@ def test_every_json_shape(capsys, sandbox):
     code, out, _ = run(capsys, "coverage", "--json", NUMBER_UNROUTABLE)
     assert one_json(out) == {"msisdn": NUMBER_UNROUTABLE, "routable": False, "charge": None}
     code, out, _ = run(capsys, "redeem", "--json", "1234567812345678")
-    assert one_json(out) == {"ok": True, "code": "605"}
+    redeemed = one_json(out)
+    assert {k: redeemed[k] for k in ("ok", "code")} == {"ok": True, "code": "605"}  # §4
+    assert redeemed["added"] == 100.0  # the sandbox's voucher value: balance after - before
+    assert redeemed["credit"] == sandbox.balance
     code, out, _ = run(capsys, "ping", "--json")
     assert (code, one_json(out)) == (0, {"ok": True})
 

@@ -70,10 +70,8 @@ def test_send_quoted_number_keeps_its_spaces():
 
 
 def test_send_options_right_after_send():
-    command = text("send --from Acme --at +2h --id abc123 27821234567 Hi --from x")
-    assert command == Send(
-        ("27821234567",), "Hi --from x", "Acme", NOW + timedelta(hours=2), "abc123"
-    )
+    command = text("send --from Acme --at +2h --id abc123 27821234567 Hi there")
+    assert command == Send(("27821234567",), "Hi there", "Acme", NOW + timedelta(hours=2), "abc123")
 
 
 def test_send_option_with_equals_and_quoted_value():
@@ -112,6 +110,9 @@ def test_send_usage_errors(value, problem):
         ("+30m", NOW + timedelta(minutes=30)),
         ("+2H", NOW + timedelta(hours=2)),
         ("+7d", NOW + timedelta(days=7)),
+        ("+1h30m", NOW + timedelta(hours=1, minutes=30)),
+        ("+90m", NOW + timedelta(minutes=90)),
+        ("+1d2h", NOW + timedelta(days=1, hours=2)),
         ("13:15", datetime(2025, 3, 10, 13, 15, tzinfo=UTC)),
         ("11:59", datetime(2025, 3, 11, 11, 59, tzinfo=UTC)),  # next occurrence: tomorrow
         ("12:00", datetime(2025, 3, 11, 12, 0, tzinfo=UTC)),  # now is not the future
@@ -129,6 +130,8 @@ def test_at_forms(when, expected):
     ("when", "problem"),
     [
         ("+0m", "in the past"),
+        ("+", "not a time"),
+        ("+1m1h", "not a time"),
         ("2025-03-10T11:00Z", "in the past"),
         ("+8d", "more than 7 days"),
         ("+10081m", "more than 7 days"),
@@ -202,9 +205,10 @@ def test_unknown_command_lists_commands():
 # --- argv ---------------------------------------------------------------------------------------
 
 
-def test_argv_options_after_text_and_words_joined():
-    command = argv("send", "27821234567,27821234568", "Hello", "world", "--from", "Acme")
+def test_argv_options_after_a_quoted_text_and_words_joined():
+    command = argv("send", "27821234567,27821234568", "Hello world", "--from", "Acme")
     assert command == Send(("27821234567", "27821234568"), "Hello world", "Acme")
+    assert argv("send", "27821234567", "Hello", "world").text == "Hello world"
 
 
 def test_argv_double_dash_and_comma_continuation():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 Block = dict[str, Any]
@@ -78,6 +79,14 @@ def quote(text: str, limit: int = 2500) -> str:
         escaped = escaped_pieces(text, limit - 1)[0] + "…"
     lines = escaped.split("\n")
     return "\n".join(f">{line}" if line else ">" for line in lines)
+
+
+def local_time(moment: datetime, style: str = "{date_short_pretty} {time}") -> str:
+    """A moment each reader sees in their own time zone (Slack's date formatting); readers
+    whose client cannot format dates see the UTC fallback."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    fallback = f"{aware.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{int(aware.timestamp())}^{style}|{fallback}>"
 
 
 def code(text: str) -> str:

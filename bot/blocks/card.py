@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from bot.blocks.base import Block, Message, clip, code, context, escape, quote, section
+from bot.blocks.base import (
+    Block,
+    Message,
+    clip,
+    code,
+    context,
+    escape,
+    local_time,
+    quote,
+    section,
+)
 from bot.domain.delivery import (
     ALREADY_SENT,
     HELD,
@@ -102,6 +112,17 @@ class SendRow(Protocol):
 class Line:
     state: State
     words: str  # plain words for the state, e.g. "Received by recipient"
+    at: datetime | None = None  # "Scheduled for" this moment, shown in each reader's zone
+
+    def markdown(self) -> str:
+        return escape(self.words) + (f" for {local_time(self.at)}" if self.at else "")
+
+
+# What a bare "Delivery failed" means: the network had the message but could not hand it over.
+UNDELIVERED = (
+    "the network could not get it to the phone (switched off or out of reach for too long, or "
+    "the number is no longer in service); check the number, or try again later"
+)
 
 
 def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelled: bool) -> Line:
@@ -120,12 +141,12 @@ def recipient_line(recipient: RecipientRow, scheduled: datetime | None, cancelle
         return Line("failed", f"Not sent: {words}{suffix}")
     status = _status(recipient)
     if status is not None and status.final:
-        return Line(_FINAL_STATES.get(status.state, "failed"), status.words)
+        state = _FINAL_STATES.get(status.state, "failed")
+        return Line(state, _failure_words(status) if state == "failed" else status.words)
     if cancelled:
         return Line("cancelled", "Cancelled")
     if _scheduled(status) or (recipient.apimsgid and scheduled and status is None):
-        when = f" for {_when(scheduled)}" if scheduled else ""
-        return Line("scheduled", f"Scheduled{when}")
+        return Line("scheduled", "Scheduled", scheduled)
     if status is not None:
         return Line("on_the_way", status.words)
     if recipient.apimsgid:
@@ -150,8 +171,12 @@ def _scheduled(status: DeliveryStatus | None) -> bool:
     return status is not None and status.state is DeliveryState.SCHEDULED
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+def _failure_words(status: DeliveryStatus) -> str:
+    """A failure with its reason: the gateway's words when they say why ("Failed: out of
+    credit"), else what an undelivered message means; and the status code, to look up."""
+    words = status.words or "Failed"
+    reason = words if ":" in words else f"{words.rstrip('.')}: {UNDELIVERED}"
+    return f"{reason} (status {status.code})"
 
 
 def _who(recipient: RecipientRow) -> str:
@@ -163,7 +188,7 @@ def _who(recipient: RecipientRow) -> str:
 
 def _detail_line(recipient: RecipientRow, line: Line) -> str:
     ident = f" · {code(recipient.apimsgid)}" if recipient.apimsgid else ""
-    return f"{_ICONS[line.state]} {_who(recipient)} — {escape(line.words)}{ident}"
+    return f"{_ICONS[line.state]} {_who(recipient)} — {line.markdown()}{ident}"
 
 
 def cancellable(send: SendRow) -> bool:
@@ -217,9 +242,9 @@ def _facts(send: SendRow) -> str:
     parts = "1 part" if send.parts == 1 else f"{send.parts} parts"
     facts = [parts, ENCODING_NAMES.get(send.encoding, send.encoding)]
     if send.scheduled_at:
-        facts.append(f"scheduled for {_when(send.scheduled_at)}")
+        facts.append(f"scheduled for {local_time(send.scheduled_at)}")
     if send.cancelled_at:
-        facts.append(f"cancelled at {_when(send.cancelled_at)}")
+        facts.append(f"cancelled at {local_time(send.cancelled_at)}")
     return " · ".join(facts)
 
 

@@ -82,7 +82,7 @@ def compose_view(
             WHEN_BLOCK,
             "Send at (optional)",
             values.when,
-            "+30m, 14:00 (UTC) or 2025-01-31T09:00Z",
+            "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00",
             optional=True,
             hint="Leave empty to send now; at most 7 days ahead.",
         ),

@@ -29,9 +29,15 @@ def contacts_message(contacts: Sequence[ContactRow]) -> Message:
     )
 
 
-def contact_saved_message(name: str, msisdn: str, new: bool) -> Message:
+def contact_saved_message(
+    name: str, msisdn: str, new: bool, replaced: str | None = None
+) -> Message:
+    """`replaced`: the number the name stood for until now (a contact saved again with
+    another number says so, never silently)."""
     verb = "Saved" if new else "Updated"
     words = f"{verb} contact {name}: {display_number(msisdn)}"
+    if replaced is not None and replaced != msisdn:
+        words += f" (replacing {display_number(replaced)})"
     return Message(escape(words), [section(f":bust_in_silhouette: {escape(words)}")])
 
 

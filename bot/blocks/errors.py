@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.blocks.base import Message, context, escape, section
 
 
@@ -20,10 +22,16 @@ def error_message(problem: str, *, code: str | None = None, hint: str | None = N
 HELP_HINT = "/sms help lists every command"
 
 
-def usage_message(problem: str, usage: str) -> Message:
-    if usage.strip() == "/sms help":  # the usage *is* the help: say it once
-        return error_message(problem, hint=HELP_HINT)
-    return error_message(problem, hint=f"Usage: {usage}  ·  {HELP_HINT}")
+def usage_message(problem: str, usage: str, suggestions: Sequence[str] = ()) -> Message:
+    """A command that could not be read; `suggestions` are corrected commands to copy, each
+    shown as a code block (the one probably meant first)."""
+    hint = HELP_HINT if usage.strip() == "/sms help" else f"Usage: {usage}  ·  {HELP_HINT}"
+    message = error_message(problem, hint=hint)  # the usage *is* the help: said once
+    if not suggestions:
+        return message
+    commands = [section(f"```{escape(command.replace('```', ''))}```") for command in suggestions]
+    fallback = "\n".join([message.text, *(escape(command) for command in suggestions)])
+    return Message(fallback, [message.blocks[0], *commands, *message.blocks[1:]])
 
 
 def refused_message(reason: str) -> Message:

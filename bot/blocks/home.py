@@ -8,10 +8,9 @@ button; for admins the opted-out numbers. Phones' words are shown escaped, as ev
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from bot.blocks.base import Block, clip, code, context, escape, plain, section
+from bot.blocks.base import Block, clip, code, context, escape, local_time, plain, section
 from bot.domain.records import Send
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
@@ -99,15 +98,7 @@ def _thread(line: ThreadLine, workspace_url: str) -> Block:
     link = thread_link(workspace_url, thread.channel, thread.thread_ts)
     return section(
         f"{_who(thread.msisdn, line.contact_name)}\n{way}: “{text}”\n"
-        f"{_date(thread.last_at)} · <{link}|Open the thread>"
-    )
-
-
-def _date(moment: datetime) -> str:
-    """Shown in the reader's own time zone by Slack; the fallback is UTC."""
-    return (
-        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|"
-        f"{moment:%Y-%m-%d %H:%M} UTC>"
+        f"{local_time(thread.last_at)} · <{link}|Open the thread>"
     )
 
 
@@ -121,7 +112,7 @@ def _scheduled_send(send: Send) -> Block:
     whom = ", ".join(_who(r.msisdn, r.contact_name) for r in send.recipients[:3])
     if len(send.recipients) > 3:
         whom += f" and {len(send.recipients) - 3} more"
-    when = "" if send.scheduled_at is None else _date(send.scheduled_at)
+    when = "" if send.scheduled_at is None else local_time(send.scheduled_at)
     block = section(f"{when} to {whom}\n“{escape(clip(send.text, TEXT_SHOWN))}”")
     block["accessory"] = _cancel_button(send.id)
     return block

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bot.blocks.base import Block, Message, clip, code, escape, plain, section
+from bot.blocks.base import Block, Message, clip, code, escape, local_time, plain, section
 from bot.blocks.home import thread_link
 from bot.sms.numbers import display_number
 from bot.usecases.message_log import LogLine, LogPage, sender_words
@@ -38,11 +38,6 @@ def parse_more_value(value: str) -> tuple[str | None, int] | None:
     return number, page
 
 
-def _when(line: LogLine) -> str:
-    stamp = int(line.at.timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{line.at:%Y-%m-%d %H:%M} UTC>"
-
-
 def _who(line: LogLine) -> str:
     number = escape(display_number(line.msisdn))
     return f"{escape(line.contact_name)} ({number})" if line.contact_name else number
@@ -60,7 +55,7 @@ def _line(line: LogLine, workspace_url: str) -> str:
     link = ""
     if line.channel and line.thread_ts:
         link = f" <{thread_link(workspace_url, line.channel, line.thread_ts)}|thread>"
-    return f"• {_when(line)} {head}: “{text}” — *{escape(line.state)}*{ident}{link}"
+    return f"• {local_time(line.at)} {head}: “{text}” — *{escape(line.state)}*{ident}{link}"
 
 
 def log_message(page: LogPage, asked: LogAsked, workspace_url: str) -> Message:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.blocks.base import Message, code, context, escape, section
 from bot.domain.delivery import DeliveryState, DeliveryStatus
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
+from bot.usecases.redeeming import Redemption
+from bot.usecases.shared_ids import MessageReport
 
 
 def _reply(markdown: str, fallback: str, sandbox: bool) -> Message:
@@ -59,6 +63,27 @@ def cancel_message(message_id: str, status: DeliveryStatus, sandbox: bool = Fals
     )
 
 
+def shared_id_message(
+    client_id: str, reports: Sequence[MessageReport], cancelling: bool, sandbox: bool = False
+) -> Message:
+    """`status`/`cancel` of a client ID several messages share: one line per message."""
+    verb = "Cancelling" if cancelling else "Status of"
+    lines = [f"{verb} the {len(reports)} messages sent with client ID {client_id}:"]
+    for report in reports:
+        ident = f" {report.message_id}" if report.message_id else ""
+        if report.problem is not None:
+            state = ("not cancelled: " if cancelling else "") + report.problem
+        elif report.status is None:
+            state = "no delivery report yet"
+        elif cancelling and report.status.state is not DeliveryState.CANCELLED:
+            state = f"not cancelled: already {report.status.words} (status {report.status.code})"
+        else:
+            state = f"{report.status.words} (status {report.status.code})"
+        lines.append(f"• {display_number(report.to)}{ident}: {state}")
+    text = "\n".join(lines)
+    return _reply(escape(text), text, sandbox)
+
+
 def charge_message(
     message_id: str, charge: float, status: DeliveryStatus, sandbox: bool = False
 ) -> Message:
@@ -97,9 +122,26 @@ def coverage_message(
     return _reply(escape(words), words, sandbox)
 
 
-def redeem_message(code_value: str, sandbox: bool = False) -> Message:
-    words = f"Voucher redeemed (gateway answered {code_value}); the credit was added."
-    return _reply(escape(words) + " Check it with `/sms balance`.", words, sandbox)
+def redeem_message(redemption: Redemption, sandbox: bool = False) -> Message:
+    """How much credit the voucher added: the balance before and after (the gateway's answer
+    does not say)."""
+    before, after = redemption.before, redemption.after
+    if before is None or after is None or redemption.added is None:
+        words = (
+            f"Voucher redeemed (gateway answered {redemption.code}); the balance could not be "
+            "read, so how much it added is unknown."
+        )
+        return _reply(escape(words) + " Check it with `/sms balance`.", words, sandbox)
+    added = Balance(redemption.added, after.currency)
+    words = (
+        f"Voucher redeemed (gateway answered {redemption.code}): {_amount(added)} added; "
+        f"the balance went from {_amount(before)} to {_amount(after)}."
+    )
+    return _reply(escape(words), words, sandbox)
+
+
+def _amount(balance: Balance) -> str:
+    return f"{balance.amount:g} credits" if balance.currency is None else _money(balance)
 
 
 def ping_message(sandbox: bool = False) -> Message:

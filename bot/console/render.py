@@ -3,7 +3,8 @@
 What Slack would show is shown, the way Slack reads it:
 - mrkdwn: *bold*, _italic_, ~strike~ (ANSI on a terminal, plain words in a pipe), `code` and
   ```blocks``` without their backticks, `>` quotes as a bar, <url|text> links as "text (url)",
-  <@U…>/<#C…>/<!channel> mentions as @name/#name/@channel, :emoji: codes as the emoji; the
+  <@U…>/<#C…>/<!channel> mentions as @name/#name/@channel, <!date^…> in this machine's time
+  zone (Slack shows each reader their own), :emoji: codes as the emoji; the
   entities &lt; &gt; &amp; last, so text that was escaped is shown literally (never re-parsed).
 - blocks: header, section (text, fields, accessory), context, divider, actions, image, input,
   rich_text; anything else as a short placeholder rather than nothing.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 Block = Mapping[str, Any]
@@ -162,6 +164,8 @@ def _control(inner: str, style: Style) -> str:
     if target.startswith("#"):
         channel = target[1:]
         return "#" + (label or style.channels.get(channel, channel))
+    if target.startswith("!date^"):  # Slack shows it in the reader's zone: this machine's
+        return _local_date(target, label)
     if target.startswith("!"):
         word = target[1:].split("^", 1)[0]
         if word in _SPECIAL:
@@ -170,6 +174,14 @@ def _control(inner: str, style: Style) -> str:
     if label and label != target:
         return f"{label} ({target})"
     return target
+
+
+def _local_date(target: str, fallback: str) -> str:
+    stamp = target.split("^")[1]
+    try:
+        return f"{datetime.fromtimestamp(int(stamp)):%Y-%m-%d %H:%M}"
+    except (ValueError, OverflowError, OSError):
+        return fallback
 
 
 def _inline(text: str, style: Style) -> str:

@@ -33,6 +33,7 @@ from bot.console.payloads import SlackRequest, User, Workspace
 from bot.console.slack_standin import BOT_USER, SlackStandIn
 from bot.executor import WorkExecutor
 from bot.serve import Runtime as AppRuntime
+from bot.when import local_zone
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,11 @@ class Runtime:
             self._temp = tempfile.TemporaryDirectory(prefix="sms-bot-console-")
             db_path = str(Path(self._temp.name) / "console.sqlite3")
         self.db_path = db_path
-        self.standin = SlackStandIn(users={CONSOLE_USER.id: _profile(CONSOLE_USER.name)}).start()
+        zone = getattr(local_zone(), "key", None)  # the person at this keyboard: its clock
+        self.standin = SlackStandIn(
+            users={CONSOLE_USER.id: _profile(CONSOLE_USER.name)},
+            time_zones={CONSOLE_USER.id: zone} if zone else {},
+        ).start()
         self.workspace = Workspace(CHANNEL, CHANNEL_NAME)
         self.http = requests.Session()
         self.settings = console_settings(settings, api_url=self.standin.api_url, db_path=db_path)

@@ -121,6 +121,7 @@ def wait_until(predicate: Callable[[], T | None], timeout: float, what: str) -> 
 class SlackStandIn:
     host: str = "127.0.0.1"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    time_zones: dict[str, str] = field(default_factory=dict)  # user ID -> `tz` (IANA name)
     # True: a request that fails in the server (e.g. its client gave up and the reply hits a
     # broken pipe) is dropped without a traceback on stderr.
     quiet: bool = False
@@ -469,7 +470,10 @@ class SlackStandIn:
     def _user(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params.get("user", "")
         profile = self.users.get(user_id, {"real_name": user_id, "display_name": user_id})
-        return {"ok": True, "user": {"id": user_id, "name": user_id.lower(), "profile": profile}}
+        user = {"id": user_id, "name": user_id.lower(), "profile": profile}
+        if user_id in self.time_zones:
+            user["tz"] = self.time_zones[user_id]
+        return {"ok": True, "user": user}
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         """conversations.history: the channel's top-level messages, newest first (Slack's

@@ -2,9 +2,13 @@
 
 On a terminal: a prompt (with readline editing and history when available), ANSI attributes, and
 output from other threads (the bot posting while you type) printed above the prompt, which is
-then redrawn with what you had typed. Through a pipe: no prompt and no ANSI; each input line is
-echoed after the prompt text (`you> /sms balance`), so the output alone reads as a transcript;
-every write is flushed at once, so a program driving the console sees output as it happens.
+then redrawn with what you had typed. The prompt counts as on screen only once it is drawn
+(readline's pre-input hook; without readline it is written here, under the same lock as other
+output), so output arriving just before it never draws it a second time.
+
+Through a pipe: no prompt and no ANSI; each input line is echoed after the prompt text
+(`you> /sms balance`), so the output alone reads as a transcript; every write is flushed at
+once, so a program driving the console sees output as it happens.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+_LOAD = object()  # Terminal(line_editor=...) default: readline when interactive and available
 
 
 def is_interactive(stdin: TextIO, stdout: TextIO) -> bool:
@@ -37,13 +43,24 @@ def _isatty(stream: TextIO) -> bool:
 
 
 class Terminal:
-    def __init__(self, stdin: TextIO, stdout: TextIO, *, interactive: bool):
+    def __init__(
+        self,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        interactive: bool,
+        line_editor: Any = _LOAD,
+        read_line: Callable[[str], str] = input,
+    ):
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = interactive
         self._lock = threading.RLock()
         self._prompt: str | None = None  # the prompt on screen while waiting for input
-        self._readline = _load_readline() if interactive else None
+        if line_editor is _LOAD:
+            line_editor = _load_readline() if interactive else None
+        self._readline = line_editor  # the readline module, or None
+        self._read_line = read_line
 
     def show(self, lines: Sequence[str]) -> None:
         """Print lines (from any thread) without mixing them with other output or the prompt."""
@@ -72,18 +89,38 @@ class Terminal:
         return line
 
     def _read_tty(self, prompt: str) -> str | None:
-        with self._lock:
-            self._prompt = prompt
         try:
-            line: str | None = input(prompt)
+            line: str | None = self._read_line(self._draw(prompt))
         except EOFError:
             line = None
         finally:
             with self._lock:
                 self._prompt = None
+            if hasattr(self._readline, "set_pre_input_hook"):
+                self._readline.set_pre_input_hook(None)
         if line is None:
             self.show([""])  # end the prompt's line
         return line
+
+    def _draw(self, prompt: str) -> str:
+        """Have `prompt` drawn, marking it on screen only once it is: readline draws it itself
+        and then calls the pre-input hook; without readline it is written here, under the lock.
+        Returns the prompt to hand to `input()`."""
+        if self._readline is not None:
+            if hasattr(self._readline, "set_pre_input_hook"):
+                self._readline.set_pre_input_hook(lambda: self._on_screen(prompt))
+            else:  # a readline without the hook: assume it is drawn at once (a small window)
+                self._on_screen(prompt)
+            return prompt
+        with self._lock, contextlib.suppress(BrokenPipeError, ValueError):
+            self._write(prompt)
+            self.stdout.flush()
+            self._prompt = prompt
+        return ""
+
+    def _on_screen(self, prompt: str) -> None:
+        with self._lock:
+            self._prompt = prompt
 
     def _write(self, text: str) -> None:
         try:

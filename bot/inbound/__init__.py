@@ -45,6 +45,7 @@ from bot.inbound.endpoints import (
 from bot.inbound.held import HeldSends, ResendOffers
 from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
+from bot.inbound.rejections import RejectionLog
 from bot.inbound.replies import ReplyRelay, reaction_for
 from bot.inbound.slack_health import SlackHealth
 from bot.inbound.worker import LoopWorker
@@ -118,6 +119,7 @@ class Inbound:
         self.services = services
         storage, settings = services.storage, services.settings
         clock = _aware(services.clock)
+        self.directory = SlackDirectory(services.slack)  # names and time zones, cached
         self.relay = ReplyRelay(
             storage,
             services.gateway,
@@ -127,7 +129,7 @@ class Inbound:
             clock=clock,
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
-            names=SlackDirectory(services.slack).names(),
+            names=self.directory.names(),
             is_admin=lambda user: user in settings.admins,
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
@@ -196,6 +198,7 @@ class Inbound:
             interval=options.balance_interval,
             on_enqueue=self._wake_outbox,
         )
+        self.rejections = RejectionLog()  # one rate limit per process, Slack's and callbacks'
         self.endpoints = CallbackEndpoints(
             storage,
             decoder=services.gateway.callbacks,
@@ -206,6 +209,7 @@ class Inbound:
             store=self.writer.store,
             remember=self.processor.decoded.put,
             forget=self.processor.decoded.take,
+            rejections=self.rejections,
         )
         idle = options.timing.idle
         self.outbox_worker = LoopWorker("slack-outbox", self.outbox.step, max_pause=idle)

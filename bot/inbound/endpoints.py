@@ -43,6 +43,7 @@ from bot.gateway.base import (
     DecodedCallback,
     ForeignCallback,
 )
+from bot.inbound.rejections import RejectionLog, client_of
 from bot.storage import Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,28 @@ class Credentials:
     token: str | None = None
 
     def accept(self, header: str | None, query: bytes = b"") -> bool:
+        return self.refusal(header, query) is None
+
+    def refusal(self, header: str | None, query: bytes = b"") -> str | None:
+        """Why a callback is refused, for the log (None: accepted): nothing at all, or which
+        of what it carried was wrong. Never what it carried."""
         if not self.password and not self.token:
-            return True
+            return None
         token_ok = self._token_ok(query) if self.token else False
         basic_ok = self._basic_ok(header) if self.password else False
-        return basic_ok or token_ok
+        if basic_ok or token_ok:
+            return None
+        carried = [
+            what
+            for what, given in (
+                ("wrong credentials", bool(header)),
+                ("a wrong token", bool(query_token(query))),
+            )
+            if given
+        ]
+        if not carried:
+            return "callback without credentials"
+        return f"callback with {' and '.join(carried)}"
 
     def _basic_ok(self, header: str | None) -> bool:
         user, password = _basic(header)
@@ -313,6 +331,7 @@ class CallbackEndpoints:
         credentials: Credentials,
         on_stored: Callable[[], None] = lambda: None,
         store: Callable[[CallbackKind, str, bytes], bool] | None = None,
+        rejections: RejectionLog | None = None,
         remember: Callable[[str, str, Callback], None] | None = None,
         forget: Callable[[str, str], object] | None = None,
     ) -> None:
@@ -321,6 +340,7 @@ class CallbackEndpoints:
         self.credentials = credentials
         self.on_stored = on_stored
         self.store = store or storage.inbox.store  # InboxWriter.store: group commit
+        self.rejections = rejections or RejectionLog()
         self.remember = remember  # hands the decoded callback to the worker (saves decoding)
         self.forget = forget
 
@@ -356,12 +376,18 @@ class CallbackEndpoints:
         if method not in ("GET", "POST"):
             raise _Answer(405, "Use GET or POST\n", [("Allow", "GET, POST")])
         query = _query(environ)
-        if not self.credentials.accept(environ.get("HTTP_AUTHORIZATION"), query):
+        refusal = self.credentials.refusal(environ.get("HTTP_AUTHORIZATION"), query)
+        if refusal is not None:
+            self.rejections.rejected(refusal, client_of(dict(environ)))
             raise _Answer(401, "Authentication required\n", [("WWW-Authenticate", REALM)])
         body = _body(environ)
         try:
             callbacks = self.decoder.decode_request(kind, query, body)
         except ForeignCallback as error:
+            self.rejections.rejected(
+                "callback for another account (api_id is not CLICKATELL_API_ID)",
+                client_of(dict(environ)),
+            )
             raise _Answer(403, f"{error}\n") from None
         except CallbackError as error:
             raise _Answer(400, f"Bad callback: {error}\n") from None

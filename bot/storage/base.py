@@ -146,6 +146,11 @@ class SendRepository(Protocol):
 
     def recipient_by_climsgid(self, climsgid: str, msisdn: str) -> Recipient | None: ...
 
+    def recipients_by_climsgid(self, climsgid: str) -> list[Recipient]:
+        """Every recipient sent under this client ID, oldest first: several when one client ID
+        covered a multi-recipient send (legacy `climsgid` per request, Portal REST)."""
+        ...
+
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
     ) -> Recipient | None:

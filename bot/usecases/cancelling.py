@@ -7,6 +7,8 @@ offers that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain.delivery import FINAL_STATES, DeliveryState
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.domain.records import Recipient, Send
@@ -52,6 +54,17 @@ def held_message(storage: Storage, message_id: str) -> tuple[Send, Recipient] | 
     return (send, recipient) if send is not None else None
 
 
+def withdraw_and_show(storage: Storage, send: Send, recipients: Sequence[Recipient]) -> None:
+    """Withdraw held messages of `send` and queue its card's update in the same transaction (the
+    command line has no running app to ask; `serve` posts it)."""
+    with storage.transaction():
+        withdraw(storage, send, recipients)
+        if send.card_channel and send.card_ts and not send.thread_ts:
+            key = CARD_KEY.format(send.id)
+            update = {"send_id": send.id}
+            storage.outbox.enqueue(send.card_channel, OutboxKind.UPDATE, update, coalesce_key=key)
+
+
 def cancel_held(storage: Storage, message_id: str) -> Recipient | None:
     """Withdraw the held message named by `message_id` (no gateway call) and queue its card's
     update (the command line has no running app to ask); the recipient as now stored, or None
@@ -60,11 +73,6 @@ def cancel_held(storage: Storage, message_id: str) -> Recipient | None:
     if found is None:
         return None
     send, recipient = found
-    with storage.transaction():
-        withdraw(storage, send, [recipient])
-        if send.card_channel and send.card_ts and not send.thread_ts:
-            key = CARD_KEY.format(send.id)
-            update = {"send_id": send.id}
-            storage.outbox.enqueue(send.card_channel, OutboxKind.UPDATE, update, coalesce_key=key)
+    withdraw_and_show(storage, send, [recipient])
     current = storage.sends.get(send.id)
     return next((r for r in current.recipients if r.id == recipient.id), None) if current else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,6 +68,18 @@ def test_links_show_text_and_url() -> None:
 def test_mentions_use_known_names() -> None:
     text = "<@U0ME> in <#C0SMS> cc <@U0OTHER> <!channel> <!here> <!subteam^S1|@ops>"
     assert mrkdwn(text, PLAIN) == "@you in #sms cc @U0OTHER @channel @here @ops"
+
+
+def test_dates_show_in_this_machines_time_zone(monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30
+    time.tzset()
+    try:
+        shown = mrkdwn("due <!date^1740821400^{date_short_pretty} {time}|2025-03-01 09:30 UTC>")
+        assert shown == "due 2025-03-01 15:00"
+        assert mrkdwn("<!date^soon^{time}|whenever>") == "whenever"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_escaped_control_characters_are_shown_literally_and_never_parsed() -> None:

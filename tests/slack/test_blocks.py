@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT, escape, unescape
-from bot.blocks.card import CANCEL_ACTION, card_message, recipient_line
+from bot.blocks.card import CANCEL_ACTION, UNDELIVERED, card_message, recipient_line
 from bot.blocks.compose import compose_view, preview, read_channel, read_values
 from bot.blocks.contacts import contacts_message
 from bot.blocks.errors import error_message, usage_message
@@ -94,7 +94,14 @@ def test_recipient_lines_in_plain_words() -> None:
         Rcpt(): ("sending", "Sending…"),
         Rcpt(apimsgid="x"): ("on_the_way", "Accepted by the gateway"),
         Rcpt(apimsgid="x", status="004"): ("received", "Received by recipient"),
-        Rcpt(apimsgid="x", status="007"): ("failed", "Delivery failed"),
+        Rcpt(apimsgid="x", status="007"): (
+            "failed",
+            f"Delivery failed: {UNDELIVERED} (status 007)",
+        ),
+        Rcpt(apimsgid="x", status="009"): (
+            "failed",
+            "Failed: cannot route to this number (status 009)",
+        ),
         Rcpt(apimsgid="x", status="006"): ("cancelled", "Cancelled"),
         Rcpt(error_code="114", error_description="Cannot route message"): ("failed", None),
         Rcpt(error_code=OUTCOME_UNKNOWN, error_description="Outcome unknown: x"): (
@@ -110,14 +117,19 @@ def test_recipient_lines_in_plain_words() -> None:
     refused = recipient_line(Rcpt(error_code="114", error_description="Cannot route"), None, False)
     assert refused.words.startswith("Not sent: ") and refused.words.endswith("(code 114)")
     scheduled = recipient_line(Rcpt(apimsgid="x"), WHEN, False)
-    assert scheduled.words == "Scheduled for 2025-03-01 09:30 UTC"
+    assert (scheduled.words, scheduled.at) == ("Scheduled", WHEN)
+    # Each reader sees the time in their own zone; clients that cannot format it see UTC.
+    assert scheduled.markdown() == (
+        f"Scheduled for <!date^{int(WHEN.timestamp())}^{{date_short_pretty}} {{time}}"
+        "|2025-03-01 09:30 UTC>"
+    )
     assert recipient_line(Rcpt(apimsgid="x", status="003"), WHEN, True).state == "cancelled"
 
 
 def test_scheduled_card_has_a_cancel_button_until_cancelled_or_final() -> None:
     send = SendRow(scheduled_at=WHEN, recipients=(Rcpt(apimsgid="x"),))
     shown = _dump(card_message(send))
-    assert CANCEL_ACTION in shown and "scheduled for 2025-03-01 09:30 UTC" in shown
+    assert CANCEL_ACTION in shown and "scheduled for <!date^1740821400^" in shown
     button = card_message(send).blocks[-1]["elements"][0]
     assert button["value"] == "7" and "confirm" in button
     assert CANCEL_ACTION not in _dump(card_message(replace(send, cancelled_at=WHEN)))

@@ -166,6 +166,8 @@ def test_redeem_is_for_admins_only(make_app: Callable) -> None:
     assert "Credit left on the account: 100" in _ask(app, "balance")["text"]
     done = _ask(app, "redeem 1234-5678-1234-5678", user=ADMIN)
     assert "Voucher redeemed" in done["text"]
+    assert "100 credits added" in done["text"]  # read from the balance before and after
+    assert "from " in done["text"] and " to " in done["text"]
     assert "Credit left on the account: 100" not in _ask(app, "balance")["text"]
 
 
@@ -178,7 +180,10 @@ def test_ping(app: RunningApp) -> None:
 
 def test_contacts_add_list_remove(app: RunningApp) -> None:
     assert "Saved contact Thandi" in _ask(app, "contact add Thandi +27821234567")["text"]
-    assert "Updated contact thandi" in _ask(app, "contact add thandi 27821234568")["text"]
+    replaced = _ask(app, "contact add thandi 27821234568")["text"]
+    assert "Updated contact thandi: +27 82 123 4568 (replacing +27 82 123 4567)" in replaced
+    again = _ask(app, "contact add thandi 27821234568")["text"]  # the same number: no news
+    assert "Updated contact thandi" in again and "replacing" not in again
     listing = _text(_ask(app, "contacts"))
     assert "thandi" in listing and "+27 82 123 4568" in listing
     assert "Removed contact Thandi" in _ask(app, "contact remove Thandi")["text"]

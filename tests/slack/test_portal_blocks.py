@@ -77,7 +77,8 @@ def test_help_lists_only_what_the_gateway_offers():
 def test_a_held_message_is_scheduled_and_cancellable():
     held = _recipient(status=HELD.code, state=DeliveryState.SCHEDULED, status_words=HELD.words)
     card = _text(card_message(_send(held, scheduled_at=AT)))
-    assert "Scheduled for 2030-01-01 12:00 UTC" in card and CANCEL_ACTION in card
+    assert f"Scheduled for <!date^{int(AT.timestamp())}^" in card and CANCEL_ACTION in card
+    assert "|2030-01-01 12:00 UTC>" in card  # the fallback of clients that cannot format it
 
 
 def test_an_unsettled_message_offers_send_again_and_a_resent_one_does_not():

@@ -311,6 +311,11 @@ def test_a_report_without_a_number_matches_a_client_id_only_one_recipient_has(
     found = store.sends.find_recipient(climsgid="solo1")
     assert found is not None and found.id == solo.id
     assert store.sends.find_recipient(climsgid="shared") is None
+    # A person who quotes the shared client ID means every message sent under it.
+    shared = store.sends.recipients_by_climsgid("shared")
+    assert [r.msisdn for r in shared] == ["27822222222", "27823333333"]
+    assert [r.id for r in store.sends.recipients_by_climsgid("solo1")] == [solo.id]
+    assert store.sends.recipients_by_climsgid("nobody") == []
 
 
 # ---- who sent what: the Cancel rule and the log per channel, settling interrupted sends

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot import grammar
@@ -27,12 +28,14 @@ from bot.blocks.results import (
     ping_message,
     redeem_message,
     reported_status_message,
+    shared_id_message,
     status_message,
 )
 from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
+from bot.domain.records import Recipient
 from bot.listeners.commands.log_command import show_log
 from bot.listeners.commands.opt_outs import opt_in_command, opt_out_command, opt_outs_command
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
@@ -40,7 +43,10 @@ from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
 from bot.storage import StorageError
 from bot.usecases.cancelling import cancel_held
+from bot.usecases.holding import withdraw
+from bot.usecases.redeeming import redeem_voucher
 from bot.usecases.sending import SendIntent, prepare
+from bot.usecases.shared_ids import cancel_each, report_each, shared_by
 from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
 
 log = logging.getLogger(__name__)
@@ -73,7 +79,7 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         str(command.get("user_id") or ""), str(command.get("channel_id") or ""), trigger, reply
     )
     try:
-        parsed: object = grammar.parse_text(text, now=services.clock())
+        parsed: object = _parse(services, text, call.user)
     except grammar.UsageError as error:
         parsed = error
     if isinstance(parsed, grammar.Help):  # needs nothing: not even the database to claim it
@@ -99,13 +105,21 @@ def run_command(services: Services, command: dict[str, Any], text: str, reply: R
         reply(problem_message(error))
 
 
+def _parse(services: Services, text: str, user: str) -> grammar.Command:
+    """The command, read in the person's time zone (asked of Slack only when a time is given)
+    and with SMS_DEFAULT_REGION (a second number where the text should start is refused)."""
+    zone = services.time_zone(user) if "--at" in text.lower() else None
+    region = services.settings.default_region
+    return grammar.parse_text(text, now=services.clock(), zone=zone, region=region)
+
+
 def _refusal(
     services: Services, call: Invocation, parsed: object, recorded: bool | None
 ) -> Message | None:
     """Why the command cannot run: bad usage, a user not allowed, or a database that could not
     record it (only commands that need no storage run then). None: run it."""
     if isinstance(parsed, grammar.UsageError):
-        return usage_message(parsed.problem, parsed.usage)
+        return usage_message(parsed.problem, parsed.usage, parsed.suggestions)
     if not may_use(services.settings, call.user):
         return refused_message(not_allowed_text(call.user))
     if recorded is None and not isinstance(parsed, NEEDS_NO_STORAGE):
@@ -172,6 +186,11 @@ def _fresh_key() -> str:
 
 
 def _status(services: Services, command: grammar.Status, call: Invocation) -> None:
+    shared = shared_by(services.storage, command.id)
+    if shared:
+        reports = report_each(services.gateway, shared, partial(apply_status, services))
+        call.reply(shared_id_message(command.id, reports, False, services.sandboxed))
+        return
     if not services.gateway.capabilities.query:
         reported = latest_report(services.storage, command.id)
         status = reported.status if reported is not None else None
@@ -195,6 +214,10 @@ def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> No
     ):
         call.reply(refused_message(access.not_your_send_text(send.slack_user)))
         return
+    shared = shared_by(services.storage, command.id)
+    if shared:
+        _cancel_shared(services, command.id, shared, call)
+        return
     if not services.gateway.capabilities.cancel:
         # Only what sms-bot still holds can be stopped; anything else says it is not offered.
         withdrawn = cancel_held(services.storage, command.id)
@@ -208,6 +231,31 @@ def _cancel(services: Services, command: grammar.Cancel, call: Invocation) -> No
     found = services.gateway.cancel(command.id)
     apply_status(services, found.message_id, found.status)
     call.reply(cancel_message(found.message_id, found.status, services.sandboxed))
+
+
+def _cancel_shared(
+    services: Services, client_id: str, shared: list[Recipient], call: Invocation
+) -> None:
+    """Every message sent under one client ID; each send's sender (or an admin) only."""
+    sends = {r.send_id: services.storage.sends.get(r.send_id) for r in shared}
+    for send in sends.values():
+        if send is not None and not access.may_touch(
+            services.settings.admins, call.user, send.slack_user
+        ):
+            call.reply(refused_message(access.not_your_send_text(send.slack_user)))
+            return
+
+    def withdraw_held(held: Sequence[Recipient]) -> None:
+        for send_id, send in sends.items():
+            mine = [r for r in held if r.send_id == send_id]
+            if send is not None and mine:
+                withdraw(services.storage, send, mine)
+
+    store = partial(apply_status, services)
+    reports = cancel_each(services.gateway, shared, withdraw_held, store)
+    for send_id in sends:
+        services.refresh_card(send_id)
+    call.reply(shared_id_message(client_id, reports, True, services.sandboxed))
 
 
 def _charge(services: Services, command: grammar.Charge, call: Invocation) -> None:
@@ -230,8 +278,9 @@ def _redeem(services: Services, command: grammar.Redeem, call: Invocation) -> No
     if not is_admin(services.settings, call.user):
         call.reply(refused_message(admin_only_text(call.user)))
         return
-    found = services.gateway.redeem(command.voucher)
-    call.reply(redeem_message(found.code, services.sandboxed))
+    call.reply(
+        redeem_message(redeem_voucher(services.gateway, command.voucher), services.sandboxed)
+    )
 
 
 def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
@@ -249,7 +298,8 @@ def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocati
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
     if before is None or before.msisdn == msisdn or before.owner == call.user:
-        call.reply(contact_saved_message(command.name, msisdn, new))
+        replaced = before.msisdn if before is not None else None
+        call.reply(contact_saved_message(command.name, msisdn, new, replaced))
         return
     call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn))
     if before.owner:

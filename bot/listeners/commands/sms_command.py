@@ -58,6 +58,7 @@ def open_compose(
     )
     try:
         client.views_open(trigger_id=command.get("trigger_id"), view=view)
+        services.learn_time_zone(str(command.get("user_id") or ""))
     except SlackApiError as error:
         log.warning("views.open failed: %s", error_code(error))
         reply(

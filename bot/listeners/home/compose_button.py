@@ -32,6 +32,7 @@ def open_compose_from_home(services: Services, body: dict[str, Any]) -> None:
     view = compose_view(channel, max_parts=services.settings.max_parts, sandbox=services.sandboxed)
     try:
         services.slack.views_open(trigger_id=body.get("trigger_id"), view=view)
+        services.learn_time_zone(user)
     except SlackApiError as error:
         log.warning("views.open from Home failed: %s", error_code(error))
         EphemeralReplier(services.slack, user, user)(

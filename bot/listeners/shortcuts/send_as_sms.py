@@ -51,6 +51,7 @@ def open_prefilled_compose(services: Services, shortcut: dict[str, Any], reply: 
     )
     try:
         services.slack.views_open(trigger_id=shortcut.get("trigger_id"), view=view)
+        services.learn_time_zone(str(user or ""))
     except SlackApiError as error:
         log.warning("views.open for Send as SMS failed: %s", error_code(error))
         reply(

@@ -9,6 +9,7 @@ submitted twice sends once.
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -20,14 +21,17 @@ from bot.blocks.compose import (
     read_channel,
     read_values,
 )
-from bot.grammar import parse_when
+from bot.container import Services
 from bot.listeners.common import EphemeralReplier, send_and_report, services_of
 from bot.usecases.sending import Refusal, SendIntent, prepare
+from bot.when import parse_when, zone_matters
 
 log = logging.getLogger(__name__)
 
 FIELD_BLOCKS = {"recipients": RECIPIENTS_BLOCK, "text": TEXT_BLOCK, "when": WHEN_BLOCK}
 ERROR_MAX = 150  # Slack shows short field errors; longer ones are cut
+ZONE_WAIT = 1.5  # seconds for Slack to tell the user's time zone, within the 3 s to acknowledge
+ZONE_LATE = "Slack did not say your time zone in time: try again, or write +2h or 14:00+02:00."
 
 
 def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -37,9 +41,10 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
     channel = read_channel(view) or user  # no channel known: the card goes to their DM
     values = read_values(view)
     try:
-        at = parse_when(values.when, services.clock()) if values.when.strip() else None
-    except ValueError as error:
-        ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error))})
+        zone = _zone(services, user) if zone_matters(values.when) else None
+        at = parse_when(values.when, services.clock(), zone) if values.when.strip() else None
+    except (ValueError, TimeoutError) as error:
+        ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error) or ZONE_LATE)})
         return
     intent = SendIntent(
         user=user,
@@ -58,6 +63,12 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
     ack()
     reply = EphemeralReplier(services.slack, channel, user)
     services.executor.submit(send_and_report, services, prepared, reply)
+
+
+def _zone(services: Services, user: str) -> tzinfo | None:
+    """The user's time zone, learnt when the form opened (else asked now, within a bound: the
+    acknowledgement cannot wait); TimeoutError when Slack does not say in time."""
+    return services.quick.submit(services.time_zone, user).result(timeout=ZONE_WAIT)
 
 
 def _short(text: str) -> str:

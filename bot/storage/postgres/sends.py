@@ -255,6 +255,13 @@ class PostgresSends:
             ).fetchone()
         return None if row is None else rows.recipient(row)
 
+    def recipients_by_climsgid(self, climsgid: str) -> list[Recipient]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT * FROM recipients WHERE climsgid = %s ORDER BY id", (climsgid,)
+            ).fetchall()
+        return [rows.recipient(row) for row in found]
+
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
     ) -> Recipient | None:

@@ -230,6 +230,13 @@ class SqliteSends:
     def recipient_by_climsgid(self, climsgid: str, msisdn: str) -> Recipient | None:
         return self._recipient_where("climsgid = ? AND msisdn = ?", (climsgid, msisdn))
 
+    def recipients_by_climsgid(self, climsgid: str) -> list[Recipient]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT * FROM recipients WHERE climsgid = ? ORDER BY id", (climsgid,)
+            ).fetchall()
+        return [rows.recipient(row) for row in found]
+
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
     ) -> Recipient | None:
