@@ -6,7 +6,8 @@ number from in to out. A STOP repeated while the number is out, or the same call
 twice (the inbox stores it once), changes nothing and so texts nothing; a number that opts back in
 and out again is told again, as it opted out again. Both are sent like any reply: recorded as a
 send (so `/sms log` shows them), through the outbox's idempotent gateway call, and named in the
-thread beside the phone's message. The confirmation is the one SMS an opted-out number gets.
+thread beside the phone's message. Both answer what the phone asked, so they reach it even when it
+has opted out (the confirmation always does; a HELP from an opted-out number is still answered).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ UNKNOWN_TEAM = "This team"
 @dataclass(frozen=True)
 class AutoReply:
     text: str
-    to_opted_out: bool  # the opt-out confirmation
 
 
 class AutoReplies:
@@ -47,9 +47,9 @@ class AutoReplies:
         from in to out (a repeated STOP did not)."""
         if keyword.is_help and self.help_text:
             team = self.team() or UNKNOWN_TEAM
-            return AutoReply(self.help_text.replace(TEAM_FIELD, team), to_opted_out=False)
+            return AutoReply(self.help_text.replace(TEAM_FIELD, team))
         if keyword.is_opt_out and opted_out_now and self.stop_text:
-            return AutoReply(self.stop_text, to_opted_out=True)
+            return AutoReply(self.stop_text)
         return None
 
     def send(
@@ -67,6 +67,6 @@ class AutoReplies:
                 # "" when the thread is still being posted: a reply all the same (its state is
                 # not a card to update, nor a send to settle), with no thread to note failures in
                 thread_ts=thread_ts or NO_SLACK_MESSAGE,
-                to_opted_out=reply.to_opted_out,
+                to_opted_out=True,  # an answer the phone asked for
             )
         )

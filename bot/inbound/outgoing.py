@@ -17,4 +17,5 @@ class OutgoingSms:
     intent_key: str  # unique per SMS meant: a second attempt to queue it fails
     thread_ts: str | None  # the thread it belongs to (failure notes go there)
     marked_message: str | None = None  # the person's message whose reaction shows the state
-    to_opted_out: bool = False  # the opt-out confirmation: the one SMS an opted-out number gets
+    # An answer the phone asked for (HELP, the opt-out confirmation): sent even when it opted out.
+    to_opted_out: bool = False

@@ -76,3 +76,12 @@ def test_no_stop_reply_by_default(app: RunningApp) -> None:
     wait_for(lambda: app.storage.opt_outs.is_opted_out(PHONE), what="the opt-out")
     app.wait_idle()
     assert _received(app) == []
+
+
+def test_an_opted_out_phone_asking_for_help_is_still_answered(make_app) -> None:
+    app = make_app(env={"SMS_HELP_REPLY": "Acme: reply START to get texts again."})
+    app.storage.opt_outs.opt_out(PHONE, "STOP")
+    _texts(app, "mo-help-out", "help")
+    wait_for(lambda: _received(app), what="the help reply")
+    assert _received(app) == [(PHONE, "Acme: reply START to get texts again.")]
+    assert app.storage.opt_outs.is_opted_out(PHONE)  # asking for help opts nobody in
