@@ -55,7 +55,10 @@ def _line(line: LogLine, workspace_url: str) -> str:
     link = ""
     if line.channel and line.thread_ts:
         link = f" <{thread_link(workspace_url, line.channel, line.thread_ts)}|thread>"
-    return f"• {local_time(line.at)} {head}: “{text}” — *{escape(line.state)}*{ident}{link}"
+    state = escape(line.state)
+    if line.state == "Scheduled" and line.scheduled_at is not None:
+        state += f" for {local_time(line.scheduled_at)}"
+    return f"• {local_time(line.at)} {head}: “{text}” — *{state}*{ident}{link}"
 
 
 def log_message(page: LogPage, asked: LogAsked, workspace_url: str) -> Message:

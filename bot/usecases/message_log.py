@@ -31,6 +31,7 @@ class LogLine:
     message_id: str | None  # the gateway's ID of a sent message
     channel: str | None  # where its thread is
     thread_ts: str | None  # None: no thread (yet)
+    scheduled_at: datetime | None = None  # a send still waiting for its time
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def _sent_line(entry: LogEntry, threads: _Threads) -> LogLine:
         message_id=entry.apimsgid,
         channel=channel,
         thread_ts=thread_ts,
+        scheduled_at=entry.scheduled_at,
     )
 
 

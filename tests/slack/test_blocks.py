@@ -224,6 +224,10 @@ def test_contacts_and_log() -> None:
     assert _sizes_ok(message.blocks)
     more = message.blocks[-1]["elements"][0]
     assert more["action_id"] == LOG_MORE_ACTION and parse_more_value(more["value"]) == (None, 2)
+    later = replace(line, state="Scheduled", scheduled_at=WHEN, message_id=None)
+    assert "Scheduled for <!date^1740821400^" in _dump(
+        log_message(LogPage((later,), 1, False), LogAsked(None, None), "")
+    )
     others = LogPage((replace(line, sender="~cli"), replace(line, sender="")), 1, False)
     shown = _dump(log_message(others, LogAsked(None, None), "https://example.slack.com/"))
     assert "the command line → Ann" in shown and "automatic reply → Ann" in shown
