@@ -9,7 +9,9 @@ told to fail (`fail(method, ...)`).
 `FakeSlack` adds only what a test needs to script beyond that: `hold(method)`, after which the
 next call of that method is recorded (the message exists, as when Slack accepted it) while its
 answer is held back until `release()` — the window between Slack accepting a post and the sender
-learning it did — and two readers, `posts()` and `thread()`.
+learning it did — and two readers, `posts()` and `thread()`. Two separate blocks below add
+channels that refuse posts (`close_channel`/`open_channel`, with conversations.info) and the file
+uploads of `files_upload_v2` (`uploads()`).
 """
 
 from __future__ import annotations
