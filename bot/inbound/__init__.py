@@ -318,12 +318,9 @@ class Inbound:
         return self
 
     def check_slack(self) -> None:
-        """Once Slack accepted the token (serve, after Bolt's own check), off the start-up
-        path: the workspace's name (for the default HELP reply), and whether SMS_CHANNEL can
-        be posted in (one log line saying what to do when it cannot)."""
-        threading.Thread(target=self._ask_slack, name="slack-startup-check", daemon=True).start()
-
-    def _ask_slack(self) -> None:
+        """Once Slack accepted the token (serve, after Bolt's own check): the workspace's name
+        (for the default HELP reply), and whether SMS_CHANNEL can be posted in (one log line
+        saying what to do when it cannot). Neither stops start-up: failures are logged."""
         self.workspace.info()
         channel = self.services.settings.sms_channel or ""
         self.slack_health.check_channel(self.services.slack, channel)
