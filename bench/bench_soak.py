@@ -25,6 +25,15 @@ lost, duplicated or wrong. Everything is bounded: the load stops after `--minute
 after `--drain` seconds.
 
     .venv/bin/python bench/bench_soak.py [--minutes 10] [--rate 1] [--callbacks 10]
+    .venv/bin/python bench/bench_soak.py --replicas 2 --db postgresql [--minutes 1]
+
+With `--db postgresql` the database is a throwaway PostgreSQL cluster this run starts (the
+server binaries the tests use, tests/support/postgres.py; fsync off, as for the tests) and with
+`--replicas N` that many `serve` processes share it: commands, thread replies and external
+callbacks go to them in turn (as a round-robin load balancer hands them out), the gateway's own
+callbacks to the first (so a send made on one replica is reported to the other). RSS is then
+the replicas' sum (each one's is printed too), and the database's sessions are counted with
+every sample: both must stay bounded.
 
 This file starts the parts and runs the phases; the parts are in bench/soak/: what to send
 (`plan`), sending it (`load`), recognising cards (`cards`), what should have happened against
@@ -70,6 +79,7 @@ from bot.testing.process import ServedApp  # noqa: E402
 from bot.testing.sandbox import GatewayCalls  # noqa: E402
 from bot.testing.slack import FakeSlack  # noqa: E402
 from bot.testing.state import AppState  # noqa: E402
+from tests.support.postgres import ThrowawayCluster, query  # noqa: E402
 
 TRACED_APP = "bench._traced_app"  # `python -m bot` under tracemalloc (--trace-memory)
 
@@ -99,8 +109,15 @@ def gateway(port: int, keys: Secrets, options: Options) -> SandboxServer:
     )
 
 
-def app_options(port: int, gateway_url: str, keys: Secrets, trace_dir: Path | None) -> AppOptions:
-    """The app configured for a real gateway (the sandbox at `gateway_url`), on `port`."""
+def app_options(
+    port: int,
+    gateway_url: str,
+    keys: Secrets,
+    trace_dir: Path | None,
+    database: str | None = None,
+) -> AppOptions:
+    """The app configured for a real gateway (the sandbox at `gateway_url`), on `port`; on
+    `database` (SMS_BOT_DB) when given, else a SQLite file in its directory."""
     env = {
         "SLACK_BOT_TOKEN": "xoxb-soak-token",
         "SLACK_SIGNING_SECRET": keys.signing,
@@ -115,6 +132,8 @@ def app_options(port: int, gateway_url: str, keys: Secrets, trace_dir: Path | No
     }
     if trace_dir is not None:
         env["SOAK_TRACE_DIR"] = str(trace_dir)  # read by bench/_traced_app.py
+    if database is not None:
+        env["SMS_BOT_DB"] = database
     return AppOptions(sms_channel=SMS_CHANNEL, env=env)
 
 
@@ -124,34 +143,82 @@ class Running:
 
     options: Options
     keys: Secrets
-    app: ServedApp
+    apps: list[ServedApp]
     memory: AppMemory
     state: AppState  # the app's database, read from this process
     sandbox: SandboxServer
     calls: GatewayCalls
     fake: FakeSlack
+    database_url: str | None  # PostgreSQL's; None for SQLite
+
+    @property
+    def app(self) -> ServedApp:
+        """The first replica (the only one on SQLite): the gateway reports to it."""
+        return self.apps[0]
+
+    def sessions(self) -> int:
+        """Sessions on the app's PostgreSQL database now (every replica's pool and listener)."""
+        assert self.database_url is not None
+        ((count,),) = query(
+            self.database_url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()",
+        )
+        return int(count)  # type: ignore[call-overload]
+
+    def stop_apps(self) -> int:
+        """SIGTERM every replica; the worst exit status."""
+        return max(app.stop() for app in self.apps)
+
+    def log_text(self) -> str:
+        return "\n".join(app.log_text() for app in self.apps)
+
+
+@contextmanager
+def database(options: Options) -> Iterator[str | None]:
+    """`--db postgresql`: a throwaway cluster and a database on it, removed afterwards."""
+    if options.db != "postgresql":
+        yield None
+        return
+    cluster = ThrowawayCluster()
+    try:
+        cluster.start()
+        yield cluster.url(cluster.create_database())
+    finally:
+        cluster.remove()
 
 
 @contextmanager
 def running(options: Options, keys: Secrets) -> Iterator[Running]:
-    """The fake Slack, the sandbox and the app, started; stopped on leaving."""
-    with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        workdir, port = Path(tmp), free_port()
+    """The fake Slack, the sandbox, the database and the app's replicas, started; stopped on
+    leaving."""
+    with (
+        FakeSlack() as fake,
+        tempfile.TemporaryDirectory(prefix="soak-") as tmp,
+        database(options) as url,
+    ):
+        workdir, ports = Path(tmp), [free_port() for _ in range(options.replicas)]
         trace_dir = workdir / "tracemalloc" if options.trace_memory else None
         if trace_dir is not None:
             trace_dir.mkdir()
-        sandbox = gateway(port, keys, options)
+        sandbox = gateway(ports[0], keys, options)
         calls = GatewayCalls(sandbox)
+        module = TRACED_APP if options.trace_memory else "bot"
+        apps: list[ServedApp] = []
         with sandbox:
-            served = app_options(port, sandbox.url, keys, trace_dir)
-            module = TRACED_APP if options.trace_memory else "bot"
-            app = ServedApp(fake.api_url, workdir, served, module=module)
             try:
-                with AppState.opened(app.db_path) as state:
-                    memory = AppMemory(app, trace_dir)
-                    yield Running(options, keys, app, memory, state, sandbox, calls, fake)
+                for n, port in enumerate(ports):
+                    directory = workdir if n == 0 else workdir / f"replica{n + 1}"
+                    directory.mkdir(exist_ok=True)
+                    served = app_options(port, sandbox.url, keys, trace_dir, url)
+                    apps.append(ServedApp(fake.api_url, directory, served, module=module))
+                with AppState.opened(url or apps[0].db_path) as state:
+                    memory = AppMemory(apps, trace_dir)
+                    yield Running(options, keys, apps, memory, state, sandbox, calls, fake, url)
             finally:
-                app.stop()
+                for app in apps:
+                    if app.process.poll() is None:
+                        app.stop()
 
 
 # --------------------------------------------------------------------------- the phases
@@ -169,6 +236,7 @@ class Loaded:
     end_of_load: Sample | None
     seconds: float
     memory_sites: list[str]
+    replica_rss: list[int | None]
 
 
 def header(run: Running, load_before: tuple[float, float, float]) -> None:
@@ -176,7 +244,8 @@ def header(run: Running, load_before: tuple[float, float, float]) -> None:
     print(
         f"soak: {options.minutes:g} min of load, then up to {options.drain:g} s of drain; "
         f"{options.rate:g} commands/s over {options.channels} channels; {options.callbacks:g} "
-        f"external callbacks/s ({options.mo_rate:g} of them SMS); app pid {run.app.pid} "
+        f"external callbacks/s ({options.mo_rate:g} of them SMS); {len(run.apps)} replica(s) "
+        f"on {options.db}, pid {', '.join(str(app.pid) for app in run.apps)} "
         f"(python -m {run.app.module} serve), sandbox and fake Slack in this process "
         f"(pid {os.getpid()}); "
         f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} at start",
@@ -190,9 +259,11 @@ def load(run: Running) -> Loaded:
     cards, stop = CardIndex(fake), threading.Event()
     started = time.perf_counter()
     window = (started, started + options.seconds)
-    commander = Commander(run.app.url, fake, cards, options, run.keys, window, stop)
-    stream = CallbackStream(run.app.url, run.sandbox, options, run.keys, window, stop)
-    sampler = Sampler(run.memory, run.state, started, options.sample, progress)
+    urls = [app.url for app in run.apps]
+    commander = Commander(urls, fake, cards, options, run.keys, window, stop)
+    stream = CallbackStream(urls, run.sandbox, options, run.keys, window, stop)
+    sessions = run.sessions if run.database_url is not None else None
+    sampler = Sampler(run.memory, run.state, started, options.sample, progress, sessions)
     growth = MemoryGrowth(run.memory, started + options.seconds / 2, stop)
     first = sampler.take()
     if first is not None:
@@ -206,6 +277,7 @@ def load(run: Running) -> Loaded:
     stop.set()
     seconds = time.perf_counter() - started
     end_of_load = sampler.take()
+    replica_rss = run.memory.each_kib()
     memory_sites = growth.sites() if options.trace_memory else []
     streams = {
         "commands": commander.commands,
@@ -213,7 +285,9 @@ def load(run: Running) -> Loaded:
         "status callbacks": stream.statuses,
         "MO callbacks": stream.mos,
     }
-    return Loaded(commander, stream, streams, sampler, first, end_of_load, seconds, memory_sites)
+    return Loaded(
+        commander, stream, streams, sampler, first, end_of_load, seconds, memory_sites, replica_rss
+    )
 
 
 def snapshot(run: Running, loaded: Loaded) -> Snapshot:
@@ -259,10 +333,10 @@ def settle_and_report(run: Running, loaded: Loaded, load_before: tuple[float, fl
     loaded.sampler.join(10)
     tallies = check()
     final = snapshot(run, loaded)
-    exit_status = run.app.stop()
+    exit_status = run.stop_apps()
     database = read_database(run.state, final.gateway)
     tallies += database.tallies()
-    log_text = run.app.log_text()
+    log_text = run.log_text()
     leaked = [s for s in run.keys.all() if s in log_text]
     tallies.append(Tally("secrets in the app's log", len(run.keys.all()), 0, 0, len(leaked)))
     results = Results(
@@ -283,6 +357,7 @@ def settle_and_report(run: Running, loaded: Loaded, load_before: tuple[float, fl
         (len(deliveries), sum(1 for d in deliveries if d.ok)),
         run.calls.summary(),
         loaded.memory_sites,
+        loaded.replica_rss,
     )
     report(run.options, results, tallies)
     return verdict(loaded, tallies)
@@ -331,7 +406,20 @@ def parse_options(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="run the app under tracemalloc and print where its memory grew (slower, more RSS)",
     )
+    parser.add_argument("--replicas", type=int, default=1, help="serve processes on one database")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the database: a SQLite file, or a throwaway PostgreSQL cluster",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.replicas <= 8:
+        parser.error("--replicas must be in [1, 8]")
+    if args.replicas > 1 and args.db != "postgresql":
+        parser.error("--replicas above 1 needs --db postgresql (one serve per SQLite file)")
+    if args.replicas > 1 and args.trace_memory:
+        parser.error("--trace-memory traces one app: use it with --replicas 1")
     if not (0 < args.minutes <= 24 * 60 and 0 < args.rate <= 50 and 0 < args.callbacks <= 500):
         parser.error("--minutes must be in (0, 1440], --rate in (0, 50], --callbacks in (0, 500]")
     if not (0 <= args.mo_rate <= min(1.0, args.callbacks)) or not 1 <= args.channels <= 100:
@@ -347,6 +435,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.session_ttl,
         args.seed,
         args.trace_memory,
+        args.replicas,
+        args.db,
     )
 
 
@@ -354,10 +444,6 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     logging.basicConfig(level=logging.WARNING)
     return run(options)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Usage: {grammar.usage_line(word, grammar.PROGRAM)}")
             return 0
         return run_gateway_command(words)
-    if word in ("contact", "contacts", "log"):
+    if word in ("contact", "contacts", "template", "templates", "group", "groups", "log"):
         return _fail(f"'{word}' is a Slack command: use it in Slack or in 'sms-bot console'.")
     return _fail(f"unknown command {word!r}; see 'sms-bot --help'.")
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import phonenumbers
 from dotenv import load_dotenv
 
+from bot.domain.quiet_hours import BadQuietHours, QuietHours
 from bot.storage.location import is_postgres_url
 
 DEFAULT_BASE_URL = "https://api.clickatell.com"
@@ -57,6 +58,7 @@ class Settings:
     callback_token: str | None = None
     default_region: str | None = None
     max_parts: int = 3
+    quiet_hours: QuietHours | None = None  # SMS_QUIET_HOURS: bulk and scheduled sends wait
     allowed_users: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     low_balance: float = DEFAULT_LOW_BALANCE  # credits; 0 turns the low-balance alert off
@@ -178,6 +180,14 @@ def _region(env: Mapping[str, str]) -> str | None:
     return region
 
 
+def _quiet_hours(env: Mapping[str, str]) -> QuietHours | None:
+    raw = _text(env, "SMS_QUIET_HOURS")
+    try:
+        return None if raw is None else QuietHours.parse(raw)
+    except BadQuietHours as error:
+        raise ConfigError("SMS_QUIET_HOURS", str(error)) from None
+
+
 def _channel(env: Mapping[str, str]) -> str | None:
     raw = _text(env, "SMS_CHANNEL")
     if raw is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", raw):
@@ -225,6 +235,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         callback_token=_token(env),
         default_region=_region(env),
         max_parts=_number(env, "SMS_MAX_PARTS", 3, int, 1, 255, "a whole number from 1 to 255"),
+        quiet_hours=_quiet_hours(env),
         allowed_users=_user_ids(env, "SMS_ALLOWED_USERS"),
         admins=_user_ids(env, "SMS_ADMINS"),
         low_balance=_number(

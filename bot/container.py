@@ -48,6 +48,7 @@ from bot.slack.client import build_web_client
 from bot.slack.home import HomeBoard
 from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
+from bot.usecases.bulk.worker import IDLE, BulkDriver
 from bot.usecases.settling import DONE, SendSettler
 from bot.when import zone_named
 
@@ -85,6 +86,7 @@ class Services:
     sandbox: SandboxServer | None = None
     home_debounce: float = 5.0
     settler: Worker | None = None  # serve only: settles sends a crash cut off (usecases.settling)
+    bulk_worker: Worker | None = None  # drives bulk runs (usecases.bulk.worker), when started
     _closed: bool = False
 
     @property
@@ -107,6 +109,7 @@ class Services:
             *self.inbound.workers,
             self.home_worker,
             *([self.settler] if self.settler else []),
+            *([self.bulk_worker] if self.bulk_worker else []),
         ]
 
     @property
@@ -272,6 +275,7 @@ def build_services(
         try:
             services.inbound.start()
             services.home_worker.start()
+            services.bulk_worker = _start_bulk_worker(services)
             if serving:
                 services.settler = _start_settler(services)
         except BaseException:
@@ -294,6 +298,13 @@ def _start_settler(services: Services) -> Worker:
         ),
     )
     return LoopWorker("send-settler", settler.step, max_pause=DONE).start()
+
+
+def _start_bulk_worker(services: Services) -> Worker:
+    """Drive the bulk runs: those started in Slack, scheduled ones when due, and any a stopped
+    process left running (their rows' claims run out and are taken here)."""
+    driver = BulkDriver(services, clock=services.clock)
+    return LoopWorker("bulk-runner", driver.step, max_pause=IDLE).start()
 
 
 def _tell_settled(services: Services, send: Send, settled: int, sent: int, unknown: int) -> None:

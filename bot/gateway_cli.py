@@ -35,23 +35,48 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot import grammar
+from bot.bulk_cli import run_bulk
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.delivery import WITHDRAWN, DeliveryState
 from bot.domain.records import Recipient
-from bot.gateway.base import Gateway, GatewayError, MessageStatus, RecipientResult, SendResult
+from bot.domain.templates import TemplateError
+from bot.gateway.base import (
+    Gateway,
+    GatewayError,
+    MessageStatus,
+    Planned,
+    RecipientResult,
+    SendResult,
+)
 from bot.gateway.clickatell_http import Login, SandboxServer, build_gateway
 from bot.gateway.clickatell_platform import build_gateway as build_platform_gateway
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
-from bot.storage import StorageError, open_storage
+from bot.storage import Storage, StorageError, open_storage
+from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held, withdraw_and_show
-from bot.usecases.command_line_sending import OPTED_OUT, CommandLineSend, send_recorded
+from bot.usecases.command_line_sending import record_batch, store_batch
+from bot.usecases.recording import TextBatch, plan_by_text
 from bot.usecases.redeeming import redeem_voucher
+from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked
 from bot.usecases.shared_ids import MessageReport, cancel_each, report_each, shared_by
 from bot.usecases.tracking import gateway_id, latest_report, stored_status
 from bot.when import local_zone
 
-GATEWAY_COMMANDS = ("send", "status", "cancel", "charge", "balance", "coverage", "redeem", "ping")
+GATEWAY_COMMANDS = (
+    "send",
+    "bulk",
+    "status",
+    "cancel",
+    "charge",
+    "balance",
+    "coverage",
+    "redeem",
+    "ping",
+)
+TEMPLATE_FIELDS_HINT = (
+    "Here a template can use {name} and {first_name} (from the contact); nothing was sent."
+)
 SANDBOX_BUSY = "Waiting for another sms-bot command to finish with the sandbox..."
 SANDBOX_LOGIN = "sandbox"  # any credentials do for a sandbox that was started without --api-id
 
@@ -120,12 +145,15 @@ def run(
         command = grammar.parse_argv(words, zone=zone, region=region)
     except grammar.UsageError as error:
         return out.error(None, str(error), EXIT_USAGE)
-    if not isinstance(command, _HANDLERS):
+    if not isinstance(command, (*_HANDLERS, grammar.Bulk)):
         return out.error(None, f"'{words[0]}' is not a gateway command.", EXIT_USAGE)
     if isinstance(settings, ConfigError):
         return out.error(None, str(settings), EXIT_USAGE)
     try:
         with gateway_client(settings, environment) as gateway:
+            if isinstance(command, grammar.Bulk):
+                done = run_bulk(command, settings, gateway)
+                return out.outcome(Outcome(done.data, done.lines, done.code))
             if isinstance(command, grammar.Status | grammar.Cancel):
                 shared = _shared(settings, command.id)
                 if shared:
@@ -136,17 +164,25 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
-            if isinstance(command, grammar.Send):
-                return out.outcome(_send_recorded(settings, gateway, command))
+            if isinstance(command, grammar.Send) and _needs_directory(settings, command):
+                prepared = _address(settings, command)
+                with open_storage(settings.db_path) as storage:  # recorded as serve records
+                    return out.outcome(
+                        _send(gateway, command, prepared, _Recorder(settings, storage))
+                    )
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
-    except Refused as error:
+    except (Refused, BulkRefused) as error:
         return out.error(None, str(error), EXIT_FAILED)
+    except StorageError as error:
+        return out.error(None, str(error), EXIT_FAILED)
+    except Refusal as error:
+        return out.error(None, error.reason, EXIT_FAILED)
+    except TemplateError as error:
+        return out.error(None, f"{error} {TEMPLATE_FIELDS_HINT}", EXIT_FAILED)
     except (OSError, ValueError) as error:  # e.g. an unreadable sandbox state file
         return out.error(None, str(error), EXIT_FAILED)
-    except StorageError as error:  # `send` records in the database serve uses
-        return out.error(None, f"the database cannot be used: {error}", EXIT_FAILED)
 
 
 @contextmanager
@@ -205,39 +241,90 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _send_recorded(settings: Settings, gateway: Gateway, command: grammar.Send) -> Outcome:
-    """`send` as product.md §4 has it: opted-out numbers skipped, the send in SMS_BOT_DB."""
-    with open_storage(settings.db_path) as storage:
-        done = send_recorded(storage, gateway, settings, command, sandbox=settings.uses_sandbox)
-    return _send_outcome(command, done)
+def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
+    """Names (contacts, groups), templates and opt-outs live in the database `serve` uses: when
+    it exists a send is checked as in Slack (opted-out numbers set aside, all of them refused);
+    with none a name is refused as the number it is not, and a template cannot be found."""
+    return command.template is not None or _database_exists(settings)
 
 
-def _send_outcome(command: grammar.Send, done: CommandLineSend) -> Outcome:
-    """§4's JSON: one entry per number given, in order; an opted-out one carries an error that
-    says so (no gateway code: nothing was asked of the gateway)."""
-    results = {m.to: m for m in done.result.messages} if done.result else {}
-    messages: list[dict[str, Any]] = []
-    lines: list[str] = []
-    failures: list[dict[str, Any]] = []
-    for plan in done.planned:
-        found = results.get(plan.to)
-        if found is not None:
-            error = _error_json(found.error)
-            entry = {"to": found.to, "apimsgid": found.message_id, "climsgid": found.client_id}
-            lines.append(_send_line(found))
-        elif plan.to in done.skipped:
-            error = {"code": None, "description": f"{plan.to} {OPTED_OUT}"}
-            entry = {"to": plan.to, "apimsgid": None, "climsgid": plan.client_id}
-            lines.append(f"{plan.to}: skipped, {OPTED_OUT}")
-        else:
-            continue
-        messages.append({**entry, "error": error})
-        if error is not None:
-            failures.append(error)
-    encoded = done.result or _measured(command.text)
-    data = {"messages": messages, "parts": encoded.parts, "encoding": encoded.encoding}
+@dataclass(frozen=True)
+class _Directory:
+    settings: Settings
+    storage: Storage
+
+
+def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
+    """Recipients resolved by the rules of Slack's `/sms send` (contact and group names,
+    opted-out numbers set aside) and each one's text (a template filled in per contact)."""
+    if not _database_exists(settings):
+        raise Refusal(
+            f"Templates are kept in SMS_BOT_DB ({settings.db_path}), which does not exist yet; "
+            "save one in Slack first (/sms template add NAME TEXT)."
+        )
+    intent = SendIntent(
+        user="",
+        channel="",
+        to=command.to,
+        text=command.text,
+        intent_key="cli",
+        client_id=command.client_id,
+        template=command.template,
+    )
+    try:
+        with open_storage(settings.db_path) as storage:
+            return checked(_Directory(settings, storage), intent)
+    except StorageError as error:
+        raise OSError(f"SMS_BOT_DB: {error}") from None
+
+
+@dataclass(frozen=True)
+class _Recorder:
+    """Where `send` records what it sends: the database `serve` uses (so /sms log shows it)."""
+
+    settings: Settings
+    storage: Storage
+
+
+def _send(
+    gateway: Gateway,
+    command: grammar.Send,
+    prepared: PreparedSend | None = None,
+    recorder: _Recorder | None = None,
+) -> Outcome:
+    """One gateway call per distinct text: a template filled in per contact differs."""
+    if prepared is None:  # as typed: the gateway normalises (and refuses) the numbers
+        planned = tuple(gateway.plan(list(command.to), client_id=command.client_id))
+        batches = [TextBatch(command.text, planned, {})]
+    else:
+        numbers = [t.msisdn for t in prepared.targets]
+        batches = plan_by_text(gateway, numbers, prepared.text_for, command.client_id)
+    results = [
+        _send_batch(gateway, command, b.text, b.planned, len(batches), recorder) for b in batches
+    ]
+    result = max(results, key=lambda r: r.parts)  # the longest text describes the send
+    messages = [
+        {
+            "to": m.to,
+            "apimsgid": m.message_id,
+            "climsgid": m.client_id,
+            "error": _error_json(m.error),
+        }
+        for r in results
+        for m in r.messages
+    ]
+    data: dict[str, Any] = {
+        "messages": messages,
+        "parts": result.parts,
+        "encoding": result.encoding,
+    }
+    lines = [_send_line(m) for r in results for m in r.messages]
+    if prepared is not None and prepared.opted_out:
+        data["skipped"] = [{"to": t.msisdn, "reason": "opted out"} for t in prepared.opted_out]
+        lines += [f"{t.msisdn}: not sent, opted out (texted STOP)" for t in prepared.opted_out]
     when = f", scheduled for {command.at:%Y-%m-%d %H:%M} UTC" if command.at else ""
-    lines.append(f"{_count(encoded.parts, 'part')}, {encoded.encoding}{when}")
+    lines.append(f"{_count(result.parts, 'part')}, {result.encoding}{when}")
+    failures = [m.error for r in results for m in r.messages if m.error is not None]
     if len(failures) < len(messages):
         return Outcome(data, lines, EXIT_OK)
     # Nobody got it: a failed command, so the §4 `error` object is there as for any failure
@@ -246,10 +333,47 @@ def _send_outcome(command: grammar.Send, done: CommandLineSend) -> Outcome:
     return Outcome(data, lines, EXIT_FAILED)
 
 
-def _measured(text: str) -> SendResult:
-    """How the text would have gone, for a send that went nowhere."""
-    encoding, _, parts = measure(text)
-    return SendResult((), parts, encoding)
+def _send_batch(
+    gateway: Gateway,
+    command: grammar.Send,
+    text: str,
+    batch: Sequence[Planned],
+    batches: int,
+    recorder: _Recorder | None = None,
+) -> SendResult:
+    """One text's call. Of several, one that fails as a whole fails its own recipients only
+    (the others were sent: a script must see that, never retry them all). With a `recorder`,
+    the batch is recorded before the call and its answer after."""
+    recorded = None
+    if recorder is not None and batch:
+        recorded = record_batch(
+            recorder.storage,
+            recorder.settings,
+            text,
+            batch,
+            sender=command.sender,
+            at=command.at,
+            client_id=command.client_id,
+        )
+    try:
+        result = gateway.send(
+            batch,
+            text,
+            sender=command.sender,
+            at=command.at,
+            skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
+        )
+    except GatewayError as error:
+        if recorder is not None and recorded is not None:
+            store_batch(recorder.storage, recorded, None, error)
+        if batches == 1:
+            raise
+        encoding, _, parts = measure(text)
+        failed = tuple(RecipientResult(p.to, None, p.client_id, error=error) for p in batch)
+        return SendResult(failed, parts, encoding)
+    if recorder is not None and recorded is not None:
+        store_batch(recorder.storage, recorded, result, None)
+    return result
 
 
 def _send_line(m: RecipientResult) -> str:
@@ -267,10 +391,10 @@ def _send_line(m: RecipientResult) -> str:
     return f"{m.to}: not sent, {code}{m.error.explanation}"
 
 
-def _send_failure(failures: list[dict[str, Any]]) -> dict[str, Any]:
-    codes = {error["code"] for error in failures}
-    if len(failures) == 1 or (len(codes) == 1 and None not in codes):
-        return dict(failures[0])
+def _send_failure(failures: list[GatewayError]) -> dict[str, Any]:
+    codes = {error.code for error in failures}
+    if len(failures) == 1 or len(codes) == 1:
+        return {"code": failures[0].code, "description": failures[0].explanation}
     return {
         "code": None,
         "description": f"None of the {len(failures)} recipients was sent the message; "
@@ -488,8 +612,8 @@ def _ping(gateway: Gateway, command: grammar.Ping) -> Outcome:
 
 # Handlers take the parsed command of their own type; the table pairs them, so the parameter is
 # the grammar's Command union rather than each handler's narrower type.
-# `send` is not here: it needs the database too (`_send_recorded`, called by `run`).
 _HANDLERS_BY_TYPE: dict[type, Callable[[Gateway, Any], Outcome]] = {
+    grammar.Send: _send,
     grammar.Status: _status,
     grammar.Cancel: _status,
     grammar.Charge: _charge,
@@ -498,4 +622,4 @@ _HANDLERS_BY_TYPE: dict[type, Callable[[Gateway, Any], Outcome]] = {
     grammar.Redeem: _redeem,
     grammar.Ping: _ping,
 }
-_HANDLERS = (grammar.Send, *_HANDLERS_BY_TYPE)
+_HANDLERS = tuple(_HANDLERS_BY_TYPE)

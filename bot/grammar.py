@@ -21,15 +21,26 @@ names and normalizing numbers is the caller's job.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from bot import grammar_saved as saved
 from bot.command_words import PROGRAM, SLASH, UsageError
 from bot.command_words import quote_if_needed as _quote_if_needed
 from bot.command_words import skip_space as _skip_space
 from bot.command_words import word as _word
 from bot.command_words import words as _words
+from bot.grammar_saved import (
+    GroupAdd,
+    GroupRemove,
+    Groups,
+    SavedCommand,
+    TemplateAdd,
+    TemplateRemove,
+    Templates,
+    checked_name,
+)
 from bot.send_grammar import SEND_OPTIONS as SEND_OPTIONS  # re-exported: the send options
 from bot.send_grammar import (
     Reading,
@@ -43,6 +54,17 @@ from bot.when import MAX_SCHEDULE as MAX_SCHEDULE  # re-exported, as before the 
 from bot.when import parse_when as parse_when
 
 # --- commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """`sms-bot bulk FILE.csv TEXT`: one personalised SMS per CSV row."""
+
+    file: str
+    text: str
+    to_column: str | None = None
+    at: datetime | None = None  # aware, UTC
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,8 +153,14 @@ class Compose:
     """Bare `/sms`: open the compose form."""
 
 
+@dataclass(frozen=True)
+class BulkForm:
+    """`/sms bulk` in Slack: open the bulk form (`sms-bot bulk FILE TEXT` is `Bulk`)."""
+
+
 Command = (
     Send
+    | Bulk
     | Status
     | Cancel
     | Charge
@@ -143,12 +171,14 @@ Command = (
     | ContactAdd
     | ContactRemove
     | Contacts
+    | SavedCommand
     | Log
     | OptOut
     | OptIn
     | OptOuts
     | Help
     | Compose
+    | BulkForm
 )
 
 # --- usage ------------------------------------------------------------------------------------
@@ -157,10 +187,12 @@ Command = (
 USAGE: tuple[tuple[str, str, str], ...] = (
     (
         "send",
-        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT",
+        "[--from SENDER] [--at WHEN] [--id CLIENT_ID] TO[,TO…] TEXT|--template NAME",
         "send an SMS; TO is a number (+27821234567, 0027…, 27-82-123-4567; quote it to keep "
-        "spaces) or a contact name; -- before TEXT sends it exactly as typed\n    WHEN is +30m, "
-        "+2h, +1h30m, +1d, HH:MM (your time zone) or an ISO time, at most 7 days ahead",
+        "spaces), a contact or a group name; -- before TEXT sends it exactly as typed\n    "
+        "--template NAME: a saved text, {name} and {first_name} filled in per recipient\n    "
+        "WHEN is +30m, +2h, +1h30m, +1d, HH:MM (your time zone) or an ISO time, at most 7 days "
+        "ahead",
     ),
     ("status", "ID", "where a message is, in plain words"),
     ("cancel", "ID", "stop a scheduled message"),
@@ -169,9 +201,15 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("coverage", "NUMBER", "whether a number can be reached, and the price"),
     ("redeem", "VOUCHER", "add credit with a 16-digit voucher (admins)"),
     ("ping", "", "check the gateway session"),
+    (
+        "bulk",
+        "FILE.csv TEXT [--to-column NAME] [--at WHEN] [--dry-run]",
+        "one personalised SMS per CSV row ({column} fields in TEXT); /sms bulk opens the form",
+    ),
     ("contact add", "NAME NUMBER", "save a contact"),
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
+    *saved.SAVED_USAGE,
     (
         "log",
         "[NUMBER|NAME] [--page N]",
@@ -183,6 +221,14 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
+# Slack only: what opens a form rather than running a command.
+SLASH_FORM_WORDS = ("bulk",)
+SLASH_FORMS = [
+    f"{SLASH} bulk",
+    "    open the bulk form: a CSV file, a group or pasted numbers; a preview before sending",
+    SLASH,
+    "    open the compose form",
+]
 
 
 def usage_line(word: str, prefix: str) -> str:
@@ -196,10 +242,12 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
     wanted = None if commands is None else set(commands)
     lines = []
     for word, args, what in USAGE:
+        if prefix == SLASH and word in SLASH_FORM_WORDS:
+            continue  # in Slack the word opens a form (SLASH_FORMS says so), it takes no args
         if wanted is None or word in wanted:
             lines += [f"{prefix} {word} {args}".rstrip(), f"    {what}"]
     if prefix == SLASH and wanted is None:
-        lines += [SLASH, "    open the compose form"]
+        lines += SLASH_FORMS
     return "\n".join(lines)
 
 
@@ -207,10 +255,6 @@ def help_text(prefix: str = SLASH, commands: Iterable[str] | None = None) -> str
 
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits too
-# A name's words start with no quote; an apostrophe inside one is part of it (O'Brien, D’Angelo).
-_NAME_WORD = r"[^\s,\"'“”‘’][^\s,\"“”‘]*"
-_NAME = re.compile(rf"{_NAME_WORD}(?: {_NAME_WORD})*")
-_NAME_MAX = 40
 
 
 def _one(word: str, args: list[str], what: str, usage: str) -> str:
@@ -236,18 +280,19 @@ def _voucher(args: list[str], usage: str) -> str:
 
 
 def _name(raw: str, usage: str) -> str:
-    name = " ".join(raw.split())
-    if not name or len(name) > _NAME_MAX or not _NAME.fullmatch(name):
-        raise UsageError(
-            f"{raw!r} is not a contact name: up to {_NAME_MAX} characters, no commas, no quotes "
-            "(an apostrophe inside a name is fine).",
-            usage,
-        )
-    if name[0] in "+0123456789(":
-        raise UsageError(
-            f"{raw!r} looks like a number; a contact name must start otherwise.", usage
-        )
-    return name
+    try:
+        return checked_name(raw)  # one rule for contact, group and template names
+    except ValueError as error:
+        raise UsageError(str(error), usage) from None
+
+
+def _saved(parse: Callable[[], SavedCommand], prefix: str) -> SavedCommand:
+    """A template or group command, its misuse worded with this program's usage lines."""
+    try:
+        return parse()
+    except saved.Misuse as error:
+        usage = " | ".join(usage_line(w.strip(), prefix) for w in error.words.split("|"))
+        raise UsageError(error.problem, usage) from None
 
 
 def _none(word: str, args: list[str], usage: str) -> None:
@@ -272,7 +317,13 @@ def _build(word: str, args: list[str], prefix: str) -> Command:
         return OptOut(number) if word == "optout" else OptIn(number)
     if word == "help":
         return Help()
-    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts, "optouts": OptOuts}
+    simple = {
+        "balance": Balance,
+        "ping": Ping,
+        "contacts": Contacts,
+        "optouts": OptOuts,
+        **saved.SIMPLE,
+    }
     if word in simple:
         _none(word, args, usage)
         return simple[word]()
@@ -344,6 +395,11 @@ def parse_text(
             reading = Reading(_now(now), zone, region)
             usage = usage_line("send", SLASH)
             return read_slash_send(stripped, _skip_space(stripped, head.end), reading, usage)
+        if word == "template":  # its text is the raw rest of the line, as typed
+            sub = _word(stripped, _skip_space(stripped, head.end))
+            name = _word(stripped, _skip_space(stripped, sub.end))
+            rest = stripped[_skip_space(stripped, name.end) :]
+            return _saved(lambda: saved.template(sub.value, name.value, rest), SLASH)
         args = _words(stripped[head.end :])
     except ValueError as error:
         if isinstance(error, UsageError):
@@ -351,10 +407,51 @@ def parse_text(
         raise UsageError(f"Could not read the command: {error}.", f"{SLASH} help") from None
     if word == "contact":
         return _contact(args, SLASH)
+    if word == "bulk":  # in Slack the form takes the file (or list) and the text
+        if any(arg.strip() for arg in args):
+            raise UsageError("/sms bulk takes no arguments: it opens the form.", f"{SLASH} bulk")
+        return BulkForm()
+    if word == "group":
+        return _saved(lambda: saved.group(args), SLASH)
     return _build(word, args, SLASH)
 
 
 # --- command-line words -------------------------------------------------------------------------
+
+
+def _argv_bulk(args: Sequence[str], now: datetime, zone: tzinfo | None) -> Bulk:
+    usage = usage_line("bulk", PROGRAM)
+    positional, options, dry_run = [], {}, False
+    words = iter(args)
+    for arg in words:
+        name, eq, inline = arg.partition("=")
+        if arg == "--":
+            positional += list(words)  # everything after -- is the file and the text
+        elif arg == "--dry-run":
+            dry_run = True
+        elif name in ("--to-column", "--at"):
+            value = inline if eq else next(words, None)
+            if value is None or not value.strip():
+                raise UsageError(f"{name} needs a value.", usage)
+            try:
+                options[name] = parse_when(value, now, zone) if name == "--at" else value.strip()
+            except ValueError as error:
+                raise UsageError(f"{str(error).rstrip('.')}.", usage) from None
+        elif arg.startswith("--"):
+            raise UsageError(
+                f"Unknown option {arg!r}; bulk takes --to-column, --at, --dry-run.", usage
+            )
+        else:
+            positional.append(arg)
+    if len(positional) < 2 or not positional[0].strip() or not " ".join(positional[1:]).strip():
+        raise UsageError("bulk needs a CSV file and a text.", usage)
+    return Bulk(
+        positional[0],
+        " ".join(positional[1:]).strip(),
+        to_column=options.get("--to-column"),  # type: ignore[arg-type]
+        at=options.get("--at"),  # type: ignore[arg-type]
+        dry_run=dry_run,
+    )
 
 
 def parse_argv(
@@ -374,8 +471,15 @@ def parse_argv(
     if word == "send":
         reading = Reading(_now(now), zone, region)
         return read_argv_send(args, reading, usage_line("send", PROGRAM))
+    if word == "bulk":
+        return _argv_bulk(args, _now(now), zone)
     if word == "contact":
         return _contact(args, PROGRAM)
+    if word == "template":
+        sub, name = [*args, "", ""][:2]
+        return _saved(lambda: saved.template(sub, name, " ".join(args[2:])), PROGRAM)
+    if word == "group":
+        return _saved(lambda: saved.group(args), PROGRAM)
     return _build(word, args, PROGRAM)
 
 
@@ -386,6 +490,8 @@ def to_text(command: Command) -> str:
     """Slash-command text that parses back to `command` (numbers with spaces are quoted)."""
     if isinstance(command, Send):
         return send_text(command)
+    if isinstance(command, TemplateAdd):  # the text is the raw rest of the line
+        return f"template add {_quote_if_needed(command.name)} {command.text}"
     return " ".join(_quote_if_needed(w) if i else w for i, w in enumerate(_plain_words(command)))
 
 
@@ -393,6 +499,11 @@ def to_argv(command: Command) -> list[str]:
     """Command-line words that parse back to `command`."""
     if isinstance(command, Send):
         return send_argv(command)
+    if isinstance(command, Bulk):
+        at = ["--at", f"{command.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"] if command.at else []
+        column = ["--to-column", command.to_column] if command.to_column else []
+        dry = ["--dry-run"] if command.dry_run else []
+        return ["bulk", *column, *at, *dry, "--", command.file, command.text]
     return _plain_words(command)
 
 
@@ -408,11 +519,12 @@ def _plain_words(command: Command) -> list[str]:
             return ["contact", "add", name, number]
         case ContactRemove(name=name):
             return ["contact", "remove", name]
-        case Log(number=number, page=page):
-            paging = ["--page", str(page)] if page != 1 else []
-            return ["log", *([number] if number else []), *paging]
-        case OptOut(number=number) | OptIn(number=number):
-            return [type(command).__name__.lower(), number]
+        case TemplateAdd() | TemplateRemove() | Templates() | GroupAdd() | GroupRemove() | Groups():
+            return saved.words_of(command)
+        case Log(number=number):
+            return ["log", number] if number else ["log"]
         case Compose():
             return []
+        case BulkForm():
+            return ["bulk"]
     return [type(command).__name__.lower()]

@@ -36,6 +36,7 @@ from bot.command_words import (
     unquoted,
     word,
 )
+from bot.grammar_saved import checked_name
 from bot.sms.identifiers import validate_client_id, validate_sender
 from bot.sms.numbers import normalize_msisdn
 from bot.when import parse_when
@@ -48,6 +49,7 @@ class Send:
     sender: str | None = None
     at: datetime | None = None  # aware, UTC
     client_id: str | None = None
+    template: str | None = None  # a saved template's name; `text` is then empty
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ SEND_OPTIONS: dict[str, _Option] = {
     "--from": _Option("sender", lambda raw, reading: validate_sender(raw)),
     "--at": _Option("at", lambda raw, reading: parse_when(raw, reading.now, reading.zone)),
     "--id": _Option("client_id", lambda raw, reading: validate_client_id(raw)),
+    "--template": _Option("template", lambda raw, reading: checked_name(raw, "template")),
 }
 
 
@@ -187,6 +190,10 @@ def _read_text(send: _SendLine, tokens: Sequence[Token]) -> Send:
     """Options right after the recipients, then the text (with options after it, if plain)."""
     to = _recipients(send.to, send.usage)
     rest = list(tokens[_leading_options(send, tokens, 0) :])
+    if send.options.get("template"):  # `send TO --template NAME`: the template is the text
+        if rest:
+            raise UsageError("Give either a text or --template NAME, not both.", send.usage)
+        return Send(to=to, text="", **send.options)  # type: ignore[arg-type]
     if not rest:
         raise UsageError("send needs a text after the recipients.", send.usage)
     text = send.typed(rest)
@@ -200,6 +207,8 @@ def _read_text(send: _SendLine, tokens: Sequence[Token]) -> Send:
             while index < len(rest):
                 index = _take_option(send, rest, index)
             text = rest[0].value
+    if send.options.get("template"):  # given after the text
+        raise UsageError("Give either a text or --template NAME, not both.", send.usage)
     return Send(to=to, text=text, **send.options)  # type: ignore[arg-type]
 
 
@@ -317,14 +326,19 @@ def send_text(command: Send) -> str:
     """Slash-command text that reads back as `command`: `--` marks a text that would otherwise
     be read differently (one starting with digits, or holding `--`)."""
     recipients = ",".join(quote_if_needed(to) for to in command.to)
+    options = [quote_if_needed(word) for word in send_option_words(command)]  # a template name
+    if command.template:
+        return " ".join(["send", *options, recipients])
     first = command.text.split()[0] if command.text.split() else ""
     marker = [END_OF_OPTIONS] if "--" in command.text or any(c.isdigit() for c in first) else []
-    return " ".join(["send", *send_option_words(command), recipients, *marker, command.text])
+    return " ".join(["send", *options, recipients, *marker, command.text])
 
 
 def send_argv(command: Send) -> list[str]:
     """Command-line words that read back as `command`."""
     to = ",".join(command.to)
+    if command.template:
+        return ["send", *send_option_words(command), to]
     return ["send", *send_option_words(command), to, END_OF_OPTIONS, command.text]
 
 
@@ -336,4 +350,6 @@ def send_option_words(command: Send) -> list[str]:
         words += ["--at", command.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
     if command.client_id:
         words += ["--id", command.client_id]
+    if command.template:
+        words += ["--template", command.template]
     return words

@@ -1,5 +1,6 @@
 """`sms-bot send` under Slack's rules (product.md §4): opted-out numbers are skipped and named, a
-send to nobody but opted-out numbers fails, and what is sent is recorded where `/sms log` reads."""
+send to nobody but opted-out numbers fails, and what is sent is recorded where `/sms log` reads
+(and a gateway's opt-out code is recorded as an opt-out)."""
 
 from __future__ import annotations
 
@@ -49,11 +50,10 @@ def test_an_opted_out_number_among_several_is_skipped_and_said(capsys, sandbox, 
     code, data = _send(capsys, f"{OUT},{IN}", "Office closed today")
     assert code == 0
     assert [m.to for m in sandbox.messages()] == [IN]  # the gateway never saw the other
-    skipped, sent = data["messages"]
-    assert (skipped["to"], skipped["apimsgid"]) == (OUT, None)
-    assert skipped["error"]["code"] is None and "opted out" in skipped["error"]["description"]
+    (sent,) = data["messages"]
     assert sent["to"] == IN and sent["apimsgid"] and sent["error"] is None
-    assert set(data) == {"messages", "parts", "encoding"}  # §4's shape, nothing renamed
+    assert data["skipped"] == [{"to": OUT, "reason": "opted out"}]
+    assert {"messages", "parts", "encoding"} <= set(data)  # §4's shape, only extended
     with open_storage(str(database)) as storage:  # recorded where serve and /sms log read
         (entry,) = storage.sends.recent_log()
     assert (entry.msisdn, entry.apimsgid, entry.slack_user) == (
@@ -69,7 +69,6 @@ def test_a_send_only_to_opted_out_numbers_fails(capsys, sandbox, database) -> No
     assert code == 1
     assert sandbox.messages() == []
     assert "opted out" in data["error"]["description"]
-    assert data["messages"][0]["to"] == OUT
     with open_storage(str(database)) as storage:
         assert storage.sends.recent_log() == []
 
@@ -78,4 +77,14 @@ def test_human_lines_say_who_was_skipped(capsys, sandbox) -> None:
     code = cli.main(["send", f"{OUT},{IN}", "Hi"])
     out = capsys.readouterr().out
     assert code == 0
-    assert f"{OUT}: skipped, opted out" in out and f"{IN}: sent" in out
+    assert f"{OUT}: not sent, opted out" in out and f"{IN}: sent" in out
+
+
+def test_a_gateway_opt_out_is_recorded(capsys, sandbox, database) -> None:
+    gone = "27825550106"  # the sandbox's number opted out at the gateway (legacy 122)
+    code, data = _send(capsys, f"{gone},{IN}", "Hi")
+    assert code == 0 and data["messages"][0]["error"]["code"] == "122"
+    with open_storage(str(database)) as storage:
+        assert storage.opt_outs.get(gone).keyword == "GATEWAY"  # type: ignore[union-attr]
+        failed = next(e for e in storage.sends.recent_log() if e.msisdn == gone)
+    assert failed.error_code == "122"

@@ -370,7 +370,7 @@ def test_every_variable_the_code_reads_is_documented() -> None:
 # a command containing one is a pattern, whose command words are checked, not its arguments.
 PLACEHOLDER = re.compile(
     r"\b(TO|TEXT|ID|NUMBER|VOUCHER|NAME|SENDER|WHEN|CLIENT_ID|CLIMSGID|N|SECONDS|URL|U|P|F|"
-    r"CREDITS|FILE|HOST|COMMAND)\b|[\[\]|…]"
+    r"CREDITS|FILE|HOST|COMMAND|MEMBER)\b|[\[\]|…]"
 )
 SLASH_WORDS = {word for word, _, _ in grammar.USAGE}
 CLI_WORDS = {*APP_COMMANDS, "sandbox", *GATEWAY_COMMANDS}
@@ -407,7 +407,7 @@ def slash_problem(command: str) -> str | None:
     rest = command[len("/sms") :].strip()
     if is_pattern(rest) or rest.lower() in SLASH_WORDS:
         words = rest.replace("[", " ").replace("]", " ").split()
-        if words and words[0] not in SLASH_WORDS | {"contact"}:
+        if words and words[0] not in SLASH_WORDS | {w.split()[0] for w in SLASH_WORDS}:
             return f"unknown /sms command {words[0]!r}"
         return None
     try:

@@ -5,13 +5,14 @@ each request's latency and answer recorded per kind (`Stream`).
 
 from __future__ import annotations
 
+import itertools
 import random
 import secrets
 import statistics
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import requests
@@ -97,12 +98,25 @@ def paced(window: tuple[float, float], rate: float, stop: threading.Event) -> It
         index += 1
 
 
+class Rotation:
+    """The replicas' URLs in turn, as a round-robin load balancer hands requests out."""
+
+    def __init__(self, urls: Sequence[str]) -> None:
+        self._urls = list(urls)
+        self._turns = itertools.count()
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            return self._urls[next(self._turns) % len(self._urls)]
+
+
 class Commander(threading.Thread):
     """Signed `/sms send` commands at a steady rate, and now and then a thread reply."""
 
     def __init__(
         self,
-        app_url: str,
+        app_urls: Sequence[str],
         fake: FakeSlack,
         cards: CardIndex,
         options: Options,
@@ -111,7 +125,7 @@ class Commander(threading.Thread):
         stop: threading.Event,
     ):
         super().__init__(name="commander", daemon=True)
-        self.app_url, self.fake, self.cards = app_url, fake, cards
+        self.urls, self.fake, self.cards = Rotation(app_urls), fake, cards
         self.options, self.keys, self.window, self.stop = options, keys, window, stop
         self.sent: list[Sent] = []
         self.replies: list[ThreadReply] = []
@@ -134,7 +148,7 @@ class Commander(threading.Thread):
         started = time.perf_counter()
         try:
             response = self._http.post(
-                f"{self.app_url}/slack/events", data=body, headers=headers, timeout=30
+                f"{self.urls.next()}/slack/events", data=body, headers=headers, timeout=30
             )
         except requests.RequestException as error:
             stream.record(started, None, type(error).__name__)
@@ -193,7 +207,7 @@ class CallbackStream(threading.Thread):
 
     def __init__(
         self,
-        app_url: str,
+        app_urls: Sequence[str],
         sandbox: SandboxServer,
         options: Options,
         keys: Secrets,
@@ -201,7 +215,7 @@ class CallbackStream(threading.Thread):
         stop: threading.Event,
     ):
         super().__init__(name="callbacks", daemon=True)
-        self.app_url, self.sandbox, self.options = app_url, sandbox, options
+        self.urls, self.sandbox, self.options = Rotation(app_urls), sandbox, options
         self.window, self.stop = window, stop
         self.auth = (CALLBACK_USER, keys.callback_password)
         self.statuses, self.mos = Stream(), Stream()
@@ -227,7 +241,7 @@ class CallbackStream(threading.Thread):
         started = time.perf_counter()
         try:
             response = self._http.post(
-                self.app_url + path, data=form(params), headers=FORM, auth=self.auth, timeout=30
+                self.urls.next() + path, data=form(params), headers=FORM, auth=self.auth, timeout=30
             )
         except requests.RequestException as error:
             stream.record(started, None, type(error).__name__)

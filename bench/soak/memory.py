@@ -14,7 +14,7 @@ import threading
 import time
 import tracemalloc
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,19 +26,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class AppMemory:
-    """The served app's resident memory, and its Python allocations when it runs traced."""
+    """The served app's resident memory (with several replicas: their sum, and each one's), and
+    its Python allocations when it runs traced (one replica only)."""
 
-    def __init__(self, app: ServedApp, trace_dir: Path | None) -> None:
-        self.app, self.trace_dir = app, trace_dir
+    def __init__(self, apps: Sequence[ServedApp], trace_dir: Path | None) -> None:
+        self.apps, self.trace_dir = list(apps), trace_dir
+        self.app = self.apps[0]
 
     def rss_kib(self) -> int | None:
-        try:
-            for line in Path(f"/proc/{self.app.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        each = self.each_kib()
+        return None if any(kib is None for kib in each) else sum(k for k in each if k)
+
+    def each_kib(self) -> list[int | None]:
+        return [_rss_kib(app.pid) for app in self.apps]
 
     def snapshot(self, name: str, timeout: float = 300.0) -> tracemalloc.Snapshot:
         """Every live Python allocation of the app now (only when it runs traced)."""
@@ -53,12 +53,23 @@ class AppMemory:
         return tracemalloc.Snapshot.load(str(answer))
 
 
+def _rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class Sample:
     at: float  # seconds since the load started
     rss_kib: int
     inbox: int
     outbox: int
+    connections: int = -1  # sessions on the database (PostgreSQL), -1 when not counted
 
 
 class Sampler(threading.Thread):
@@ -71,11 +82,13 @@ class Sampler(threading.Thread):
         started: float,
         interval: float,
         progress: Callable[[Sample], None],
+        connections: Callable[[], int] | None = None,
     ):
         super().__init__(name="sampler", daemon=True)
         self.memory, self.state = memory, state
         self.started, self.interval = started, interval
         self.progress = progress
+        self.connections = connections
         self.samples: list[Sample] = []
         self.stop = threading.Event()
 
@@ -87,9 +100,18 @@ class Sampler(threading.Thread):
             inbox, outbox = self.state.backlog()
         except StorageError:
             inbox = outbox = -1
-        sample = Sample(time.perf_counter() - self.started, rss, inbox, outbox)
+        sessions = self._sessions()
+        sample = Sample(time.perf_counter() - self.started, rss, inbox, outbox, sessions)
         self.samples.append(sample)
         return sample
+
+    def _sessions(self) -> int:
+        if self.connections is None:
+            return -1
+        try:
+            return self.connections()
+        except Exception:  # the database away for a moment: not counted this time
+            return -1
 
     def run(self) -> None:
         next_line = 60.0  # the start was printed already

@@ -41,6 +41,8 @@ class Options:
     session_ttl: float
     seed: int
     trace_memory: bool = False
+    replicas: int = 1  # serve processes on one database (more than one: PostgreSQL)
+    db: str = "sqlite"  # "sqlite" (a file) or "postgresql" (a throwaway cluster)
 
     @property
     def seconds(self) -> float:

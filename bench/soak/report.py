@@ -34,6 +34,7 @@ class Results:
     gateway_callbacks: tuple[int, int]  # the sandbox's callback attempts, those answered 2xx
     gateway_calls: str  # what the app asked the gateway
     memory_sites: list[str]  # --trace-memory: what grew over the second half of the load
+    replica_rss: list[int | None]  # each replica's RSS (KiB) at the end of the load
 
 
 def report(options: Options, r: Results, tallies: list[Tally]) -> None:
@@ -70,7 +71,13 @@ def report(options: Options, r: Results, tallies: list[Tally]) -> None:
     print("Acknowledgement latency (request sent -> answer received):")
     for name, stream in r.streams.items():
         print(f"  {name:<17} {stream.summary()}")
-    print("App memory (RSS):")
+    many = len(r.replica_rss) > 1
+    print(
+        "App memory (RSS" + (f", the sum of {len(r.replica_rss)} replicas" if many else "") + "):"
+    )
+    if many:
+        each = ", ".join(mib(kib) if kib is not None else "?" for kib in r.replica_rss)
+        print(f"  each replica at the end of the load: {each}")
     print(
         f"  start {mib(r.first.rss_kib) if r.first else '?'}, end of load "
         f"{mib(r.end_of_load.rss_kib) if r.end_of_load else '?'}, after the drain "
@@ -98,6 +105,13 @@ def report(options: Options, r: Results, tallies: list[Tally]) -> None:
         print("  (under tracemalloc: RSS includes the tracing and its snapshots)")
     for line in r.memory_sites:
         print(line)
+    sessions = [s.connections for s in r.samples if s.connections >= 0]
+    if sessions:
+        print(
+            f"Database sessions (pg_stat_activity, every sample): min {min(sessions)}, max "
+            f"{max(sessions)}, at the end of the load "
+            f"{r.end_of_load.connections if r.end_of_load else '?'}"
+        )
     print(f"Drain: {r.drained:.1f} s until everything was settled (limit {options.drain:g} s)")
     print("Lost / duplicated / wrong:")
     for tally in tallies:
@@ -106,7 +120,7 @@ def report(options: Options, r: Results, tallies: list[Tally]) -> None:
     tracebacks = r.log_text.count("Traceback")
     print(
         f"App log: {sum(notable.values())} warnings and errors, {tracebacks} tracebacks; exit "
-        f"status {r.exit_status} after SIGTERM"
+        f"status {r.exit_status} after SIGTERM" + (" (the worst replica's)" if many else "")
     )
     for line, count in notable.most_common(5):
         print(f"  {count} x {line[:150]}")
@@ -133,6 +147,8 @@ def progress(sample: Sample) -> None:
     load = os.getloadavg()[0]
     print(
         f"  {sample.at / 60:5.1f} min  RSS {mib(sample.rss_kib):>10}  backlog: inbox "
-        f"{sample.inbox:4d}, outbox {sample.outbox:4d}  load {load:.1f}",
+        f"{sample.inbox:4d}, outbox {sample.outbox:4d}"
+        + (f"  sessions {sample.connections}" if sample.connections >= 0 else "")
+        + f"  load {load:.1f}",
         flush=True,
     )

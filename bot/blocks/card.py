@@ -92,6 +92,7 @@ class RecipientRow(Protocol):
     status_words: str | None
     error_code: str | None
     error_description: str | None  # plain words: why the gateway did not take it
+    text: str | None  # its own text (a template filled in per contact); None: the send's
 
 
 class SendRow(Protocol):
@@ -218,12 +219,14 @@ def card_message(send: SendRow) -> Message:
     lines = [
         recipient_line(r, send.scheduled_at, send.cancelled_at is not None) for r in send.recipients
     ]
+    personal = any(r.text is not None for r in send.recipients)
+    shown = quote(send.text) or ">"
     blocks: list[Block] = [
         section(_heading(send)),
-        section(quote(send.text) or ">"),
+        section(f"_From a template, filled in per recipient:_\n{shown}" if personal else shown),
         context(_facts(send)),
     ]
-    blocks.extend(_recipient_blocks(send, lines))
+    blocks.extend(_recipient_blocks(send, lines, personal))
     if cancellable(send):
         blocks.append(_cancel_actions(send))
     elif offers_send_again(send):
@@ -248,8 +251,17 @@ def _facts(send: SendRow) -> str:
     return " · ".join(facts)
 
 
-def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
+def _recipient_blocks(send: SendRow, lines: list[Line], personal: bool = False) -> list[Block]:
     pairs = list(zip(send.recipients, lines, strict=True))
+    if len(pairs) <= TALLY_OVER and personal:
+        # Each line with the text that person got: ten of them fit a section at 250 characters.
+        return [
+            section(
+                "\n".join(
+                    f"{_detail_line(r, line)}\n{quote(_own(send, r), 250)}" for r, line in pairs
+                )
+            )
+        ]
     if len(pairs) <= TALLY_OVER:
         return [section("\n".join(_detail_line(r, line) for r, line in pairs))]
     tally = Counter(line.state for line in lines)
@@ -265,8 +277,13 @@ def _recipient_blocks(send: SendRow, lines: list[Line]) -> list[Block]:
         if len(problems) > LISTED_PROBLEMS:
             shown.append(f"…and {len(problems) - LISTED_PROBLEMS} more; see `/sms log NUMBER`.")
         blocks.append(section("\n".join(shown)))
-    blocks.append(context("Message IDs per number: `/sms log NUMBER`"))
+    more = " and the text each got" if personal else ""
+    blocks.append(context(f"Message IDs{more} per number: `/sms log NUMBER`"))
     return blocks
+
+
+def _own(send: SendRow, recipient: RecipientRow) -> str:
+    return send.text if recipient.text is None else recipient.text
 
 
 def offers_send_again(send: SendRow) -> bool:

@@ -9,6 +9,7 @@ preview follows the text. Submission is validated by the handler (errors keyed b
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ COMPOSE_CALLBACK = "compose"
 RECIPIENTS_BLOCK = "recipients"
 TEXT_BLOCK = "text"
 WHEN_BLOCK = "when"
+TEMPLATE_BLOCK = "template"
+TEMPLATES_SHOWN = 100  # Slack's limit on a select's options
 PREVIEW_BLOCK = "preview"
 VALUE_ACTION = "value"
 COMPOSE_TEXT_ACTION = "compose_text"
@@ -31,6 +34,7 @@ class ComposeValues:
     recipients: str = ""
     text: str = ""
     when: str = ""
+    template: str = ""  # a saved template's name, used instead of the text
 
 
 def preview(text: str, max_parts: int) -> str:
@@ -53,18 +57,24 @@ def preview(text: str, max_parts: int) -> str:
 
 
 def compose_view(
-    channel: str, values: ComposeValues = ComposeValues(), *, max_parts: int, sandbox: bool
+    channel: str,
+    values: ComposeValues = ComposeValues(),
+    *,
+    max_parts: int,
+    sandbox: bool,
+    templates: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The modal. `channel` (where the card goes) travels in private_metadata."""
+    """The modal. `channel` (where the card goes) travels in private_metadata. With saved
+    `templates` (names) a select offers them; then the text is optional (one or the other)."""
     blocks: list[Block] = [
-        _input(
+        text_input(
             RECIPIENTS_BLOCK,
             "To",
             values.recipients,
             "+27821234567, alice",
             hint="Numbers with country code, or contact names, separated by commas.",
         ),
-        _input(
+        text_input(
             TEXT_BLOCK,
             "Text",
             values.text,
@@ -72,21 +82,17 @@ def compose_view(
             multiline=True,
             dispatch=True,
             max_length=TEXT_MAX,
+            optional=bool(templates),
         ),
         {
             "type": "context",
             "block_id": PREVIEW_BLOCK,
             "elements": [{"type": "mrkdwn", "text": preview(values.text, max_parts)}],
         },
-        _input(
-            WHEN_BLOCK,
-            "Send at (optional)",
-            values.when,
-            "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00",
-            optional=True,
-            hint="Leave empty to send now; at most 7 days ahead.",
-        ),
+        when_input(WHEN_BLOCK, values.when, "Leave empty to send now; at most 7 days ahead."),
     ]
+    if templates:
+        blocks.insert(2, template_select(templates, values.template))
     if sandbox:
         blocks.append(context(":test_tube: Sandbox gateway: no real SMS is sent."))
     return {
@@ -100,7 +106,42 @@ def compose_view(
     }
 
 
-def _input(
+def template_select(
+    names: Sequence[str],
+    chosen: str,
+    *,
+    block_id: str = TEMPLATE_BLOCK,
+    hint: str = "{name} and {first_name} are filled in from each recipient's contact.",
+) -> Block:
+    """Saved templates to send instead of the text, filled in per recipient when sent (the bulk
+    form offers them too, with its own block and hint)."""
+    options = [{"text": plain(name, 75), "value": name[:150]} for name in names[:TEMPLATES_SHOWN]]
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": VALUE_ACTION,
+        "placeholder": plain("Pick a template instead of typing"),
+        "options": options,
+    }
+    initial = next((o for o in options if o["value"] == chosen), None)
+    if initial is not None:
+        element["initial_option"] = initial
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain("Or a template"),
+        "element": element,
+        "optional": True,
+        "hint": plain(hint),
+    }
+
+
+def when_input(block_id: str, value: str, hint: str) -> Block:
+    """The optional time to send at (the compose and bulk forms)."""
+    placeholder = "+30m, +1h30m, 14:00 (your time) or 2025-01-31 09:00"
+    return text_input(block_id, "Send at (optional)", value, placeholder, optional=True, hint=hint)
+
+
+def text_input(
     block_id: str,
     label: str,
     value: str,
@@ -112,6 +153,7 @@ def _input(
     hint: str | None = None,
     max_length: int | None = None,
 ) -> Block:
+    """A plain-text input block (the bulk form's too); `dispatch`: tells the app per keystroke."""
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": COMPOSE_TEXT_ACTION if dispatch else VALUE_ACTION,
@@ -146,10 +188,15 @@ def read_values(view: dict[str, Any]) -> ComposeValues:
         actions = state.get(block_id) or {}
         for action in actions.values():
             if isinstance(action, dict):
+                chosen = action.get("selected_option")
+                if isinstance(chosen, dict):  # the template select
+                    return str(chosen.get("value") or "")
                 return str(action.get("value") or "")
         return ""
 
-    return ComposeValues(value(RECIPIENTS_BLOCK), value(TEXT_BLOCK), value(WHEN_BLOCK))
+    return ComposeValues(
+        value(RECIPIENTS_BLOCK), value(TEXT_BLOCK), value(WHEN_BLOCK), value(TEMPLATE_BLOCK)
+    )
 
 
 def read_channel(view: dict[str, Any]) -> str | None:

@@ -6,12 +6,15 @@ from collections.abc import Iterable
 
 from bot.blocks.base import Message, context, escape, section
 from bot.gateway.base import Capabilities
-from bot.grammar import SLASH, USAGE, help_text
+from bot.grammar import SLASH, SLASH_FORMS, USAGE, help_text
 
 EXAMPLES = (
     "/sms send +27821234567 Running 10 minutes late",
     "/sms send --at +2h alice,bob Meeting moved to 3pm",
     "/sms contact add alice +27821234567",
+    "/sms template add reminder Hi {first_name}, your table is ready",
+    "/sms group add crew alice, +27821234568",
+    "/sms send crew --template reminder",
     "/sms status 1a2b3c4d5e",
 )
 
@@ -30,7 +33,7 @@ def help_message(sandbox: bool = False, commands: Iterable[str] | None = None) -
     """Help for every command, or only for `commands` (those the gateway offers)."""
     usage_text = help_text(SLASH, commands)
     if commands is not None:
-        usage_text += f"\n{SLASH}\n    open the compose form"
+        usage_text += "\n" + "\n".join(SLASH_FORMS)
     usage = escape(usage_text)
     examples = "\n".join(f"`{escape(e)}`" for e in EXAMPLES)
     blocks = [

@@ -1,37 +1,50 @@
 """The Home tab: a pure builder from a `HomeSnapshot` to the `home` view `views.publish` takes.
 
-Sections: the balance (credits, or money with its currency) and a button opening the compose
-form; the latest SMS threads, unanswered first, each with its number or contact, its last message
-and which way it went, and a link to the thread; the person's scheduled sends, each with a Cancel
-button; for admins the opted-out numbers. Phones' words are shown escaped, as everywhere.
+Sections: the balance (credits, or money with its currency) and buttons opening the compose form
+and the bulk form; the latest SMS threads, unanswered first, each with its number or contact, its
+last message and which way it went, and a link to the thread; the person's scheduled sends, each
+with a Cancel button; the bulk sends still running, each with its progress bar and a link to its
+card; for admins the opted-out numbers. Phones' words are shown escaped, as everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.blocks.base import Block, clip, code, context, escape, local_time, plain, section
+from bot.blocks.bulk_card import progress_lines
 from bot.domain.records import Send
 from bot.gateway.base import Balance
 from bot.sms.numbers import display_number
+from bot.usecases.bulk import BulkProgress
 from bot.usecases.home import HomeSnapshot, ThreadLine
 
 HOME_COMPOSE_ACTION = "home_compose"
 HOME_CANCEL_ACTION = "home_cancel"
+HOME_BULK_ACTION = "home_bulk"
+HOME_TEMPLATES_ACTION = "home_templates"
 TEXT_SHOWN = 120  # characters of a message shown in a list
 
 
-def home_view(snapshot: HomeSnapshot, workspace_url: str) -> dict[str, Any]:
-    """The Home view; `workspace_url` ("https://team.slack.com/") makes the thread links."""
+Links = Mapping[tuple[str, str], str]  # (channel, thread_ts) -> the root's permalink
+
+
+def home_view(
+    snapshot: HomeSnapshot, workspace_url: str, links: Links | None = None
+) -> dict[str, Any]:
+    """The Home view. A thread's link is its permalink from `links` (chat.getPermalink), else
+    one built from `workspace_url` ("https://team.slack.com/")."""
     if not snapshot.allowed:
         blocks = [_header("SMS"), section(_not_allowed(snapshot.user))]
     else:
         blocks = [
             _header("SMS"),
             section(balance_words(snapshot.balance, snapshot.balance_problem)),
-            _compose_button(),
-            *_threads(snapshot.threads, workspace_url),
+            _buttons(),
+            *_threads(snapshot.threads, workspace_url, links or {}),
             *_scheduled(snapshot.scheduled),
+            *_bulk_runs(snapshot.bulk_runs, workspace_url),
             *_opt_outs(snapshot),
         ]
     if snapshot.sandbox:
@@ -66,15 +79,42 @@ def _not_allowed(user: str) -> str:
     )
 
 
-def _compose_button() -> Block:
-    button = {
+def _buttons() -> Block:
+    compose = {
         "type": "button",
         "action_id": HOME_COMPOSE_ACTION,
         "text": plain("Send an SMS"),
         "style": "primary",
         "value": "compose",
     }
-    return {"type": "actions", "block_id": "home-actions", "elements": [button]}
+    templates = {
+        "type": "button",
+        "action_id": HOME_TEMPLATES_ACTION,
+        "text": plain("Templates"),
+        "value": "templates",
+    }
+    bulk = {
+        "type": "button",
+        "action_id": HOME_BULK_ACTION,
+        "text": plain("Bulk send"),
+        "value": "bulk",
+    }
+    return {"type": "actions", "block_id": "home-actions", "elements": [compose, templates, bulk]}
+
+
+def _bulk_runs(runs: tuple[BulkProgress, ...], workspace_url: str) -> list[Block]:
+    """Running bulk sends, each with its progress and a link to its card."""
+    if not runs:
+        return []
+    return [_header("Bulk sends"), *(_bulk_run(run, workspace_url) for run in runs)]
+
+
+def _bulk_run(run: BulkProgress, workspace_url: str) -> Block:
+    starter = f"<@{run.starter}>" if run.starter else "the command line"
+    link = ""
+    if run.channel and run.card_ts:
+        link = f" · <{thread_link(workspace_url, run.channel, run.card_ts)}|Open the card>"
+    return section(f"*{run.total} rows* by {starter}{link}\n{progress_lines(run)}")
 
 
 def _who(msisdn: str, contact: str | None) -> str:
@@ -82,20 +122,22 @@ def _who(msisdn: str, contact: str | None) -> str:
     return f"*{escape(contact)}* ({number})" if contact else f"*{number}*"
 
 
-def _threads(threads: tuple[ThreadLine, ...], workspace_url: str) -> list[Block]:
+def _threads(threads: tuple[ThreadLine, ...], workspace_url: str, links: Links) -> list[Block]:
     if not threads:
         return [_header("Conversations"), context("No SMS conversations yet.")]
-    return [_header("Conversations"), *(_thread(line, workspace_url) for line in threads)]
+    return [_header("Conversations"), *(_thread(line, workspace_url, links) for line in threads)]
 
 
-def _thread(line: ThreadLine, workspace_url: str) -> Block:
+def _thread(line: ThreadLine, workspace_url: str, links: Links) -> Block:
     thread = line.thread
     if thread.inbound:
         way = ":inbox_tray: *Waiting for an answer* · the phone wrote"
     else:
         way = ":outbox_tray: we wrote"
     text = escape(clip(thread.last_text.replace("\n", " "), TEXT_SHOWN))
-    link = thread_link(workspace_url, thread.channel, thread.thread_ts)
+    link = links.get((thread.channel, thread.thread_ts)) or thread_link(
+        workspace_url, thread.channel, thread.thread_ts
+    )
     return section(
         f"{_who(thread.msisdn, line.contact_name)}\n{way}: “{text}”\n"
         f"{local_time(thread.last_at)} · <{link}|Open the thread>"

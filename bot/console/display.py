@@ -25,12 +25,16 @@ from bot.console.render import (
     emoji,
     indent,
     render_message,
+    view_fields,
+    view_title,
 )
 from bot.console.runtime import BOT_NAME, CHANNEL, CHANNEL_NAME, CONSOLE_USER
 from bot.console.slack_standin import BOT_USER, Activity
 from bot.console.terminal import Terminal
 
+VIEW_CHANNEL = "~view"  # where a modal's buttons are filed (their "ts" is the view's ID)
 TOP_INDENT = 3  # body of a channel message
+VIEW_INDENT = 4  # body of a modal that only shows something
 THREAD_INDENT = 5  # body of a thread reply: further in, under its parent
 
 
@@ -243,8 +247,23 @@ class Display:
     def _on_view_update(self, activity: Activity) -> None:
         form = self.form
         view = activity.view or {}
-        if form is not None and view.get("id") == form.view.get("id"):
+        if form is not None and view.get("id") == form.view.get("id") and view_fields(form.view):
             form.updates.put(dict(view))
+        elif view_fields(view):
+            self.views.put((None, dict(view)))  # a form to fill in again (it says why on top)
+        else:
+            self.show_view(view)
+
+    def show_view(self, view: Mapping[str, Any]) -> None:
+        """A modal that asks nothing (a preview, a closing word): its text, its buttons
+        numbered, pressed as buttons in that modal."""
+        view_id = str(view.get("id") or "")
+        message = {"text": "", "blocks": view.get("blocks") or []}
+        lines = render_message(
+            message, self.style, self.numberer(VIEW_CHANNEL, view_id, True, view)
+        )
+        title = self.style.bold(view_title(view, self.style))
+        self.terminal.show([f"{BOT_NAME} shows {title}:", *indent(lines, VIEW_INDENT)])
 
     # -- helpers --------------------------------------------------------------------------------
     def _name(self, user: str) -> str:

@@ -205,11 +205,34 @@ def block_action_on_message(
     )
 
 
+def block_action_on_view(
+    ws: Workspace,
+    user: User,
+    *,
+    element: Mapping[str, Any],
+    block_id: str | None,
+    view: Mapping[str, Any],
+    trigger_id: str,
+    action_ts: str | None = None,
+) -> SlackRequest:
+    """A button pressed on a view that is no message (the Home tab, `view` as published), or an
+    input of a modal that dispatches its value."""
+    return _interaction(
+        ws,
+        user,
+        "block_actions",
+        trigger_id,
+        container={"type": "view", "view_id": view.get("id")},
+        view=dict(view),
+        actions=[_action(element, block_id, action_ts or ws.action_ts())],
+    )
+
+
 def view_state(
     view: Mapping[str, Any], values: Mapping[str, str | None]
 ) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
     """`state.values` of a modal: {block_id: {action_id: {type, value}}} for every input block,
-    with the value typed (None when left empty, as Slack sends it)."""
+    with the value typed (None when left empty, as Slack sends it); a select's as its option."""
     state: dict[str, dict[str, dict[str, Any]]] = {}
     for block in view.get("blocks") or []:
         if not isinstance(block, Mapping) or block.get("type") != "input":
@@ -217,12 +240,14 @@ def view_state(
         element = block.get("element") or {}
         block_id = str(block.get("block_id") or "")
         value = values.get(block_id)
-        state[block_id] = {
-            str(element.get("action_id") or ""): {
-                "type": element.get("type", "plain_text_input"),
-                "value": value if value else None,
-            }
-        }
+        kind = element.get("type", "plain_text_input")
+        entry: dict[str, Any] = {"type": kind, "value": value if value else None}
+        if kind == "static_select":  # a choice arrives as the option chosen, not a value
+            option = {"text": {"type": "plain_text", "text": value}, "value": value}
+            entry = {"type": kind, "selected_option": option if value else None}
+        if kind == "file_input":  # the value is the ID of the file shared with the stand-in
+            entry = {"type": kind, "files": [{"id": value}] if value else []}
+        state[block_id] = {str(element.get("action_id") or ""): entry}
     return {"values": state}
 
 
@@ -262,21 +287,15 @@ def block_action_in_view(
 ) -> SlackRequest:
     """An input with dispatch_action: Slack sends the typed value as a block action. `view` is
     the view as Slack echoes it (see echoed_view)."""
-    action = {
-        "type": "plain_text_input",
-        "block_id": block_id,
-        "action_id": action_id,
-        "value": value,
-        "action_ts": action_ts or ws.action_ts(),
-    }
-    return _interaction(
+    element = {"type": "plain_text_input", "action_id": action_id, "value": value}
+    return block_action_on_view(
         ws,
         user,
-        "block_actions",
-        trigger_id,
-        container={"type": "view", "view_id": view.get("id")},
-        view=dict(view),
-        actions=[action],
+        element=element,
+        block_id=block_id,
+        view=view,
+        trigger_id=trigger_id,
+        action_ts=action_ts,
     )
 
 

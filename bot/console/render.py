@@ -363,7 +363,10 @@ def render_message(
     if isinstance(blocks, Sequence) and not isinstance(blocks, str) and blocks:
         return render_blocks(blocks, style, number)
     text = str(message.get("text") or "")
-    return mrkdwn(text, style).split("\n") if text else []
+    files = [f for f in message.get("files") or [] if isinstance(f, Mapping)]
+    clip = emoji(":paperclip:", style)
+    shared = [f"{clip} {f.get('name')} ({f.get('size', 0)} bytes)" for f in files]
+    return (mrkdwn(text, style).split("\n") if text else []) + shared
 
 
 def controls(blocks: Iterable[Block]) -> list[Control]:
@@ -397,6 +400,7 @@ class Field:
     placeholder: str = ""
     initial: str = ""
     dispatches: bool = False  # typing in it sends a block_actions (Slack: dispatch_action)
+    options: tuple[str, ...] = ()  # a static_select's option values
 
 
 def view_fields(view: Mapping[str, Any], style: Style = Style()) -> list[Field]:
@@ -421,6 +425,11 @@ def view_fields(view: Mapping[str, Any], style: Style = Style()) -> list[Field]:
                 initial=str(element.get("initial_value") or ""),
                 dispatches=bool(
                     block.get("dispatch_action") or element.get("dispatch_action_config")
+                ),
+                options=tuple(
+                    str(o.get("value") or "")
+                    for o in element.get("options") or []
+                    if isinstance(o, Mapping)
                 ),
             )
         )

@@ -13,10 +13,11 @@ import itertools
 import queue
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from bot.console import payloads, surfaces
-from bot.console.display import ButtonRef, Display, Form, Shown, control_key
+from bot.console.display import VIEW_CHANNEL, ButtonRef, Display, Form, Shown, control_key
 from bot.console.payloads import User
 from bot.console.render import (
     Control,
@@ -40,18 +41,20 @@ TRIGGER_WAIT = 3.0  # Slack's trigger_id lives 3 seconds: a modal opens within t
 PREVIEW_WAIT = 2.0  # how long a form waits for the app's live preview of a typed value
 DEFAULT_WAIT = 10.0  # `wait` and end of input: at most this long for outstanding work
 ACK_LIMIT = 3.0  # Slack's acknowledgement deadline
+FORM_COMMANDS = ("", "bulk")  # /sms and /sms bulk open a modal
+FILE_LIMIT = 10 * 1024 * 1024  # Slack's limit for a file input
 LINE_SETTLE = 0.15  # scripted input: quiet this long after a line's work before the next line
 
 HELP = """\
 Type /sms commands as in Slack (/sms help lists them all), and:
-  press N              press the button shown as [N] (e.g. a card's Cancel)
+  press N              press the button shown as [N] (a card's Cancel, a Home tab button)
   reply TEXT           reply in the latest conversation thread: texted to the phone
   reply #N TEXT        reply in the thread of message #N
                        (a reply starting with "note:" stays in Slack)
   edit #N TEXT         edit your reply #N;  delete #N  deletes it
   wait [SECONDS]       wait until the app has finished its work (at most 10 s by default)
   user [ID]            show or change who you are (default U0CONSOLE, an admin)
-  home                 open your App Home tab and show it
+  home                 open your App Home tab and show it (its buttons: press N)
   step TO TEXT         run the Workflow Builder step "Send an SMS" (you as its author)
   help                 this help;  quit (or end of input) leaves
 Bare /sms opens the compose form: answer each field (an empty answer skips an optional one,
@@ -166,7 +169,7 @@ class Console:
         reply = self._send(request, "/sms")
         if reply is not None and reply.status == 200:
             self._show_ack(reply, "/sms")
-        if not rest.strip():
+        if rest.strip().lower() in FORM_COMMANDS:
             self._run_form_for(trigger)
 
     def _response_url(self, channel: str | None = None, message_ts: str | None = None) -> str:
@@ -235,6 +238,11 @@ class Console:
             self.run_form(view)
 
     def run_form(self, view: dict[str, Any]) -> None:
+        if not view.get("submit") or not view_fields(view, self.style):
+            # A modal that only shows something (the templates, a bulk preview): shown, its
+            # buttons numbered and pressed like any other.
+            self.display.show_view(view)
+            return
         form = Form(view)
         self.display.form = form
         try:
@@ -271,11 +279,15 @@ class Console:
         item = fields.get(block_id)
         if item is None:
             return True
-        if item.kind != "plain_text_input":
+        if item.kind == "file_input":
+            return self._ask_file(item.label, block_id, values)
+        if item.kind not in ("plain_text_input", "static_select"):
             self.say(f"{item.label}: a {item.kind} cannot be filled in here; left as it is.")
             return True
         if item.hint:
             self.terminal.show([FORM_PROMPT_INDENT + self.style.dim(item.hint)])
+        if item.options:
+            self.terminal.show([FORM_PROMPT_INDENT + "Choose one of: " + ", ".join(item.options)])
         optional = " (optional)" if item.optional and "optional" not in item.label else ""
         label = f"{FORM_PROMPT_INDENT}{item.label}{optional}: "
         while True:
@@ -283,6 +295,12 @@ class Console:
             if answer is None or answer.strip() == CANCEL_WORD:
                 return False
             answer = answer.strip()
+            if item.options and answer:  # a select: one of its options (any case)
+                chosen = [o for o in item.options if o.casefold() == answer.casefold()]
+                if not chosen:
+                    self.say(f"{answer!r} is not one of the choices")
+                    continue
+                answer = chosen[0]
             if answer or item.optional:
                 break
             self.say(f"{item.label} is required")
@@ -292,6 +310,24 @@ class Console:
         notes = view_notes(form.view, self.style, after=block_id)
         self.terminal.show(indent(notes, len(FORM_PROMPT_INDENT)))
         return True
+
+    def _ask_file(self, label: str, block_id: str, values: dict[str, str | None]) -> bool:
+        """A file input: a path on this machine, shared with the stand-in as Slack shares the
+        file a person picks (the app then reads it through files.info, as in Slack)."""
+        while True:
+            answer = self.terminal.read(f"{FORM_PROMPT_INDENT}{label} (a path; optional): ")
+            if answer is None or answer.strip() == CANCEL_WORD:
+                return False
+            if not answer.strip():
+                return True
+            path = Path(answer.strip()).expanduser()
+            try:
+                content = path.read_bytes()[: FILE_LIMIT + 1]
+            except OSError as error:
+                self.say(f"cannot read {path}: {error.strerror or error}")
+                continue
+            values[block_id] = self.standin.share_file(path.name, content)["id"]
+            return True
 
     def _dispatch(
         self, form: Form, block_id: str, action_id: str, value: str, values: dict[str, str | None]
@@ -356,6 +392,12 @@ class Console:
         if ref is None:
             self.say(f"There is no button [{number}].")
             return
+        if ref.channel == VIEW_CHANNEL:  # a button in a modal (a preview's Send)
+            self._press_in_view(number, ref)
+            return
+        if surfaces.is_home_button(ref):
+            self._press_on_home(number, ref)
+            return
         message = self._current(ref)
         if message is None:
             self.say(f"Button [{number}] is no longer there (its message changed).")
@@ -377,6 +419,29 @@ class Console:
             ephemeral=ref.ephemeral,
         )
         self._send(request, f"[{number}] {ref.control.label}")
+
+    def _press_in_view(self, number: int, ref: ButtonRef) -> None:
+        if not self._confirmed(ref.control):
+            self.say("Not pressed.")
+            return
+        request = payloads.block_action_on_view(
+            self.ws,
+            self.user,
+            view=payloads.echoed_view(self.ws, ref.message, {}),
+            element=ref.control.element,
+            block_id=ref.control.block_id,
+            trigger_id=self.ws.trigger_id(),
+        )
+        self._send(request, f"[{number}] {ref.control.label}")
+
+    def _press_on_home(self, number: int, ref: ButtonRef) -> None:
+        request = surfaces.home_press(self, ref, self.ws.trigger_id())
+        if request is None:
+            self.say(f"Button [{number}] is no longer on your Home tab; type home to see it.")
+        elif self._confirmed(ref.control):
+            self._send(request, f"[{number}] {ref.control.label}")
+        else:
+            self.say("Not pressed.")
 
     def _current(self, ref: ButtonRef) -> Mapping[str, Any] | None:
         """The message the button is on, if the button is still on it."""

@@ -6,11 +6,15 @@ tested code path produces.
 
 It records every call (method, the parameters from the form or JSON body, the token) and answers
 like Slack: `auth.test`, `chat.postMessage` (with a fresh `ts`), `chat.update`, `chat.delete`,
-`chat.postEphemeral`, `views.open`/`views.update`/`views.push`, `reactions.add`/`reactions.remove`,
-`users.info`, `conversations.replies`, `views.publish` (each person's Home tab) and
-`functions.completeSuccess`/`completeError` (how a workflow step ended; both kept in
-`surfaces`, see standin_surfaces.py), and any other method with `{"ok": true}`. It keeps the
-latest version of every posted message so tests can assert on what a channel shows now.
+`chat.postEphemeral`, `chat.getPermalink`, `views.open`/`views.update`/`views.push`,
+`reactions.add`/`reactions.remove`, `users.info`, `conversations.replies`, `views.publish`
+(each person's Home tab) and `functions.completeSuccess`/`completeError` (how a workflow step
+ended; both kept in `surfaces`, see standin_surfaces.py), files shared by people (`share_file`:
+`files.info` and the private download URL) and uploaded by the app
+(`files.getUploadURLExternal`, the upload URL, `files.completeUploadExternal`; see
+standin_files.py; the HTTP side is standin_http.py), and any other method with `{"ok": true}`.
+It keeps the latest version of every posted message so tests can assert on what a channel shows
+now.
 
 Point a WebClient at `standin.api_url` (SLACK_API_URL) and response URLs at
 `standin.response_url(n)`; a response URL bound to a message (`channel=`, `message_ts=`) also
@@ -31,10 +35,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
 
+from bot.console.standin_files import DOWNLOAD_PATH, UPLOAD_PATH, FileRecords, SlackFile
+from bot.console.standin_http import handler_for
 from bot.console.standin_surfaces import HOME_METHODS, STEP_METHODS, StepEnd, SurfaceRecords
 
 BOT_USER = "U0BOT"
@@ -131,13 +136,19 @@ class SlackStandIn:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.reactions: dict[tuple[str, str], list[str]] = {}
         self.surfaces = SurfaceRecords()
+        self.files = FileRecords()
+        self._shared: tuple[str | None, str | None] = (None, None)  # the last files' message
         self._bindings: dict[str, Binding] = {}
         self._observers: list[Observer] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._lock = threading.Condition()
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
-        self._server = ThreadingHTTPServer((self.host, 0), _handler_for(self))
+        handler = handler_for(
+            lambda method, params, token, path: self._record(Call(method, params, token, path)),
+            self._raw,
+        )
+        self._server = ThreadingHTTPServer((self.host, 0), handler)
         self._server.daemon_threads = True
         if self.quiet:
             self._server.handle_error = _ignore_error  # type: ignore[method-assign]
@@ -286,6 +297,16 @@ class SlackStandIn:
             view = self.surfaces.home_of(user)
             return dict(view) if view is not None else None
 
+    def share_file(self, name: str, content: bytes, filetype: str = "csv") -> dict[str, Any]:
+        """A person shares a file (e.g. in a form's file input): its object as Slack shows it."""
+        with self._lock:
+            return self.files.add(name, content, filetype=filetype).info(self.url)
+
+    def uploads(self) -> list[SlackFile]:
+        """Files the app uploaded and shared, in order."""
+        with self._lock:
+            return self.files.uploads()
+
     def step_ends(self) -> list[StepEnd]:
         """How Slack was told each workflow step ended, in order."""
         with self._lock:
@@ -377,6 +398,8 @@ class SlackStandIn:
             return self._response_activity(call, body, before)
         if kind in ("post", "update"):
             channel, ts = body.get("channel"), body.get("ts")
+            if call.method == "files.completeUploadExternal":  # the share's message
+                channel, ts = self._shared
             message = self.messages.get((channel, ts))  # type: ignore[arg-type]
             current = dict(message) if message is not None else None
             return Activity(kind, call, True, body, channel, ts, current, before)
@@ -418,6 +441,37 @@ class SlackStandIn:
         )
 
     # -- answers ----------------------------------------------------------------------------------
+    def _raw(self, path: str, raw: bytes, token: str | None) -> tuple[int, str, bytes]:
+        """A file's download URL (GET) or an upload URL (POST of the bytes), recorded as calls
+        `files.download` / `files.upload` with the file's ID."""
+        with self._lock:
+            if path.startswith(UPLOAD_PATH):
+                file_id = path[len(UPLOAD_PATH) :]
+                self.calls.append(Call("files.upload", {"file": file_id}, token, path))
+                status, body = self.files.receive(file_id, raw)
+                answer = (status, "text/plain", body)
+            else:
+                file_id = path[len(DOWNLOAD_PATH) :].split("/", 1)[0]
+                self.calls.append(Call("files.download", {"file": file_id}, token, path))
+                answer = self.files.download(path, token)
+            self._lock.notify_all()
+        return answer
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The uploaded files are shared: one message showing them, in the channel or thread."""
+        answer, files = self.files.complete(params)
+        channel = params.get("channel_id")
+        self._shared = (None, None)
+        if files and channel:
+            ts = self._next_ts()
+            message = {"ts": ts, "channel": channel, "text": params.get("initial_comment") or ""}
+            message["files"] = [f.info(self.url) for f in files]
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            self.messages[(channel, ts)] = message
+            self._shared = (channel, ts)
+        return answer
+
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
         if not channel:
@@ -548,6 +602,7 @@ _KINDS = {
     "chat.postMessage": "post",
     "chat.update": "update",
     "chat.delete": "delete",
+    "files.completeUploadExternal": "post",  # the shared files show as a message
     "chat.postEphemeral": "ephemeral",
     "reactions.add": "reaction_added",
     "reactions.remove": "reaction_removed",
@@ -583,8 +638,19 @@ def _auth_test(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _permalink(standin: SlackStandIn, params: dict[str, Any]) -> dict[str, Any]:
+    """`chat.getPermalink`: a message's address, as Slack forms it; an unknown message is
+    `message_not_found` (so a caller's fallback can be tried)."""
+    channel, ts = str(params.get("channel") or ""), str(params.get("message_ts") or "")
+    if (channel, ts) not in standin.messages:
+        return {"ok": False, "error": "message_not_found"}
+    link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return {"ok": True, "channel": channel, "permalink": link}
+
+
 _ANSWERS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
+    "chat.getPermalink": _permalink,
     "chat.postMessage": SlackStandIn._post_message,
     "chat.update": SlackStandIn._update,
     "chat.delete": SlackStandIn._delete,
@@ -598,71 +664,9 @@ _ANSWERS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "conversations.history": SlackStandIn._history,
     "conversations.replies": SlackStandIn._replies,
     **{method: lambda s, p: s.surfaces.publish(p) for method in HOME_METHODS},
+    "files.info": lambda s, p: s.files.info(p, s.url),
+    "files.getUploadURLExternal": lambda s, p: s.files.upload_url(p, s.url),
+    "files.completeUploadExternal": SlackStandIn._complete_upload,
     "functions.completeSuccess": lambda s, p: s.surfaces.end_step("functions.completeSuccess", p),
     "functions.completeError": lambda s, p: s.surfaces.end_step("functions.completeError", p),
 }
-
-
-def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self._handle()
-
-        def do_GET(self) -> None:
-            self._handle()
-
-        def _handle(self) -> None:
-            parts = urlsplit(self.path)
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length > 0 else b""
-                params: dict[str, Any] = dict(parse_qsl(parts.query))
-                params.update(_parse_body(raw, self.headers.get("Content-Type", "")))
-            except (ValueError, UnicodeDecodeError):
-                self._reply(400, {}, {"ok": False, "error": "invalid_form_data"})
-                return
-            if parts.path.startswith("/api/"):
-                method = parts.path[len("/api/") :]
-            elif parts.path.startswith("/response/"):
-                method = "response_url"
-            else:
-                self._reply(404, {}, {"ok": False, "error": "unknown_path"})
-                return
-            token = self.headers.get("Authorization", "").removeprefix("Bearer ") or params.get(
-                "token"
-            )
-            status, headers, body = standin._record(Call(method, params, token, parts.path))
-            if method == "response_url" and status == 200:
-                self._reply(200, headers, None)
-            else:
-                self._reply(status, headers, body)
-
-        def _reply(self, status: int, headers: dict[str, str], body: dict | None) -> None:
-            data = b"ok" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            kind = "text/plain" if body is None else "application/json; charset=utf-8"
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: object) -> None:  # keep output clean
-            pass
-
-    return Handler
-
-
-def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    text = raw.decode("utf-8")
-    if "json" in content_type or text.startswith("{"):
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("JSON body is not an object")
-        return data
-    return dict(parse_qsl(text, keep_blank_values=True))

@@ -1,5 +1,6 @@
-"""The console's way into the Slack surfaces beyond `/sms`: `home` shows your Home tab as text,
-`step TO TEXT` runs the Workflow Builder step "Send an SMS" as a workflow would.
+"""The console's way into the Slack surfaces beyond `/sms`: `home` shows your Home tab as text
+(its buttons numbered, pressed with `press N` like a card's), `step TO TEXT` runs the Workflow
+Builder step "Send an SMS" as a workflow would.
 
 Each sends the app what Slack would (surface_payloads.py: `app_home_opened`, a
 `function_executed` event carrying the execution's token), waits for the app's work, and shows
@@ -14,9 +15,9 @@ import itertools
 from typing import Protocol
 
 from bot.console import surface_payloads
-from bot.console.display import Display
-from bot.console.payloads import SlackRequest, User, Workspace
-from bot.console.render import indent, render_blocks
+from bot.console.display import ButtonRef, Display, control_key
+from bot.console.payloads import SlackRequest, User, Workspace, block_action_on_view
+from bot.console.render import controls, indent, render_blocks
 from bot.console.runtime import Reply, Runtime
 from bot.console.slack_standin import SlackStandIn
 
@@ -24,6 +25,7 @@ STEP_CALLBACK = "send_sms"
 STEP_TOKEN = "xwfp-console-step"
 WORK_WAIT = 15.0
 HOME_INDENT = 4
+HOME_PLACE = "app-home"  # where a Home button is, for the console's button numbers
 
 
 class ConsoleSession(Protocol):
@@ -55,8 +57,33 @@ def home_command(session: ConsoleSession, text: str) -> None:
     if view is None:
         session.say("The app published no Home tab for you.")
         return
-    lines = render_blocks(view.get("blocks") or [], session.display.style)
+    number = session.display.numberer(HOME_PLACE, user.id, False, view)
+    lines = render_blocks(view.get("blocks") or [], session.display.style, number)
     session.display.terminal.show([f"Home tab of {user.name}:", *indent(lines, HOME_INDENT)])
+
+
+def is_home_button(ref: ButtonRef) -> bool:
+    return ref.channel == HOME_PLACE
+
+
+def home_press(session: ConsoleSession, ref: ButtonRef, trigger_id: str) -> SlackRequest | None:
+    """The block action of a Home button, as Slack sends it; None when the Home shown now (it
+    is republished as things change) no longer has that button."""
+    view = session.standin.home_of(ref.ts)
+    if view is None:
+        return None
+    wanted = control_key(HOME_PLACE, ref.ts, ref.control)
+    present = [control_key(HOME_PLACE, ref.ts, c) for c in controls(view.get("blocks") or [])]
+    if wanted not in present:
+        return None
+    return block_action_on_view(
+        session.ws,
+        session.user,
+        element=ref.control.element,
+        block_id=ref.control.block_id,
+        view=view,
+        trigger_id=trigger_id,
+    )
 
 
 def step_command(session: ConsoleSession, text: str) -> None:

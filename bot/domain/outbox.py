@@ -19,7 +19,10 @@ class OutboxKind(StrEnum):
     SMS = "sms"  # a relayed thread reply's gateway send (not a Slack call)
     HELD = "held"  # a scheduled send sms-bot held, handed to the gateway when due (not Slack)
     OFFER_RESEND = "offer_resend"  # an unknown outcome still unsettled: offer "Send again"
+    BULK_PROGRESS = "bulk_progress"  # a bulk run's tallies changed: post/update its card
+    BULK_RESULT = "bulk_result"  # a bulk run ended: upload its result CSV in the card's thread
 
 
 CARD_KEY = "card:{}"  # coalescing key: one pending update per card
+BULK_KEY = "bulk:{}"  # coalescing key: one pending progress update per bulk run
 GATEWAY_CHANNEL = "~gateway"  # pseudo channel of work that is not a Slack call

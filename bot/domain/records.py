@@ -38,6 +38,7 @@ class NewRecipient:
     apimsgid: str | None = None
     error_code: str | None = None
     error_description: str | None = None
+    text: str | None = None  # this recipient's own text (a personalised template); None: the send's
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Recipient:
     charge: float | None
     error_code: str | None
     error_description: str | None
+    text: str | None = None  # this recipient's own text (a personalised template); None: the send's
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,15 @@ class Send:
     card_ts: str | None
     cancelled_at: datetime | None
     recipients: tuple[Recipient, ...]
+
+    def text_for(self, recipient: Recipient) -> str:
+        """What this recipient is (or was) sent: their own text when the send was personalised."""
+        return self.text if recipient.text is None else recipient.text
+
+    @property
+    def personalised(self) -> bool:
+        """Whether recipients were sent texts of their own (a template filled in per contact)."""
+        return any(r.text is not None for r in self.recipients)
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,26 @@ class Contact:
     msisdn: str
     updated_at: datetime
     owner: str | None = None  # the Slack user who set the number last (None: not recorded)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A saved SMS text with `{field}` holes (bot.domain.templates fills them)."""
+
+    name: str  # as last typed; lookups ignore case
+    text: str
+    updated_at: datetime
+    owner: str | None = None  # the Slack user who set the text last (None: not recorded)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named list of numbers: a group name works wherever a recipient does."""
+
+    name: str  # as last typed; lookups ignore case
+    members: tuple[str, ...]  # normalised numbers, in the order they were added
+    updated_at: datetime
+    owner: str | None = None  # the Slack user who changed it last (None: not recorded)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
 from bot.inbound.auto_replies import AutoReplies
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.conversations import ConversationRouter, post_payload
 from bot.inbound.endpoints import (
     STORE_WAIT,
@@ -52,6 +53,7 @@ from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
 from bot.slack.workspace import Workspace
 from bot.storage import Storage
+from bot.usecases.bulk.events import progress_changed
 
 CARD_CACHE_SIZE = 4096  # sends whose card is remembered; older ones are read from storage
 
@@ -79,6 +81,7 @@ class _CardRef:
     channel: str  # the card's channel (until it is posted: the channel it will be posted in)
     posted: bool
     is_reply: bool  # a thread reply relayed as SMS: it has a reaction, not a card
+    bulk_id: str | None = None  # a bulk run's row: its run's progress card shows it
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class Inbound:
             },
             reaction_for=reaction_for,
             backlog=self.backlog,
+            bulk=BulkBoard(services, sandboxed=services.sandboxed, on_change=self._bulk_changed),
             health=self.slack_health,
         )
         self.workspace = Workspace(services.slack)
@@ -175,6 +179,7 @@ class Inbound:
             gate=self.gate,
             wait=options.store_wait,
             stuck_after=options.stuck_after,
+            on_stored=self._wake_processor,  # per committed batch, coalesced during a burst
         )
         self.processor = InboxProcessor(
             storage,
@@ -197,6 +202,7 @@ class Inbound:
             sandbox=services.sandboxed,
             interval=options.balance_interval,
             on_enqueue=self._wake_outbox,
+            clock=clock,
         )
         self.rejections = RejectionLog()  # one rate limit per process, Slack's and callbacks'
         self.endpoints = CallbackEndpoints(
@@ -205,7 +211,7 @@ class Inbound:
             credentials=Credentials(
                 settings.callback_user, settings.callback_password, settings.callback_token
             ),
-            on_stored=self._wake_processor,
+            on_stored=self.writer.stored_directly,
             store=self.writer.store,
             remember=self.processor.decoded.put,
             forget=self.processor.decoded.take,
@@ -256,11 +262,14 @@ class Inbound:
         reply never changes, so the cache answers that at once; the card's channel only once
         the card was posted (`posted`: the caller needs that)."""
         known = self._known_card(send_id)
-        if known is None or (posted and not known.posted):
-            stored = self.services.storage.sends.card_place(send_id)
+        if known is None or (posted and not known.posted and known.bulk_id is None):
+            storage = self.services.storage
+            stored = storage.sends.card_place(send_id)
             if stored is None:
                 return None
-            known = _CardRef(stored.channel, stored.posted, stored.is_reply)
+            # A send without a card of its own may be a bulk row (never shown by a card).
+            bulk_id = None if stored.posted or stored.is_reply else storage.bulks.by_send(send_id)
+            known = _CardRef(stored.channel, stored.posted, stored.is_reply, bulk_id)
             self._remember_card(send_id, known)
         return known
 
@@ -277,6 +286,12 @@ class Inbound:
             return
         if known.is_reply:
             self.relay.refresh(send_id)
+            return
+        if known.bulk_id is not None:
+            run = self.services.storage.bulks.get(known.bulk_id)
+            if run is not None:
+                progress_changed(self.services.storage, run)  # coalesced: one per run
+                self._wake_outbox()
             return
         self.services.storage.outbox.enqueue(
             known.channel,
@@ -302,6 +317,9 @@ class Inbound:
         known = self.workspace.known()
         return None if known is None else known.name
 
+    def _bulk_changed(self) -> None:
+        self.on_change()  # a bulk card moved: the Home tabs showing the run follow
+
     def _wake_processor(self) -> None:
         self.processor_worker.wake()
 
@@ -311,6 +329,10 @@ class Inbound:
         released = self.services.storage.outbox.release_leases()
         if released:
             log.info("outbox: %d item(s) claimed before a restart are due again", released)
+        # New rows, from this replica or another on the database, wake the workers at once;
+        # their polling stays the fallback.
+        self.services.storage.watch("inbox", self.processor_worker.wake)
+        self.services.storage.watch("outbox", self.outbox_worker.wake)
         self.writer.start()
         self.outbox_worker.start()
         self.processor_worker.start()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from bot.blocks import inbound as blocks
 from bot.domain.outbox import OutboxKind
 from bot.gateway.base import Gateway, GatewayError
 from bot.inbound.conversations import post_payload
+from bot.inbound.schedule import Every
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class BalanceWatcher:
         sandbox: bool,
         interval: float = CHECK_INTERVAL,
         on_enqueue: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.storage = storage
         self.gateway = gateway
@@ -45,9 +48,14 @@ class BalanceWatcher:
         self.sandbox = sandbox
         self.interval = interval
         self.on_enqueue = on_enqueue
+        self.clock = clock
+        # One check per interval across every replica: two checks at once could both see no
+        # alert stored yet and both post one.
+        self._every = Every(storage, "balance", timedelta(seconds=interval))
 
     def step(self) -> float:
-        self.check()
+        if self.threshold > 0 and self._every.due(self.clock()):  # off: no tick to take
+            self.check()
         return self.interval
 
     def check(self) -> bool:

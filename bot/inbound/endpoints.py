@@ -27,6 +27,7 @@ import base64
 import binascii
 import hmac
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -55,6 +56,13 @@ RETRY_AFTER = "30"
 # How long the writer lets a batch fill before committing it: a little latency for far fewer
 # commits (and disk syncs) under load.
 LINGER = 0.002
+MAX_BATCH = 512  # callbacks per transaction
+# While callbacks keep arriving, the processor is woken at most this often (and at once when they
+# stop): acknowledging comes first, processing catches up in larger, cheaper batches.
+WAKE_EVERY = 0.05
+# Callbacks allowed to wait for the writer. The listener's threads bound this in production (one
+# waiting callback per thread); the bound is for any other caller and says "full" loudly.
+MAX_WAITING = 1024
 # How long a callback waits for the database (locked by another process, a stuck writer) before
 # it is answered 503: well within the gateway's patience, so it retries rather than times out.
 STORE_WAIT = 3.0
@@ -184,21 +192,39 @@ class WriteGate:
             yield
 
 
-@dataclass
+class QueueFull(StorageUnavailable):
+    """More callbacks are waiting for the inbox writer than it is allowed to hold: answered 503
+    at once (the gateway retries) instead of piling up request threads and memory."""
+
+
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+@dataclass(eq=False)
 class _Job:
+    """One callback waiting for the group commit. `done` is a plain lock held until the batch
+    is written: releasing it wakes exactly this request thread, the cheapest hand-over Python
+    has (an Event would build a Condition and a waiter lock per wait)."""
+
     kind: CallbackKind
     key: str
     raw: bytes
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Lock = field(default_factory=_held_lock)
     stored: bool = False
-    error: BaseException | None = None
+    error: StorageError | None = None
 
 
 class InboxWriter:
     """Group commit for the inbox. A request thread hands its callback over and waits; one
-    writer thread stores everything waiting in ONE transaction, so a burst of callbacks costs
-    one disk sync per batch instead of one per callback, and request threads never fight over
-    the database lock. The 200 still goes out only after the commit."""
+    writer thread takes EVERY callback waiting, stores them in ONE transaction, commits once,
+    and only then releases each waiting request to answer 200. So a burst costs one disk sync
+    per batch instead of one per callback, and request threads never fight over the database
+    lock. A failed commit fails the whole batch (each of its requests answers 503: nothing is
+    acknowledged that is not durable). At most `max_waiting` callbacks wait: beyond that,
+    `store` raises QueueFull at once."""
 
     name = "inbox-writer"
 
@@ -207,24 +233,33 @@ class InboxWriter:
         storage: Storage,
         *,
         gate: WriteGate | None = None,
-        max_batch: int = 512,
+        max_batch: int = MAX_BATCH,
+        max_waiting: int = MAX_WAITING,
         wait: float = STORE_WAIT,
         linger: float = LINGER,
         stuck_after: float = STUCK_AFTER,
+        on_stored: Callable[[], None] = lambda: None,
+        wake_every: float = WAKE_EVERY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.storage = storage
         self.gate = gate or WriteGate()
         self.max_batch = max_batch
+        self.max_waiting = max_waiting
         self.wait = wait
         self.linger = linger
         self.stuck_after = stuck_after
         self.clock = clock
         self._writing_since: float | None = None  # when the batch being written began
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._jobs: list[_Job] = []
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._full_told = 0.0  # when a full queue was last logged (once a second at most)
+        self.on_stored = on_stored  # wakes the inbox processor
+        self.wake_every = wake_every
+        self._unannounced = False  # rows committed since on_stored was last called
+        self._woken_at = -math.inf
 
     def start(self) -> InboxWriter:
         if self._thread is None:
@@ -242,9 +277,21 @@ class InboxWriter:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def stored_directly(self) -> None:
+        """For the endpoints' `on_stored`: a callback was stored. Only one stored without the
+        writer thread (not started, or stopped) needs waking the processor here; the writer
+        wakes it for its own batches."""
+        if not self.alive():
+            self.on_stored()
+
+    def waiting(self) -> int:
+        """Callbacks handed over and not taken into a batch yet."""
+        return len(self._jobs)
+
     def store(self, kind: CallbackKind, key: str, raw: bytes) -> bool:
         """Store durably (True) or recognise a duplicate (False); StorageError when the
-        database cannot take it now. Without a running writer thread, stores directly."""
+        database cannot take it now (QueueFull when too many are waiting already). Without a
+        running writer thread, stores directly."""
         if not self.alive():
             return self.storage.inbox.store(kind, key, raw)
         if self.stuck():
@@ -266,15 +313,25 @@ class InboxWriter:
         with self._cond:
             if self._stopping:
                 raise StorageUnavailable("the inbox writer is stopping")
+            if len(self._jobs) >= self.max_waiting:
+                self._tell_full()
+                raise QueueFull(f"{len(self._jobs)} callbacks are already waiting to be stored")
             self.gate.announce(1)
             self._jobs.append(job)
-            self._cond.notify()
+            if len(self._jobs) == 1:
+                self._cond.notify()  # the writer sleeps only while nothing is waiting
         return job
+
+    def _tell_full(self) -> None:
+        now = time.monotonic()
+        if now - self._full_told >= 1.0:
+            self._full_told = now
+            log.warning("inbox writer queue full (%d waiting): answering 503", self.max_waiting)
 
     def _wait_for(self, job: _Job) -> None:
         """Until the job is written, `wait` seconds pass, or the writer is found stuck."""
         deadline = time.monotonic() + self.wait
-        while not job.done.wait(min(_WAIT_STEP, max(0.0, deadline - time.monotonic()))):
+        while not job.done.acquire(timeout=min(_WAIT_STEP, max(0.0, deadline - time.monotonic()))):
             if time.monotonic() >= deadline:
                 raise StorageUnavailable("the database did not store the callback in time")
             if self.stuck():
@@ -288,12 +345,26 @@ class InboxWriter:
                 if not self._jobs:
                     return
                 if self.linger and len(self._jobs) < self.max_batch and not self._stopping:
-                    # Group commit: let the callbacks arriving right now join this batch, so
-                    # one commit (and one disk sync) serves many of them.
+                    # Let the callbacks arriving right now join this batch, so one commit (and
+                    # one disk sync) serves more of them.
                     self._cond.wait(self.linger)
                 batch = self._jobs[: self.max_batch]
                 del self._jobs[: self.max_batch]
             self._write(batch)
+            self._announce()
+
+    def _announce(self) -> None:
+        """Wake the processor for what was committed, coalesced: at once when nothing more is
+        waiting (the burst is over), else at most every `wake_every` seconds. Woken per
+        callback, the processor ran one small transaction (and disk sync) per callback during
+        a burst, taking the interpreter from the requests being acknowledged."""
+        if not self._unannounced:
+            return
+        now = time.monotonic()
+        if self._jobs and now - self._woken_at < self.wake_every:
+            return
+        self._unannounced, self._woken_at = False, now
+        self.on_stored()
 
     def _write(self, batch: list[_Job]) -> None:
         self._writing_since = self.clock()
@@ -302,16 +373,18 @@ class InboxWriter:
                 results = self.storage.inbox.store_many([(j.kind, j.key, j.raw) for j in batch])
         except Exception as error:  # every waiting request answers 503; the gateway retries
             log.error("storing %d callback(s) failed: %s", len(batch), error)
+            failed = error if isinstance(error, StorageError) else StorageError(str(error))
             for job in batch:
-                job.error = error if isinstance(error, StorageError) else StorageError(str(error))
+                job.error = failed
         else:
             for job, stored in zip(batch, results, strict=True):
                 job.stored = stored
+            self._unannounced = self._unannounced or any(results)
         finally:
             self._writing_since = None
             self.gate.settle(len(batch))
         for job in batch:
-            job.done.set()
+            job.done.release()
 
 
 class _Answer(Exception):

@@ -5,16 +5,25 @@ transaction as the state change that caused it), then sent from here, so nothing
 lost when Slack is down or the process is killed:
 
 - Pacing: about one message per second per channel (Slack's limit for chat.postMessage), kept
-  per channel: a paced channel is left out of the next fetch (`exclude_channels`), so other
-  channels go on; nothing here runs on a request thread.
+  in the database (`Storage.slots`, one row per channel), so every replica on one database
+  keeps one pace together: a Slack write first takes its channel's slot; a paced channel is
+  left out of the next fetch (`exclude_channels`), so other channels go on; nothing here runs
+  on a request thread.
 - Card updates are coalesced by storage (one pending update per card, replaced in place) and
   rendered from the latest stored state when sent; at most one per `card_interval` (3 s) per
-  card, so a 500-recipient send makes a handful of updates, not 500.
-- 429: the channel waits what Retry-After says and the item is retried then (not counted as a
-  failure). 5xx, `ok: false` with a transient error, and network errors: retried with
-  exponential backoff, for as long as it takes. Other errors (e.g. channel_not_found) are final.
+  card (a slot per card, taken together with its channel's), so a 500-recipient send makes a
+  handful of updates, not 500.
+- 429: the channel's slot is held for what Retry-After says, for every replica, and the item is
+  retried then (not counted as a failure). 5xx, `ok: false` with a transient error, and network
+  errors: retried with exponential backoff, for as long as it takes. Other errors (e.g.
+  channel_not_found) are final.
 - Order within a conversation is the storage's `order_key` rule; a post whose thread root is
   still in the outbox (`thread_root_item`) takes the root's ts when it is due.
+- A bulk run's card (`BULK_PROGRESS`) is posted by its first item, exactly once as every post,
+  and its ts stored at once (the engine's `set_card`); later items update it in place under the
+  same 3 s pacing. `BULK_RESULT` uploads the result CSV into the card's thread (files_upload_v2);
+  an upload cut off by a crash is looked for in the thread, by its file name, before uploading
+  again. The content comes from `BulkBoard` (bot/inbound/bulk_cards.py).
 - What a done item means elsewhere is a completion step per kind (`COMPLETIONS`), run in the
   transaction that marks it done: a posted root gives the conversation or card waiting for it
   its thread, so no crash leaves a thread without its ts.
@@ -35,7 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,12 +54,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks.base import Message
 from bot.blocks.inbound import backlog_message
-from bot.domain.outbox import OutboxKind
-from bot.domain.records import OutboxItem, Send
+from bot.domain.outbox import BULK_KEY, OutboxKind
+from bot.domain.records import Backlog, OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
+from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.slack_health import CHANNEL_CLOSED, SlackHealth
 from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
 from bot.storage import Storage, StorageError
+from bot.usecases.bulk import BulkProgress
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +73,10 @@ _INFLIGHT_KEY = "outbox.inflight.{}"
 _LOOKUP_PAGES = 5
 MAX_BUGGY_ATTEMPTS = 5
 MAX_CARD_WAITS = 30
-PACING_PRUNE_AT = 1024  # card-update times kept before the ones past the interval are dropped
 MIN_DELAY = 0.01
+# Slot keys (`Storage.slots`): one per channel for Slack writes, one per card for its updates.
+CHANNEL_PACE = "slack.channel:"
+CARD_PACE = "slack.card:"
 
 
 class GiveUp(Exception):
@@ -122,6 +135,7 @@ class SlackOutbox:
         reaction_for: Callable[[Send], str | None] | None = None,
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
         backlog: BacklogNotice | None = None,
+        bulk: BulkBoard | None = None,
         health: SlackHealth | None = None,
     ) -> None:
         self.storage = storage
@@ -137,14 +151,16 @@ class SlackOutbox:
             OutboxKind.UPDATE: self._update,
             OutboxKind.REACTION: self._reaction,
             OutboxKind.EPHEMERAL: self._ephemeral,
+            OutboxKind.BULK_PROGRESS: self._bulk_progress,
+            OutboxKind.BULK_RESULT: self._bulk_result,
         }
+        self.bulk = bulk
         self.takeovers: dict[OutboxKind, Handler] = dict(handlers or {})
         self.reaction_for = reaction_for
         self.completions = dict(completions)
         self.backlog = backlog
-        self._channel_free: dict[str, datetime] = {}
-        self._card_sent: dict[str, datetime] = {}
         self._instance: str | None = None
+        self._untold: dict[str, Backlog] = {}  # summaries due, waiting for their channel's slot
 
     # ---- the loop
 
@@ -153,32 +169,39 @@ class SlackOutbox:
         while True:
             now = self.clock()
             self._tell_backlogs(now)
-            busy = [ch for ch, free in self._channel_free.items() if free > now]
+            busy = self.storage.slots.busy(CHANNEL_PACE, now)
+            channels = [key.removeprefix(CHANNEL_PACE) for key in busy]
             items = self.storage.outbox.fetch_due(
-                limit=1, now=now, lease=self.timing.lease, exclude_channels=busy
+                limit=1, now=now, lease=self.timing.lease, exclude_channels=channels
             )
             if not items:
-                return self._pause(now)
+                return self._pause(now, busy.values())
             self.handle(items[0])
 
     def _tell_backlogs(self, now: datetime) -> None:
         """Post one summary, ahead of the queue, in each channel whose waiting posts just
-        passed the threshold (at most once per backlog, so never retried)."""
+        passed the threshold (at most once per backlog, so never retried), in the channel's
+        next free slot."""
         if self.backlog is None:
             return
-        for backlog in self.backlog.to_tell(now):
-            self.backlog.told(backlog.channel)
+        for found in self.backlog.to_tell(now):
+            self.backlog.told(found.channel)
+            self._untold[found.channel] = found
+        for backlog in list(self._untold.values()):
+            pace = {CHANNEL_PACE + backlog.channel: timedelta(seconds=self.timing.post_interval)}
+            if self.storage.slots.take(pace, now=now) is not None:
+                continue  # the channel's pace (perhaps another replica's post): a later step
+            del self._untold[backlog.channel]
             newest = str(backlog.newest.payload.get("text") or "")
             message = backlog_message(backlog.waiting, newest)
             log.warning("%d posts waiting in %s; summary posted", backlog.waiting, backlog.channel)
-            self._paced_call(backlog.channel)
             try:
                 self._call("chat_postMessage", channel=backlog.channel, **message.as_kwargs())
             except (SlackClientError, OSError) as error:
                 log.warning("could not post the backlog summary in %s: %s", backlog.channel, error)
 
-    def _pause(self, now: datetime) -> float:
-        waits = [(free - now).total_seconds() for free in self._channel_free.values() if free > now]
+    def _pause(self, now: datetime, paced_until: Iterable[datetime]) -> float:
+        waits = [(free - now).total_seconds() for free in paced_until]
         return max(0.0, min([self.timing.idle, *waits]))
 
     def handle(self, item: OutboxItem) -> None:
@@ -242,7 +265,7 @@ class SlackOutbox:
     def _slack_error(self, item: OutboxItem, error: SlackApiError) -> None:
         if is_rate_limited(error):
             delay = retry_after(getattr(error.response, "headers", None))
-            self._channel_free[item.channel] = self.clock() + timedelta(seconds=delay)
+            self._hold_channel(item.channel, delay)
             self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
             self._later(item, delay, "rate limited (429)", count=False)
         elif is_transient(error):
@@ -270,16 +293,27 @@ class SlackOutbox:
     def _call(self, method: str, **params: Any) -> Any:
         return getattr(self.slack, method)(**params)
 
-    def _paced_call(self, channel: str) -> None:
-        """Reserve the channel's next slot (taken even if the call fails: Slack counted it)."""
-        self._channel_free[channel] = self.clock() + timedelta(seconds=self.timing.post_interval)
+    def _take_slots(self, channel: str, card: str | None = None) -> None:
+        """Take the channel's next slot (and the card's, both or neither), shared by every
+        replica; Retry when another write has it. Taken before the call and kept even if the
+        call fails: Slack counted it."""
+        slots = {CHANNEL_PACE + channel: timedelta(seconds=self.timing.post_interval)}
+        if card is not None:
+            slots[CARD_PACE + card] = timedelta(seconds=self.timing.card_interval)
+        wait = self.storage.slots.take(slots, now=self.clock())
+        if wait is not None:
+            raise Retry(wait.total_seconds(), "pacing")
+
+    def _hold_channel(self, channel: str, seconds: float) -> None:
+        self.storage.slots.hold(CHANNEL_PACE + channel, self.clock() + timedelta(seconds=seconds))
 
     def _ephemeral(self, item: OutboxItem) -> None:
-        self._paced_call(item.channel)
+        self._take_slots(item.channel)
         self._call("chat_postEphemeral", channel=item.channel, **item.payload)
 
-    def _post(self, item: OutboxItem) -> str:
-        payload: Mapping[str, Any] = item.payload
+    def _post(self, item: OutboxItem, shown: Mapping[str, Any] | None = None) -> str:
+        """Post the item's message (or `shown`, rendered by the caller), exactly once."""
+        payload: Mapping[str, Any] = item.payload if shown is None else shown
         if "card_of" in payload:  # a card Slack was down for: shown as it stands now
             payload = self._card_payload(int(payload["card_of"]))
         thread_ts = self._thread_ts(payload)
@@ -292,6 +326,7 @@ class SlackOutbox:
                     "outbox item %s was already posted (%s); not posting again", item.id, found
                 )
                 return found
+        self._take_slots(item.channel)
         since = self.clock() - timedelta(seconds=5)
         self.storage.values.set(
             marker_key, json.dumps({"since": since.timestamp(), "thread_ts": thread_ts})
@@ -311,7 +346,6 @@ class SlackOutbox:
             params["thread_ts"] = thread_ts
         if payload.get("mrkdwn") is False:
             params["mrkdwn"] = False
-        self._paced_call(item.channel)
         response = self._call("chat_postMessage", **params)
         return str(response["ts"])
 
@@ -375,33 +409,23 @@ class SlackOutbox:
     def _update(self, item: OutboxItem) -> str | None:
         payload: Mapping[str, Any] = item.payload
         key = item.coalesce_key or f"update:{item.id}"
-        sent = self._card_sent.get(key)
-        now = self.clock()
-        if sent is not None and (now - sent).total_seconds() < self.timing.card_interval:
-            raise Retry(self.timing.card_interval - (now - sent).total_seconds(), "card pacing")
         if "send_id" in payload:
             channel, ts, message = self._card(int(payload["send_id"]), item)
         else:
             channel, ts = item.channel, str(payload["ts"])
             message = Message(payload["text"], payload.get("blocks") or [])
-        self._paced_call(channel)
+        self._take_slots(channel, card=key)
         try:
             self._call("chat_update", channel=channel, ts=ts, **message.as_kwargs())
         finally:
-            # Counted from when the call ended: Slack saw it by then, so the next update reaches
-            # Slack a full interval later however long this one took to get there.
-            self._remember_card_update(key, self.clock())
+            self._hold_card(key)
         return ts
 
-    def _remember_card_update(self, key: str, now: datetime) -> None:
-        """Pacing only needs updates younger than the card interval: forget older ones (when the
-        map has grown) so a long-running process does not keep one entry per card forever."""
-        if len(self._card_sent) >= PACING_PRUNE_AT:
-            horizon = self.timing.card_interval
-            self._card_sent = {
-                k: at for k, at in self._card_sent.items() if (now - at).total_seconds() < horizon
-            }
-        self._card_sent[key] = now
+    def _hold_card(self, key: str) -> None:
+        """The card's next update waits a full interval from now, for every replica: counted
+        from when the call ended, Slack saw it by then, however long it took to get there."""
+        ended = self.clock() + timedelta(seconds=self.timing.card_interval)
+        self.storage.slots.hold(CARD_PACE + key, ended)
 
     def _card(self, send_id: int, item: OutboxItem) -> tuple[str, str, Message]:
         send = self.storage.sends.get(send_id)
@@ -412,6 +436,83 @@ class SlackOutbox:
                 raise GiveUp(f"send {send_id} never got a card")
             raise Retry(2.0, f"card of send {send_id} not posted yet", count=True)
         return send.card_channel or item.channel, send.card_ts, self.render_card(send)
+
+    # ---- bulk runs
+
+    def _bulk_run(self, item: OutboxItem) -> tuple[BulkBoard, BulkProgress]:
+        if self.bulk is None:
+            raise GiveUp("bulk sends are not shown by this outbox")
+        progress = self.bulk.progress(str(item.payload.get("bulk_id") or ""))
+        if progress is None:
+            raise GiveUp(f"bulk run {item.payload.get('bulk_id')!r} no longer exists")
+        return self.bulk, progress
+
+    def _bulk_progress(self, item: OutboxItem) -> str | None:
+        """Post the run's card the first time, then update it in place (paced per card)."""
+        board, progress = self._bulk_run(item)
+        key = item.coalesce_key or BULK_KEY.format(progress.bulk_id)
+        message = board.card(progress)
+        if not progress.card_ts:
+            channel = progress.channel or item.channel
+            ts = self._post(item, {"text": message.text, "blocks": message.blocks})
+            # Stored now, not by a completion step: an item whose payload was replaced in
+            # flight stays pending, and must find the card posted when it runs again.
+            board.card_posted(progress.bulk_id, channel, ts)
+            self._hold_card(key)
+            board.changed()
+            return ts
+        channel = progress.channel or item.channel
+        self._take_slots(channel, card=key)
+        try:
+            self._call("chat_update", channel=channel, ts=progress.card_ts, **message.as_kwargs())
+        finally:
+            self._hold_card(key)
+        board.changed()
+        return str(progress.card_ts)
+
+    def _bulk_result(self, item: OutboxItem) -> str | None:
+        """Upload the result CSV in the card's thread, once."""
+        board, progress = self._bulk_run(item)
+        if not progress.card_ts:
+            if item.attempts >= MAX_CARD_WAITS:
+                raise GiveUp(f"bulk run {progress.bulk_id} never got a card")
+            raise Retry(2.0, f"card of bulk run {progress.bulk_id} not posted yet", count=True)
+        channel = progress.channel or item.channel
+        result = board.result(progress)
+        marker_key = _INFLIGHT_KEY.format(item.id)
+        if self.storage.values.get(marker_key) is not None:
+            found = self._find_uploaded(channel, progress.card_ts, result.file.filename)
+            if found is not None:
+                log.info("result of bulk run %s was already uploaded", progress.bulk_id)
+                return found
+        self.storage.values.set(marker_key, json.dumps({"thread_ts": progress.card_ts}))
+        self._take_slots(channel)
+        response = self._call(
+            "files_upload_v2",
+            channel=channel,
+            thread_ts=progress.card_ts,
+            content=result.content,
+            filename=result.file.filename,
+            title=result.file.title,
+            initial_comment=result.file.comment,
+        )
+        uploaded = response.get("file") or {}
+        return str(uploaded.get("id") or "") or None
+
+    def _find_uploaded(self, channel: str, thread_ts: str, filename: str) -> str | None:
+        """The ID of a file named `filename` already shared in the thread, if any."""
+        try:
+            answer = self._call("conversations_replies", channel=channel, ts=thread_ts, limit=200)
+        except SlackApiError as error:
+            if is_transient(error):
+                raise
+            log.warning("cannot check the thread for %s (%s)", filename, error_code(error))
+            return None
+        for message in answer.get("messages") or []:
+            for file in message.get("files") or []:
+                if isinstance(file, dict) and file.get("name") == filename:
+                    return str(file.get("id") or "") or None
+        return None
 
     def _reaction(self, item: OutboxItem) -> None:
         """Make the reaction on a relayed reply show its current state (idempotent)."""

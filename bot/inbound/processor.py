@@ -39,6 +39,7 @@ from bot.gateway.base import (
 )
 from bot.inbound.conversations import ConversationRouter, InboundSms
 from bot.inbound.endpoints import WriteGate
+from bot.inbound.schedule import Every
 from bot.inbound.worker import Rest
 from bot.storage import Storage, StorageUnavailable
 
@@ -59,6 +60,7 @@ KEEP_OUTBOX = timedelta(days=7)  # finished Slack work (its results: posted ts) 
 # Slack's idempotency claims (event ids, trigger ids, relayed messages): Slack redelivers within
 # minutes, so a week is far beyond any retry, and the table no longer grows forever.
 KEEP_CLAIMS = timedelta(days=7)
+KEEP_SLOTS = timedelta(hours=2)  # pace and job slots free that long are forgotten (free anyway)
 # During a burst of callbacks, rest this many times as long as a batch took (so processing gets
 # about 1 / (1 + YIELD_FACTOR) of the time while the endpoints get the rest).
 YIELD_FACTOR = 3.0
@@ -125,8 +127,8 @@ class InboxProcessor:
         self._retry_at: dict[int, datetime] = {}
         self._gate = gate  # endpoints.WriteGate: callbacks being stored go first
         self.yield_factor = yield_factor
-        self._next_sweep = clock()
-        self._next_prune = clock()
+        self._sweep = Every(storage, "stale-parts", SWEEP_EVERY)
+        self._prune = Every(storage, "prune", PRUNE_EVERY)
         self.decoded = decoded if decoded is not None else Decoded()
 
     # ---- the loop body
@@ -145,12 +147,10 @@ class InboxProcessor:
         result = self.run_once(limit)
         spent = time.monotonic() - started
         now = self.clock()
-        if now >= self._next_sweep:
-            self.flush_stale_parts()
-            self._next_sweep = now + SWEEP_EVERY
-        if now >= self._next_prune:
+        if self._sweep.ripe(now):
+            self.flush_stale_parts(tick=self._sweep)
+        if self._prune.due(now):
             self.prune(now)
-            self._next_prune = now + PRUNE_EVERY
         if result.processed >= limit:
             return Rest(spent * self.yield_factor) if busy else 0.0
         return 1.0 if not self._retry_at else min(1.0, self._next_retry())
@@ -325,6 +325,7 @@ class InboxProcessor:
         callbacks = self.storage.inbox.prune(KEEP_CALLBACKS, now=now)
         items = self.storage.outbox.prune(KEEP_OUTBOX, now=now)
         claims = self.storage.claims.prune(KEEP_CLAIMS, now=now)
+        self.storage.slots.prune(KEEP_SLOTS, now=now)
         if callbacks or items or claims:
             log.info(
                 "pruned %d old callbacks, %d finished Slack items and %d Slack claims",
@@ -336,10 +337,14 @@ class InboxProcessor:
 
     # ---- incomplete multi-part SMS
 
-    def flush_stale_parts(self) -> int:
-        """Post groups whose missing parts did not come within `part_wait`, marked incomplete."""
+    def flush_stale_parts(self, tick: Every | None = None) -> int:
+        """Post groups whose missing parts did not come within `part_wait`, marked incomplete.
+        With `tick`: only when this replica takes it (once per sweep interval across replicas),
+        asked only when there is something to sweep."""
         now = self.clock()
         groups = self.storage.mo_parts.stale(self.part_wait, now=now)
+        if groups and tick is not None and not tick.take(now):
+            return 0
         for group in groups:
             missing = tuple(s for s in range(1, group.total + 1) if s not in group.parts)
             text = "".join(group.parts.get(s, "[…]") for s in range(1, group.total + 1))
@@ -351,8 +356,9 @@ class InboxProcessor:
                 received_at=group.first_arrived_at,
             )
             with self._turn(), self.storage.transaction():
-                self.router.deliver(sms)
-                self.storage.mo_parts.delete(group.sender, group.reference, group.total)
+                # Handed on only by the sweep that deleted it: once, whichever replica swept.
+                if self.storage.mo_parts.delete(group.sender, group.reference, group.total):
+                    self.router.deliver(sms)
         return len(groups)
 
 

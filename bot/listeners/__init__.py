@@ -6,7 +6,17 @@ follow by `respond()` (response URLs) or the Web API.
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, functions, home, shortcuts, views
+from bot.listeners import (
+    actions,
+    bulk,
+    commands,
+    errors,
+    events,
+    functions,
+    home,
+    shortcuts,
+    views,
+)
 
 
 def register_listeners(app: App) -> None:
@@ -17,4 +27,5 @@ def register_listeners(app: App) -> None:
     events.register(app)
     home.register(app)
     functions.register(app)
+    bulk.register(app)
     errors.register(app)

@@ -37,6 +37,11 @@ def is_admin(settings: Settings, user: str | None) -> bool:
     return access.is_admin(settings.admins, user)
 
 
+def template_names(services: Services) -> list[str]:
+    """The saved templates' names, for the compose form's select."""
+    return [template.name for template in services.storage.templates.all()]
+
+
 # --------------------------------------------------------------------------- replies
 
 

@@ -15,10 +15,13 @@ from slack_sdk import WebClient
 
 from bot.blocks.base import Message
 from bot.blocks.errors import error_message, refused_message
+from bot.domain.templates import TemplateError, UnknownFields
 from bot.gateway.base import GatewayError
 from bot.listeners.common import RespondReplier
+from bot.slack.files import FileUnavailable
 from bot.sms.refusals import Refused
 from bot.storage import StorageUnavailable
+from bot.usecases.bulk import BulkRefused
 from bot.usecases.sending import Refusal
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,12 @@ def problem_message(error: Exception) -> Message:
         return refused_message(error.reason)
     if isinstance(error, Refused):
         return refused_message(str(error))
+    if isinstance(error, TemplateError):
+        return refused_message(template_problem(error))
+    if isinstance(error, BulkRefused):
+        return refused_message(error.reason)
+    if isinstance(error, FileUnavailable):
+        return error_message(error.reason)
     if isinstance(error, GatewayError):
         return error_message(error.explanation, code=error.code)
     if isinstance(error, StorageUnavailable):
@@ -42,9 +51,29 @@ def problem_message(error: Exception) -> Message:
     return error_message(SOMETHING_WENT_WRONG)
 
 
+def template_problem(error: TemplateError) -> str:
+    """A template that cannot be filled in, with what to do; nothing was sent."""
+    fix = "Nothing was sent. Fix the template with /sms template add NAME TEXT."
+    if isinstance(error, UnknownFields):
+        fix = (
+            "Here a template can use {name} and {first_name} (from the contact); nothing was "
+            "sent. Fix it with /sms template add NAME TEXT."
+        )
+    return f"{error} {fix}"
+
+
 def expected(error: Exception) -> bool:
     """A failure the person caused or the world did, not a bug: no traceback in the log."""
-    return isinstance(error, Refusal | Refused | GatewayError | StorageUnavailable)
+    return isinstance(
+        error,
+        Refusal
+        | Refused
+        | TemplateError
+        | BulkRefused
+        | FileUnavailable
+        | GatewayError
+        | StorageUnavailable,
+    )
 
 
 def register(app: App) -> None:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE = 5.0  # seconds between two refreshes of every open Home
 VIEWER_TTL = 86_400.0  # a Home opened longer ago than this is not refreshed any more
 MAX_VIEWERS = 200
+MAX_LINKS = 2000  # permalinks remembered (a message's address never changes)
+NO_LINK = ""  # Slack said it has none (message_not_found): the built link is used instead
 DEFAULT_WORKSPACE_URL = "https://slack.com/"
 
 
@@ -59,6 +61,7 @@ class HomeBoard:
         self._dirty_since: float | None = None
         self._lock = threading.Lock()
         self._workspace_url: str | None = None
+        self._links: OrderedDict[tuple[str, str], str] = OrderedDict()  # (channel, ts) -> link
 
     # ---- what happens
 
@@ -105,7 +108,13 @@ class HomeBoard:
     def publish(self, user: str) -> bool:
         """Render and publish `user`'s Home; False when Slack refused or could not be reached
         (logged: the next change or opening tries again)."""
-        view = home_view(home_snapshot(self, user, self._clock()), self._workspace())
+        snapshot = home_snapshot(self, user, self._clock())
+        links = {
+            key: link
+            for line in snapshot.threads
+            if (link := self._permalink(key := (line.thread.channel, line.thread.thread_ts)))
+        }
+        view = home_view(snapshot, self._workspace(), links)
         try:
             self._slack.views_publish(user_id=user, view=view)
         except SlackApiError as error:
@@ -115,6 +124,28 @@ class HomeBoard:
             log.warning("Home of %s not published: %s", user, error)
             return False
         return True
+
+    def _permalink(self, key: tuple[str, str]) -> str | None:
+        """The thread root's address from `chat.getPermalink` (remembered: it never changes);
+        None when Slack has none or cannot be asked now (the Home then builds one from the
+        workspace address, and asks again next time unless Slack said there is none)."""
+        with self._lock:
+            if key in self._links:
+                return self._links[key] or None
+        try:
+            link = self._slack.chat_getPermalink(channel=key[0], message_ts=key[1]).get("permalink")
+        except SlackApiError as error:
+            log.info("no permalink for %s/%s: %s", *key, error_code(error))
+            link = NO_LINK
+        except (SlackClientError, OSError) as error:
+            log.info("permalink of %s/%s not asked now: %s", *key, error)
+            return None
+        link = link if isinstance(link, str) else NO_LINK
+        with self._lock:
+            self._links[key] = link
+            while len(self._links) > MAX_LINKS:
+                self._links.popitem(last=False)
+        return link or None
 
     def _workspace(self) -> str:
         """The workspace's address (auth.test), asked once, for links to threads."""

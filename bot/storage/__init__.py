@@ -18,26 +18,33 @@ from bot.storage.base import (
     OptOutRepository,
     OutboxRepository,
     SendRepository,
+    SlotRepository,
     Storage,
     StorageError,
     StorageUnavailable,
     ValueRepository,
+    WorkQueue,
 )
 from bot.storage.location import is_postgres_url
+from bot.storage.saved import GroupRepository, TemplateRepository
 
 __all__ = [
     "ClaimRepository",
     "ContactRepository",
     "ConversationRepository",
+    "GroupRepository",
     "InboxRepository",
     "MoPartRepository",
     "OptOutRepository",
     "OutboxRepository",
     "SendRepository",
+    "SlotRepository",
     "Storage",
     "StorageError",
     "StorageUnavailable",
+    "TemplateRepository",
     "ValueRepository",
+    "WorkQueue",
     "is_postgres_url",
     "open_storage",
 ]

@@ -20,10 +20,10 @@ Promises every backend keeps (the contract suite in tests/storage checks them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.domain.delivery import DeliveryStatus
 from bot.domain.records import (
@@ -50,8 +50,12 @@ from bot.domain.records import (
     ThreadSummary,
 )
 from bot.domain.threading import THREAD_WINDOW
+from bot.storage.bulks import BulkRepository
+from bot.storage.leases import DEFAULT_LEASE
+from bot.storage.saved import GroupRepository, TemplateRepository
 
-DEFAULT_LEASE = timedelta(seconds=60)
+# The queues a worker may ask to be woken for (`Storage.watch`).
+WorkQueue = Literal["inbox", "outbox"]
 
 
 class StorageError(Exception):
@@ -454,7 +458,11 @@ class MoPartRepository(Protocol):
         """Incomplete groups whose first part was taken in more than `older_than` ago."""
         ...
 
-    def delete(self, sender: str, reference: int, total: int) -> None: ...
+    def delete(self, sender: str, reference: int, total: int) -> bool:
+        """Forget the group; False when it was already gone. Inside `transaction()` the answer
+        holds until it ends (a concurrent delete waits, then finds nothing), so a group handed
+        on only when this says True is handed on once, whichever process swept it."""
+        ...
 
 
 class OutboxRepository(Protocol):
@@ -562,6 +570,32 @@ class ValueRepository(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+class SlotRepository(Protocol):
+    """Turns in time shared by every process on the database: one row per key (a Slack channel,
+    a card, a scheduled job) saying when it is next free. Slack's pace across replicas and work
+    that must run once across replicas are both "the first caller once it is free takes it"."""
+
+    def take(self, slots: Mapping[str, timedelta], now: datetime | None = None) -> timedelta | None:
+        """When every key of `slots` is free at `now` (default: the clock), take them all (each
+        is next free at `now` + its interval) and return None; else take none and return how
+        long until the last of them is free (more than zero). Atomic across processes: of two
+        callers at once, exactly one takes a free key."""
+        ...
+
+    def hold(self, key: str, until: datetime) -> None:
+        """Keep `key` taken until at least `until` (a 429's Retry-After; an interval counted
+        from the end of a call); never frees it sooner than it was."""
+        ...
+
+    def busy(self, prefix: str, now: datetime | None = None) -> dict[str, datetime]:
+        """The keys starting with `prefix` that are not free at `now`, each with when it is."""
+        ...
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Forget keys free for longer than `older_than` (a forgotten key is free)."""
+        ...
+
+
 class Storage(Protocol):
     """All durable state of the bot. Thread-safe: one instance serves every thread."""
 
@@ -574,6 +608,12 @@ class Storage(Protocol):
 
     @property
     def opt_outs(self) -> OptOutRepository: ...
+
+    @property
+    def templates(self) -> TemplateRepository: ...
+
+    @property
+    def groups(self) -> GroupRepository: ...
 
     @property
     def conversations(self) -> ConversationRepository: ...
@@ -596,9 +636,24 @@ class Storage(Protocol):
     @property
     def values(self) -> ValueRepository: ...
 
+    @property
+    def bulks(self) -> BulkRepository: ...
+
+    @property
+    def slots(self) -> SlotRepository: ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Group this thread's calls into one atomic, durable unit; nests (inner blocks join the
         outer one). An exception rolls everything back and propagates."""
+        ...
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """Call `wake()` (on a thread of the backend's) soon after a row is added to `queue` by
+        any process on this database, once the row is committed: a worker sleeping between
+        polls picks new work up within milliseconds. Only a hint: polling stays the fallback,
+        so a lost wake costs a pause, never work. PostgreSQL: a NOTIFY in the inserting
+        transaction and one listening connection per Storage; SQLite (one serving process):
+        in-process, after the commit."""
         ...
 
     def healthy(self, wait: float = 0.5) -> bool:

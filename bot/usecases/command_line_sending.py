@@ -1,78 +1,66 @@
-"""`sms-bot send` under the same rules as Slack (product.md §4): opted-out numbers are skipped
-(every number opted out: nothing is sent), and what is sent is recorded in the database `serve`
-uses, so `/sms log` lists it and its delivery reports find it.
+"""`sms-bot send` recorded in the database `serve` uses (product.md §4): what it sends appears in
+`/sms log` (sent by the command line, shown in SMS_CHANNEL) and its delivery reports find it.
 
-The send is recorded, with the client IDs planned for it, before the gateway call, as Slack's
-sends are: a crash in between leaves a record that names what may have gone out.
+Each batch (one text: a template filled in per contact may give several) is recorded, with the
+client IDs planned for it, before its gateway call, as Slack's sends are; the gateway's answer
+for each recipient is stored afterwards, a gateway opt-out (legacy 122, One API 26) as an
+opt-out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from datetime import datetime
 
 from bot.config import Settings
-from bot.domain.records import NewRecipient
+from bot.domain.records import NewRecipient, Send
 from bot.domain.threading import COMMAND_LINE_USER, NO_SLACK_MESSAGE
-from bot.gateway.base import Gateway, Planned, SendResult
-from bot.grammar import Send
+from bot.gateway.base import GatewayError, Planned, SendResult
 from bot.sms.encoding import encode_text, measure
 from bot.storage import Storage
 from bot.usecases.recording import store_result
 
-OPTED_OUT = (
-    "opted out of SMS from us (texted STOP), so it was not sent; it can opt in by texting START"
-)
 
-
-@dataclass(frozen=True)
-class CommandLineSend:
-    """`planned`: every number given (normalized, in order) with its client ID; `skipped`: those
-    opted out; `result`: the gateway's answer for the rest (None when nothing was sent)."""
-
-    planned: tuple[Planned, ...]
-    skipped: frozenset[str]
-    result: SendResult | None
-
-
-def send_recorded(
-    storage: Storage, gateway: Gateway, settings: Settings, command: Send, *, sandbox: bool
-) -> CommandLineSend:
-    planned = tuple(gateway.plan(list(command.to), client_id=command.client_id))
-    skipped = frozenset(p.to for p in planned if storage.opt_outs.is_opted_out(p.to))
-    sending = [p for p in planned if p.to not in skipped]
-    if not sending:
-        return CommandLineSend(planned, skipped, None)
-    encoding, _, parts = measure(command.text)
-    send = storage.sends.record(
+def record_batch(
+    storage: Storage,
+    settings: Settings,
+    text: str,
+    planned: Sequence[Planned],
+    *,
+    sender: str | None,
+    at: datetime | None,
+    client_id: str | None,
+) -> Send:
+    encoding, _, parts = measure(text)
+    key = f"cli:{client_id}:{planned[0].to}" if client_id and planned else None
+    return storage.sends.record(
         slack_user=COMMAND_LINE_USER,
         channel=settings.sms_channel or "",
-        text=command.text,
+        text=text,
         encoding=encoding,
         parts=parts,
         recipients=[
             NewRecipient(
                 msisdn=p.to, climsgid=p.client_id, contact_name=storage.contacts.name_for(p.to)
             )
-            for p in sending
+            for p in planned
         ],
-        sender=command.sender,
-        scheduled_at=command.at,
-        sandbox=sandbox,
-        intent_key=f"cli:{command.client_id}" if command.client_id else None,
+        sender=sender,
+        scheduled_at=at,
+        sandbox=settings.uses_sandbox,
+        intent_key=key,  # `--id X` twice: recorded once, as it is sent once
         thread_ts=NO_SLACK_MESSAGE,
     )
-    result = gateway.send(
-        sending,
-        command.text,
-        sender=command.sender,
-        at=command.at,
-        skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
-    )
-    recipients = {r.msisdn: r for r in send.recipients}
-    encoded = encode_text(command.text)
+
+
+def store_batch(
+    storage: Storage, send: Send, result: SendResult | None, failure: GatewayError | None
+) -> None:
+    """What the gateway answered for each recipient of `send` (or the failure of the call)."""
+    by_number = {m.to: m for m in result.messages} if result is not None else {}
+    encoded = encode_text(send.text)
     with storage.transaction():
-        for message in result.messages:
-            recipient = recipients.get(message.to)
-            if recipient is not None:  # a gateway opt-out (122, 26) is recorded here too
-                store_result(storage, recipient, message, None, encoded)
-    return CommandLineSend(planned, skipped, result)
+        for recipient in send.recipients:
+            if recipient.apimsgid or recipient.error_code or recipient.error_description:
+                continue  # settled before (the same --id sent again)
+            store_result(storage, recipient, by_number.get(recipient.msisdn), failure, encoded)

@@ -31,7 +31,7 @@ from bot.gateway.base import (
 from bot.sms.encoding import encode_text
 from bot.sms.refusals import Refused
 from bot.storage import Storage
-from bot.usecases.recording import store_result
+from bot.usecases.recording import by_text, store_result
 from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
@@ -102,28 +102,32 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
         offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
         return
     storage.values.set(marker, "sending")
+    own = {r.msisdn: send.text_for(r) for r in waiting}
     planned = [Planned(r.msisdn, r.climsgid) for r in waiting]
-    try:
-        result = gateway.send(planned, send.text, sender=send.sender)
-    except (NotSent, Unavailable) as error:
-        storage.values.delete(marker)
-        raise TryLater(str(error)) from error
-    except (GatewayError, Refused) as error:
-        _record(storage, send, waiting, {}, error)
-    else:
-        _record(storage, send, waiting, {r.to: r for r in result.messages}, None)
+    for text, batch in by_text(planned, own.__getitem__).items():
+        numbers = {message.to for message in batch}
+        part = [r for r in waiting if r.msisdn in numbers]
+        try:
+            result = gateway.send(batch, text, sender=send.sender)
+        except (NotSent, Unavailable) as error:
+            storage.values.delete(marker)
+            raise TryLater(str(error)) from error
+        except (GatewayError, Refused) as error:
+            _record(storage, text, part, {}, error)
+        else:
+            _record(storage, text, part, {r.to: r for r in result.messages}, None)
     storage.values.delete(marker)
     offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
 
 
 def _record(
     storage: Storage,
-    send: Send,
+    text: str,
     waiting: Sequence[Recipient],
     results: dict[str, RecipientResult],
     failure: GatewayError | Refused | None,
 ) -> None:
-    encoded = encode_text(send.text)
+    encoded = encode_text(text)
     with storage.transaction():
         for recipient in waiting:
             result = results.get(recipient.msisdn)

@@ -1,5 +1,6 @@
 """What one person's Home tab shows, gathered without Slack: the balance, the latest SMS threads
-(unanswered first), their own scheduled sends, and for admins the opt-out list.
+(unanswered first), their own scheduled sends, the bulk sends still running (their own; every
+one for admins), and for admins the opt-out list.
 
 The edge renders it (bot/blocks/home.py) and publishes it (bot/slack/home.py); keeping the
 gathering here lets the rules be tested on storage and the gateway alone: who sees what is
@@ -18,10 +19,13 @@ from bot.domain.delivery import FINAL_STATES
 from bot.domain.records import OptOut, Recipient, Send, ThreadSummary
 from bot.gateway.base import Balance, Gateway, GatewayError
 from bot.storage import Storage
+from bot.usecases import bulk
+from bot.usecases.bulk import BulkProgress
 from bot.usecases.holding import is_held
 
 THREADS_SHOWN = 10
 SCHEDULED_SHOWN = 10
+BULK_SHOWN = 10
 OPT_OUTS_SHOWN = 25
 
 
@@ -53,6 +57,7 @@ class HomeSnapshot:
     balance_problem: str | None = None  # why the balance is not shown
     threads: tuple[ThreadLine, ...] = ()  # unanswered first, then newest first
     scheduled: tuple[Send, ...] = ()
+    bulk_runs: tuple[BulkProgress, ...] = ()  # bulk sends not finished, newest first
     opt_outs: tuple[OptOut, ...] | None = None  # None: not an admin
     opt_outs_total: int = 0
     sandbox: bool = False
@@ -63,7 +68,8 @@ def home_snapshot(ports: HomePorts, user: str, now: datetime) -> HomeSnapshot:
     if not access.may_use(settings.allowed_users, settings.admins, user):
         return HomeSnapshot(user, allowed=False, sandbox=ports.sandboxed)
     balance, problem = _balance(ports.gateway)
-    opted_out = _opted_out(ports.storage) if access.is_admin(settings.admins, user) else None
+    admin = access.is_admin(settings.admins, user)
+    opted_out = _opted_out(ports.storage) if admin else None
     return HomeSnapshot(
         user=user,
         allowed=True,
@@ -71,6 +77,7 @@ def home_snapshot(ports: HomePorts, user: str, now: datetime) -> HomeSnapshot:
         balance_problem=problem,
         threads=_threads(ports.storage),
         scheduled=_still_scheduled(ports.storage, user, now),
+        bulk_runs=tuple(bulk.running(ports, user=None if admin else user)[:BULK_SHOWN]),  # type: ignore[arg-type]
         opt_outs=None if opted_out is None else tuple(opted_out[:OPT_OUTS_SHOWN]),
         opt_outs_total=0 if opted_out is None else len(opted_out),
         sandbox=ports.sandboxed,

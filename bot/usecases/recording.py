@@ -3,10 +3,21 @@ shared by sends made now (`sending`) and sends sms-bot held until due (`holding`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
 from bot.domain.delivery import ALREADY_SENT, OUTCOME_UNKNOWN
 from bot.domain.keywords import GATEWAY_OPT_OUT
 from bot.domain.records import Recipient
-from bot.gateway.base import GatewayError, OptedOut, OutcomeUnknown, PartsExceeded, RecipientResult
+from bot.gateway.base import (
+    Gateway,
+    GatewayError,
+    OptedOut,
+    OutcomeUnknown,
+    PartsExceeded,
+    Planned,
+    RecipientResult,
+)
 from bot.sms.encoding import EncodedText
 from bot.sms.refusals import Refused
 from bot.storage import Storage
@@ -79,3 +90,36 @@ def explain(error: GatewayError, encoded: EncodedText) -> str:
         unit = "GSM characters" if encoded.encoding == "gsm7" else "UCS-2 characters"
         words += f" The text is {encoded.length} {unit}, {encoded.parts} parts."
     return words
+
+
+def by_text(planned: Sequence[Planned], text_for: Callable[[str], str]) -> dict[str, list[Planned]]:
+    """The planned messages grouped by the text each number gets, in first-seen order: a
+    personalised send is one gateway call per distinct text (one call when they all match)."""
+    groups: dict[str, list[Planned]] = {}
+    for message in planned:
+        groups.setdefault(text_for(message.to), []).append(message)
+    return groups
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """The numbers that get one text, planned together: their own client IDs, never shared
+    with another text's (the gateway settles an unknown outcome by client ID)."""
+
+    text: str
+    planned: tuple[Planned, ...]
+    by_number: Mapping[str, Planned]  # as the numbers were given (the gateway may write them so)
+
+
+def plan_by_text(
+    gateway: Gateway, numbers: Sequence[str], text_for: Callable[[str], str], client_id: str | None
+) -> list[TextBatch]:
+    """One plan per distinct text, in first-seen order (one for a send whose texts match)."""
+    groups: dict[str, list[str]] = {}
+    for number in numbers:
+        groups.setdefault(text_for(number), []).append(number)
+    batches = []
+    for text, batch in groups.items():
+        planned = tuple(gateway.plan(batch, client_id=client_id))
+        batches.append(TextBatch(text, planned, dict(zip(batch, planned, strict=True))))
+    return batches

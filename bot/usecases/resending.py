@@ -24,6 +24,7 @@ def send_again(services: AppPorts, send: Send, user: str) -> SendOutcome | None:
         channel=send.card_channel or send.channel,
         to=tuple(r.msisdn for r in recipients),
         text=send.text,
+        own_texts={r.msisdn: r.text for r in recipients if r.text is not None},
         intent_key=f"again:{send.id}",  # once per send, whoever clicks and however often
         sender=send.sender,
     )

@@ -14,13 +14,17 @@ run inside a modal's submission acknowledgement. `execute()` then, on the work e
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
+from bot.config import Settings
 from bot.domain import access
 from bot.domain.delivery import OPTED_OUT
+from bot.domain.quiet_hours import QuietHours
 from bot.domain.records import NewRecipient, Recipient, Send
+from bot.domain.templates import CONTACT_FIELDS, check_fields, contact_values, render
 from bot.gateway.base import (
     GatewayError,
     OutcomeUnknown,
@@ -30,14 +34,20 @@ from bot.gateway.base import (
 from bot.sms.encoding import EncodedText, TextTooLong, encode_text
 from bot.sms.numbers import InvalidNumber, display_number, normalize_msisdn
 from bot.sms.refusals import Refused
+from bot.sms.timezones import zones_for
+from bot.storage import Storage
 from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
-from bot.usecases.recording import explain, store_result
+from bot.usecases.recording import TextBatch, explain, plan_by_text, store_result
 from bot.usecases.unsettled import offer_later_if_needed
 
 log = logging.getLogger(__name__)
 
 SKIPPED_WORDS = "Opted out (texted STOP): not sent. They can opt in again by texting START."
+ONE_ID_ONE_TEXT = (
+    "--id names one message, but the template gives the recipients different texts; leave out "
+    "--id (each text gets IDs of its own)."
+)
 MAX_SEND_RECIPIENTS = 1000  # one Slack command; more is a job for a batch, not a chat command
 
 
@@ -61,6 +71,8 @@ class SendIntent:
     sender: str | None = None
     at: datetime | None = None
     client_id: str | None = None
+    template: str | None = None  # a saved template's name: `text` is then unused
+    own_texts: Mapping[str, str] = field(default_factory=dict)  # number -> its text (sent again)
 
 
 @dataclass(frozen=True)
@@ -76,18 +88,40 @@ class PreparedSend:
 
     intent: SendIntent
     targets: tuple[Target, ...]
-    encoded: EncodedText
+    encoded: EncodedText  # of the longest text (the most parts)
     opted_out: tuple[Target, ...] = ()
+    text: str = ""  # what the card shows: the text, or the template when texts differ
+    own_texts: Mapping[str, str] = field(default_factory=dict)  # number -> its personal text
+
+    def text_for(self, msisdn: str) -> str:
+        return self.own_texts.get(msisdn, self.text)
+
+
+class Directory(Protocol):
+    """What resolving recipients needs: the saved names and the default region."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def storage(self) -> Storage: ...
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
+def prepare(services: Directory, intent: SendIntent) -> PreparedSend:
     """Every check that needs no gateway call; raises Refusal in plain words."""
     settings = services.settings
     if not access.may_use(settings.allowed_users, settings.admins, intent.user):
         raise Refusal(access.not_allowed_text(intent.user))
+    return checked(services, intent)
+
+
+def checked(services: Directory, intent: SendIntent) -> PreparedSend:
+    """`prepare` without the Slack allow-list (the command line runs as its operator):
+    recipients resolved, opted-out ones set aside, texts filled in and within the part limit."""
+    settings = services.settings
     targets = resolve(services, intent.to)
     opted_out = tuple(t for t in targets if services.storage.opt_outs.is_opted_out(t.msisdn))
     if len(opted_out) == len(targets):
@@ -96,18 +130,71 @@ def prepare(services: AppPorts, intent: SendIntent) -> PreparedSend:
             f"{names} opted out of SMS from us (they texted STOP), so nothing was sent. "
             "They can opt in again by texting START."
         )
-    try:
-        encoded = encode_text(intent.text, settings.max_parts)
-    except TextTooLong as error:
-        raise Refusal(str(error), field="text") from None
-    except Refused as error:
-        raise Refusal(str(error), field="text") from None
     sending = tuple(t for t in targets if t not in opted_out)
-    return PreparedSend(intent, sending, encoded, opted_out)
+    text, own = texts_for(services.storage, intent, sending)
+    if own and intent.client_id is not None:
+        raise Refusal(ONE_ID_ONE_TEXT, field="template")
+    where = "text" if intent.template is None else "template"
+    labels = {t.msisdn: _label(t) for t in sending}
+    texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
+    encoded = _worst_encoding(texts, settings.max_parts, where)
+    at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
+    if at != intent.at:
+        intent = replace(intent, at=at)
+    return PreparedSend(intent, sending, encoded, opted_out, text, own)
 
 
-def resolve(services: AppPorts, typed: Sequence[str]) -> tuple[Target, ...]:
-    """Contact names to numbers, numbers normalized; duplicates dropped (one SMS per phone)."""
+def after_quiet_hours(
+    quiet: QuietHours | None, at: datetime | None, targets: Sequence[Target]
+) -> datetime | None:
+    """A scheduled send's time moved past SMS_QUIET_HOURS where its recipients are: it goes
+    when the window has ended for every one of them (one send keeps one time, so recipients in
+    several time zones all wait for the last window to end). Sends without a time are not held."""
+    if quiet is None or at is None:
+        return at
+    ends = [quiet.held_until(at, zones_for(t.msisdn)) for t in targets]
+    return max([at, *(end for end in ends if end is not None)])
+
+
+def texts_for(
+    storage: Storage, intent: SendIntent, targets: Sequence[Target]
+) -> tuple[str, dict[str, str]]:
+    """The send's text and each number's own text when they differ: a template is filled in
+    per contact (`{name}`, `{first_name}`); a field nothing fills raises `UnknownFields` before
+    anything is sent. Texts that all come out the same are one plain text."""
+    if intent.template is None:
+        given = intent.own_texts
+        return intent.text, {t.msisdn: given[t.msisdn] for t in targets if t.msisdn in given}
+    template = storage.templates.get(intent.template)
+    if template is None:
+        raise Refusal(
+            f"There is no template named {intent.template}. See /sms templates.", field="template"
+        )
+    check_fields(template.text, CONTACT_FIELDS)
+    rendered = {t.msisdn: render(template.text, contact_values(t.contact_name)) for t in targets}
+    if len(set(rendered.values())) <= 1:
+        return next(iter(rendered.values()), template.text), {}
+    return template.text, rendered
+
+
+def _worst_encoding(
+    texts: Sequence[tuple[str | None, str]], max_parts: int, where: str
+) -> EncodedText:
+    """Every text within the part limit (each recipient's own, named, for a template), or
+    Refusal; the one with the most parts describes the send."""
+    encoded = []
+    for whose, text in texts:
+        try:
+            encoded.append(encode_text(text, max_parts))
+        except (TextTooLong, Refused) as error:
+            prefix = f"The text for {whose}: " if whose else ""
+            raise Refusal(f"{prefix}{error}", field=where) from None
+    return max(encoded, key=lambda e: (e.parts, e.length))
+
+
+def resolve(services: Directory, typed: Sequence[str]) -> tuple[Target, ...]:
+    """Contact and group names to numbers, numbers normalized; duplicates dropped (one SMS per
+    phone). A group stands for its members, each by their contact name where they have one."""
     if not typed:
         raise Refusal("There is no recipient: give a number or a contact name.")
     if len(typed) > MAX_SEND_RECIPIENTS:
@@ -117,24 +204,45 @@ def resolve(services: AppPorts, typed: Sequence[str]) -> tuple[Target, ...]:
         )
     targets: dict[str, Target] = {}
     for raw in typed:
-        target = _target(services, raw)
-        targets.setdefault(target.msisdn, target)
+        for target in _targets(services, raw):
+            targets.setdefault(target.msisdn, target)
+    if len(targets) > MAX_SEND_RECIPIENTS:
+        raise Refusal(
+            f"That is {len(targets)} recipients with the groups' members; one command may send "
+            f"to at most {MAX_SEND_RECIPIENTS}. Use /sms bulk for longer lists."
+        )
     return tuple(targets.values())
 
 
-def _target(services: AppPorts, raw: str) -> Target:
-    contact = services.storage.contacts.get(raw) if _could_be_name(raw) else None
+def _targets(services: Directory, raw: str) -> tuple[Target, ...]:
+    """What one typed recipient stands for: a contact, a group's members, or a number."""
+    if not could_be_name(raw):
+        return (_target(services, raw),)
+    contact = services.storage.contacts.get(raw)
     if contact is not None:
-        return Target(contact.msisdn, contact.name)
+        return (Target(contact.msisdn, contact.name),)
+    group = services.storage.groups.get(raw)
+    if group is None:
+        return (_target(services, raw),)
+    names = services.storage.contacts.names_for(group.members)
+    return tuple(Target(msisdn, names.get(msisdn)) for msisdn in group.members)
+
+
+def _target(services: Directory, raw: str) -> Target:
     try:
         msisdn = normalize_msisdn(raw, services.settings.default_region)
     except InvalidNumber as error:
-        hint = "" if any(c.isdigit() for c in raw) else " There is no contact by that name either."
+        hint = (
+            ""
+            if any(c.isdigit() for c in raw)
+            else " There is no contact or group by that name either."
+        )
         raise Refusal(f"{error}.{hint} Nothing was sent.") from None
     return Target(msisdn, services.storage.contacts.name_for(msisdn))
 
 
-def _could_be_name(raw: str) -> bool:
+def could_be_name(raw: str) -> bool:
+    """Whether a typed recipient may be a contact or group name (a number starts otherwise)."""
     return bool(raw) and raw[0] not in "+0123456789("
 
 
@@ -174,21 +282,24 @@ def execute(services: AppPorts, prepared: PreparedSend) -> SendOutcome | None:
     if not services.storage.claims.claim(f"send:{intent.intent_key}"):
         log.info("duplicate send request %s ignored", intent.intent_key)
         return None
-    planned = services.gateway.plan(
-        [t.msisdn for t in prepared.targets], client_id=intent.client_id
-    )
+    numbers = [t.msisdn for t in prepared.targets]
+    batches = plan_by_text(services.gateway, numbers, prepared.text_for, intent.client_id)
+    planned_for = {n: p for batch in batches for n, p in batch.by_number.items()}
+    planned = [planned_for[n] for n in numbers]
     send = _record(services, prepared, planned)
     card_problem = services.cards.post(send.id)
     if _held_here(services, intent):
         hold(services.storage, send, intent.at)  # type: ignore[arg-type]  # checked: not None
         services.refresh_card(send.id)
         return outcome_of(services.storage.sends.get(send.id) or send, card_problem, None, prepared)
-    results, failure = _call_gateway(services, prepared, planned)
-    _store_results(services, send, results, failure, prepared)
+    results, failures = _call_gateway(services, prepared, batches)
+    _store_results(services, send, results, failures, prepared)
     offer_later_if_needed(services.storage, services.gateway, send.id, _now())
     if card_problem is None:
         services.refresh_card(send.id)
     stored = services.storage.sends.get(send.id) or send
+    # One error that stopped everything is told as such; a part refused shows per recipient.
+    failure = next(iter(failures.values())) if failures and not results else None
     return outcome_of(stored, card_problem, failure, prepared)
 
 
@@ -206,7 +317,12 @@ def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planne
     that outruns the gateway's answer still finds its row and a crash is settled by them."""
     intent = prepared.intent
     recipients = [
-        NewRecipient(msisdn=t.msisdn, climsgid=p.client_id, contact_name=t.contact_name)
+        NewRecipient(
+            msisdn=t.msisdn,
+            climsgid=p.client_id,
+            contact_name=t.contact_name,
+            text=prepared.own_texts.get(t.msisdn),
+        )
         for t, p in zip(prepared.targets, planned, strict=True)
     ] + [
         NewRecipient(
@@ -221,7 +337,7 @@ def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planne
     return services.storage.sends.record(
         slack_user=intent.user,
         channel=intent.channel,
-        text=intent.text,
+        text=prepared.text,
         encoding=prepared.encoded.encoding,
         parts=prepared.encoded.parts,
         recipients=recipients,
@@ -232,32 +348,43 @@ def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planne
     )
 
 
+Failures = dict[str, GatewayError | Refused]  # number -> the error that stopped its call
+
+
 def _call_gateway(
-    services: AppPorts, prepared: PreparedSend, planned: Sequence[Planned]
-) -> tuple[tuple[RecipientResult, ...], GatewayError | Refused | None]:
-    """The gateway's per-recipient results, or the error that stopped the whole send."""
+    services: AppPorts, prepared: PreparedSend, batches: Sequence[TextBatch]
+) -> tuple[tuple[RecipientResult, ...], Failures]:
+    """The gateway's per-recipient results, and for the numbers of a call that failed as a
+    whole, its error. One call per distinct text (personalised texts differ)."""
     intent = prepared.intent
-    try:
-        result = services.gateway.send(
-            planned,
-            intent.text,
-            sender=intent.sender,
-            at=intent.at,
-            skip_if_sent=intent.client_id is not None,  # `--id X` twice sends once
-        )
-    except (GatewayError, Refused) as error:
-        return (), error
-    except Exception as error:  # a bug or an unwrapped network error: the outcome is unknown
-        log.exception("gateway send failed unexpectedly")
-        return (), OutcomeUnknown(f"The send failed unexpectedly ({type(error).__name__}).")
-    return result.messages, None
+    results: list[RecipientResult] = []
+    failures: Failures = {}
+    for text, batch in ((b.text, b.planned) for b in batches):
+        try:
+            result = services.gateway.send(
+                batch,
+                text,
+                sender=intent.sender,
+                at=intent.at,
+                skip_if_sent=intent.client_id is not None,  # `--id X` twice sends once
+            )
+        except (GatewayError, Refused) as error:
+            failures.update((message.to, error) for message in batch)
+            continue
+        except Exception as error:  # a bug or an unwrapped network error: the outcome is unknown
+            log.exception("gateway send failed unexpectedly")
+            unknown = OutcomeUnknown(f"The send failed unexpectedly ({type(error).__name__}).")
+            failures.update((message.to, unknown) for message in batch)
+            continue
+        results.extend(result.messages)
+    return tuple(results), failures
 
 
 def _store_results(
     services: AppPorts,
     send: Send,
     results: Sequence[RecipientResult],
-    failure: GatewayError | Refused | None,
+    failures: Failures,
     prepared: PreparedSend,
 ) -> None:
     storage = services.storage
@@ -269,6 +396,7 @@ def _store_results(
             if recipient.error_code == OPTED_OUT:
                 continue  # skipped before the call: nothing came back for it
             result = by_number.get(recipient.msisdn)
+            failure = failures.get(recipient.msisdn)
             if _settled_by_a_report(recipient, result, failure):
                 continue
             store_result(storage, recipient, result, failure, prepared.encoded)

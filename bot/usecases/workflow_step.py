@@ -113,8 +113,9 @@ def _result(outcome: SendOutcome) -> StepResult:
 
 
 def _sent_recipient(outcome: SendOutcome) -> Recipient | None:
-    recipients = outcome.send.recipients
-    return recipients[0] if recipients and not recipients[0].error_code else None
+    """The message the outputs describe: the first one sent (a group's opted-out or refused
+    members are shown on the card, and the step completes when anyone got it)."""
+    return next((r for r in outcome.send.recipients if not r.error_code), None)
 
 
 def _state(recipient: Recipient) -> str:

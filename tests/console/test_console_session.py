@@ -82,7 +82,10 @@ def test_a_scripted_session(transcript: list[str]) -> None:
     assert after(transcript, "you> reply Anyone there?") == [
         "(No conversation yet: send an SMS first (/sms send NUMBER TEXT).)"
     ]
-    assert "  press N              press the button shown as [N] (e.g. a card's Cancel)" in text
+    press = (
+        "  press N              press the button shown as [N] (a card's Cancel, a Home tab button)"
+    )
+    assert press in text
 
     # the compose form: questions, the app's live parts preview, then the card
     form = after(transcript, "you> /sms")

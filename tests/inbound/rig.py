@@ -30,10 +30,19 @@ START = 1_750_000_000.0
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, fake: FakeSlack, timing: Timing | None = None):
+    def __init__(
+        self,
+        tmp_path: Path,
+        fake: FakeSlack,
+        timing: Timing | None = None,
+        location: str | None = None,
+    ):
+        """`location`: the database (default: a SQLite file in `tmp_path`); two rigs on one
+        database stand for two replicas."""
         self.clock = ManualClock(START)
         self.fake = fake
-        self.storage = open_storage(tmp_path / "rig.sqlite3", clock=self.clock.seconds)
+        where = location or str(tmp_path / "rig.sqlite3")
+        self.storage = open_storage(where, clock=self.clock.seconds)
         self.gateway = MemoryGateway()
         settings = settings_from(
             {

@@ -66,7 +66,6 @@ def one_round(rig: Rig, round_number: int) -> None:
 
 def test_more_traffic_leaves_every_in_memory_container_no_larger(rig: Rig, monkeypatch) -> None:
     monkeypatch.setattr("bot.inbound.CARD_CACHE_SIZE", CAP)
-    monkeypatch.setattr("bot.inbound.outbox.PACING_PRUNE_AT", CAP)
     for round_number in range(3):  # fill every cache
         one_round(rig, round_number)
     before = sizes(rig)

@@ -35,6 +35,7 @@ class Rcpt:
     status: str | None = None
     error_code: str | None = None
     error_description: str | None = None
+    text: str | None = None
 
     @property
     def state(self) -> DeliveryState | None:

@@ -77,7 +77,7 @@ def test_national_number_with_region_is_sent(make_app: Callable) -> None:
 
 def test_unknown_contact_name_is_refused(app: RunningApp) -> None:
     reply = _ask(app, "send nobody hello")
-    assert "no contact by that name" in reply["text"]
+    assert "no contact or group by that name" in reply["text"]
     _no_gateway_call(app)
 
 

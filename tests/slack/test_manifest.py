@@ -34,8 +34,8 @@ SCHEMA = Path(__file__).parent / "manifest_schema" / "manifest.schema.1.0.0.json
 NOT_SLACK_CALLERS = {"console"}
 
 FAMILIES = "chat|views|reactions|users|conversations|files|pins|usergroups|team|bookmarks"
-CALL = re.compile(rf"\.({FAMILIES})_([A-Za-z]+(?:_v2)?)\(")
-NAMED = re.compile(rf"[\"']({FAMILIES})_([A-Za-z]+)[\"']")
+CALL = re.compile(rf"\.({FAMILIES})_([A-Za-z0-9_]+)\(")
+NAMED = re.compile(rf"[\"']({FAMILIES})_([A-Za-z0-9_]+)[\"']")
 
 # Web API method -> bot scopes it needs (all of them).
 SCOPES: dict[str, set[str]] = {
@@ -49,11 +49,14 @@ SCOPES: dict[str, set[str]] = {
     "views.update": set(),
     "views.push": set(),
     "views.publish": set(),
+    "chat.getPermalink": set(),  # no scope required (Slack's method page)
     "users.info": {"users:read"},
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.info": {"channels:read", "groups:read"},
-    "files.upload_v2": {"files:write"},  # files.getUploadURLExternal, .completeUploadExternal
+    "files.info": {"files:read"},  # the bulk form's CSV (its download needs the same scope)
+    # slack_sdk's files_upload_v2: files.getUploadURLExternal + files.completeUploadExternal
+    "files.upload_v2": {"files:write"},
 }
 EVENTS = {"message": {"message.channels", "message.groups"}, "app_home_opened": {"app_home_opened"}}
 FUNCTION_EVENT = "function_executed"  # what every app.function(...) listener receives
@@ -109,8 +112,10 @@ def test_manifest_has_every_scope_the_code_needs() -> None:
     assert needed <= granted, f"missing scopes: {needed - granted}"
     required = {"commands", "chat:write", "chat:write.public", "channels:history", "groups:history"}
     assert required | {"reactions:write"} <= granted
-    # users:read only if the code uses it.
+    # users:read only if the code uses it; the file scopes only with the bulk form and result.
     assert ("users:read" in granted) == ("users.info" in used)
+    assert {"files.info", "files.upload_v2"} <= used
+    assert {"files:read", "files:write"} <= granted
 
 
 def test_manifest_subscribes_to_every_event_the_code_handles() -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain.records import CallbackKind
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
 from tests.storage.conftest import Backend
@@ -121,6 +122,28 @@ def test_a_batch_of_callbacks_is_stored_once_each(store: Storage) -> None:
     ]
     with pytest.raises(ValueError):
         store.inbox.store_many([("other", "k", b"")])  # type: ignore[list-item]
+
+
+def test_a_large_batch_keeps_each_key_once_and_its_first_payload(store: Storage) -> None:
+    """The writer's group commit hands over hundreds at once: a key repeated far apart in one
+    batch (an adapter may write it in several statements) is stored once, with the payload it
+    came with first; a key stored by an earlier batch is a duplicate; kinds are separate."""
+    assert store.inbox.store("status", "k0", b"earlier")
+    items: list[tuple[CallbackKind, str, bytes]] = [
+        ("status", f"k{i}", f"first {i}".encode()) for i in range(450)
+    ]
+    items += [("status", f"k{i}", b"again") for i in range(0, 450, 7)]
+    items += [("mo", "k1", b"another kind")]
+    stored = store.inbox.store_many(items)
+    assert stored == [i != 0 for i in range(450)] + [False] * len(range(0, 450, 7)) + [True]
+    rows = store.inbox.unprocessed(limit=1000)
+    assert len(rows) == 451
+    payloads = {(row.kind, row.unique_key): row.params for row in rows}
+    assert payloads[("status", "k0")] == b"earlier"
+    assert payloads[("status", "k7")] == b"first 7"
+    assert payloads[("status", "k449")] == b"first 449"
+    assert payloads[("mo", "k1")] == b"another kind"
+    assert store.inbox.store_many([("status", "k300", b"later")]) == [False]
 
 
 def test_still_unprocessed_says_which_rows_are_left(store: Storage) -> None:

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -99,8 +100,13 @@ class ThrowawayCluster:
     """One PostgreSQL server in a temp dir, for one test session. `start()`/`stop()` may be
     called again (a test of connection loss stops the server and starts it on the same port)."""
 
-    def __init__(self, binaries: Path | None = None) -> None:
+    def __init__(
+        self, binaries: Path | None = None, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """`settings` override the server's (a benchmark turns `fsync` back on: durability is
+        what it measures)."""
         self.binaries = binaries or find_server_binaries()
+        self.settings = {**_SERVER_SETTINGS, **(settings or {})}
         self.account = _unprivileged_account()
         # Under /tmp when the server runs as another account: it must reach its folder, and a
         # root TMPDIR (/root/tmp) may not be traversable by it.
@@ -151,7 +157,7 @@ class ThrowawayCluster:
             return
         command = [str(self.binaries / "postgres"), "-D", str(self.data), "-p", str(self.port)]
         command += ["-k", str(self.root)]  # unix socket in the temp dir, not /var/run
-        for name, value in _SERVER_SETTINGS.items():
+        for name, value in self.settings.items():
             command += ["-c", f"{name}={value}"]
         with self.log.open("ab") as log:
             self._server = subprocess.Popen(

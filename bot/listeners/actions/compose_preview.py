@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.compose import compose_view, read_channel, read_values
 from bot.container import Services
-from bot.listeners.common import may_use, services_of
+from bot.listeners.common import may_use, services_of, template_names
 from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def refresh_preview(services: Services, body: dict[str, Any]) -> None:
         read_values(view),
         max_parts=services.settings.max_parts,
         sandbox=services.sandboxed,
+        templates=template_names(services),
     )
     try:
         # The hash makes Slack refuse an update based on an older state (hash_conflict): a newer

@@ -38,6 +38,7 @@ from bot.domain.delivery import WITHDRAWN
 from bot.domain.records import Recipient
 from bot.listeners.commands.log_command import show_log
 from bot.listeners.commands.opt_outs import opt_in_command, opt_out_command, opt_outs_command
+from bot.listeners.commands.saved import SAVED_HANDLERS
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
 from bot.sms.numbers import normalize_msisdn
@@ -174,6 +175,7 @@ def _send(services: Services, command: grammar.Send, call: Invocation) -> None:
         sender=command.sender,
         at=command.at,
         client_id=command.client_id,
+        template=command.template,
     )
     send_and_report(services, prepare(services, intent), call.reply)
 
@@ -294,6 +296,10 @@ def _ping(services: Services, command: grammar.Ping, call: Invocation) -> None:
 def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocation) -> None:
     """Saving over a contact someone else set is allowed (contacts are shared), but never
     silent: both are told, and cards show the number under the name."""
+    group = services.storage.groups.get(command.name)
+    if group is not None:  # one name, one meaning: a send to it must not be ambiguous
+        call.reply(refused_message(f"There is a group named {group.name}; pick another name."))
+        return
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
@@ -345,4 +351,5 @@ HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.OptIn: opt_in_command,
     grammar.OptOuts: opt_outs_command,
     grammar.Help: _help,
+    **SAVED_HANDLERS,
 }

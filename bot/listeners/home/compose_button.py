@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.blocks.compose import compose_view
 from bot.blocks.errors import error_message
 from bot.container import Services
-from bot.listeners.common import EphemeralReplier, may_use, services_of
+from bot.listeners.common import EphemeralReplier, may_use, services_of, template_names
 from bot.slack.errors import error_code
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,12 @@ def open_compose_from_home(services: Services, body: dict[str, Any]) -> None:
     if not may_use(services.settings, user):
         return  # their Home says why; the button is not even shown to them
     channel = services.settings.sms_channel or user  # no channel: the card goes to their DM
-    view = compose_view(channel, max_parts=services.settings.max_parts, sandbox=services.sandboxed)
+    view = compose_view(
+        channel,
+        max_parts=services.settings.max_parts,
+        sandbox=services.sandboxed,
+        templates=template_names(services),
+    )
     try:
         services.slack.views_open(trigger_id=body.get("trigger_id"), view=view)
         services.learn_time_zone(user)

@@ -19,7 +19,7 @@ from bot.blocks.compose import TEXT_MAX, ComposeValues, compose_view
 from bot.blocks.errors import error_message, refused_message
 from bot.container import Services
 from bot.domain.access import not_allowed_text
-from bot.listeners.common import Replier, RespondReplier, may_use, services_of
+from bot.listeners.common import Replier, RespondReplier, may_use, services_of, template_names
 from bot.slack.errors import error_code
 from bot.slack.message_text import sms_text_from_event
 
@@ -48,6 +48,7 @@ def open_prefilled_compose(services: Services, shortcut: dict[str, Any], reply: 
         ComposeValues(text=text),
         max_parts=services.settings.max_parts,
         sandbox=services.sandboxed,
+        templates=template_names(services),
     )
     try:
         services.slack.views_open(trigger_id=shortcut.get("trigger_id"), view=view)

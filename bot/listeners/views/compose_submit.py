@@ -16,19 +16,27 @@ from slack_bolt import Ack, BoltContext
 
 from bot.blocks.compose import (
     RECIPIENTS_BLOCK,
+    TEMPLATE_BLOCK,
     TEXT_BLOCK,
     WHEN_BLOCK,
     read_channel,
     read_values,
 )
 from bot.container import Services
+from bot.domain.templates import TemplateError
 from bot.listeners.common import EphemeralReplier, send_and_report, services_of
+from bot.listeners.errors import template_problem
 from bot.usecases.sending import Refusal, SendIntent, prepare
 from bot.when import parse_when, zone_matters
 
 log = logging.getLogger(__name__)
 
-FIELD_BLOCKS = {"recipients": RECIPIENTS_BLOCK, "text": TEXT_BLOCK, "when": WHEN_BLOCK}
+FIELD_BLOCKS = {
+    "recipients": RECIPIENTS_BLOCK,
+    "text": TEXT_BLOCK,
+    "when": WHEN_BLOCK,
+    "template": TEMPLATE_BLOCK,
+}
 ERROR_MAX = 150  # Slack shows short field errors; longer ones are cut
 ZONE_WAIT = 1.5  # seconds for Slack to tell the user's time zone, within the 3 s to acknowledge
 ZONE_LATE = "Slack did not say your time zone in time: try again, or write +2h or 14:00+02:00."
@@ -46,6 +54,11 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
     except (ValueError, TimeoutError) as error:
         ack(response_action="errors", errors={WHEN_BLOCK: _short(str(error) or ZONE_LATE)})
         return
+    template = values.template.strip() or None
+    if bool(template) == bool(values.text.strip()):
+        words = "Type a text or pick a template" + (", not both." if template else ".")
+        ack(response_action="errors", errors={TEXT_BLOCK: words})
+        return
     intent = SendIntent(
         user=user,
         channel=channel,
@@ -53,12 +66,16 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
         text=values.text,
         intent_key=f"view:{view.get('id') or body.get('trigger_id')}",
         at=at,
+        template=template,
     )
     try:
         prepared = prepare(services, intent)
     except Refusal as refusal:
         block = FIELD_BLOCKS.get(refusal.field, RECIPIENTS_BLOCK)
         ack(response_action="errors", errors={block: _short(refusal.reason)})
+        return
+    except TemplateError as error:  # a field nothing fills in: shown beside the select
+        ack(response_action="errors", errors={TEMPLATE_BLOCK: _short(template_problem(error))})
         return
     ack()
     reply = EphemeralReplier(services.slack, channel, user)

@@ -1,9 +1,13 @@
 """Connections, transactions and error translation of the PostgreSQL adapter.
 
-- One pool of connections per `PostgresDatabase` (`pool.py`, which says why not psycopg_pool); a
-  thread borrows one for a unit of work and gives it back at the end, so a waitress thread holds
-  no connection between requests. A unit whose first statement meets a connection cut by a
-  server restart starts again on a fresh one, so a restart costs no failed request.
+- One `psycopg_pool.ConnectionPool` per `PostgresDatabase`; a thread borrows a connection for a
+  unit of work and gives it back at the end, so a waitress thread holds no connection between
+  requests. The pool's settings are what a database that goes away needs (`POOL SETTINGS`
+  below): while the server is away a borrower waits at most the acquire timeout and the queue
+  of waiters is bounded; reconnection never backs off for long. A unit whose first statement
+  meets a connection cut by a server restart has the pool check every idle connection
+  (`ConnectionPool.check()`: a restart cuts them all) and starts again on a sound one, so a
+  restart costs no failed request.
 - Every write unit commits before it returns, and a commit is durable (the server's WAL; keep
   `synchronous_commit` on, PostgreSQL's default), so a callback survives a SIGKILL after the 200.
 - Write units run in READ COMMITTED: the repositories make each read-then-write safe with one
@@ -16,27 +20,52 @@
   or StorageUnavailable for what passes, without the password.
 - Each connection holds a shared advisory lock on this instance's claimer number: while any of
   them lives, other replicas see this instance alive and leave its outbox claims alone
-  (`PostgresOutbox.release_leases`).
+  (`PostgresOutbox.release_leases`). The pool keeps `MIN_CONNECTIONS` open even when idle, so an
+  idle replica stays visibly alive.
+
+POOL SETTINGS. The adapter once had its own pool, written because psycopg_pool connects in the
+background and, after failed attempts, waited 1 s, 2 s, 4 s ... up to its `reconnect_timeout`
+(5 minutes by default) before trying again, so a database back from a restart stayed unusable
+for minutes. That is a default, not a limit: the backoff never runs past `reconnect_timeout`
+(psycopg_pool's `AttemptWithBackoff` caps each delay at the attempt's give-up time), and once an
+attempt gives up, the next borrower that has to wait starts a new one at once. So:
+- `reconnect_timeout` = RECONNECT_TIMEOUT (2 s): while the server is away the pool tries about
+  once a second; once it is back, a waiting unit gets a connection within about a second.
+- `timeout` = the acquire timeout: how long a unit waits for a connection (all busy, or the
+  server away) before StorageUnavailable. The callback endpoints answer 503 sooner on their own
+  (the inbox writer counts as stuck after half a second), /healthz passes its own shorter wait.
+- `max_waiting` = WAITING_PER_CONNECTION x max_connections: while the server is away, borrowers
+  beyond that fail at once instead of queueing for the whole timeout.
+- No `check` callback. `check=ConnectionPool.check_connection` would cost a round trip per unit
+  and, worse, after a restart (every idle connection cut) psycopg_pool 3.3's check loop backs
+  off a second and more between the broken connections it meets (`_getconn_with_check_loop`
+  sleeps `AttemptWithBackoff.delay`): with four idle connections, `healthy(wait=0.5)` right
+  after a restart was False (tests/storage/postgres/test_connection_loss.py). Instead the first
+  unit that meets a cut connection runs `ConnectionPool.check()` once, which drops every broken
+  idle connection and has the pool replace them, and begins again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg.abc import Buffer
-from psycopg.rows import dict_row
+from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.string import StrDumperUnknown
+from psycopg_pool import ConnectionPool
 
 from bot.storage.base import StorageUnavailable
 from bot.storage.postgres.errors import Redactor
-from bot.storage.postgres.pool import Connection, ConnectionPool, PoolClosed, PoolExhausted
 from bot.storage.postgres.rows import as_utc, nul_free
 
 # Advisory lock namespaces (the two-key form; they never meet the one-key schema lock).
@@ -53,6 +82,38 @@ LIVE_CLAIMERS = f"""
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
 
 _PROBE_BYTES = 64 * 1024  # healthy()'s write probe: as large as the largest callback accepted
+MIN_CONNECTIONS = 2  # kept open while idle: the instance's presence locks
+RECONNECT_TIMEOUT = 2.0  # seconds one reconnection attempt (with its backoff) may last
+WAITING_PER_CONNECTION = 4  # borrowers queued per connection before more fail at once
+# psycopg_pool logs three INFO lines for every connection borrowed and a WARNING for every
+# failed reconnection attempt (about one a second while the server is away). The app says what
+# matters itself: units fail with StorageUnavailable, which the workers log once per kind of
+# failure and again at the 2nd, 4th, 8th ... (bot/inbound/worker.py). Only its errors pass.
+POOL_LOG_LEVEL = logging.ERROR
+
+
+class PresenceConnection(psycopg.Connection[DictRow]):
+    """A pooled connection that, when its storage is closing, drops its presence lock before it
+    hangs up: the server then knows at once that this instance is gone (it would otherwise
+    notice a moment after the hang-up), so other replicas may take over its claims as soon as
+    close() returns. Closed for any other reason (the pool replacing an old one), it keeps the
+    lock to the end: the instance is alive."""
+
+    leaving: threading.Event | None = None
+
+    def close(self) -> None:
+        leaving = self.leaving is not None and self.leaving.is_set()
+        if leaving and self._idle():
+            with contextlib.suppress(psycopg.Error):
+                self.execute("SELECT pg_advisory_unlock_all()")
+        super().close()
+
+    def _idle(self) -> bool:
+        usable = not (self.closed or self.broken)
+        return usable and self.info.transaction_status == TransactionStatus.IDLE
+
+
+Connection = psycopg.Connection[DictRow]
 
 
 class NulFreeText(StrDumperUnknown):
@@ -86,25 +147,34 @@ class PostgresDatabase:
         self._local = threading.local()
         self._closed = False
         self._probe_key = f"health.probe.{secrets.token_hex(6)}"
-        self.pool = ConnectionPool(self._connect, max_size=max_connections, timeout=acquire_timeout)
-
-    def _connect(self) -> Connection:
-        """A new connection: autocommit (units begin their own transactions), rows as dicts,
-        times in UTC, and this instance's presence lock."""
-        conn = psycopg.connect(
-            self._url, autocommit=True, row_factory=dict_row, connect_timeout=self._connect_timeout
+        self._leaving = threading.Event()
+        logging.getLogger("psycopg.pool").setLevel(POOL_LOG_LEVEL)
+        self.pool: ConnectionPool[PresenceConnection] = ConnectionPool(
+            url,
+            connection_class=PresenceConnection,
+            kwargs={
+                "autocommit": True,  # units begin their own transactions
+                "row_factory": dict_row,
+                "connect_timeout": self._connect_timeout,
+            },
+            min_size=min(MIN_CONNECTIONS, max_connections),
+            max_size=max_connections,
+            timeout=acquire_timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT,
+            max_waiting=WAITING_PER_CONNECTION * max_connections,
+            configure=self._configure,
+            name="sms-bot",
+            open=True,
         )
-        try:
-            conn.adapters.register_dumper(str, NulFreeText)
-            conn.execute("SET TIME ZONE 'UTC'")
-            conn.execute(
-                "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)",
-                (PRESENCE_LOCKS, self.claimer),
-            )
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+
+    def _configure(self, conn: PresenceConnection) -> None:
+        """A new connection: NUL-free text, times in UTC, and this instance's presence lock."""
+        conn.adapters.register_dumper(str, NulFreeText)
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(
+            "SELECT pg_advisory_lock_shared(%s::int4, %s::int4)", (PRESENCE_LOCKS, self.claimer)
+        )
+        conn.leaving = self._leaving
 
     # ---- time
 
@@ -123,6 +193,28 @@ class PostgresDatabase:
             return
         yield from self._outermost("BEGIN")
 
+    def alone(self, statement: str, params: Sequence[object]) -> list[dict[str, Any]]:
+        """Run ONE statement as a write unit of its own and return its rows. Outside a unit it
+        runs on an autocommit connection with no BEGIN/COMMIT around it: atomic, and committed
+        (durable, with synchronous_commit on) when it returns, in one round trip instead of
+        three. Inside this thread's unit it is part of that unit. On a connection found cut
+        (a server restart) it runs once more on a fresh one, as `write` does, so the statement
+        must be idempotent (an INSERT ... ON CONFLICT DO NOTHING is)."""
+        if getattr(self._local, "depth", 0):
+            with self.write() as conn:
+                return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+        retries = 1
+        while True:
+            conn = self._borrow()
+            try:
+                return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+            except psycopg.Error as exc:
+                if not (retries and conn.broken):
+                    raise self.redactor.error(exc) from exc
+                retries -= 1
+            finally:
+                self.pool.putconn(conn)
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """One consistent snapshot, or the outer unit's view (its own writes included)."""
@@ -140,8 +232,8 @@ class PostgresDatabase:
         if self._closed:
             raise StorageUnavailable(f"database {self.redactor.safe_url} is closed")
         try:
-            return self.pool.get(timeout)
-        except (psycopg.Error, PoolExhausted, PoolClosed) as exc:
+            return self.pool.getconn(timeout)
+        except psycopg.Error as exc:  # psycopg_pool's errors are psycopg errors too
             raise self.redactor.error(exc) from exc
 
     def _begun(self, begin: str, timeout: float | None = None) -> Connection:
@@ -150,6 +242,7 @@ class PostgresDatabase:
         conn = self._borrow(timeout)
         failure = self._begin(conn, begin)
         if failure is not None and conn.broken:
+            self.pool.check()  # a restart cut every idle connection: drop them all at once
             conn = self._borrow(timeout)
             failure = self._begin(conn, begin)
         if failure is not None:
@@ -157,12 +250,12 @@ class PostgresDatabase:
         return conn
 
     def _begin(self, conn: Connection, begin: str) -> psycopg.Error | None:
-        """BEGIN on `conn`; on failure the connection goes back to the pool (closed if broken,
-        and the idle ones with it) and the error is returned."""
+        """BEGIN on `conn`; on failure the connection goes back to the pool (which drops it if
+        broken) and the error is returned."""
         try:
             conn.execute(begin)  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            self.pool.put(conn)
+            self.pool.putconn(conn)
             return exc
         return None
 
@@ -185,7 +278,7 @@ class PostgresDatabase:
                 self._quietly(conn, "ROLLBACK")
                 raise self.redactor.error(exc) from exc
         finally:
-            self.pool.put(conn)
+            self.pool.putconn(conn)
 
     def _savepoint(self, conn: Connection, depth: int) -> Iterator[Connection]:
         name = f"sp{depth}"
@@ -242,16 +335,11 @@ class PostgresDatabase:
             self._quietly(conn, "ROLLBACK")
             return False
         finally:
-            self.pool.put(conn)
+            self.pool.putconn(conn)
 
     def close(self) -> None:
-        """Close the pool; further use raises StorageUnavailable."""
+        """Close the pool (each connection dropping its presence lock first); further use
+        raises StorageUnavailable."""
         self._closed = True
-        self.pool.close(farewell=_leave)
-
-
-def _leave(conn: Connection) -> None:
-    """Drop this connection's presence lock before hanging up: the server then knows at once
-    that this instance is gone (it would otherwise notice a moment after the hang-up), so other
-    replicas may take over its claims as soon as close() returns."""
-    conn.execute("SELECT pg_advisory_unlock_all()")
+        self._leaving.set()
+        self.pool.close()

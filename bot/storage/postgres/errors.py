@@ -18,9 +18,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors as pg_errors
+from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from bot.storage.base import StorageError, StorageUnavailable
-from bot.storage.postgres.pool import PoolClosed, PoolExhausted
 
 # Server answers that pass by themselves (SQLSTATE classes and codes).
 _TRANSIENT_CLASSES = ("08", "40", "53", "57")  # connection, rollback, resources, operator
@@ -73,7 +73,7 @@ def describe(error: BaseException) -> str:
 
 def is_transient(error: BaseException) -> bool:
     """Whether trying again later can succeed without anyone changing a setting."""
-    if isinstance(error, PoolExhausted | PoolClosed):
+    if isinstance(error, PoolTimeout | PoolClosed | TooManyRequests):
         return True
     if isinstance(error, psycopg.InterfaceError):
         return True  # the connection was closed under us

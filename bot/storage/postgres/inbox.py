@@ -74,7 +74,8 @@ class PostgresInbox:
         received_at: datetime | None = None,
     ) -> list[bool]:
         """One INSERT for the whole batch (arrays unnested), in arrival order; RETURNING says
-        which keys were new. A key repeated within the batch is stored once, the first time."""
+        which keys were new. A key repeated within the batch is stored once, the first time.
+        Run alone (outside a unit) it commits by itself: the group commit's one round trip."""
         for kind, _, _ in items:
             _check_kind(kind)
         keys = [(kind, rows.nul_free(key)) for kind, key, _ in items]  # as they will be stored
@@ -83,22 +84,22 @@ class PostgresInbox:
             fresh.setdefault(stored_key, bytes(raw))
         if not fresh:
             return []
-        with self._db.write() as conn:
-            stored = conn.execute(
-                """INSERT INTO inbox (kind, unique_key, params, received_at)
-                   SELECT kind, unique_key, params, %s
-                   FROM unnest(%s::text[], %s::text[], %s::bytea[])
-                        WITH ORDINALITY AS batch (kind, unique_key, params, position)
-                   ORDER BY position
-                   ON CONFLICT (kind, unique_key) DO NOTHING
-                   RETURNING kind, unique_key""",
-                (
-                    self._db.now(received_at),
-                    [kind for kind, _ in fresh],
-                    [key for _, key in fresh],
-                    list(fresh.values()),
-                ),
-            ).fetchall()
+        # One statement, so one round trip commits the batch (autocommit, no BEGIN/COMMIT).
+        stored = self._db.alone(
+            """INSERT INTO inbox (kind, unique_key, params, received_at)
+               SELECT kind, unique_key, params, %s
+               FROM unnest(%s::text[], %s::text[], %s::bytea[])
+                    WITH ORDINALITY AS batch (kind, unique_key, params, position)
+               ORDER BY position
+               ON CONFLICT (kind, unique_key) DO NOTHING
+               RETURNING kind, unique_key""",
+            (
+                self._db.now(received_at),
+                [kind for kind, _ in fresh],
+                [key for _, key in fresh],
+                list(fresh.values()),
+            ),
+        )
         new = {(row["kind"], row["unique_key"]) for row in stored}
         results = []
         for stored_key in keys:
@@ -253,12 +254,13 @@ class PostgresMoParts:
             ).fetchall()
             return [_group(conn, group) for group in groups]
 
-    def delete(self, sender: str, reference: int, total: int) -> None:
+    def delete(self, sender: str, reference: int, total: int) -> bool:
         with self._db.write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "DELETE FROM mo_parts WHERE sender = %s AND reference = %s AND total = %s",
                 (sender, reference, total),
             )
+            return cursor.rowcount > 0
 
 
 def _group(conn: Connection, group: rows.Row) -> MoGroup:

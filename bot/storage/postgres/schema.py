@@ -20,6 +20,8 @@ from bot.storage.base import StorageError
 # pg_advisory_xact_lock key of the migration step: "smsbot" in ASCII, unlikely to meet another
 # application's key on a shared server.
 MIGRATION_LOCK = 0x736D73626F74
+# The LISTEN/NOTIFY channel of new inbox and outbox rows (the payload names the table).
+WORK_CHANNEL = "sms_bot_new_work"
 
 # One entry per schema version: the statements that migrate version i to i + 1. Never edit an
 # entry once shipped; append a new one.
@@ -171,7 +173,86 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE apimsgid IS NULL AND status IS NULL AND error_code IS NULL
               AND error_description IS NULL""",
     ),
-    # 6: who changed an opt-out by command (NULL: the phone or the gateway did), and every
+    # 6: saved templates and groups, and a recipient's own text when a template was filled in
+    # per contact (NULL: the send's text).
+    (
+        """CREATE TABLE templates (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            text text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE recipient_groups (
+            name_key text PRIMARY KEY,
+            name text NOT NULL,
+            updated_at timestamptz NOT NULL,
+            owner text
+        )""",
+        """CREATE TABLE group_members (
+            group_key text NOT NULL REFERENCES recipient_groups (name_key) ON DELETE CASCADE,
+            msisdn text NOT NULL,
+            position integer NOT NULL,
+            PRIMARY KEY (group_key, msisdn)
+        )""",
+        "ALTER TABLE recipients ADD COLUMN text text",
+    ),
+    # 7: bulk runs and their rows, the rows being durable work items claimed with a lease.
+    (
+        """CREATE TABLE bulk_runs (
+            id text PRIMARY KEY,
+            starter text NOT NULL,
+            channel text,
+            text text NOT NULL,
+            parts integer NOT NULL,
+            encoding text NOT NULL,
+            credits_estimate double precision,
+            rows integer NOT NULL,
+            valid integer NOT NULL,
+            invalid integer NOT NULL,
+            duplicates integer NOT NULL,
+            opted_out integer NOT NULL,
+            state text NOT NULL,
+            start_at timestamptz,
+            created_at timestamptz NOT NULL,
+            finished_at timestamptz,
+            card_channel text,
+            card_ts text
+        )""",
+        "CREATE INDEX bulk_runs_state ON bulk_runs (state, created_at)",
+        """CREATE TABLE bulk_rows (
+            bulk_id text NOT NULL REFERENCES bulk_runs (id) ON DELETE CASCADE,
+            position integer NOT NULL,
+            msisdn text NOT NULL,
+            text text NOT NULL,
+            climsgid text NOT NULL,
+            state text NOT NULL,
+            reason text,
+            send_id bigint,
+            not_before timestamptz,
+            held boolean NOT NULL DEFAULT false,
+            claimed_until timestamptz,
+            PRIMARY KEY (bulk_id, position)
+        )""",
+        """CREATE INDEX bulk_rows_pending ON bulk_rows (bulk_id, position)
+            WHERE state = 'pending'""",
+        "CREATE INDEX bulk_rows_send ON bulk_rows (send_id) WHERE send_id IS NOT NULL",
+    ),
+    # 8: time slots every replica shares: Slack's pace per channel and per card (a 429 seen by
+    # one replica holds for all), and scheduled jobs that run once per tick across replicas.
+    (
+        "CREATE TABLE slots (key text PRIMARY KEY, free_at timestamptz NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots (free_at)",
+        # New work wakes every replica's workers: a NOTIFY in the inserting transaction (sent
+        # at its commit, once per transaction and queue), heard by each replica's listener.
+        f"""CREATE FUNCTION notify_new_work() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('{WORK_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""",
+        """CREATE TRIGGER inbox_new_work AFTER INSERT ON inbox
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_new_work()""",
+        """CREATE TRIGGER outbox_new_work AFTER INSERT ON outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION notify_new_work()""",
+    ),
+    # 9: who changed an opt-out by command (NULL: the phone or the gateway did), and every
     # inbound SMS, so /sms log shows both directions and a thread knows which numbers texted in.
     (
         "ALTER TABLE opt_outs ADD COLUMN changed_by text",

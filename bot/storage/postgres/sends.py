@@ -84,8 +84,8 @@ class PostgresSends:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
-                           apimsgid, error_code, error_description)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                           apimsgid, error_code, error_description, text)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                     [
                         (
                             send_id,
@@ -96,6 +96,7 @@ class PostgresSends:
                             r.apimsgid,
                             r.error_code,
                             r.error_description,
+                            r.text,
                         )
                         for position, r in enumerate(recipients)
                     ],
@@ -222,7 +223,8 @@ class PostgresSends:
     ) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
-                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
+                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel,
+                          coalesce(r.text, s.text) AS text,
                           s.sender, s.scheduled_at, s.cancelled_at, r.msisdn, r.contact_name,
                           r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
                           r.error_description

@@ -9,15 +9,20 @@ from contextlib import AbstractContextManager
 
 import psycopg
 
+from bot.storage.base import WorkQueue
+from bot.storage.postgres.bulks import PostgresBulks
 from bot.storage.postgres.contacts import PostgresContacts, PostgresOptOuts
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.database import PostgresDatabase
 from bot.storage.postgres.errors import Redactor
 from bot.storage.postgres.inbound import PostgresInbound
 from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
+from bot.storage.postgres.listener import WorkListener
 from bot.storage.postgres.outbox import PostgresOutbox
+from bot.storage.postgres.saved import PostgresGroups, PostgresTemplates
 from bot.storage.postgres.schema import migrate
 from bot.storage.postgres.sends import PostgresSends
+from bot.storage.postgres.slots import PostgresSlots
 from bot.storage.postgres.state import PostgresClaims, PostgresValues
 
 
@@ -53,6 +58,8 @@ class PostgresStorage:
         self.sends = PostgresSends(self.database)
         self.contacts = PostgresContacts(self.database)
         self.opt_outs = PostgresOptOuts(self.database)
+        self.templates = PostgresTemplates(self.database)
+        self.groups = PostgresGroups(self.database)
         self.conversations = PostgresConversations(self.database)
         self.inbound = PostgresInbound(self.database)
         self.inbox = PostgresInbox(self.database)
@@ -60,9 +67,17 @@ class PostgresStorage:
         self.outbox = PostgresOutbox(self.database)
         self.claims = PostgresClaims(self.database)
         self.values = PostgresValues(self.database)
+        self.bulks = PostgresBulks(self.database)
+        self.slots = PostgresSlots(self.database)
+        self.listener = WorkListener(
+            url, safe_url=self.url, connect_timeout=max(1, round(connect_timeout))
+        )
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        self.listener.watch(queue, wake)
 
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)
@@ -72,6 +87,7 @@ class PostgresStorage:
         taken in turns, outbox items are claimed one replica each)."""
 
     def close(self) -> None:
+        self.listener.close()
         self.database.close()
 
     def __enter__(self) -> PostgresStorage:

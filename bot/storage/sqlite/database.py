@@ -91,6 +91,8 @@ class SqliteDatabase:
         # connections still write to the old one would take every later write with it.
         self._identity: tuple[int, int] | None = None
         self._replaced_told = False
+        # Storage.watch: who to wake after a commit that added inbox or outbox rows.
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
 
     # ---- time
 
@@ -214,6 +216,8 @@ class SqliteDatabase:
         conn = self._connection()
         name = f"sp{depth}"
         try:
+            if depth == 0 and self._watchers and not getattr(self._local, "told", None):
+                self._tell_new_work(conn)
             conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}")
         except sqlite3.Error as exc:
             raise translate(self.path, exc) from exc
@@ -232,9 +236,40 @@ class SqliteDatabase:
         except sqlite3.Error as exc:
             self._undo(conn, depth, name)
             raise translate(self.path, exc) from exc
+        if depth == 0:
+            self._wake_watchers()
 
-    @staticmethod
-    def _undo(conn: sqlite3.Connection, depth: int, name: str) -> None:
+    # ---- new work (Storage.watch)
+
+    def watch(self, queue: str, wake: Callable[[], None]) -> None:
+        self._watchers.setdefault(queue, []).append(wake)
+
+    def _tell_new_work(self, conn: sqlite3.Connection) -> None:
+        """Have this connection note (for this thread) which queues its inserts add to: a
+        Python function the temporary triggers call, read after the commit."""
+        self._local.told, self._local.new_work = True, set()
+        conn.create_function("note_new_work", 1, self._note_new_work)
+        for table in ("inbox", "outbox"):
+            conn.execute(
+                f"""CREATE TEMP TRIGGER IF NOT EXISTS {table}_new_work AFTER INSERT ON
+                    main.{table} BEGIN SELECT note_new_work('{table}'); END"""
+            )
+
+    def _note_new_work(self, queue: str) -> None:
+        self._local.new_work.add(queue)
+
+    def _wake_watchers(self) -> None:
+        added: set[str] | None = getattr(self._local, "new_work", None)
+        if not added:
+            return
+        queues, self._local.new_work = list(added), set()
+        for queue in queues:
+            for wake in self._watchers.get(queue, ()):
+                wake()
+
+    def _undo(self, conn: sqlite3.Connection, depth: int, name: str) -> None:
+        if depth == 0 and getattr(self._local, "new_work", None):
+            self._local.new_work = set()  # rolled back: nothing new after all
         try:
             if depth == 0:
                 conn.execute("ROLLBACK")

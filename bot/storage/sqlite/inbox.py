@@ -14,6 +14,10 @@ _INSERT_CHUNK = 200  # callbacks per INSERT: 4 parameters each stays under SQLit
 _ID_CHUNK = 500
 
 
+class _StoredBefore(Exception):
+    """A batch held a key stored by an earlier one: its optimistic write is undone."""
+
+
 def _check_kind(kind: str) -> None:
     if kind not in CALLBACK_KINDS:
         raise ValueError(f"callback kind must be 'status' or 'mo', not {kind!r}")
@@ -52,10 +56,40 @@ class SqliteInbox:
         for kind, _, _ in items:
             _check_kind(kind)
         stamp = self._db.stamp(received_at)
+        try:
+            return self._store_all_new(items, stamp)
+        except _StoredBefore:
+            pass  # rolled back; written again the way that tells which were there
         results: list[bool] = []
         with self._db.write() as conn:
             for start in range(0, len(items), _INSERT_CHUNK):
                 results += _insert(conn, items[start : start + _INSERT_CHUNK], stamp)
+        return results
+
+    def _store_all_new(
+        self, items: Sequence[tuple[CallbackKind, str, bytes]], stamp: float
+    ) -> list[bool]:
+        """The usual batch, whose keys are all new, without looking them up first (two SQLite
+        calls fewer): INSERT OR IGNORE each key once, and when as many rows went in as keys
+        were given, that is the answer. A key stored before (a retried callback) makes the unit
+        roll back (_StoredBefore)."""
+        fresh: dict[tuple[str, str], bytes] = {}
+        results = []
+        for kind, key, raw in items:
+            results.append((kind, key) not in fresh)
+            fresh.setdefault((kind, key), bytes(raw))
+        rows = [(kind, key, raw) for (kind, key), raw in fresh.items()]
+        with self._db.write() as conn:
+            before = conn.total_changes
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                chunk = rows[start : start + _INSERT_CHUNK]
+                conn.execute(
+                    "INSERT OR IGNORE INTO inbox (kind, unique_key, params, received_at) VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
+                    [v for kind, key, raw in chunk for v in (kind, key, raw, stamp)],
+                )
+            if conn.total_changes - before != len(rows):
+                raise _StoredBefore
         return results
 
     def unprocessed(self, limit: int = 100, kind: CallbackKind | None = None) -> list[InboxItem]:
@@ -219,12 +253,13 @@ class SqliteMoParts:
             ).fetchall()
             return [_group(conn, group) for group in groups]
 
-    def delete(self, sender: str, reference: int, total: int) -> None:
+    def delete(self, sender: str, reference: int, total: int) -> bool:
         with self._db.write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "DELETE FROM mo_parts WHERE sender = ? AND reference = ? AND total = ?",
                 (sender, reference, total),
             )
+            return cursor.rowcount > 0
 
 
 def _group(conn: sqlite3.Connection, group: sqlite3.Row) -> MoGroup:

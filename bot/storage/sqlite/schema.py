@@ -170,7 +170,77 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: who set a contact's number last, so replacing someone else's contact can tell them.
     ("ALTER TABLE contacts ADD COLUMN owner TEXT",),
-    # 6: who changed an opt-out by command (NULL: the phone or the gateway did), and every
+    # 6: saved templates and groups, and a recipient's own text when a template was filled in
+    # per contact (NULL: the send's text).
+    (
+        """CREATE TABLE templates (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            owner TEXT
+        )""",
+        """CREATE TABLE recipient_groups (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            owner TEXT
+        )""",
+        """CREATE TABLE group_members (
+            group_key TEXT NOT NULL REFERENCES recipient_groups(name_key) ON DELETE CASCADE,
+            msisdn TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (group_key, msisdn)
+        )""",
+        "ALTER TABLE recipients ADD COLUMN text TEXT",
+    ),
+    # 7: bulk runs and their rows, the rows being durable work items claimed with a lease.
+    (
+        """CREATE TABLE bulk_runs (
+            id TEXT PRIMARY KEY,
+            starter TEXT NOT NULL,
+            channel TEXT,
+            text TEXT NOT NULL,
+            parts INTEGER NOT NULL,
+            encoding TEXT NOT NULL,
+            credits_estimate REAL,
+            rows INTEGER NOT NULL,
+            valid INTEGER NOT NULL,
+            invalid INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL,
+            opted_out INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            start_at REAL,
+            created_at REAL NOT NULL,
+            finished_at REAL,
+            card_channel TEXT,
+            card_ts TEXT
+        )""",
+        "CREATE INDEX bulk_runs_state ON bulk_runs(state, created_at)",
+        """CREATE TABLE bulk_rows (
+            bulk_id TEXT NOT NULL REFERENCES bulk_runs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            msisdn TEXT NOT NULL,
+            text TEXT NOT NULL,
+            climsgid TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            send_id INTEGER,
+            not_before REAL,
+            held INTEGER NOT NULL DEFAULT 0,
+            claimed_until REAL,
+            PRIMARY KEY (bulk_id, position)
+        )""",
+        """CREATE INDEX bulk_rows_pending ON bulk_rows(bulk_id, position)
+            WHERE state = 'pending'""",
+        "CREATE INDEX bulk_rows_send ON bulk_rows(send_id) WHERE send_id IS NOT NULL",
+    ),
+    # 8: time slots: Slack's pace per channel and per card, and scheduled jobs' next runs.
+    (
+        "CREATE TABLE slots (key TEXT PRIMARY KEY, free_at REAL NOT NULL)",
+        "CREATE INDEX slots_free_at ON slots(free_at)",
+    ),
+    # 9: who changed an opt-out by command (NULL: the phone or the gateway did), and every
     # inbound SMS, so /sms log shows both directions and a thread knows which numbers texted in.
     (
         "ALTER TABLE opt_outs ADD COLUMN changed_by TEXT",

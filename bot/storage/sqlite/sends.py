@@ -71,8 +71,8 @@ class SqliteSends:
             ).lastrowid
             conn.executemany(
                 """INSERT INTO recipients (send_id, position, msisdn, contact_name, climsgid,
-                       apimsgid, error_code, error_description)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       apimsgid, error_code, error_description, text)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         send_id,
@@ -83,6 +83,7 @@ class SqliteSends:
                         r.apimsgid,
                         r.error_code,
                         r.error_description,
+                        r.text,
                     )
                     for position, r in enumerate(recipients)
                 ],
@@ -193,7 +194,8 @@ class SqliteSends:
     ) -> list[LogEntry]:
         with self._db.read() as conn:
             found = conn.execute(
-                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel, s.text,
+                """SELECT s.id AS send_id, s.created_at, s.slack_user, s.channel,
+                          coalesce(r.text, s.text) AS text,
                           s.sender, s.scheduled_at, s.cancelled_at, r.msisdn, r.contact_name,
                           r.apimsgid, r.climsgid, r.status, r.status_words, r.error_code,
                           r.error_description

@@ -7,15 +7,19 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from bot.storage.base import WorkQueue
+from bot.storage.sqlite.bulks import SqliteBulks
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
 from bot.storage.sqlite.inbound import SqliteInbound
 from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
 from bot.storage.sqlite.outbox import SqliteOutbox
+from bot.storage.sqlite.saved import SqliteGroups, SqliteTemplates
 from bot.storage.sqlite.schema import migrate
 from bot.storage.sqlite.sends import SqliteSends
 from bot.storage.sqlite.serving import ServeLock
+from bot.storage.sqlite.slots import SqliteSlots
 from bot.storage.sqlite.state import SqliteClaims, SqliteValues
 
 
@@ -54,6 +58,8 @@ class SqliteStorage:
         self.sends = SqliteSends(self.database)
         self.contacts = SqliteContacts(self.database)
         self.opt_outs = SqliteOptOuts(self.database)
+        self.templates = SqliteTemplates(self.database)
+        self.groups = SqliteGroups(self.database)
         self.conversations = SqliteConversations(self.database)
         self.inbound = SqliteInbound(self.database)
         self.inbox = SqliteInbox(self.database)
@@ -61,6 +67,8 @@ class SqliteStorage:
         self.outbox = SqliteOutbox(self.database)
         self.claims = SqliteClaims(self.database)
         self.values = SqliteValues(self.database)
+        self.bulks = SqliteBulks(self.database)
+        self.slots = SqliteSlots(self.database)
 
     def _database(
         self,
@@ -76,6 +84,10 @@ class SqliteStorage:
 
     def transaction(self) -> AbstractContextManager[None]:
         return self.database.transaction()
+
+    def watch(self, queue: WorkQueue, wake: Callable[[], None]) -> None:
+        """In-process: one `serve` process per file, so only its own commits add work."""
+        self.database.watch(queue, wake)
 
     def healthy(self, wait: float = 0.5) -> bool:
         return self.database.healthy(wait)

@@ -8,6 +8,7 @@ sure it runs again for the next test whatever happens here.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -118,3 +119,22 @@ def test_a_deadlock_is_unavailable_and_one_side_commits(store: PostgresStorage) 
     assert "deadlock" in str(failed[0])
     winner = str(outcome.index(None))
     assert (store.values.get("a"), store.values.get("b")) == (winner, winner)
+
+
+def test_the_pool_logs_nothing_per_unit_nor_per_reconnection_attempt(
+    open_postgres: OpenStorage, postgres_cluster: ThrowawayCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three lines per borrowed connection, or one a second while the server is away, would
+    bury the app's own log: outages are told by the workers, once per kind of failure."""
+    caplog.set_level(logging.INFO)
+    storage = open_postgres(acquire_timeout=1.0)
+    for n in range(5):
+        storage.values.set(f"k{n}", "v")
+    postgres_cluster.stop()
+    try:
+        with pytest.raises(StorageUnavailable):
+            storage.values.get("k0")
+    finally:
+        postgres_cluster.start()
+    assert storage.values.get("k0") == "v"
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []

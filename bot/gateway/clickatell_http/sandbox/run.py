@@ -79,6 +79,10 @@ def _credits(raw: str) -> float:
     return _finite(raw, positive=False)
 
 
+def _delay(raw: str) -> float:
+    return _finite(raw, positive=False)
+
+
 def _per_second(raw: str) -> int:
     try:
         value = int(raw)
@@ -121,6 +125,14 @@ def build_parser(prog: str = "sms-bot sandbox") -> argparse.ArgumentParser:
         type=_per_second,
         metavar="PER_SECOND",
         help="Portal paths: refuse messages past this many a second, as the Portal does",
+    )
+    parser.add_argument(
+        "--reply-delay",
+        type=_delay,
+        default=0.0,
+        metavar="SECONDS",
+        help="answer every request this long after it arrives, like a distant gateway "
+        "(benchmarks: 0.05)",
     )
     parser.add_argument(
         "--state",
