@@ -9,18 +9,14 @@ told to fail (`fail(method, ...)`).
 `FakeSlack` adds only what a test needs to script beyond that: `hold(method)`, after which the
 next call of that method is recorded (the message exists, as when Slack accepted it) while its
 answer is held back until `release()` — the window between Slack accepting a post and the sender
-learning it did — and two readers, `posts()` and `thread()`. Two separate blocks below add
-channels that refuse posts (`close_channel`/`open_channel`, with conversations.info) and the file
-uploads of `files_upload_v2` (`uploads()`).
+learning it did — and two readers, `posts()` and `thread()`. A separate block below adds
+channels that refuse posts (`close_channel`/`open_channel`, with conversations.info).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bot.console.slack_standin import BOT_ID, BOT_USER, TEAM, Activity, Call, SlackStandIn
@@ -78,107 +74,8 @@ class _ClosedChannels:
         return None
 
 
-# ================================================================================================
-# Files: what slack_sdk's files_upload_v2 calls — files.getUploadURLExternal, a POST of the
-# bytes to the upload URL it answered, then files.completeUploadExternal (shares it in a
-# channel). `uploads()` lists the files shared, with their content.
-# ================================================================================================
-
-
-@dataclass(frozen=True)
-class Upload:
-    file_id: str
-    filename: str
-    title: str | None
-    channel: str | None
-    initial_comment: str | None
-    content: bytes
-
-
-class _FileUploads:
-    """Mixin of FakeSlack (uses the stand-in's lock, server and address)."""
-
-    _lock: threading.Condition
-    _server: ThreadingHTTPServer
-    url: str
-
-    def _init_files(self) -> None:
-        self._file_ids = itertools.count(1)
-        # file id -> its name (and its content, once uploaded)
-        self._pending_files: dict[str, dict[str, Any]] = {}
-        self._uploads: list[Upload] = []
-        server = self._server
-        server.RequestHandlerClass = _accepting_uploads(server.RequestHandlerClass, self)
-
-    def uploads(self) -> list[Upload]:
-        """The files shared (files.completeUploadExternal), in order."""
-        with self._lock:
-            return list(self._uploads)
-
-    def _files_answer(self, call: Call) -> dict[str, Any] | None:
-        params = call.params
-        if call.method == "files.getUploadURLExternal":
-            if not params.get("filename") or not str(params.get("length") or "").isdigit():
-                return {"ok": False, "error": "invalid_arguments"}
-            file_id = f"F{next(self._file_ids):08d}"
-            self._pending_files[file_id] = {"filename": params["filename"]}
-            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
-        if call.method != "files.completeUploadExternal":
-            return None
-        files = params.get("files")
-        if isinstance(files, str):
-            files = json.loads(files)
-        shared = []
-        for entry in files or []:
-            pending = self._pending_files.pop(str(entry.get("id")), None)
-            if pending is None or "content" not in pending:
-                return {"ok": False, "error": "file_not_found"}
-            upload = Upload(
-                str(entry["id"]),
-                pending["filename"],
-                entry.get("title"),
-                params.get("channel_id"),
-                params.get("initial_comment"),
-                pending["content"],
-            )
-            self._uploads.append(upload)
-            shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
-        return {"ok": True, "files": shared}
-
-    def _receive_upload(self, file_id: str, content: bytes) -> bool:
-        with self._lock:
-            pending = self._pending_files.get(file_id)
-            if pending is None:
-                return False
-            pending["content"] = content
-            return True
-
-
-def _accepting_uploads(
-    base: type[BaseHTTPRequestHandler], fake: _FileUploads
-) -> type[BaseHTTPRequestHandler]:
-    """The stand-in's request handler, plus the upload URLs' POSTs (raw bytes, not a form)."""
-
-    class UploadHandler(base):  # type: ignore[valid-type, misc]
-        def do_POST(self) -> None:
-            if not self.path.startswith("/upload/"):
-                super().do_POST()
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            content = self.rfile.read(length) if length > 0 else b""
-            known = fake._receive_upload(self.path.rsplit("/", 1)[-1], content)
-            body = b"OK - " + str(len(content)).encode() if known else b"file not found"
-            self.send_response(200 if known else 404)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return UploadHandler
-
-
 @dataclass(eq=False)
-class FakeSlack(_FileUploads, _ClosedChannels, SlackStandIn):
+class FakeSlack(_ClosedChannels, SlackStandIn):
     # A client that gave up on a held answer leaves a broken pipe: expected, not news.
     quiet: bool = True
 
@@ -187,7 +84,6 @@ class FakeSlack(_FileUploads, _ClosedChannels, SlackStandIn):
         self._held: set[str] = set()
         self._release = threading.Event()
         self.holding = threading.Event()  # set while an answer is being held back
-        self._init_files()
         self._init_channels()
 
     # -- scripting ------------------------------------------------------------------------------
@@ -221,7 +117,7 @@ class FakeSlack(_FileUploads, _ClosedChannels, SlackStandIn):
 
     # -- the API --------------------------------------------------------------------------------
     def _answer(self, call: Call) -> dict[str, Any]:
-        special = self._channel_answer(call) or self._files_answer(call)
+        special = self._channel_answer(call)
         return special if special is not None else super()._answer(call)
 
     def _record(self, call: Call) -> tuple[int, dict[str, str], dict[str, Any]]:

@@ -60,7 +60,7 @@ def test_optouts_lists_who_when_how_and_posts_the_csv(make_app: Callable[..., Ru
     listed = _answer(app, "optouts")
     assert "Opted-out numbers (3)" in listed
     (upload,) = app.fake.uploads()
-    assert upload.channel == CHANNEL and upload.filename.endswith(".csv")
+    assert upload.channel == CHANNEL and upload.name.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(upload.content.decode())))
     how = {row["number"]: (row["how"], row["by"]) for row in rows}
     assert how["+" + TEXTED] == ("texted STOP", "")
