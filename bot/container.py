@@ -161,7 +161,7 @@ class Services:
             details["backlog"] = backlog
         # Slack unreachable, SMS_CHANNEL not postable: named, never failing the probe (a load
         # balancer must not drop every replica because Slack is down).
-        details.update(self.inbound.slack_health.report())
+        details.update(self.inbound.slack_health.report(read_storage=database))
         return ok, details
 
     def close(self) -> None:

@@ -118,12 +118,19 @@ class SlackHealth:
 
     # ---- /healthz
 
-    def report(self) -> dict[str, object]:
+    def report(self, read_storage: bool = True) -> dict[str, object]:
+        """For /healthz. `read_storage` False (the database is not answering): from what this
+        process knows, so the probe never waits on the database."""
         with self._lock:
             unreachable = self._unreachable
+            known = set(self._closed_here)
         details: dict[str, object] = {
             "slack": "ok" if unreachable is None else f"unreachable ({unreachable})"
         }
+        if not read_storage:
+            if known:
+                details["channels_not_postable"] = {c: "not postable" for c in sorted(known)}
+            return details
         closed = self._closed_channels()
         if closed:
             details["channels_not_postable"] = {c: v["error"] for c, v in closed.items()}
