@@ -151,7 +151,9 @@ class Services:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) for /healthz: the database answers and every worker is alive;
-        `backlog` names channels where inbound posts queue up (without failing the probe)."""
+        `backlog` names channels where inbound posts queue up, `slack` says "ok" or
+        "unreachable (…)", `channels_not_postable` names channels that refuse our posts
+        (none of these fails the probe)."""
         database = bool(self.storage.healthy())
         workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
         ok = database and all(workers.values())
@@ -159,6 +161,9 @@ class Services:
         backlog = self.inbound.backlog.waiting()
         if backlog:  # degraded, not failing: posts wait for Slack's pacing, nothing is lost
             details["backlog"] = backlog
+        # Slack unreachable, SMS_CHANNEL not postable: named, never failing the probe (a load
+        # balancer must not drop every replica because Slack is down).
+        details.update(self.inbound.slack_health.report(read_storage=database))
         return ok, details
 
     def close(self) -> None:

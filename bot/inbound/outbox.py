@@ -58,6 +58,7 @@ from bot.domain.outbox import BULK_KEY, OutboxKind
 from bot.domain.records import Backlog, OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
 from bot.inbound.bulk_cards import BulkBoard
+from bot.inbound.slack_health import CHANNEL_CLOSED, SlackHealth
 from bot.slack.errors import error_code, is_transient, status_of
 from bot.slack.pace import CARD_PACE, CHANNEL_PACE, hold_rate_limited
 from bot.storage import Storage, StorageError
@@ -133,8 +134,10 @@ class SlackOutbox:
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
         backlog: BacklogNotice | None = None,
         bulk: BulkBoard | None = None,
+        health: SlackHealth | None = None,
     ) -> None:
         self.storage = storage
+        self.health = health or SlackHealth(storage, clock)
         self.slack = slack
         self.clock = clock
         self.render_card = render_card
@@ -215,6 +218,7 @@ class SlackOutbox:
         except SlackApiError as error:
             self._slack_error(item, error)
         except (SlackClientError, OSError) as error:
+            self.health.unreachable(str(error))
             self._later(item, self._backoff(item), f"network: {error}", count=True)
         except StorageError:
             raise  # the database itself: the worker pauses and tries again
@@ -227,6 +231,9 @@ class SlackOutbox:
                 self._later(item, self._backoff(item), f"{type(error).__name__}", count=True)
         else:
             self._complete(item, result)
+            self.health.answered()
+            if item.kind == OutboxKind.POST:
+                self.health.posted(item.channel)
 
     def _complete(self, item: OutboxItem, result: str | None) -> None:
         """Mark the item done and run its kind's completion step in the same transaction, so
@@ -262,7 +269,15 @@ class SlackOutbox:
             self._later(item, delay, "rate limited (429)", count=False)
         elif is_transient(error):
             reason = f"Slack {status_of(error)}: {error_code(error)}"
+            if status_of(error) >= 500:
+                self.health.unreachable(reason)
             self._later(item, self._backoff(item), reason, count=True)
+        elif item.kind == OutboxKind.POST and error_code(error) in CHANNEL_CLOSED:
+            # The channel refuses us (not a member, archived, gone): the post waits, never
+            # failed for good, and goes out once someone fixes the channel (product.md §6).
+            self.health.closed(item.channel, error_code(error))
+            self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
+            self._later(item, self._backoff(item), f"Slack: {error_code(error)}", count=True)
         else:
             self._fail(item, f"Slack: {error_code(error)}")
 
