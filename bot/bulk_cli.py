@@ -5,8 +5,10 @@ the Slack form: opt-outs from `SMS_BOT_DB`, template fields, numbers, parts), th
 drive its rows in this process until every row due now has been handed to the gateway (not
 until delivery). What is not due yet — a run scheduled with `--at`, rows held for the
 recipients' quiet hours — stays stored as a run that `sms-bot serve` (which drives every run)
-sends when due; the JSON says how many (`held`, `scheduled`). Sends are recorded in the same
-database as Slack's, so `/sms log` shows them and replies open conversations as usual.
+sends when due. The output says so plainly (`NOT SENT YET: …`; JSON `held`, `scheduled`,
+`held_for_quiet_hours`, `next_due`, `sent_by_serve`), so nobody takes them for sent. Sends are
+recorded in the same database as Slack's, so `/sms log` shows them and replies open conversations
+as usual.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def run_bulk(
         bulk.start(ports, plan.plan_id, user=COMMAND_LINE_USER, at=command.at, now=clock())
         if command.at is None:
             _drive(ports, plan.plan_id, clock, sleep)
-        return _report(ports, plan)
+        return _report(ports, plan, clock())
 
 
 def _read(path: str) -> bytes:
@@ -147,7 +149,7 @@ def _dry_run(plan: bulk.BulkPlan) -> BulkOutcome:
     return BulkOutcome(data, lines, 0)
 
 
-def _report(ports: CommandLinePorts, plan: bulk.BulkPlan) -> BulkOutcome:
+def _report(ports: CommandLinePorts, plan: bulk.BulkPlan, now: datetime) -> BulkOutcome:
     progress = bulk.progress(ports, plan.plan_id)
     failed = bulk.failures(ports, plan.plan_id)
     skipped = _skips(plan) + _skipped_while_sending(ports.storage, plan)
@@ -165,7 +167,9 @@ def _report(ports: CommandLinePorts, plan: bulk.BulkPlan) -> BulkOutcome:
         "bulk_id": plan.plan_id,
     }
     if progress.state == RunState.SCHEDULED.value and progress.at is not None:
-        data["scheduled"] = f"{progress.at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        data["scheduled"] = _iso(progress.at)
+    if data["held"]:
+        data |= _waiting(ports, plan.plan_id, progress, now)
     lines = [
         f"{plan.rows} rows: {progress.sent} sent, {len(failed)} failed, "
         f"{len(skipped)} skipped, {data['held']} waiting; {plan.parts} part(s), {plan.encoding}",
@@ -173,10 +177,7 @@ def _report(ports: CommandLinePorts, plan: bulk.BulkPlan) -> BulkOutcome:
         *[f"row {s['row']} skipped ({s['to']}): {s['reason']}" for s in data["skipped"]],
     ]
     if data["held"]:
-        lines.append(
-            f"{data['held']} rows wait (scheduled, or quiet hours where the number is); "
-            "sms-bot serve sends them when due."
-        )
+        lines.append(_waiting_words(data))
     nothing_went = progress.sent == 0 and failed and not data["held"]
     if nothing_went:  # a failed command: §4's `error` object, as for any failure
         data["error"] = _run_failure(data["failed"])
@@ -192,6 +193,40 @@ def _run_failure(failed: list[dict[str, Any]]) -> dict[str, Any]:
         "code": None,
         "description": f"None of the {len(errors)} rows was sent; each row's error says why.",
     }
+
+
+def _iso(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _waiting(
+    ports: CommandLinePorts, bulk_id: str, progress: bulk.BulkProgress, now: datetime
+) -> dict[str, Any]:
+    """What a script needs to know of the rows not sent yet: they are stored, not sent, and go
+    out only from `sms-bot serve` (`sent_by_serve`); how many wait for quiet hours; when the
+    first is due (`next_due`: the scheduled time, or the end of the earliest quiet window)."""
+    due = progress.at if progress.state == RunState.SCHEDULED.value else None
+    due = due or ports.storage.bulks.next_due(bulk_id, now=now)
+    waiting: dict[str, Any] = {"sent_by_serve": True, "held_for_quiet_hours": progress.held}
+    if due is not None:
+        waiting["next_due"] = _iso(due)
+    return waiting
+
+
+def _waiting_words(data: dict[str, Any]) -> str:
+    """The plain sentence under the counts: nothing waiting has been sent."""
+    held, quiet = data["held"], data["held_for_quiet_hours"]
+    if "scheduled" in data:
+        why = f"scheduled for {data['scheduled']}"
+    elif quiet == held:
+        why = "held for quiet hours (SMS_QUIET_HOURS) where the number is"
+    else:
+        why = f"waiting ({quiet} for quiet hours where the number is, the rest for a retry)"
+    first = f" The first is due at {data['next_due']}." if "next_due" in data else ""
+    return (
+        f"NOT SENT YET: {held} row(s) {why}. They are stored in the database (SMS_BOT_DB) and "
+        f"only `sms-bot serve`, running with that database, sends them when due.{first}"
+    )
 
 
 def _skipped_while_sending(storage: Storage, plan: bulk.BulkPlan) -> list[dict[str, Any]]:

@@ -22,10 +22,11 @@ APP_COMMANDS = {
     "serve": ("bot.serve", "run the app (HTTP listener; Socket Mode when SLACK_APP_TOKEN is set)"),
     "console": ("bot.console", "the app in a terminal, no Slack needed: type /sms commands"),
 }
-SANDBOX_USAGE = (
-    "sms-bot sandbox [--port N] [--session-ttl SECONDS] [--callback-url URL] [--mo-url URL]\n"
-    "                [--callback-user U --callback-password P] [--balance CREDITS]\n"
-    "                [--api-id ID --user U --password P] [--api-key KEY] [--rate-limit PER_SECOND]"
+SANDBOX_USAGE = (  # every option of the sandbox's parser (tests/test_cli.py keeps them in step)
+    "sms-bot sandbox [--host HOST] [--port N] [--session-ttl SECONDS] [--callback-url URL]\n"
+    "                [--mo-url URL] [--callback-user U --callback-password P] [--balance CREDITS]\n"
+    "                [--api-id ID --user U --password P] [--api-key KEY]\n"
+    "                [--rate-limit PER_SECOND] [--reply-delay SECONDS] [--state FILE]"
 )
 
 

@@ -27,6 +27,8 @@ Integration = Literal["one", "rest", "http"]  # CLICKATELL_INTEGRATION: the API 
 INTEGRATIONS: tuple[Integration, ...] = ("one", "rest", "http")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_LOW_BALANCE = 10.0
+# SMS_HELP_REPLY when unset: `{team}` becomes the Slack workspace's name.
+DEFAULT_HELP_REPLY = "{team} texts you from Slack. Reply STOP to opt out, START to opt back in."
 
 
 class ConfigError(Exception):
@@ -60,6 +62,8 @@ class Settings:
     allowed_users: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     low_balance: float = DEFAULT_LOW_BALANCE  # credits; 0 turns the low-balance alert off
+    help_reply: str = DEFAULT_HELP_REPLY  # texted back to HELP/INFO; "" sends nothing
+    stop_reply: str = ""  # texted once to a number that opts out; "" sends nothing
     db_path: str = "./sms-bot.sqlite3"
     host: str = "127.0.0.1"
     port: int = 3000
@@ -243,10 +247,22 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             1e9,
             "a number of credits (0 turns the alert off)",
         ),
+        help_reply=_reply_text(env, "SMS_HELP_REPLY", DEFAULT_HELP_REPLY),
+        stop_reply=_reply_text(env, "SMS_STOP_REPLY", ""),
         db_path=_database(env),
         host=_text(env, "HOST") or "127.0.0.1",
         port=_number(env, "PORT", 3000, int, 0, 65535, "a port number (0 to 65535)"),
     )
+
+
+def _reply_text(env: Mapping[str, str], name: str, default: str) -> str:
+    """An automatic reply's text: unset gives `default`, set but empty turns the reply off."""
+    if name not in env:
+        return default
+    text = " ".join(env[name].split())
+    if any(ord(ch) < 32 for ch in env[name] if ch not in "\t\n\r"):
+        raise ConfigError(name, "must be plain text (no control characters)")
+    return text
 
 
 def _database(env: Mapping[str, str]) -> str:

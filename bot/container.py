@@ -46,6 +46,7 @@ from bot.inbound.worker import LoopWorker
 from bot.slack.cards import CardPublisher
 from bot.slack.client import build_web_client
 from bot.slack.home import HomeBoard
+from bot.slack.pace import SlackPace
 from bot.slack.references import SlackNames
 from bot.storage import Storage, open_storage
 from bot.usecases.bulk.worker import IDLE, BulkDriver
@@ -75,6 +76,7 @@ class Services:
     slack: WebClient
     executor: Executor
     cards: CardPublisher
+    pace: SlackPace  # Slack's per-channel pace, shared by replicas, for writes outside the outbox
     inbound: Inbound
     home: HomeBoard
     gateway_label: str  # "sandbox" or the gateway's base URL, for the start-up line
@@ -149,7 +151,9 @@ class Services:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details) for /healthz: the database answers and every worker is alive;
-        `backlog` names channels where inbound posts queue up (without failing the probe)."""
+        `backlog` names channels where inbound posts queue up, `slack` says "ok" or
+        "unreachable (…)", `channels_not_postable` names channels that refuse our posts
+        (none of these fails the probe)."""
         database = bool(self.storage.healthy())
         workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
         ok = database and all(workers.values())
@@ -157,6 +161,9 @@ class Services:
         backlog = self.inbound.backlog.waiting()
         if backlog:  # degraded, not failing: posts wait for Slack's pacing, nothing is lost
             details["backlog"] = backlog
+        # Slack unreachable, SMS_CHANNEL not postable: named, never failing the probe (a load
+        # balancer must not drop every replica because Slack is down).
+        details.update(self.inbound.slack_health.report(read_storage=database))
         return ok, details
 
     def close(self) -> None:
@@ -250,6 +257,8 @@ def build_services(
         clock=clock,
         debounce=options.home_debounce,
     )
+    # The same per-channel interval as the outbox: both take the one slot per channel.
+    pace = SlackPace(storage, clock, interval=options.timing.post_interval)
     services = Services(
         settings=settings,
         storage=storage,
@@ -257,7 +266,8 @@ def build_services(
         slack=slack,
         executor=executor or WorkExecutor(workers),
         local_executor=None if executor else WorkExecutor(LOCAL_WORKERS, name="local-executor"),
-        cards=CardPublisher(storage, slack),
+        cards=CardPublisher(storage, slack, pace),
+        pace=pace,
         inbound=Inbound(deps, options),
         home=home,
         gateway_label=gateway.label,

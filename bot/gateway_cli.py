@@ -55,6 +55,7 @@ from bot.sms.refusals import Refused
 from bot.storage import Storage, StorageError, open_storage
 from bot.usecases.bulk import BulkRefused
 from bot.usecases.cancelling import cancel_held, withdraw_and_show
+from bot.usecases.command_line_sending import record_batch, store_batch
 from bot.usecases.recording import TextBatch, plan_by_text
 from bot.usecases.redeeming import redeem_voucher
 from bot.usecases.sending import PreparedSend, Refusal, SendIntent, checked
@@ -164,7 +165,11 @@ def run(
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
             if isinstance(command, grammar.Send) and _needs_directory(settings, command):
-                return out.outcome(_send(gateway, command, _address(settings, command)))
+                prepared = _address(settings, command)
+                with open_storage(settings.db_path) as storage:  # recorded as serve records
+                    return out.outcome(
+                        _send(gateway, command, prepared, _Recorder(settings, storage))
+                    )
             return out.outcome(execute(gateway, command))
     except GatewayError as error:
         return out.error(error.code, error.explanation, EXIT_FAILED)
@@ -274,7 +279,20 @@ def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
         raise OSError(f"SMS_BOT_DB: {error}") from None
 
 
-def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None = None) -> Outcome:
+@dataclass(frozen=True)
+class _Recorder:
+    """Where `send` records what it sends: the database `serve` uses (so /sms log shows it)."""
+
+    settings: Settings
+    storage: Storage
+
+
+def _send(
+    gateway: Gateway,
+    command: grammar.Send,
+    prepared: PreparedSend | None = None,
+    recorder: _Recorder | None = None,
+) -> Outcome:
     """One gateway call per distinct text: a template filled in per contact differs."""
     if prepared is not None:  # its time, past the quiet hours, is the one to send at
         command = replace(command, at=prepared.intent.at)
@@ -284,7 +302,9 @@ def _send(gateway: Gateway, command: grammar.Send, prepared: PreparedSend | None
     else:
         numbers = [t.msisdn for t in prepared.targets]
         batches = plan_by_text(gateway, numbers, prepared.text_for, command.client_id)
-    results = [_send_batch(gateway, command, b.text, b.planned, len(batches)) for b in batches]
+    results = [
+        _send_batch(gateway, command, b.text, b.planned, len(batches), recorder) for b in batches
+    ]
     result = max(results, key=lambda r: r.parts)  # the longest text describes the send
     messages = [
         {
@@ -322,11 +342,24 @@ def _send_batch(
     text: str,
     batch: Sequence[Planned],
     batches: int,
+    recorder: _Recorder | None = None,
 ) -> SendResult:
     """One text's call. Of several, one that fails as a whole fails its own recipients only
-    (the others were sent: a script must see that, never retry them all)."""
+    (the others were sent: a script must see that, never retry them all). With a `recorder`,
+    the batch is recorded before the call and its answer after."""
+    recorded = None
+    if recorder is not None and batch:
+        recorded = record_batch(
+            recorder.storage,
+            recorder.settings,
+            text,
+            batch,
+            sender=command.sender,
+            at=command.at,
+            client_id=command.client_id,
+        )
     try:
-        return gateway.send(
+        result = gateway.send(
             batch,
             text,
             sender=command.sender,
@@ -334,11 +367,16 @@ def _send_batch(
             skip_if_sent=command.client_id is not None,  # `--id X` twice sends once
         )
     except GatewayError as error:
+        if recorder is not None and recorded is not None:
+            store_batch(recorder.storage, recorded, None, error)
         if batches == 1:
             raise
         encoding, _, parts = measure(text)
         failed = tuple(RecipientResult(p.to, None, p.client_id, error=error) for p in batch)
         return SendResult(failed, parts, encoding)
+    if recorder is not None and recorded is not None:
+        store_batch(recorder.storage, recorded, result, None)
+    return result
 
 
 def _send_line(m: RecipientResult) -> str:

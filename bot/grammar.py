@@ -121,7 +121,27 @@ class Contacts:
 
 @dataclass(frozen=True)
 class Log:
-    number: str | None = None
+    number: str | None = None  # a number, a contact name, or "all" (admins)
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """An admin opts a number out (as if it had texted STOP)."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """An admin opts a number back in."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class OptOuts:
+    """The opted-out numbers, who/when/how (admins), also as a CSV file."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,9 @@ Command = (
     | Contacts
     | SavedCommand
     | Log
+    | OptOut
+    | OptIn
+    | OptOuts
     | Help
     | Compose
     | BulkForm
@@ -188,7 +211,14 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("contact remove", "NAME", "forget a contact"),
     ("contacts", "", "list contacts"),
     *saved.SAVED_USAGE,
-    ("log", "[NUMBER]", "recent messages sent from this channel (admins: log all)"),
+    (
+        "log",
+        "[NUMBER|NAME] [--page N]",
+        "recent messages of this channel, both directions, 20 a page (admins: log all)",
+    ),
+    ("optout", "NUMBER", "stop all sends to a number (admins)"),
+    ("optin", "NUMBER", "allow sends to a number that opted out again (admins)"),
+    ("optouts", "", "the opted-out numbers: who, when, how; also as a CSV file (admins)"),
     ("help", "", "this help"),
 )
 _USAGE_BY_WORD = {word: args for word, args, _ in USAGE}
@@ -282,15 +312,39 @@ def _build(word: str, args: list[str], prefix: str) -> Command:
     if word == "redeem":
         return Redeem(_voucher(args, usage))
     if word == "log":
-        return Log(" ".join(args).strip() or None)
+        return _log(args, usage)
+    if word in ("optout", "optin"):
+        number = _one(word, [" ".join(args)] if args else [], "a number", usage)
+        return OptOut(number) if word == "optout" else OptIn(number)
     if word == "help":
         return Help()
-    simple = {"balance": Balance, "ping": Ping, "contacts": Contacts, **saved.SIMPLE}
+    simple = {
+        "balance": Balance,
+        "ping": Ping,
+        "contacts": Contacts,
+        "optouts": OptOuts,
+        **saved.SIMPLE,
+    }
     if word in simple:
         _none(word, args, usage)
         return simple[word]()
     known = ", ".join(dict.fromkeys(w.split()[0] for w, _, _ in USAGE))
     raise UsageError(f"Unknown command {word!r}; commands are {known}.", f"{prefix} help")
+
+
+def _log(args: list[str], usage: str) -> Log:
+    """`log [NUMBER|NAME] [--page N]`: the page option may come before or after the rest."""
+    rest, page = [], 1
+    words = iter(args)
+    for word in words:
+        if word == "--page":
+            value = next(words, "")
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise UsageError(f"--page takes a page number (1, 2, …); not {value!r}.", usage)
+            page = int(value)
+        else:
+            rest.append(word)
+    return Log(" ".join(rest).strip() or None, page)
 
 
 def _contact(args: list[str], prefix: str) -> Command:

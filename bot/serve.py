@@ -173,6 +173,7 @@ class Runtime:
             raise
         try:
             self.app = build_app(self.services)
+            self.services.inbound.check_slack()  # SMS_CHANNEL postable? said once, in the log
             http_slack = None if settings.socket_mode else self.app
             self.http.serve(build_web_app(self.services, http_slack))
             if settings.socket_mode:

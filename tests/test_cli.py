@@ -437,3 +437,23 @@ def test_sandbox_bad_numbers_are_usage_errors_not_tracebacks(capsys, monkeypatch
     code, _, err = run(capsys, "sandbox", option, value)
     assert code == 2
     assert option in err and "Traceback" not in err
+
+
+def _options_and_metavars(usage: str) -> dict[str, str | None]:
+    """`--option METAVAR` pairs of a usage text (None for a flag without a value)."""
+    found = re.findall(r"(--[a-z-]+)(?: ([A-Z_]+))?", usage)
+    return {option: metavar or None for option, metavar in found}
+
+
+def test_sandbox_usage_names_every_option_of_its_parser_and_no_other():
+    from bot.gateway.clickatell_http.sandbox import build_parser
+
+    parser = build_parser("sms-bot sandbox")
+    expected = {
+        action.option_strings[-1]: action.metavar or action.dest.upper()
+        for action in parser._actions  # argparse's own list of what it accepts
+        if action.option_strings and action.dest != "help"
+    }
+    assert _options_and_metavars(cli.SANDBOX_USAGE) == expected
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert cli.SANDBOX_USAGE in readme  # the README's synopsis is the program's own

@@ -153,18 +153,34 @@ def test_cancel_withdraws_a_message_sms_bot_still_holds(capsys, proxy, clean_env
     assert code == 1 and "not available" in again["error"]["description"]
 
 
-def test_one_api_status_by_the_client_id_serve_recorded(capsys, proxy, clean_env):
+def test_one_api_status_by_the_client_id_send_recorded(capsys, proxy, clean_env):
+    """`send` records in SMS_BOT_DB (made by serve) as serve does, so its client ID is known to
+    `status`."""
+    open_storage(clean_env / "bot.sqlite3").close()  # serve has run here
     _, sent = run(capsys, "send", PHONE, "Hello")
     (message,) = sent["messages"]
-    with open_storage(clean_env / "bot.sqlite3") as storage:  # as serve would have recorded it
-        storage.sends.record(
-            slack_user="U1",
-            channel="C1",
-            text="Hello",
-            encoding="gsm7",
-            parts=1,
-            recipients=[NewRecipient(PHONE, message["climsgid"], apimsgid=message["apimsgid"])],
+    with open_storage(clean_env / "bot.sqlite3") as storage:
+        (recipient,) = storage.sends.get(1).recipients
+        assert (recipient.climsgid, recipient.apimsgid) == (
+            message["climsgid"],
+            message["apimsgid"],
         )
     code, status = run(capsys, "status", message["climsgid"])
     assert code == 0 and status["apimsgid"] == message["apimsgid"]
     assert status["state"] in ("sent", "delivered")
+
+
+def test_one_api_opted_out_code_26_is_recorded_as_an_opt_out(capsys, proxy, clean_env):
+    """The Portal refuses a recipient that opted out with it (One API 26): `send` records the
+    opt-out in SMS_BOT_DB, so the next send skips the number before any gateway call."""
+    gone = "27825550106"  # the sandbox's number opted out at the gateway
+    open_storage(clean_env / "bot.sqlite3").close()  # serve has run here
+    code, sent = run(capsys, "send", gone, "Hello")
+    assert code == 1 and sent["messages"][0]["error"]["code"] == "26"
+    with open_storage(clean_env / "bot.sqlite3") as storage:
+        record = storage.opt_outs.get(gone)
+    assert record is not None and record.opted_out and record.keyword == "GATEWAY"
+    asked = len(proxy.requests)
+    code, again = run(capsys, "send", gone, "Hello again")
+    assert code == 1 and "opted out" in again["error"]["description"]
+    assert len(proxy.requests) == asked  # refused before any gateway call

@@ -134,3 +134,12 @@ def test_serve_with_an_api_key_needs_the_callback_token_and_never_echoes_it():
     with_token = settings_from({**env, "CLICKATELL_CALLBACK_TOKEN": "tok-123"})
     with_token.require_serve()  # no callback password needed: the Portal sends the token
     assert {"the-portal-key-value", "tok-123"} <= set(with_token.secrets())
+
+
+def test_automatic_replies_default_set_and_off() -> None:
+    default = settings_from({})
+    assert "{team}" in default.help_reply and "STOP" in default.help_reply
+    assert default.stop_reply == ""
+    chosen = settings_from({"SMS_HELP_REPLY": " Call  us ", "SMS_STOP_REPLY": "Bye."})
+    assert (chosen.help_reply, chosen.stop_reply) == ("Call us", "Bye.")
+    assert settings_from({"SMS_HELP_REPLY": ""}).help_reply == ""  # set but empty: no reply

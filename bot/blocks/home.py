@@ -27,14 +27,14 @@ HOME_TEMPLATES_ACTION = "home_templates"
 TEXT_SHOWN = 120  # characters of a message shown in a list
 
 
-Links = Mapping[tuple[str, str], str]  # (channel, thread_ts) -> the root's permalink
+Links = Mapping[tuple[str, str], str]  # (channel, ts) -> the message's permalink
 
 
 def home_view(
     snapshot: HomeSnapshot, workspace_url: str, links: Links | None = None
 ) -> dict[str, Any]:
-    """The Home view. A thread's link is its permalink from `links` (chat.getPermalink), else
-    one built from `workspace_url` ("https://team.slack.com/")."""
+    """The Home view. A thread's or bulk card's link is its permalink from `links`
+    (chat.getPermalink), else one built from `workspace_url` ("https://team.slack.com/")."""
     if not snapshot.allowed:
         blocks = [_header("SMS"), section(_not_allowed(snapshot.user))]
     else:
@@ -44,7 +44,7 @@ def home_view(
             _buttons(),
             *_threads(snapshot.threads, workspace_url, links or {}),
             *_scheduled(snapshot.scheduled),
-            *_bulk_runs(snapshot.bulk_runs, workspace_url),
+            *_bulk_runs(snapshot.bulk_runs, workspace_url, links or {}),
             *_opt_outs(snapshot),
         ]
     if snapshot.sandbox:
@@ -66,6 +66,11 @@ def thread_link(workspace_url: str, channel: str, thread_ts: str) -> str:
     """Slack's permalink form for a message: the thread's root opens the thread."""
     base = workspace_url if workspace_url.endswith("/") else workspace_url + "/"
     return f"{base}archives/{channel}/p{thread_ts.replace('.', '')}"
+
+
+def _link(links: Links, workspace_url: str, channel: str, ts: str) -> str:
+    """The message's permalink when Slack gave one, else the address built from the workspace."""
+    return links.get((channel, ts)) or thread_link(workspace_url, channel, ts)
 
 
 def _header(text: str) -> Block:
@@ -102,18 +107,18 @@ def _buttons() -> Block:
     return {"type": "actions", "block_id": "home-actions", "elements": [compose, templates, bulk]}
 
 
-def _bulk_runs(runs: tuple[BulkProgress, ...], workspace_url: str) -> list[Block]:
+def _bulk_runs(runs: tuple[BulkProgress, ...], workspace_url: str, links: Links) -> list[Block]:
     """Running bulk sends, each with its progress and a link to its card."""
     if not runs:
         return []
-    return [_header("Bulk sends"), *(_bulk_run(run, workspace_url) for run in runs)]
+    return [_header("Bulk sends"), *(_bulk_run(run, workspace_url, links) for run in runs)]
 
 
-def _bulk_run(run: BulkProgress, workspace_url: str) -> Block:
+def _bulk_run(run: BulkProgress, workspace_url: str, links: Links) -> Block:
     starter = f"<@{run.starter}>" if run.starter else "the command line"
     link = ""
     if run.channel and run.card_ts:
-        link = f" · <{thread_link(workspace_url, run.channel, run.card_ts)}|Open the card>"
+        link = f" · <{_link(links, workspace_url, run.channel, run.card_ts)}|Open the card>"
     return section(f"*{run.total} rows* by {starter}{link}\n{progress_lines(run)}")
 
 
@@ -135,9 +140,7 @@ def _thread(line: ThreadLine, workspace_url: str, links: Links) -> Block:
     else:
         way = ":outbox_tray: we wrote"
     text = escape(clip(thread.last_text.replace("\n", " "), TEXT_SHOWN))
-    link = links.get((thread.channel, thread.thread_ts)) or thread_link(
-        workspace_url, thread.channel, thread.thread_ts
-    )
+    link = _link(links, workspace_url, thread.channel, thread.thread_ts)
     return section(
         f"{_who(thread.msisdn, line.contact_name)}\n{way}: “{text}”\n"
         f"{local_time(thread.last_at)} · <{link}|Open the thread>"

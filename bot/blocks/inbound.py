@@ -117,6 +117,11 @@ def opt_in_note(msisdn: str) -> str:
     )
 
 
+def auto_reply_note(text: str) -> str:
+    """Beside a keyword SMS: what sms-bot texted back on its own."""
+    return f":robot_face: Answered automatically: “{escape(text)}”"
+
+
 def note_message(markdown: str) -> Message:
     """A short note of ours in a thread or channel (mrkdwn we wrote; callers escape data)."""
     return Message(_strip_markup(markdown), [section(markdown)])

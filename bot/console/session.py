@@ -55,7 +55,7 @@ Type /sms commands as in Slack (/sms help lists them all), and:
   wait [SECONDS]       wait until the app has finished its work (at most 10 s by default)
   user [ID]            show or change who you are (default U0CONSOLE, an admin)
   home                 open your App Home tab and show it (its buttons: press N)
-  step TO TEXT         run the Workflow Builder step "Send an SMS" (you as its author)
+  step TO TEXT         run the Workflow Builder step "Send an SMS" (you run the workflow)
   help                 this help;  quit (or end of input) leaves
 Bare /sms opens the compose form: answer each field (an empty answer skips an optional one,
 !cancel closes the form). Messages are numbered #N; thread replies are indented under

@@ -87,7 +87,7 @@ def home_press(session: ConsoleSession, ref: ButtonRef, trigger_id: str) -> Slac
 
 
 def step_command(session: ConsoleSession, text: str) -> None:
-    """`step TO TEXT`: a workflow runs "Send an SMS" with you as its author."""
+    """`step TO TEXT`: you run a workflow with "Send an SMS" (Slack vouches for you: `sender`)."""
     parts = text.split(None, 2)
     if len(parts) < 3:
         session.say("Usage: step TO TEXT  (e.g. step +27825550103 Your order is ready)")
@@ -97,7 +97,7 @@ def step_command(session: ConsoleSession, text: str) -> None:
     request = surface_payloads.function_executed(
         session.ws,
         callback_id=STEP_CALLBACK,
-        inputs={"to": to, "text": message, "author": session.user.id},
+        inputs={"to": to, "text": message, "sender": {"id": session.user.id, "secret": "console"}},
         execution_id=execution,
         bot_access_token=STEP_TOKEN,
     )

@@ -21,9 +21,14 @@ class RunState(StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     DONE = "done"
+    DISCARDED = "discarded"  # Cancel pressed in the preview: never started, never to start
 
 
 ACTIVE_RUN_STATES = frozenset({RunState.SCHEDULED, RunState.RUNNING, RunState.PAUSED})
+ENDED_RUN_STATES = frozenset({RunState.CANCELLED, RunState.DONE, RunState.DISCARDED})
+# Runs never started (still planned, or discarded) are forgotten after a while (storage
+# `bulks.prune`): no card shows them and no send refers to their rows.
+UNSTARTED_RUN_STATES = frozenset({RunState.PLANNED, RunState.DISCARDED})
 
 
 class RowState(StrEnum):

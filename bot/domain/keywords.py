@@ -42,6 +42,9 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 # Not typed by anyone: the opt-out record's keyword when the gateway refused a send because the
 # recipient had opted out with it (legacy 122, One API 26; product.md §6).
 GATEWAY_OPT_OUT = "GATEWAY"
+# Not typed by the phone either: the keyword of an opt-out or opt-in an admin made by command
+# (`/sms optout`, `/sms optin`); the record names the admin.
+ADMIN_CHANGE = "ADMIN"
 
 KEYWORD_KINDS: dict[str, KeywordKind] = {
     **{word: KeywordKind.OPT_OUT for word in OPT_OUT_KEYWORDS},

@@ -188,8 +188,9 @@ class Group:
 class OptOut:
     msisdn: str
     opted_out: bool
-    keyword: str  # the word that changed it: STOP, QUIT, ..., START
+    keyword: str  # the word that changed it: STOP, QUIT, ..., START; GATEWAY; ADMIN
     changed_at: datetime
+    changed_by: str | None = None  # the Slack user whose command changed it; None: phone/gateway
 
 
 # --------------------------------------------------------------------------- conversations
@@ -252,6 +253,21 @@ class ThreadInfo:
 
 
 # --------------------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    """One inbound SMS as routed: where it is (or will be) shown, for `/sms log` and for which
+    numbers texted in a thread. `post_item` is the outbox item that posts it in Slack."""
+
+    id: int
+    received_at: datetime
+    msisdn: str
+    text: str
+    channel: str
+    send_id: int | None  # the card whose thread it went to
+    conversation_id: int | None  # the conversation it started or went to
+    post_item: int
 
 
 @dataclass(frozen=True)

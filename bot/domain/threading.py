@@ -12,6 +12,13 @@ from typing import TypeVar
 
 THREAD_WINDOW = timedelta(days=7)
 
+# The `thread_ts` of a send that has no Slack message of its own to update: a send from the
+# command line, or an automatic reply to a thread still being posted. Not None, so it is never
+# taken for a card waiting to be posted (nor settled as one); empty, so no note is posted for it.
+NO_SLACK_MESSAGE = ""
+# Who sent what the command line sent (`sends.slack_user`; Slack user IDs never start with "~").
+COMMAND_LINE_USER = "~cli"
+
 Moment = TypeVar("Moment", float, datetime)  # each backend compares its own stamps
 
 

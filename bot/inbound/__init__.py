@@ -31,6 +31,7 @@ from bot.domain import access
 from bot.domain.outbox import CARD_KEY, OutboxKind
 from bot.gateway.base import Gateway
 from bot.inbound.alerts import BalanceWatcher
+from bot.inbound.auto_replies import AutoReplies
 from bot.inbound.backlog import BACKLOG_THRESHOLD, BacklogNotice
 from bot.inbound.bulk_cards import BulkBoard
 from bot.inbound.conversations import ConversationRouter, post_payload
@@ -47,8 +48,10 @@ from bot.inbound.outbox import SlackOutbox, Timing
 from bot.inbound.processor import PART_WAIT, InboxProcessor
 from bot.inbound.rejections import RejectionLog
 from bot.inbound.replies import ReplyRelay, reaction_for
+from bot.inbound.slack_health import SlackHealth
 from bot.inbound.worker import LoopWorker
 from bot.slack.directory import SlackDirectory
+from bot.slack.workspace import Workspace
 from bot.storage import Storage
 from bot.usecases.bulk.events import progress_changed
 
@@ -130,8 +133,10 @@ class Inbound:
             on_enqueue=self._wake_outbox,
             backoff=options.relay_backoff,
             names=self.directory.names(),
+            is_admin=lambda user: user in settings.admins,
         )
         self.backlog = BacklogNotice(storage, threshold=options.backlog_threshold)
+        self.slack_health = SlackHealth(storage, clock)
         self.held = HeldSends(
             storage,
             services.gateway,
@@ -153,9 +158,20 @@ class Inbound:
             reaction_for=reaction_for,
             backlog=self.backlog,
             bulk=BulkBoard(services, sandboxed=services.sandboxed, on_change=self._bulk_changed),
+            health=self.slack_health,
         )
+        self.workspace = Workspace(services.slack)
         self.router = ConversationRouter(
-            storage, settings.sms_channel or "", clock=clock, on_enqueue=self._wake_outbox
+            storage,
+            settings.sms_channel or "",
+            clock=clock,
+            on_enqueue=self._wake_outbox,
+            auto_replies=AutoReplies(
+                help_text=settings.help_reply,
+                stop_text=settings.stop_reply,
+                team=self._team_name,
+                queue=self.relay.queue_sms,
+            ),
         )
         self.gate = WriteGate()
         self.writer = InboxWriter(
@@ -297,6 +313,10 @@ class Inbound:
         self.outbox_worker.wake()
         self.on_change()
 
+    def _team_name(self) -> str | None:
+        known = self.workspace.known()
+        return None if known is None else known.name
+
     def _bulk_changed(self) -> None:
         self.on_change()  # a bulk card moved: the Home tabs showing the run follow
 
@@ -318,6 +338,14 @@ class Inbound:
         self.processor_worker.start()
         self.balance_worker.start()
         return self
+
+    def check_slack(self) -> None:
+        """Once Slack accepted the token (serve, after Bolt's own check): the workspace's name
+        (for the default HELP reply), and whether SMS_CHANNEL can be posted in (one log line
+        saying what to do when it cannot). Neither stops start-up: failures are logged."""
+        self.workspace.info()
+        channel = self.services.settings.sms_channel or ""
+        self.slack_health.check_channel(self.services.slack, channel)
 
     def stop(self) -> None:
         for worker in reversed(self.workers):

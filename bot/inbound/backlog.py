@@ -7,6 +7,11 @@ posts pass the threshold it asks the outbox worker to post ONE summary there at 
 the queue ("N new SMS are waiting; the newest …"). It does not say it again until that backlog
 has drained below half the threshold. What is waiting is also in /healthz, as a degradation
 that does not fail the probe.
+
+Once across replicas: "this backlog was told" is a slot in storage (`Storage.slots`, key
+`backlog.told:<channel>`), taken by the one replica that tells it, and renewed (for
+`TOLD_CHECKS` checks) by every replica's check while the backlog lingers above half the
+threshold. Once it has drained nobody renews it, it lapses, and the next backlog is told again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from bot.storage import Storage
 
 BACKLOG_THRESHOLD = 30  # waiting posts in one channel: half a minute behind at one a second
 CHECK_EVERY = timedelta(seconds=2)
+TOLD = "backlog.told:"  # slot key prefix: a backlog some replica has told
+TOLD_CHECKS = 5  # the told mark outlives this many missed checks (a replica paused or gone)
 
 
 class BacklogNotice:
@@ -36,7 +43,7 @@ class BacklogNotice:
         self.threshold = threshold
         self.every = every
         self._next_check: datetime | None = None
-        self._told: set[str] = set()  # channels told about the backlog they still have
+        self.told_lease = every * TOLD_CHECKS
         self._waiting: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -46,7 +53,8 @@ class BacklogNotice:
             return dict(self._waiting)
 
     def to_tell(self, now: datetime) -> list[Backlog]:
-        """The backlogs to post a summary about now (at most one per backlog)."""
+        """The backlogs this replica is to post a summary about now: at most one per backlog
+        across every replica on the database (the caller posts each one it is given)."""
         if self._next_check is not None and now < self._next_check:
             return []
         self._next_check = now + self.every
@@ -55,8 +63,16 @@ class BacklogNotice:
         with self._lock:
             self._waiting = {b.channel: b.waiting for b in over.values()}
         lingering = {b.channel for b in found}  # still above half the threshold
-        self._told &= lingering
-        return [b for channel, b in over.items() if channel not in self._told]
+        told = self.storage.slots.busy(TOLD, now)
+        for key in told:
+            if key.removeprefix(TOLD) in lingering:  # the same backlog: keep it told
+                self.storage.slots.hold(key, now + self.told_lease)
+        return [
+            backlog
+            for channel, backlog in over.items()
+            if TOLD + channel not in told and self._take_telling(channel, now)
+        ]
 
-    def told(self, channel: str) -> None:
-        self._told.add(channel)
+    def _take_telling(self, channel: str, now: datetime) -> bool:
+        """Mark `channel`'s backlog told; False when another replica marked it first."""
+        return self.storage.slots.take({TOLD + channel: self.told_lease}, now) is None

@@ -19,10 +19,11 @@ from typing import Any
 
 from bot.blocks import inbound as blocks
 from bot.blocks.base import Message
-from bot.domain.keywords import NO_KEYWORD, classify_keyword
+from bot.domain.keywords import NO_KEYWORD, Keyword, classify_keyword
 from bot.domain.outbox import OutboxKind
 from bot.domain.records import ThreadRef
 from bot.domain.threading import THREAD_WINDOW
+from bot.inbound.auto_replies import AutoReplies
 from bot.storage import Storage
 
 
@@ -82,14 +83,19 @@ class ConversationRouter:
         *,
         clock: Callable[[], datetime],
         on_enqueue: Callable[[], None] = lambda: None,
+        auto_replies: AutoReplies | None = None,
     ) -> None:
         self.storage = storage
         self.channel = channel
+        self.auto_replies = auto_replies
         self.clock = clock
         self.on_enqueue = on_enqueue
 
     def deliver(self, sms: InboundSms) -> Delivery:
-        notes, change = self._opt_change(sms)
+        keyword, notes, change = self._opt_change(sms)
+        auto = self.auto_replies.reply_to(keyword, change == "out") if self.auto_replies else None
+        if auto is not None:
+            notes.append(blocks.auto_reply_note(auto.text))
         contact = self.storage.contacts.name_for(sms.msisdn)
         # As of its arrival: the 7 days, and the sends it can be answering.
         arrived = sms.received_at or self.clock()
@@ -104,20 +110,36 @@ class ConversationRouter:
             missing=sms.missing,
             notes=[*notes, *self._sender_to_tell(ref)],
         )
-        item = self._start(sms, message) if ref is None else self._reply(sms, message, ref)
+        if ref is None:
+            item, conversation_id, channel = *self._start(sms, message), self.channel
+        else:
+            item, conversation_id = self._reply(sms, message, ref)
+            channel = ref.channel
+        self.storage.inbound.record(
+            msisdn=sms.msisdn,
+            text=sms.text,
+            channel=channel,
+            post_item=item,
+            send_id=None if ref is None else ref.send_id,
+            conversation_id=conversation_id,
+            at=sms.received_at or arrived,
+        )
+        if auto is not None and self.auto_replies is not None:
+            thread_ts = None if ref is None else ref.thread_ts
+            self.auto_replies.send(auto, sms.msisdn, channel, thread_ts, key=str(item))
         self.on_enqueue()
         return Delivery(item, ref is None, change)
 
-    def _opt_change(self, sms: InboundSms) -> tuple[list[str], str | None]:
+    def _opt_change(self, sms: InboundSms) -> tuple[Keyword, list[str], str | None]:
         # An incomplete multi-part SMS is not a keyword: its first word may be missing.
         found = classify_keyword(sms.text) if sms.missing is None else NO_KEYWORD
         word = found.keyword or ""
         if found.is_opt_out:
             if self.storage.opt_outs.opt_out(sms.msisdn, word, at=sms.at):
-                return [blocks.opt_out_note(sms.msisdn, word)], "out"
+                return found, [blocks.opt_out_note(sms.msisdn, word)], "out"
         elif found.is_opt_in and self.storage.opt_outs.opt_in(sms.msisdn, word, at=sms.at):
-            return [blocks.opt_in_note(sms.msisdn)], "in"
-        return [], None
+            return found, [blocks.opt_in_note(sms.msisdn)], "in"
+        return found, [], None
 
     def _sender_to_tell(self, ref: ThreadRef | None) -> list[str]:
         """The first reply in a card's thread mentions who sent the card: Slack does not tell
@@ -127,7 +149,7 @@ class ConversationRouter:
         send = self.storage.sends.get(ref.send_id)
         return [blocks.first_reply_mention(send.slack_user)] if send is not None else []
 
-    def _start(self, sms: InboundSms, message: Message) -> int:
+    def _start(self, sms: InboundSms, message: Message) -> tuple[int, int]:
         """Post `message` at the top level; the conversation's thread is that post's."""
         item = self.storage.outbox.enqueue(
             self.channel,
@@ -135,12 +157,12 @@ class ConversationRouter:
             post_payload(message, literal=True),
             order_key=order_key(sms.msisdn),
         )
-        self.storage.conversations.start(
+        conversation = self.storage.conversations.start(
             sms.msisdn, self.channel, root_item=item, at=sms.received_at, text=sms.text
         )
-        return item
+        return item, conversation.id
 
-    def _reply(self, sms: InboundSms, message: Message, ref: ThreadRef) -> int:
+    def _reply(self, sms: InboundSms, message: Message, ref: ThreadRef) -> tuple[int, int | None]:
         """Post `message` in the thread `ref` (its root may still be in the outbox)."""
         payload = post_payload(
             message, thread_ts=ref.thread_ts, root_item=ref.root_item, literal=True
@@ -148,12 +170,13 @@ class ConversationRouter:
         item = self.storage.outbox.enqueue(
             ref.channel, OutboxKind.POST, payload, order_key=order_key(sms.msisdn)
         )
+        conversation_id = ref.conversation_id
         if ref.thread_ts:
-            self.storage.conversations.touch(
+            conversation_id = self.storage.conversations.touch(
                 ref.channel, ref.thread_ts, sms.msisdn, at=sms.received_at, text=sms.text
-            )
+            ).id
         elif ref.conversation_id is not None:
             self.storage.conversations.touch_by_id(
                 ref.conversation_id, sms.msisdn, at=sms.received_at, text=sms.text
             )
-        return item
+        return item, conversation_id

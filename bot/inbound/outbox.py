@@ -58,7 +58,9 @@ from bot.domain.outbox import BULK_KEY, OutboxKind
 from bot.domain.records import Backlog, OutboxItem, Send
 from bot.inbound.backlog import BacklogNotice
 from bot.inbound.bulk_cards import BulkBoard
-from bot.slack.errors import error_code, is_rate_limited, is_transient, retry_after, status_of
+from bot.inbound.slack_health import CHANNEL_CLOSED, SlackHealth
+from bot.slack.errors import error_code, is_transient, status_of
+from bot.slack.pace import CARD_PACE, CHANNEL_PACE, hold_rate_limited
 from bot.storage import Storage, StorageError
 from bot.usecases.bulk import BulkProgress
 
@@ -73,9 +75,6 @@ _LOOKUP_PAGES = 5
 MAX_BUGGY_ATTEMPTS = 5
 MAX_CARD_WAITS = 30
 MIN_DELAY = 0.01
-# Slot keys (`Storage.slots`): one per channel for Slack writes, one per card for its updates.
-CHANNEL_PACE = "slack.channel:"
-CARD_PACE = "slack.card:"
 
 
 class GiveUp(Exception):
@@ -135,8 +134,10 @@ class SlackOutbox:
         completions: Mapping[OutboxKind, Completion] = COMPLETIONS,
         backlog: BacklogNotice | None = None,
         bulk: BulkBoard | None = None,
+        health: SlackHealth | None = None,
     ) -> None:
         self.storage = storage
+        self.health = health or SlackHealth(storage, clock)
         self.slack = slack
         self.clock = clock
         self.render_card = render_card
@@ -177,12 +178,11 @@ class SlackOutbox:
 
     def _tell_backlogs(self, now: datetime) -> None:
         """Post one summary, ahead of the queue, in each channel whose waiting posts just
-        passed the threshold (at most once per backlog, so never retried), in the channel's
-        next free slot."""
+        passed the threshold (at most once per backlog across replicas, so never retried), in
+        the channel's next free slot."""
         if self.backlog is None:
             return
         for found in self.backlog.to_tell(now):
-            self.backlog.told(found.channel)
             self._untold[found.channel] = found
         for backlog in list(self._untold.values()):
             pace = {CHANNEL_PACE + backlog.channel: timedelta(seconds=self.timing.post_interval)}
@@ -194,6 +194,9 @@ class SlackOutbox:
             log.warning("%d posts waiting in %s; summary posted", backlog.waiting, backlog.channel)
             try:
                 self._call("chat_postMessage", channel=backlog.channel, **message.as_kwargs())
+            except SlackApiError as error:
+                hold_rate_limited(self.storage, backlog.channel, error, self.clock())
+                log.warning("backlog summary in %s refused: %s", backlog.channel, error_code(error))
             except (SlackClientError, OSError) as error:
                 log.warning("could not post the backlog summary in %s: %s", backlog.channel, error)
 
@@ -215,6 +218,7 @@ class SlackOutbox:
         except SlackApiError as error:
             self._slack_error(item, error)
         except (SlackClientError, OSError) as error:
+            self.health.unreachable(str(error))
             self._later(item, self._backoff(item), f"network: {error}", count=True)
         except StorageError:
             raise  # the database itself: the worker pauses and tries again
@@ -227,6 +231,9 @@ class SlackOutbox:
                 self._later(item, self._backoff(item), f"{type(error).__name__}", count=True)
         else:
             self._complete(item, result)
+            self.health.answered()
+            if item.kind == OutboxKind.POST:
+                self.health.posted(item.channel)
 
     def _complete(self, item: OutboxItem, result: str | None) -> None:
         """Mark the item done and run its kind's completion step in the same transaction, so
@@ -256,14 +263,21 @@ class SlackOutbox:
         return min(self.timing.max_backoff, self.timing.backoff * 2 ** min(item.attempts, 20))
 
     def _slack_error(self, item: OutboxItem, error: SlackApiError) -> None:
-        if is_rate_limited(error):
-            delay = retry_after(getattr(error.response, "headers", None))
-            self._hold_channel(item.channel, delay)
+        delay = hold_rate_limited(self.storage, item.channel, error, self.clock())
+        if delay is not None:
             self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
             self._later(item, delay, "rate limited (429)", count=False)
         elif is_transient(error):
             reason = f"Slack {status_of(error)}: {error_code(error)}"
+            if status_of(error) >= 500:
+                self.health.unreachable(reason)
             self._later(item, self._backoff(item), reason, count=True)
+        elif item.kind == OutboxKind.POST and error_code(error) in CHANNEL_CLOSED:
+            # The channel refuses us (not a member, archived, gone): the post waits, never
+            # failed for good, and goes out once someone fixes the channel (product.md §6).
+            self.health.closed(item.channel, error_code(error))
+            self.storage.values.delete(_INFLIGHT_KEY.format(item.id))  # refused: not posted
+            self._later(item, self._backoff(item), f"Slack: {error_code(error)}", count=True)
         else:
             self._fail(item, f"Slack: {error_code(error)}")
 
@@ -288,9 +302,6 @@ class SlackOutbox:
         wait = self.storage.slots.take(slots, now=self.clock())
         if wait is not None:
             raise Retry(wait.total_seconds(), "pacing")
-
-    def _hold_channel(self, channel: str, seconds: float) -> None:
-        self.storage.slots.hold(CHANNEL_PACE + channel, self.clock() + timedelta(seconds=seconds))
 
     def _ephemeral(self, item: OutboxItem) -> None:
         self._take_slots(item.channel)

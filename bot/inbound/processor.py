@@ -60,6 +60,7 @@ KEEP_OUTBOX = timedelta(days=7)  # finished Slack work (its results: posted ts) 
 # Slack's idempotency claims (event ids, trigger ids, relayed messages): Slack redelivers within
 # minutes, so a week is far beyond any retry, and the table no longer grows forever.
 KEEP_CLAIMS = timedelta(days=7)
+KEEP_PLANS = timedelta(days=7)  # bulk plans never started (or discarded in their preview)
 KEEP_SLOTS = timedelta(hours=2)  # pace and job slots free that long are forgotten (free anyway)
 # During a burst of callbacks, rest this many times as long as a batch took (so processing gets
 # about 1 / (1 + YIELD_FACTOR) of the time while the endpoints get the rest).
@@ -320,12 +321,14 @@ class InboxProcessor:
             self.reply_failed(send_id, msisdn, status)
 
     def prune(self, now: datetime) -> tuple[int, int, int]:
-        """Forget old processed callbacks, finished outbox items and Slack delivery claims;
-        how many of each (callbacks, items, claims)."""
+        """Forget old processed callbacks, finished outbox items and Slack delivery claims
+        (how many of each: callbacks, items, claims), old time slots and old bulk plans that
+        were never started."""
         callbacks = self.storage.inbox.prune(KEEP_CALLBACKS, now=now)
         items = self.storage.outbox.prune(KEEP_OUTBOX, now=now)
         claims = self.storage.claims.prune(KEEP_CLAIMS, now=now)
         self.storage.slots.prune(KEEP_SLOTS, now=now)
+        self.storage.bulks.prune(KEEP_PLANS, now=now)
         if callbacks or items or claims:
             log.info(
                 "pruned %d old callbacks, %d finished Slack items and %d Slack claims",

@@ -43,6 +43,8 @@ from bot.gateway.base import (
     Unavailable,
 )
 from bot.inbound.conversations import order_key, post_payload
+from bot.inbound.outgoing import OutgoingSms
+from bot.inbound.reply_choice import Chosen, PendingReply, ReplyChoice
 from bot.slack.message_text import SmsText, sms_text_from_event
 from bot.slack.references import SlackNames
 from bot.sms.encoding import measure
@@ -67,20 +69,23 @@ UNSETTLED = (
 class Decision:
     """What `handle_event` did with one event, for logs and tests."""
 
-    action: str  # "relayed", "refused", "noted", "ignored", "duplicate"
+    action: str  # "relayed", "asked", "refused", "noted", "ignored", "duplicate"
     reason: str = ""
     send_id: int | None = None
 
 
 def reaction_for(send: Send) -> str | None:
-    """The reaction that shows a relayed reply's state now."""
+    """The reaction that shows a relayed reply's state now: delivered only when every number it
+    went to received it, failed as soon as one did not."""
     if not send.recipients:
         return None
-    recipient = send.recipients[0]
-    if recipient.error_code or recipient.error_description:
-        return FAILED
-    if recipient.state in FINAL_STATES:
-        return RECEIVED if recipient.state is DeliveryState.DELIVERED else FAILED
+    for recipient in send.recipients:
+        if recipient.error_code or recipient.error_description:
+            return FAILED
+        if recipient.state in FINAL_STATES and recipient.state is not DeliveryState.DELIVERED:
+            return FAILED
+    if all(r.state is DeliveryState.DELIVERED for r in send.recipients):
+        return RECEIVED
     return QUEUED
 
 
@@ -98,8 +103,10 @@ class ReplyRelay:
         backoff: float = 2.0,
         pool_size: int = 4,
         names: SlackNames | None = None,
+        is_admin: Callable[[str], bool] = lambda user: False,
     ) -> None:
         self.storage = storage
+        self.choice = ReplyChoice(storage, is_admin=is_admin)
         self.names = names or SlackNames()  # who a mention names, for the phone
         self.gateway = gateway
         self.allowed = allowed
@@ -154,6 +161,9 @@ class ReplyRelay:
             if refusal is not None:
                 self._ephemeral(channel, user, info.thread_ts, refusal)
                 decision = Decision("refused", refusal)
+            elif ReplyChoice.needed(info):
+                self.choice.ask(channel, ts, user or "", sms.text, info)
+                decision = Decision("asked")
             else:
                 send_id = self._record(event, info, msisdn, sms.text)
                 decision = Decision("relayed", send_id=send_id)
@@ -166,9 +176,11 @@ class ReplyRelay:
         msisdn = info.last_msisdn or (info.recipients[0] if len(info.recipients) == 1 else "")
         if not self.allowed(user):
             return blocks.refused_not_allowed(), msisdn
-        if not msisdn:
+        if ReplyChoice.needed(info):  # the numbers are checked once the person chose
+            msisdn = ""
+        elif not msisdn:
             return blocks.ask_to_use_send(info.recipients), msisdn
-        if self.storage.opt_outs.is_opted_out(msisdn):
+        if msisdn and self.storage.opt_outs.is_opted_out(msisdn):
             return blocks.refused_opted_out(msisdn), msisdn
         if sms.is_empty:
             return blocks.refused_text("the reply has no text to send."), msisdn
@@ -193,28 +205,71 @@ class ReplyRelay:
 
     def _record(self, event: Mapping[str, Any], info: Any, msisdn: str, text: str) -> int:
         channel, ts = event["channel"], event["ts"]
-        encoding, _, parts = measure(text)
+        return self.queue_sms(
+            OutgoingSms(
+                slack_user=event.get("user") or "",
+                channel=channel,
+                text=text,
+                msisdns=(msisdn,),
+                intent_key=_claim_key(channel, ts),
+                thread_ts=info.thread_ts,
+                marked_message=ts,
+            )
+        )
+
+    def queue_sms(self, sms: OutgoingSms) -> int:
+        """Record `sms` as a send and queue one gateway call per number (sent by `send_item`);
+        run inside the caller's transaction. Returns the send's id."""
+        encoding, _, parts = measure(sms.text)
+        planned = self.gateway.plan(list(sms.msisdns))
         send = self.storage.sends.record(
-            slack_user=event.get("user") or "",
-            channel=channel,
-            text=text,
+            slack_user=sms.slack_user,
+            channel=sms.channel,
+            text=sms.text,
             encoding=encoding,
             parts=parts,
             recipients=[
                 NewRecipient(
-                    msisdn=msisdn,
-                    climsgid=self.gateway.plan([msisdn])[0].client_id,
-                    contact_name=self.storage.contacts.name_for(msisdn),
+                    msisdn=plan.to,
+                    climsgid=plan.client_id,
+                    contact_name=self.storage.contacts.name_for(plan.to),
                 )
+                for plan in planned
             ],
             sandbox=self.sandbox,
-            intent_key=_claim_key(channel, ts),
-            thread_ts=info.thread_ts,
+            intent_key=sms.intent_key,
+            thread_ts=sms.thread_ts,
         )
-        self.storage.sends.attach_card(send.id, channel, ts)
-        self.storage.outbox.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, {"send_id": send.id})
+        if sms.marked_message:
+            self.storage.sends.attach_card(send.id, sms.channel, sms.marked_message)
+        for recipient in send.recipients:
+            payload: dict[str, Any] = {"send_id": send.id}
+            if len(send.recipients) > 1:
+                payload["recipient_id"] = recipient.id
+            if sms.to_opted_out:
+                payload["to_opted_out"] = True
+            self.storage.outbox.enqueue(GATEWAY_CHANNEL, OutboxKind.SMS, payload)
         self.refresh(send.id)
         return send.id
+
+    def choose(self, channel: str, ts: str, target: str, user: str) -> Chosen:
+        """A person pressed one of the question's buttons: text the waiting reply, once."""
+        chosen = self.choice.choose(channel, ts, target, user, self._queue_chosen)
+        self.on_enqueue()
+        return chosen
+
+    def _queue_chosen(self, pending: PendingReply, numbers: tuple[str, ...]) -> int:
+        return self.queue_sms(
+            OutgoingSms(
+                slack_user=pending.user,
+                channel=pending.channel,
+                text=pending.text,
+                msisdns=numbers,
+                intent_key=_claim_key(pending.channel, pending.ts),
+                thread_ts=pending.thread_ts,
+                marked_message=pending.ts,
+            )
+        )
 
     def _ephemeral(self, channel: str, user: str | None, thread_ts: str, text: str) -> None:
         if user:
@@ -301,18 +356,20 @@ class ReplyRelay:
 
     def send_item(self, item: OutboxItem) -> None:
         send = self.storage.sends.get(int(item.payload["send_id"]))
-        if send is None or not send.recipients:
+        recipient = _recipient_of(send, item.payload.get("recipient_id"))
+        if send is None or recipient is None:
             self.storage.outbox.give_up(item, "the reply's record is gone")
             return
-        recipient = send.recipients[0]
         if recipient.apimsgid or recipient.error_code or recipient.error_description:
             self._finish(item, send.id)  # already done before a crash
             return
-        if self.storage.opt_outs.is_opted_out(recipient.msisdn):
+        if not item.payload.get("to_opted_out") and self.storage.opt_outs.is_opted_out(
+            recipient.msisdn
+        ):
             words = "the number opted out (texted STOP) before the reply went out"
             self._failed(item, send, recipient, None, words)
             return
-        marker = _INFLIGHT.format(send.id)
+        marker = _marker(item)
         if self.storage.values.get(marker) is not None and self._already_sent(
             item, send, recipient
         ):
@@ -390,7 +447,7 @@ class ReplyRelay:
     def _finish(self, item: OutboxItem, send_id: int) -> None:
         with self.storage.transaction():
             self.storage.outbox.complete(item)
-            self.storage.values.delete(_INFLIGHT.format(send_id))
+            self.storage.values.delete(_marker(item))
             self.refresh(send_id)
 
     def _retry(self, item: OutboxItem, reason: str) -> None:
@@ -399,6 +456,22 @@ class ReplyRelay:
             item, self.clock() + timedelta(seconds=delay), error=reason[:500]
         )
         self.on_enqueue()
+
+
+def _recipient_of(send: Send | None, recipient_id: object) -> Recipient | None:
+    """The recipient an SMS item is for: named by id when the send has several, else the one."""
+    if send is None or not send.recipients:
+        return None
+    if recipient_id is None:
+        return send.recipients[0]
+    return next((r for r in send.recipients if str(r.id) == str(recipient_id)), None)
+
+
+def _marker(item: OutboxItem) -> str:
+    """The "gateway call in flight" marker of one SMS item (per number of a send)."""
+    send_id, recipient_id = item.payload["send_id"], item.payload.get("recipient_id")
+    key = send_id if recipient_id is None else f"{send_id}.{recipient_id}"
+    return _INFLIGHT.format(key)
 
 
 def _claim_key(channel: str, ts: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -16,6 +16,8 @@ from bot.config import Settings
 from bot.container import Services
 from bot.domain import access
 from bot.slack.errors import error_code
+from bot.slack.pace import SlackPace
+from bot.storage import StorageError
 from bot.usecases.sending import PreparedSend, execute
 
 log = logging.getLogger(__name__)
@@ -90,25 +92,41 @@ class RespondReplier:
 
 
 class EphemeralReplier:
-    """Ephemeral answers with chat.postEphemeral (modal submissions have no response_url)."""
+    """Ephemeral answers with chat.postEphemeral (modal submissions have no response_url), in
+    the channel's shared pace (bot/slack/pace.py): each write waits its turn up to the pace's
+    bound (3 s), then goes anyway, counted, so a person's answer is never held longer."""
 
-    def __init__(self, client: WebClient, channel: str, user: str):
-        self._client, self._channel, self._user = client, channel, user
+    def __init__(self, client: WebClient, pace: SlackPace, channel: str, user: str):
+        self._client, self._pace, self._channel, self._user = client, pace, channel, user
 
     def __call__(self, message: Message) -> None:
         try:
-            self._client.chat_postEphemeral(
-                channel=self._channel, user=self._user, **message.as_kwargs()
-            )
+            self._write(self._channel, "chat_postEphemeral", user=self._user, **message.as_kwargs())
         except SlackApiError as error:
             # E.g. the app cannot post in that conversation: a direct message still reaches them.
             log.info("ephemeral reply failed (%s); sending a direct message", error_code(error))
             try:
-                self._client.chat_postMessage(channel=self._user, **message.as_kwargs())
+                self._write(self._user, "chat_postMessage", **message.as_kwargs())
             except Exception as second:
                 log.warning("could not reach %s at all: %s", self._user, second)
         except Exception as error:  # Slack unreachable even after the retries
             log.warning("could not reach %s: %s", self._user, error)
+
+    def _write(self, channel: str, method: str, **params: Any) -> None:
+        """One Slack write to `channel` in its turn; a 429 holds the channel for everyone."""
+        self._take_turn(channel)
+        try:
+            getattr(self._client, method)(channel=channel, **params)
+        except SlackApiError as error:
+            self._pace.refused(channel, error)
+            raise
+
+    def _take_turn(self, channel: str) -> None:
+        try:
+            if not self._pace.wait_turn(channel):
+                self._pace.record(channel)  # paced past the bound: go now, but count it
+        except StorageError as error:  # the database away: answering matters more than pace
+            log.warning("Slack pace of %s unknown (%s); replying anyway", channel, error)
 
 
 def send_and_report(services: Services, prepared: PreparedSend, reply: Replier) -> None:

@@ -5,8 +5,15 @@ sends it with `views.publish`. A Home is published when it is opened (`app_home_
 again when what it shows changes: `changed()` is called whenever the app queues Slack work (a
 card update, an inbound SMS, an opt-out note), and the board's worker republishes the Home of
 everyone who opened it in the last day, at most once per `debounce` seconds however many changes
-came in between. Who looked is remembered in this process only: after a restart, or on another
-replica, a Home is current again the next time it is opened.
+came in between.
+
+Several replicas: who looked is remembered by the replica that served the opening (in memory),
+and a change may happen on any replica. So a replica with changes also records, once per
+debounce, when it last changed something in a storage slot every replica reads
+(`Storage.slots` key `home.changed`, held at that moment: `hold` only ever moves it later, so it
+is the latest change of any replica). Each replica's worker looks at it once per debounce and
+republishes its own viewers' Homes when it moved since it last looked. Residual: a person whose
+Home was opened on a replica that has since stopped is current again the next time they open it.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ MAX_VIEWERS = 200
 MAX_LINKS = 2000  # permalinks remembered (a message's address never changes)
 NO_LINK = ""  # Slack said it has none (message_not_found): the built link is used instead
 DEFAULT_WORKSPACE_URL = "https://slack.com/"
+CHANGED = "home.changed"  # slot: the latest moment any replica changed what Homes show
 
 
 class HomeBoard:
@@ -59,6 +67,7 @@ class HomeBoard:
         self._debounce, self._monotonic = debounce, monotonic
         self._viewers: OrderedDict[str, float] = OrderedDict()  # user -> when they last looked
         self._dirty_since: float | None = None
+        self._seen_change = clock()  # the latest change of any replica known here
         self._lock = threading.Lock()
         self._workspace_url: str | None = None
         self._links: OrderedDict[tuple[str, str], str] = OrderedDict()  # (channel, ts) -> link
@@ -75,27 +84,49 @@ class HomeBoard:
         self.publish(user)
 
     def changed(self) -> None:
-        """Something a Home shows may have changed; the worker republishes soon."""
+        """Something a Home shows may have changed (here: other replicas are told too); the
+        worker republishes soon."""
         with self._lock:
-            if self._dirty_since is None and self._viewers:
+            if self._dirty_since is None:
                 self._dirty_since = self._monotonic()
 
     # ---- the worker
 
     def step(self) -> float:
-        """LoopWorker step: republish every recent viewer's Home once the debounce has passed;
-        returns how long to sleep."""
+        """LoopWorker step: once the debounce has passed since a change here, tell the other
+        replicas and republish every recent viewer's Home; republish them too when another
+        replica changed something. Returns how long to sleep."""
+        elsewhere = self._changed_elsewhere()
         with self._lock:
-            if self._dirty_since is None:
-                return self._debounce
-            wait = self._dirty_since + self._debounce - self._monotonic()
-            if wait > 0:
-                return wait
-            self._dirty_since = None
-            viewers = self._recent_viewers()
-        for user in viewers:
-            self.publish(user)
-        return self._debounce
+            wait = self._debounce
+            if self._dirty_since is not None:
+                wait = self._dirty_since + self._debounce - self._monotonic()
+            here = self._dirty_since is not None and wait <= 0
+        if here:
+            self._announce_change()
+            with self._lock:
+                self._dirty_since = None
+        if here or elsewhere:
+            with self._lock:
+                viewers = self._recent_viewers()
+            for user in viewers:
+                self.publish(user)
+            return self._debounce
+        return max(0.0, min(wait, self._debounce))
+
+    def _announce_change(self) -> None:
+        """Record, for every replica, that Homes changed now (the slot only moves later)."""
+        now = self._clock()
+        self.storage.slots.hold(CHANGED, now)
+        self._seen_change = max(self._seen_change, now)
+
+    def _changed_elsewhere(self) -> bool:
+        """True when some replica changed what Homes show since this one last looked."""
+        latest = self.storage.slots.busy(CHANGED, self._seen_change).get(CHANGED)
+        if latest is None:
+            return False
+        self._seen_change = latest
+        return True
 
     def _recent_viewers(self) -> list[str]:
         cutoff = self._monotonic() - VIEWER_TTL
@@ -109,11 +140,10 @@ class HomeBoard:
         """Render and publish `user`'s Home; False when Slack refused or could not be reached
         (logged: the next change or opening tries again)."""
         snapshot = home_snapshot(self, user, self._clock())
-        links = {
-            key: link
-            for line in snapshot.threads
-            if (link := self._permalink(key := (line.thread.channel, line.thread.thread_ts)))
-        }
+        # Threads' roots and bulk cards: each linked by its permalink (chat.getPermalink).
+        messages = [(line.thread.channel, line.thread.thread_ts) for line in snapshot.threads]
+        messages += [(r.channel, r.card_ts) for r in snapshot.bulk_runs if r.channel and r.card_ts]
+        links = {key: link for key in messages if (link := self._permalink(key))}
         view = home_view(snapshot, self._workspace(), links)
         try:
             self._slack.views_publish(user_id=user, view=view)

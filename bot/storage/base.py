@@ -32,6 +32,7 @@ from bot.domain.records import (
     CardPlace,
     Contact,
     Conversation,
+    InboundRecord,
     InboxItem,
     JsonObject,
     LogEntry,
@@ -229,11 +230,23 @@ class OptOutRepository(Protocol):
     """Numbers that texted STOP (and START again). `at` is the SMS's own time: an event older
     than the stored one (a retried callback arriving late) changes nothing."""
 
-    def opt_out(self, msisdn: str, keyword: str = "STOP", at: datetime | None = None) -> bool:
-        """Record an opt-out; True if the state changed."""
+    def opt_out(
+        self,
+        msisdn: str,
+        keyword: str = "STOP",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        """Record an opt-out; True if the state changed. `by`: the admin whose command did it."""
         ...
 
-    def opt_in(self, msisdn: str, keyword: str = "START", at: datetime | None = None) -> bool:
+    def opt_in(
+        self,
+        msisdn: str,
+        keyword: str = "START",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
         """Undo an opt-out; True if the state changed (never for a number that was never out)."""
         ...
 
@@ -245,6 +258,33 @@ class OptOutRepository(Protocol):
 
     def all(self) -> list[OptOut]:
         """Every number with a stored state, by number."""
+        ...
+
+
+class InboundRepository(Protocol):
+    """Every inbound SMS once routed (written in the transaction that routes it)."""
+
+    def record(
+        self,
+        *,
+        msisdn: str,
+        text: str,
+        channel: str,
+        post_item: int,
+        send_id: int | None = None,
+        conversation_id: int | None = None,
+        at: datetime | None = None,
+    ) -> int: ...
+
+    def recent(
+        self, msisdn: str | None = None, limit: int = 20, channel: str | None = None
+    ) -> list[InboundRecord]:
+        """Newest first, optionally only from one number and only shown in one channel."""
+        ...
+
+    def texted_in(self, send_id: int | None, conversation_id: int | None) -> list[str]:
+        """The numbers that texted into the thread of that card or conversation, in the order
+        they first did."""
         ...
 
 
@@ -577,6 +617,9 @@ class Storage(Protocol):
 
     @property
     def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def inbound(self) -> InboundRepository: ...
 
     @property
     def inbox(self) -> InboxRepository: ...

@@ -110,3 +110,9 @@ class BulkRepository(Protocol):
     def by_send(self, send_id: int) -> str | None:
         """The run a send belongs to (one of its rows), None for any other send."""
         ...
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Forget runs never started (still PLANNED, or DISCARDED from the preview) and their
+        rows, once `older_than` has passed since they were planned or discarded; how many.
+        Started runs are kept: their rows name the sends delivery reports come back for."""
+        ...

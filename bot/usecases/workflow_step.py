@@ -1,16 +1,24 @@
 """The Workflow Builder step "Send an SMS" (function `send_sms`): one SMS under `/sms send`'s rules.
 
-A workflow runs the step with its inputs (`to`, `text`, and optionally `author`); Slack wants the
-step finished with outputs (`apimsgid`, `state`) or with an error a person can act on. This use
-case turns one execution into exactly one of those, and sends at most once per execution: Slack
+A workflow runs the step with its inputs (`to`, `text`, and `sender`); Slack wants the step
+finished with outputs (`apimsgid`, `state`) or with an error a person can act on. This use case
+turns one execution into exactly one of those, and sends at most once per execution: Slack
 redelivers an event it thinks was lost, so the execution ID is claimed before anything happens.
 
-Who sends: Slack does not tell an app who built the workflow, so the step has an `author` input
-(the workflow's author picks themselves). With `SMS_ALLOWED_USERS` set it is required and must be
-an allowed user (or an admin), as for `/sms send`; with every member allowed, a step without it
-sends in the app's own name (`app_user`). Opted-out numbers and text over `SMS_MAX_PARTS` parts are
-refused before any gateway call, as always; the card goes to `SMS_CHANNEL`, so replies from the
-phone thread under it as usual.
+Who sends. The `function_executed` event names no person: not the workflow's author, not who ran
+it. A user ID the builder types into an input would be a claim anyone building a workflow could
+make for a colleague, so it is not trusted. What Slack does vouch for is a `user_context` input
+(`sender`): a builder cannot set it; Slack fills it in with the person who started the workflow
+(or pressed a button in an earlier step). So:
+- with `SMS_ALLOWED_USERS` set, the step sends only for a vouched-for person who is allowed (or an
+  admin), in their name; a run with no such person (a scheduled workflow with no button step) is
+  refused in plain words. The workflow's author is held to the allow-list by Slack itself: the
+  README has the operator restrict who may use the step to the same people (Slack's step access),
+  since the app cannot see the author;
+- with every member allowed, it sends in the vouched-for person's name, or the app's
+  (`app_user`) when the workflow has no person behind it.
+Opted-out numbers and text over `SMS_MAX_PARTS` parts are refused before any gateway call, as
+always; the card goes to `SMS_CHANNEL`, so replies from the phone thread under it as usual.
 """
 
 from __future__ import annotations
@@ -26,10 +34,10 @@ from bot.usecases.sending import Refusal, SendIntent, SendOutcome, execute, prep
 
 log = logging.getLogger(__name__)
 
-NO_AUTHOR = (
-    "Only some people may send SMS here (SMS_ALLOWED_USERS), and this step does not say who "
-    "the workflow's author is. Edit the step in Workflow Builder and set “Workflow author” to "
-    "yourself."
+NO_SENDER = (
+    "Only some people may send SMS here (SMS_ALLOWED_USERS), and Slack did not say who runs this "
+    "workflow (a workflow started on a schedule or by an event has no one behind it). Start it "
+    "from a link or a button, or add a step where someone presses a button before this one."
 )
 NO_CHANNEL = "sms-bot has no SMS_CHANNEL to post the card in; ask whoever runs it to set one."
 ONE_RECIPIENT = (
@@ -45,7 +53,7 @@ class StepRun:
     execution_id: str  # Slack's function_execution_id: the same on every redelivery
     to: str
     text: str
-    author: str | None  # the Slack user ID the workflow's author chose, if any
+    sender: str | None  # who runs the workflow, as Slack vouches for it (user_context), if any
     app_user: str  # the app's own user ID: who sends when every member may and none is named
 
 
@@ -81,19 +89,18 @@ def run_step(services: AppPorts, run: StepRun) -> StepResult | None:
 
 def _intent(services: AppPorts, run: StepRun) -> SendIntent:
     settings = services.settings
-    author = (run.author or "").strip() or None
-    if author is None and settings.allowed_users:
-        raise Refusal(NO_AUTHOR)
+    sender = (run.sender or "").strip() or None
+    if sender is None and settings.allowed_users:
+        raise Refusal(NO_SENDER)
     if not settings.sms_channel:
         raise Refusal(NO_CHANNEL)
     to = run.to.strip()
     if "," in to:
         raise Refusal(ONE_RECIPIENT)
-    user = author or run.app_user
-    if author is not None and not access.may_use(settings.allowed_users, settings.admins, author):
-        raise Refusal(access.not_allowed_text(author))
+    if sender is not None and not access.may_use(settings.allowed_users, settings.admins, sender):
+        raise Refusal(access.not_allowed_text(sender))
     return SendIntent(
-        user=user,
+        user=sender or run.app_user,
         channel=settings.sms_channel,
         to=(to,) if to else (),
         text=run.text,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,34 @@ def test_a_run_in_which_no_row_went_out_fails_with_the_error_object(
     assert code == 1 and data["sent"] == 0
     assert data["error"]["code"] == "114" and data["error"]["description"]
     assert data["failed"][0]["error"]["code"] == "114"
+
+
+def test_a_scheduled_bulk_says_plainly_that_nothing_was_sent_yet(capsys, sandbox) -> None:  # type: ignore[no-untyped-def]
+    code, data = _run(capsys, "bulk", "--json", "--at", "+2h", "list.csv", "Hi {name}")
+    assert code == 0 and data["sent"] == 0 and data["held"] == 3
+    assert data["sent_by_serve"] is True and data["held_for_quiet_hours"] == 0
+    assert data["next_due"] == data["scheduled"]
+    assert cli.main(["bulk", "--at", "+2h", "list.csv", "Hi {name}"]) == 0
+    out = capsys.readouterr().out
+    assert f"NOT SENT YET: 3 row(s) scheduled for {data['scheduled'][:11]}" in out
+    assert "only `sms-bot serve`" in out
+    assert sandbox.messages() == []
+
+
+def test_rows_held_for_quiet_hours_are_reported_as_not_sent(  # type: ignore[no-untyped-def]
+    capsys, sandbox, monkeypatch
+) -> None:
+    # A quiet window around this moment in South Africa (+27, UTC+2), ending in an hour.
+    local = datetime.now(UTC) + timedelta(hours=2)
+    start, end = local - timedelta(hours=1), local + timedelta(hours=1)
+    monkeypatch.setenv("SMS_QUIET_HOURS", f"{start:%H:%M}-{end:%H:%M}")
+    code, data = _run(capsys, "bulk", "--json", "list.csv", "Hi {name}")
+    assert code == 0 and data["sent"] == 0 and data["failed"] == []
+    assert data["held"] == data["held_for_quiet_hours"] == 3 and "scheduled" not in data
+    assert data["sent_by_serve"] is True
+    due = datetime.strptime(data["next_due"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert timedelta(minutes=50) < due - datetime.now(UTC) <= timedelta(hours=1)
+    assert cli.main(["bulk", "list.csv", "Hi {name}"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT SENT YET: 3 row(s) held for quiet hours (SMS_QUIET_HOURS)" in out
+    assert sandbox.messages() == []

@@ -134,6 +134,34 @@ def test_quiet_hours_hold_rows_until_the_window_ends_where_the_number_is(make_ri
     assert sorted(rig.sent_to()) == ["12125550123", "27821000001", "27821000002"]
 
 
+def test_a_scheduled_run_releases_each_row_when_its_own_quiet_window_ends(make_rig, clock) -> None:  # type: ignore[no-untyped-def]
+    # Scheduled for 22:00 UTC (December): 00:00 in Johannesburg (quiet until 06:00 UTC) and
+    # 22:00 in London (quiet until 08:00 UTC). Each row waits for its own window only.
+    clock.now = (
+        clock.utc().replace(month=12, day=6, hour=20, minute=0, second=0, microsecond=0).timestamp()
+    )
+    settings = dataclasses.replace(SETTINGS, quiet_hours=QuietHours.parse("21:00-08:00"))
+    rig = make_rig(settings)
+    plan = _plan(rig, b"phone\n+27821000001\n+447911123456\n", text="Hello")
+    assert plan.valid == 2
+    at = clock.utc() + timedelta(hours=2)
+    assert _start(rig, plan, at=at).state == "scheduled"
+    clock.now = at.timestamp()
+    assert due_scheduled(rig.ports, clock.utc()) == [plan.plan_id]
+    runner = _runner(rig)
+    first = runner.drive(plan.plan_id)
+    johannesburg_morning = at + timedelta(hours=8)  # 06:00 UTC
+    assert rig.sent_to() == [] and first.next_due == johannesburg_morning
+    clock.now = johannesburg_morning.timestamp()
+    second = runner.drive(plan.plan_id)
+    assert rig.sent_to() == ["27821000001"]  # London is still asleep
+    assert second.next_due == at + timedelta(hours=10)  # 08:00 UTC
+    clock.advance(2 * 3600)
+    assert runner.drive(plan.plan_id).state is RunState.DONE
+    assert rig.sent_to() == ["27821000001", "447911123456"]
+    runner.close()
+
+
 def test_a_scheduled_run_starts_when_due(make_rig, clock) -> None:  # type: ignore[no-untyped-def]
     rig = make_rig()
     plan = _plan(rig, _csv(3))

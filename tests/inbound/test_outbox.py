@@ -111,7 +111,7 @@ def test_order_is_kept_within_an_order_key(rig: Rig) -> None:
 
 
 def test_reply_to_a_root_that_failed_for_good_is_posted_at_top_level(rig: Rig) -> None:
-    rig.fake.fail("chat.postMessage", error="channel_not_found")
+    rig.fake.fail("chat.postMessage", error="invalid_blocks")
     root = enqueue(rig, "C1", "root", order="sms:2")
     enqueue(rig, "C1", "reply", order="sms:2", thread_root_item=root)
     rig.settle()
@@ -153,7 +153,7 @@ def test_without_history_access_a_lost_answer_means_posting_again(rig: Rig) -> N
 
 
 def test_permanent_error_gives_up_and_the_queue_goes_on(rig: Rig) -> None:
-    rig.fake.fail("chat.postMessage", error="channel_not_found")
+    rig.fake.fail("chat.postMessage", error="invalid_blocks")
     enqueue(rig, "C404", "nowhere", order="sms:3")
     enqueue(rig, "C1", "next", order="sms:3")
     rig.settle()
@@ -206,3 +206,37 @@ def test_remembered_cards_are_capped(rig: Rig, monkeypatch) -> None:
     assert len(rig.inbound._cards) == 3
     rig.inbound.refresh_card(sends[0].id)  # forgotten: read from storage again, still updated
     assert rig.storage.outbox.count() == 5
+
+
+def test_a_channel_that_refuses_posts_makes_them_wait_never_fail(rig: Rig) -> None:
+    """not_in_channel, is_archived, channel_not_found: someone can fix the channel, so the
+    posts wait (with backoff) and go out, in order, once it works again."""
+    for error in ("not_in_channel", "is_archived", "channel_not_found"):
+        rig.fake.close_channel("C1", error)
+        enqueue(rig, "C1", f"while {error}", order="sms:9")
+        rig.drain()
+        rig.clock.advance(400.0)  # past the longest backoff: tried again, refused again
+        rig.drain()
+        assert rig.storage.outbox.get(1).state == "pending"
+        assert rig.outbox.health.report()["channels_not_postable"] == {"C1": error}
+    rig.fake.open_channel("C1")
+    rig.clock.advance(400.0)
+    rig.settle()
+    assert stored_texts(rig.fake, "C1") == [
+        "while not_in_channel",
+        "while is_archived",
+        "while channel_not_found",
+    ]
+    assert "channels_not_postable" not in rig.outbox.health.report()
+
+
+def test_slack_unreachable_is_told_apart_from_healthy(rig: Rig) -> None:
+    assert rig.outbox.health.report() == {"slack": "ok"}
+    rig.fake.fail("chat.postMessage", status=503, times=2)
+    enqueue(rig, "C1", "later")
+    rig.drain()
+    assert rig.outbox.health.report()["slack"].startswith("unreachable")
+    rig.clock.advance(10.0)
+    rig.settle()
+    assert stored_texts(rig.fake, "C1") == ["later"]
+    assert rig.outbox.health.report() == {"slack": "ok"}

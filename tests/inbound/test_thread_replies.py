@@ -125,21 +125,23 @@ def test_people_not_allowed_are_refused(make_app) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_card_with_several_numbers_and_no_reply_asks_for_sms_send(app: RunningApp) -> None:
+def test_card_with_several_numbers_and_no_reply_asks_before_texting(app: RunningApp) -> None:
+    """Nobody texted in yet: the only choice offered is all the card's recipients (the rest of
+    the choice is in test_reply_choice.py)."""
     ts = card_sent(app, f"send {PLAIN},{OTHER} Hi both")
     wait_for(lambda: app.storage.sends.get(1).recipients[1].apimsgid, what="both accepted")
     app.reply_in_thread("who gets this?", ts)
-    wait_for(lambda: ephemerals(app), what="the question")
-    assert "/sms send" in ephemerals(app)[0]
-    # Once one of them has texted back, a reply goes to that phone.
-    auth = app.callback_auth
-    import requests
 
-    post(requests.Session(), app.url + "/clickatell/mo", mo_params("mo-x", OTHER, "me!"), auth)
-    wait_for(lambda: app.fake.thread(CHANNEL, ts), what="the phone's reply in the thread")
-    app.reply_in_thread("great", ts)
-    wait_for(lambda: relayed(app), what="the relayed SMS")
-    assert relayed(app) == [(OTHER, "great")]
+    def buttons() -> list[str]:
+        for message in app.fake.thread(CHANNEL, ts):
+            for block in message.get("blocks") or []:
+                if block.get("type") == "actions":
+                    return [b["text"]["text"] for b in block["elements"]]
+        return []
+
+    assert wait_for(buttons, what="the question") == ["All recipients (2)"]
+    app.wait_idle()
+    assert relayed(app) == [] and ephemerals(app) == []
 
 
 def test_reply_in_a_conversation_thread_goes_to_its_number(app: RunningApp) -> None:

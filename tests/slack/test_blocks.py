@@ -15,10 +15,11 @@ from bot.blocks.compose import compose_view, preview, read_channel, read_values
 from bot.blocks.contacts import contacts_message
 from bot.blocks.errors import error_message, usage_message
 from bot.blocks.help import help_message
-from bot.blocks.log import log_message
+from bot.blocks.log import LOG_MORE_ACTION, LogAsked, log_message, parse_more_value
 from bot.domain.delivery import OUTCOME_UNKNOWN, DeliveryState
 from bot.gateway.clickatell_http.codes import delivery_status
 from bot.grammar import USAGE
+from bot.usecases.message_log import LogLine, LogPage
 
 WHEN = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -200,25 +201,39 @@ def test_contacts_and_log() -> None:
     assert "&lt;b&gt;Ann" in shown and "+27 82 123 4567" in shown
     assert "No contacts yet" in contacts_message([]).text
 
-    @dataclass
-    class Entry:
-        created_at: datetime = WHEN
-        slack_user: str = "U0ALICE"
-        text: str = "hi\nthere"
-        msisdn: str = "27821234567"
-        contact_name: str | None = "Ann"
-        apimsgid: str | None = "abc"
-        status: str | None = "004"
-        status_words: str | None = "Received by recipient"  # as storage keeps it
-        error_code: str | None = None
-        error_description: str | None = None
-        scheduled_at: datetime | None = None
-        cancelled_at: datetime | None = None
-
-    shown = _dump(log_message([Entry()] * 100))
+    line = LogLine(
+        at=WHEN,
+        inbound=False,
+        msisdn="27821234567",
+        contact_name="Ann",
+        text="hi\nthere <!channel>",
+        sender="U0ALICE",
+        state="Received by recipient",
+        message_id="abc",
+        channel="C1",
+        thread_ts="1700000000.000100",
+    )
+    heard = replace(line, inbound=True, sender="phone", message_id=None, thread_ts=None)
+    many = LogPage((line, heard) * 50, page=1, has_more=True)
+    message = log_message(many, LogAsked(None, None), "https://example.slack.com/")
+    shown = _dump(message)
     assert "Received by recipient" in shown and "`abc`" in shown and "hi there" in shown
-    assert _sizes_ok(log_message([Entry()] * 100).blocks)
-    assert "No messages to +27 82 123 4567" in log_message([], "27821234567").text
+    assert "&lt;!channel&gt;" in shown  # a phone's or a person's text is shown literally
+    assert "https://example.slack.com/archives/C1/p1700000000000100" in shown
+    assert "<@U0ALICE> → Ann (+27 82 123 4567)" in shown and "Ann (+27 82 123 4567) → us" in shown
+    assert "<!date^1740821400^" in shown  # each viewer reads their own time
+    assert _sizes_ok(message.blocks)
+    more = message.blocks[-1]["elements"][0]
+    assert more["action_id"] == LOG_MORE_ACTION and parse_more_value(more["value"]) == (None, 2)
+    later = replace(line, state="Scheduled", scheduled_at=WHEN, message_id=None)
+    assert "Scheduled for <!date^1740821400^" in _dump(
+        log_message(LogPage((later,), 1, False), LogAsked(None, None), "")
+    )
+    others = LogPage((replace(line, sender="~cli"), replace(line, sender="")), 1, False)
+    shown = _dump(log_message(others, LogAsked(None, None), "https://example.slack.com/"))
+    assert "the command line → Ann" in shown and "automatic reply → Ann" in shown
+    empty = log_message(LogPage((), 1, False), LogAsked("+27821234567", "27821234567"), "")
+    assert "No messages with +27 82 123 4567" in empty.text
 
 
 def test_compose_view_and_preview() -> None:

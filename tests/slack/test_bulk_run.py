@@ -181,6 +181,14 @@ def test_home_shows_the_running_bulk_send_and_opens_the_form(
 
     shown = wait_for(home, 20, "the Home tab with the bulk send")
     assert "Open the card" in shown and HOME_BULK_ACTION in shown
+    # The card's link is Slack's own permalink for it (chat.getPermalink), as threads' links are.
+    asked = [
+        (c.params["channel"], c.params["message_ts"])
+        for c in app.fake.calls_to("chat.getPermalink")
+    ]
+    assert (CHANNEL, card_ts) in asked
+    link = f"https://example.slack.com/archives/{CHANNEL}/p{card_ts.replace('.', '')}"
+    assert f"<{link}|Open the card>" in shown
     opened_before = len(app.fake.calls_to("views.open"))
     home = {"type": "view", "view_id": "VH0000001"}
     assert click(app, HOME_BULK_ACTION, "bulk", container=home, block_id="home-actions") == 200

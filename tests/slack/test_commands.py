@@ -197,7 +197,7 @@ def test_log_lists_sends_with_sender_and_status(app: RunningApp) -> None:
     listing = _text(_ask(app, "log"))
     assert "<@U0ALICE>" in listing and apimsgid in listing and "hello" in listing
     assert apimsgid in _text(_ask(app, f"log +{ECHO}"))
-    assert "No messages to +27 82 123 4567" in _ask(app, "log +27821234567")["text"]
+    assert "No messages with +27 82 123 4567" in _ask(app, "log +27821234567")["text"]
 
 
 def test_help_lists_every_command(app: RunningApp) -> None:

@@ -20,7 +20,7 @@ from bot.listeners.commands import COMMAND
 from bot.listeners.functions import SEND_SMS_FUNCTION
 from bot.listeners.functions.send_sms import (
     APIMSGID_OUTPUT,
-    AUTHOR_INPUT,
+    SENDER_INPUT,
     STATE_OUTPUT,
     TEXT_INPUT,
     TO_INPUT,
@@ -155,7 +155,9 @@ def test_manifest_declares_the_workflow_step_the_code_serves() -> None:
     manifest = _manifest()
     step = manifest["functions"][SEND_SMS_FUNCTION]
     inputs, outputs = step["input_parameters"], step["output_parameters"]
-    assert set(inputs) == {TO_INPUT, TEXT_INPUT, AUTHOR_INPUT} and {"to", "text"} <= set(inputs)
+    assert set(inputs) == {TO_INPUT, TEXT_INPUT, SENDER_INPUT} and {"to", "text"} <= set(inputs)
+    # Who runs the workflow, as Slack vouches for it: a type a builder cannot type in.
+    assert inputs[SENDER_INPUT]["type"] == "slack#/types/user_context"
     assert set(outputs) == {APIMSGID_OUTPUT, STATE_OUTPUT} == {"apimsgid", "state"}
     for name, parameter in {**inputs, **outputs}.items():
         assert parameter["name"] == name and parameter["title"] and parameter["description"]

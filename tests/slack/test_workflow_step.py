@@ -84,19 +84,36 @@ def test_several_recipients_are_refused(app: RunningApp) -> None:
     assert app.sandbox.messages() == []
 
 
-def test_with_an_allow_list_the_workflow_author_must_be_allowed(
+def _vouched(user: str) -> dict[str, str]:
+    """A `user_context` input as Slack fills it in (a builder cannot type one)."""
+    return {"id": user, "secret": "c2VjcmV0"}
+
+
+def test_with_an_allow_list_only_a_person_slack_vouches_for_and_allowed_sends(
     make_app: Callable[..., RunningApp],
 ) -> None:
     app = make_app(env={"SMS_ALLOWED_USERS": "U0ALICE"})
-    nobody = run_step(app, {"to": ECHO, "text": "hello"}, "FxNobody")
-    assert not nobody.succeeded and "Workflow author" in (nobody.error or "")
-    stranger = run_step(app, {"to": ECHO, "text": "hello", "author": "U0MALLORY"}, "FxMallory")
+    nobody = run_step(app, {"to": ECHO, "text": "hello"}, "FxNobody")  # e.g. a scheduled run
+    assert not nobody.succeeded and "did not say who runs this workflow" in (nobody.error or "")
+    # A user ID typed in by whoever built the workflow is a claim, not Slack's word: not trusted.
+    claimed = run_step(app, {"to": ECHO, "text": "hello", "author": "U0ALICE"}, "FxClaim")
+    typed = run_step(app, {"to": ECHO, "text": "hello", "sender": "U0ALICE"}, "FxTyped")
+    assert not claimed.succeeded and not typed.succeeded
+    stranger = run_step(app, {"to": ECHO, "text": "hello", "sender": _vouched("U0MALLORY")}, "FxM")
     assert not stranger.succeeded and "U0MALLORY" in (stranger.error or "")
     assert app.sandbox.messages() == []
-    allowed = run_step(app, {"to": ECHO, "text": "hello", "author": "U0ALICE"}, "FxAlice")
+    allowed = run_step(app, {"to": ECHO, "text": "hello", "sender": _vouched("U0ALICE")}, "FxA")
     assert allowed.succeeded, allowed.error
     assert [m.text for m in app.sandbox.messages()] == ["hello"]
-    assert "<@U0ALICE>" in json.dumps(app.fake.posts(ALERTS)[0])
+    assert "<@U0ALICE>" in json.dumps(app.fake.posts(ALERTS)[0])  # sent in her name
+
+
+def test_without_an_allow_list_the_person_who_runs_it_is_named_on_the_card(
+    app: RunningApp,
+) -> None:
+    ended = run_step(app, {"to": ECHO, "text": "hi", "sender": _vouched("U0BOB")}, "FxBob")
+    assert ended.succeeded, ended.error
+    assert "<@U0BOB>" in json.dumps(app.fake.posts(ALERTS)[0])
 
 
 def test_a_step_of_another_app_function_is_not_ours(app: RunningApp) -> None:

@@ -186,3 +186,24 @@ def test_rows_survive_reopening(backend, clock: ManualClock) -> None:  # type: i
         assert len(again.bulks.claim_rows("b1", limit=10)) == 4
     finally:
         again.close()
+
+
+def test_old_plans_never_started_are_pruned_and_started_runs_kept(
+    store: Storage, clock: ManualClock
+) -> None:
+    store.bulks.create(_plan("kept-planned"), _rows())
+    store.bulks.create(_plan("discarded"), _rows())
+    assert store.bulks.move("discarded", RunState.DISCARDED, expect=[RunState.PLANNED])
+    discarded = store.bulks.get("discarded")
+    assert discarded is not None and discarded.finished_at == clock.utc()
+    assert store.bulks.tally("discarded").cancelled == 4  # its rows will never go
+    _created(store, "started")
+    assert store.bulks.move("started", RunState.DONE, expect=[RunState.RUNNING])
+    assert store.bulks.prune(timedelta(days=7)) == 0  # nothing old enough yet
+
+    clock.advance(timedelta(days=8).total_seconds())
+    store.bulks.create(_plan("fresh"), _rows())
+    assert store.bulks.prune(timedelta(days=7)) == 2
+    assert store.bulks.get("kept-planned") is None and store.bulks.get("discarded") is None
+    assert store.bulks.tally("discarded").total == 0  # its rows went with it
+    assert store.bulks.get("started") is not None and store.bulks.get("fresh") is not None

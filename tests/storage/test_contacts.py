@@ -84,3 +84,10 @@ def test_a_contact_remembers_who_set_it(store: Storage) -> None:
         ("BOB", "U0MALLORY"),
         ("Carol", None),
     ]
+
+
+def test_an_admins_opt_change_records_who(store: Storage) -> None:
+    assert store.opt_outs.opt_out("27821111111", "ADMIN", at=at(10), by="U0ADMIN")
+    assert store.opt_outs.get("27821111111").changed_by == "U0ADMIN"  # type: ignore[union-attr]
+    assert store.opt_outs.opt_in("27821111111", "START", at=at(20))  # the phone: nobody
+    assert store.opt_outs.get("27821111111").changed_by is None  # type: ignore[union-attr]

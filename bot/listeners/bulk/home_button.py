@@ -23,5 +23,5 @@ def open_from_home(services: Services, body: dict[str, Any]) -> None:
     if not may_use(services.settings, user):
         return  # their Home says why; the button is not even shown to them
     channel = services.settings.sms_channel or user
-    reply = EphemeralReplier(services.slack, user, user)
+    reply = EphemeralReplier(services.slack, services.pace, user, user)
     open_bulk_form(services, services.slack, body.get("trigger_id"), channel, reply, user)

@@ -4,7 +4,8 @@ Send acknowledges at once; starting the run (`bulk.start`: now, or at the time c
 runs on the work executor, and the modal then says where the progress card is. Only the first
 click on a plan's Send does anything (a claim), and the engine starts a plan at most once anyway.
 The progress card itself is posted by the outbox when the engine reports the run's first progress.
-Cancel leaves the plan unstarted: nothing of it is ever sent.
+Cancel discards the plan (`bulk.discard`): nothing of it is ever sent, no card is posted, and a
+later Send on the same preview says it was cancelled.
 """
 
 from __future__ import annotations
@@ -35,12 +36,24 @@ def handle_bulk_send(ack: Ack, body: dict[str, Any], context: BoltContext) -> No
 def handle_bulk_discard(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
     services = services_of(context)
+    services.executor.submit(discard_clicked, services, body)
+
+
+def discard_clicked(services: Services, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
+    user = str((body.get("user") or {}).get("id") or "")
+    plan_id = str(((body.get("actions") or [{}])[0]).get("value") or "")
     where = read_context(view) or BulkContext("")
     words = "Nothing was sent. Open the form again with /sms bulk."
-    services.executor.submit(
-        show_view, services, str(view.get("id") or ""), bulk_done_view(where, words)
-    )
+    if plan_id:
+        try:
+            bulk.discard(services, plan_id, user=user)
+        except BulkRefused as refused:
+            words = f":no_entry: {escape(refused.reason)}"
+        except Exception:
+            log.exception("discarding bulk plan %s failed", plan_id)
+            words = f":warning: {escape(SOMETHING_WENT_WRONG)}"
+    show_view(services, str(view.get("id") or ""), bulk_done_view(where, words))
 
 
 def send_clicked(services: Services, body: dict[str, Any]) -> None:

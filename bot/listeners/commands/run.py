@@ -20,7 +20,6 @@ from bot.blocks.contacts import (
 )
 from bot.blocks.errors import error_message, refused_message, usage_message
 from bot.blocks.help import help_message, offered_commands
-from bot.blocks.log import log_message
 from bot.blocks.results import (
     balance_message,
     cancel_message,
@@ -37,6 +36,8 @@ from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
 from bot.domain.delivery import WITHDRAWN
 from bot.domain.records import Recipient
+from bot.listeners.commands.log_command import show_log
+from bot.listeners.commands.opt_outs import opt_in_command, opt_out_command, opt_outs_command
 from bot.listeners.commands.saved import SAVED_HANDLERS
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
@@ -50,9 +51,6 @@ from bot.usecases.shared_ids import cancel_each, report_each, shared_by
 from bot.usecases.tracking import apply_status, gateway_id, latest_report, stored_status
 
 log = logging.getLogger(__name__)
-
-LOG_LIMIT = 20
-LOG_EVERYWHERE = "all"  # `/sms log all`: every channel's log (admins)
 
 
 @dataclass(frozen=True)
@@ -327,23 +325,7 @@ def _contacts(services: Services, command: grammar.Contacts, call: Invocation) -
 
 
 def _log(services: Services, command: grammar.Log, call: Invocation) -> None:
-    """What was sent from this channel (a text sent from a private channel or a DM is not shown
-    elsewhere); `/sms log all`, every channel's, is for admins."""
-    everywhere = (command.number or "").casefold() == LOG_EVERYWHERE
-    if everywhere and not is_admin(services.settings, call.user):
-        call.reply(refused_message(access.log_everywhere_text()))
-        return
-    msisdn = None
-    if command.number and not everywhere:
-        contact = services.storage.contacts.get(command.number)
-        msisdn = (
-            contact.msisdn
-            if contact is not None
-            else normalize_msisdn(command.number, services.settings.default_region)
-        )
-    channel = None if everywhere else call.channel
-    entries = services.storage.sends.recent_log(msisdn, limit=LOG_LIMIT, channel=channel)
-    call.reply(log_message(entries, msisdn))
+    show_log(services, call.user, call.channel, command.number, command.page, call.reply)
 
 
 def _help(services: Services, command: grammar.Help, call: Invocation) -> None:
@@ -365,6 +347,9 @@ HANDLERS: dict[type, Callable[[Services, Any, Invocation], None]] = {
     grammar.ContactRemove: _contact_remove,
     grammar.Contacts: _contacts,
     grammar.Log: _log,
+    grammar.OptOut: opt_out_command,
+    grammar.OptIn: opt_in_command,
+    grammar.OptOuts: opt_outs_command,
     grammar.Help: _help,
     **SAVED_HANDLERS,
 }

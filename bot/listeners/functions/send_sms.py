@@ -23,7 +23,7 @@ from bot.usecases.workflow_step import StepCompleted, StepRun, run_step
 log = logging.getLogger(__name__)
 
 SEND_SMS_FUNCTION = "send_sms"
-TO_INPUT, TEXT_INPUT, AUTHOR_INPUT = "to", "text", "author"
+TO_INPUT, TEXT_INPUT, SENDER_INPUT = "to", "text", "sender"
 APIMSGID_OUTPUT, STATE_OUTPUT = "apimsgid", "state"
 
 
@@ -41,7 +41,7 @@ def handle_send_sms(
         execution_id=str(event.get("function_execution_id") or ""),
         to=_text(inputs.get(TO_INPUT)),
         text=_text(inputs.get(TEXT_INPUT)),
-        author=_text(inputs.get(AUTHOR_INPUT)) or None,
+        sender=_user_context_id(inputs.get(SENDER_INPUT)),
         app_user=context.bot_user_id or "",
     )
     services.executor.submit(finish_step, services, run, complete, fail)
@@ -72,6 +72,16 @@ def _tell(run: StepRun, finish: Callable[[], object]) -> None:
         finish()
     except Exception as error:
         log.warning("could not finish workflow step %s in Slack: %s", run.execution_id, error)
+
+
+def _user_context_id(value: object) -> str | None:
+    """The user ID of a `slack#/types/user_context` input (`{"id": "U…", "secret": "…"}`), which
+    only Slack can fill in; anything else (a plain string) is no vouched-for person."""
+    if isinstance(value, dict):
+        user = value.get("id")
+        if isinstance(user, str) and user.strip():
+            return user.strip()
+    return None
 
 
 def _text(value: object) -> str:

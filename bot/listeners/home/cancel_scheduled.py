@@ -33,7 +33,7 @@ def cancel_from_home(services: Services, body: dict[str, Any]) -> None:
     key = f"home-cancel:{user}:{value}:{action.get('action_ts') or ''}"
     if not value.isdigit() or not services.storage.claims.claim(key):
         return
-    reply = EphemeralReplier(services.slack, user, user)
+    reply = EphemeralReplier(services.slack, services.pace, user, user)
     send = services.storage.sends.get(int(value))
     if send is None or not may_cancel(services.settings, user, send):
         reply(refused_message("Only its sender or an admin may cancel that SMS."))

@@ -40,6 +40,6 @@ def open_compose_from_home(services: Services, body: dict[str, Any]) -> None:
         services.learn_time_zone(user)
     except SlackApiError as error:
         log.warning("views.open from Home failed: %s", error_code(error))
-        EphemeralReplier(services.slack, user, user)(
+        EphemeralReplier(services.slack, services.pace, user, user)(
             error_message(f"Could not open the SMS form ({error_code(error)}). Try again.")
         )

@@ -33,7 +33,7 @@ def open_templates(services: Services, body: dict[str, Any]) -> None:
         services.slack.views_open(trigger_id=body.get("trigger_id"), view=view)
     except SlackApiError as error:
         log.warning("views.open of the templates failed: %s", error_code(error))
-        EphemeralReplier(services.slack, user, user)(
+        EphemeralReplier(services.slack, services.pace, user, user)(
             error_message(
                 f"Could not show the templates ({error_code(error)}). Try /sms templates."
             )

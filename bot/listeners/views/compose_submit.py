@@ -78,7 +78,7 @@ def handle_compose_submit(ack: Ack, body: dict[str, Any], context: BoltContext) 
         ack(response_action="errors", errors={TEMPLATE_BLOCK: _short(template_problem(error))})
         return
     ack()
-    reply = EphemeralReplier(services.slack, channel, user)
+    reply = EphemeralReplier(services.slack, services.pace, channel, user)
     services.executor.submit(send_and_report, services, prepared, reply)
 
 

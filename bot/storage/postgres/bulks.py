@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 
 import bot.storage.postgres.rows as rows
 from bot.domain.bulk import (
+    ENDED_RUN_STATES,
+    UNSTARTED_RUN_STATES,
     BulkRow,
     BulkRowResult,
     BulkRun,
@@ -157,7 +159,7 @@ class PostgresBulks:
         now: datetime | None = None,
     ) -> bool:
         stamp = self._db.now(now)
-        finished = stamp if to in (RunState.DONE, RunState.CANCELLED) else None
+        finished = stamp if to in ENDED_RUN_STATES else None
         with self._db.write() as conn:
             moved = conn.execute(
                 """UPDATE bulk_runs SET state = %s, start_at = coalesce(%s, start_at),
@@ -165,7 +167,7 @@ class PostgresBulks:
                    WHERE id = %s AND state = ANY(%s::text[])""",
                 (to.value, rows.opt_utc(at), finished, bulk_id, [s.value for s in expect]),
             ).rowcount
-            if moved and to is RunState.CANCELLED:
+            if moved and to in (RunState.CANCELLED, RunState.DISCARDED):
                 conn.execute(
                     """UPDATE bulk_rows SET state = 'cancelled', claimed_until = NULL
                        WHERE bulk_id = %s AND state = 'pending' AND send_id IS NULL""",
@@ -280,3 +282,13 @@ class PostgresBulks:
                 "SELECT bulk_id FROM bulk_rows WHERE send_id = %s", (send_id,)
             ).fetchone()
         return None if row is None else str(row["bulk_id"])
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        cutoff = self._db.now(now) - older_than
+        states = sorted(s.value for s in UNSTARTED_RUN_STATES)
+        with self._db.write() as conn:
+            return conn.execute(
+                """DELETE FROM bulk_runs
+                   WHERE state = ANY(%s::text[]) AND coalesce(finished_at, created_at) < %s""",
+                (states, cutoff),
+            ).rowcount

@@ -88,29 +88,43 @@ class PostgresOptOuts:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
 
-    def opt_out(self, msisdn: str, keyword: str = "STOP", at: datetime | None = None) -> bool:
+    def opt_out(
+        self,
+        msisdn: str,
+        keyword: str = "STOP",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
         """A new row, or a row that was in and is not newer than this event."""
         with self._db.write() as conn:
             row = conn.execute(
-                """INSERT INTO opt_outs (msisdn, opted_out, keyword, changed_at)
-                   VALUES (%s, true, %s, %s)
+                """INSERT INTO opt_outs (msisdn, opted_out, keyword, changed_at, changed_by)
+                   VALUES (%s, true, %s, %s, %s)
                    ON CONFLICT (msisdn) DO UPDATE SET opted_out = true,
-                       keyword = excluded.keyword, changed_at = excluded.changed_at
+                       keyword = excluded.keyword, changed_at = excluded.changed_at,
+                       changed_by = excluded.changed_by
                    WHERE NOT opt_outs.opted_out AND opt_outs.changed_at <= excluded.changed_at
                    RETURNING 1""",
-                (msisdn, keyword, self._db.now(at)),
+                (msisdn, keyword, self._db.now(at), by),
             ).fetchone()
         return row is not None
 
-    def opt_in(self, msisdn: str, keyword: str = "START", at: datetime | None = None) -> bool:
+    def opt_in(
+        self,
+        msisdn: str,
+        keyword: str = "START",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
         """Only a number that is out, by an event not older than its opt-out (a number that
         never opted out gets no row)."""
         stamp = self._db.now(at)
         with self._db.write() as conn:
             cursor = conn.execute(
-                """UPDATE opt_outs SET opted_out = false, keyword = %s, changed_at = %s
+                """UPDATE opt_outs SET opted_out = false, keyword = %s, changed_at = %s,
+                       changed_by = %s
                    WHERE msisdn = %s AND opted_out AND changed_at <= %s""",
-                (keyword, stamp, msisdn, stamp),
+                (keyword, stamp, by, msisdn, stamp),
             )
             return cursor.rowcount == 1
 

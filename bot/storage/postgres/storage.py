@@ -15,6 +15,7 @@ from bot.storage.postgres.contacts import PostgresContacts, PostgresOptOuts
 from bot.storage.postgres.conversations import PostgresConversations
 from bot.storage.postgres.database import PostgresDatabase
 from bot.storage.postgres.errors import Redactor
+from bot.storage.postgres.inbound import PostgresInbound
 from bot.storage.postgres.inbox import PostgresInbox, PostgresMoParts
 from bot.storage.postgres.listener import WorkListener
 from bot.storage.postgres.outbox import PostgresOutbox
@@ -60,6 +61,7 @@ class PostgresStorage:
         self.templates = PostgresTemplates(self.database)
         self.groups = PostgresGroups(self.database)
         self.conversations = PostgresConversations(self.database)
+        self.inbound = PostgresInbound(self.database)
         self.inbox = PostgresInbox(self.database)
         self.mo_parts = PostgresMoParts(self.database)
         self.outbox = PostgresOutbox(self.database)

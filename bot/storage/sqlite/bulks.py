@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 import bot.storage.sqlite.rows as rows
 from bot.domain.bulk import (
+    ENDED_RUN_STATES,
+    UNSTARTED_RUN_STATES,
     BulkRow,
     BulkRowResult,
     BulkRun,
@@ -129,7 +131,7 @@ class SqliteBulks:
         now: datetime | None = None,
     ) -> bool:
         stamp = self._db.stamp(now)
-        finished = stamp if to in (RunState.DONE, RunState.CANCELLED) else None
+        finished = stamp if to in ENDED_RUN_STATES else None
         states = [s.value for s in expect]
         with self._db.write() as conn:
             moved = conn.execute(
@@ -138,7 +140,7 @@ class SqliteBulks:
                     WHERE id = ? AND state IN ({rows.placeholders(len(states))})""",
                 (to.value, rows.opt_seconds(at), finished, bulk_id, *states),
             ).rowcount
-            if moved and to is RunState.CANCELLED:
+            if moved and to in (RunState.CANCELLED, RunState.DISCARDED):
                 conn.execute(
                     """UPDATE bulk_rows SET state = 'cancelled', claimed_until = NULL
                        WHERE bulk_id = ? AND state = 'pending' AND send_id IS NULL""",
@@ -262,3 +264,14 @@ class SqliteBulks:
                 "SELECT bulk_id FROM bulk_rows WHERE send_id = ?", (send_id,)
             ).fetchone()
         return None if row is None else row["bulk_id"]
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        cutoff = self._db.stamp(now) - older_than.total_seconds()
+        states = sorted(s.value for s in UNSTARTED_RUN_STATES)
+        with self._db.write() as conn:
+            return conn.execute(
+                f"""DELETE FROM bulk_runs
+                    WHERE state IN ({rows.placeholders(len(states))})
+                      AND coalesce(finished_at, created_at) < ?""",
+                (*states, cutoff),
+            ).rowcount

@@ -88,13 +88,27 @@ class SqliteOptOuts:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
-    def opt_out(self, msisdn: str, keyword: str = "STOP", at: datetime | None = None) -> bool:
-        return self._change(msisdn, True, keyword, at)
+    def opt_out(
+        self,
+        msisdn: str,
+        keyword: str = "STOP",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        return self._change(msisdn, True, keyword, at, by)
 
-    def opt_in(self, msisdn: str, keyword: str = "START", at: datetime | None = None) -> bool:
-        return self._change(msisdn, False, keyword, at)
+    def opt_in(
+        self,
+        msisdn: str,
+        keyword: str = "START",
+        at: datetime | None = None,
+        by: str | None = None,
+    ) -> bool:
+        return self._change(msisdn, False, keyword, at, by)
 
-    def _change(self, msisdn: str, opted_out: bool, keyword: str, at: datetime | None) -> bool:
+    def _change(
+        self, msisdn: str, opted_out: bool, keyword: str, at: datetime | None, by: str | None
+    ) -> bool:
         stamp = self._db.stamp(at)
         with self._db.write() as conn:
             row = conn.execute(
@@ -107,11 +121,12 @@ class SqliteOptOuts:
             if row is None and not opted_out:
                 return False  # START from a number that never opted out
             conn.execute(
-                """INSERT INTO opt_outs (msisdn, opted_out, keyword, changed_at)
-                   VALUES (?, ?, ?, ?)
+                """INSERT INTO opt_outs (msisdn, opted_out, keyword, changed_at, changed_by)
+                   VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (msisdn) DO UPDATE SET opted_out = excluded.opted_out,
-                       keyword = excluded.keyword, changed_at = excluded.changed_at""",
-                (msisdn, int(opted_out), keyword, stamp),
+                       keyword = excluded.keyword, changed_at = excluded.changed_at,
+                       changed_by = excluded.changed_by""",
+                (msisdn, int(opted_out), keyword, stamp, by),
             )
             return True
 

@@ -240,6 +240,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE slots (key TEXT PRIMARY KEY, free_at REAL NOT NULL)",
         "CREATE INDEX slots_free_at ON slots(free_at)",
     ),
+    # 9: who changed an opt-out by command (NULL: the phone or the gateway did), and every
+    # inbound SMS, so /sms log shows both directions and a thread knows which numbers texted in.
+    (
+        "ALTER TABLE opt_outs ADD COLUMN changed_by TEXT",
+        """CREATE TABLE inbound_messages (
+            id INTEGER PRIMARY KEY,
+            received_at REAL NOT NULL,
+            msisdn TEXT NOT NULL,
+            text TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            send_id INTEGER,
+            conversation_id INTEGER,
+            post_item INTEGER NOT NULL
+        )""",
+        "CREATE INDEX inbound_recent ON inbound_messages(received_at)",
+        "CREATE INDEX inbound_msisdn ON inbound_messages(msisdn, received_at)",
+        "CREATE INDEX inbound_send ON inbound_messages(send_id) WHERE send_id IS NOT NULL",
+        """CREATE INDEX inbound_conversation ON inbound_messages(conversation_id)
+            WHERE conversation_id IS NOT NULL""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

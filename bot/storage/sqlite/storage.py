@@ -12,6 +12,7 @@ from bot.storage.sqlite.bulks import SqliteBulks
 from bot.storage.sqlite.contacts import SqliteContacts, SqliteOptOuts
 from bot.storage.sqlite.conversations import SqliteConversations
 from bot.storage.sqlite.database import SqliteDatabase, Synchronous
+from bot.storage.sqlite.inbound import SqliteInbound
 from bot.storage.sqlite.inbox import SqliteInbox, SqliteMoParts
 from bot.storage.sqlite.outbox import SqliteOutbox
 from bot.storage.sqlite.saved import SqliteGroups, SqliteTemplates
@@ -60,6 +61,7 @@ class SqliteStorage:
         self.templates = SqliteTemplates(self.database)
         self.groups = SqliteGroups(self.database)
         self.conversations = SqliteConversations(self.database)
+        self.inbound = SqliteInbound(self.database)
         self.inbox = SqliteInbox(self.database)
         self.mo_parts = SqliteMoParts(self.database)
         self.outbox = SqliteOutbox(self.database)

@@ -30,6 +30,7 @@ __all__ = [
     "BulkSkip",
     "BulkSource",
     "cancel",
+    "discard",
     "failures",
     "pause",
     "prepare",
@@ -77,6 +78,12 @@ def resume(
 def cancel(ports: AppPorts, bulk_id: str, *, user: str) -> BulkProgress:
     """Rows not yet handed to the gateway are never sent."""
     return control.cancel(ports, bulk_id, user=user)
+
+
+def discard(ports: AppPorts, plan_id: str, *, user: str) -> BulkProgress:
+    """Cancel in the preview (the starter or an admin): the plan never starts and posts no card;
+    a later Send on it says it was cancelled."""
+    return control.discard(ports, plan_id, user=user)
 
 
 def progress(ports: AppPorts, bulk_id: str) -> BulkProgress:

@@ -56,11 +56,16 @@ def _move(
     return progress(ports, run.bulk_id)
 
 
+DISCARDED_WORDS = "This bulk send was cancelled in its preview: nothing was sent."
+
+
 def start(
     ports: AppPorts, plan_id: str, *, user: str, at: datetime | None = None, now: datetime
 ) -> BulkProgress:
     run = _run(ports, plan_id)
     _check_may_touch(ports, run, user, "start")
+    if run.state is RunState.DISCARDED:
+        raise BulkRefused(DISCARDED_WORDS + " Open the form again with /sms bulk.")
     if at is not None and at > now:
         if (at - now).days >= MAX_AHEAD_DAYS:
             raise BulkRefused(f"A bulk send can be scheduled at most {MAX_AHEAD_DAYS} days ahead.")
@@ -117,6 +122,23 @@ def cancel(ports: AppPorts, bulk_id: str, *, user: str) -> BulkProgress:
         [RunState.PLANNED, *ACTIVE_RUN_STATES],
         refusal="This bulk send has ended already",
     )
+
+
+def discard(ports: AppPorts, plan_id: str, *, user: str) -> BulkProgress:
+    """Cancel in the preview: the plan is never to start. No card was posted and none is (no
+    progress update is queued); the plan and its rows are pruned later with other old rows."""
+    run = _run(ports, plan_id)
+    _check_may_touch(ports, run, user, "cancel")
+    if run.state is RunState.DISCARDED:
+        return progress(ports, plan_id)  # a second click, or Slack delivering it again
+    if not ports.storage.bulks.move(plan_id, RunState.DISCARDED, expect=[RunState.PLANNED]):
+        current = ports.storage.bulks.get(plan_id)
+        state = current.state.value if current is not None else "gone"
+        raise BulkRefused(
+            f"This bulk send was started already (it is {state}): use the buttons on its "
+            "progress card. Nothing changed."
+        )
+    return progress(ports, plan_id)
 
 
 def progress(ports: AppPorts, bulk_id: str, now: datetime | None = None) -> BulkProgress:
