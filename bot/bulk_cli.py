@@ -179,7 +179,20 @@ def _report(ports: CommandLinePorts, plan: bulk.BulkPlan, now: datetime) -> Bulk
     if data["held"]:
         lines.append(_waiting_words(data))
     nothing_went = progress.sent == 0 and failed and not data["held"]
+    if nothing_went:  # a failed command: §4's `error` object, as for any failure
+        data["error"] = _run_failure(data["failed"])
     return BulkOutcome(data, lines, 1 if nothing_went else 0)
+
+
+def _run_failure(failed: list[dict[str, Any]]) -> dict[str, Any]:
+    """One error for a run of which no row went out: the rows' own, when they share it."""
+    errors = [f["error"] for f in failed]
+    if len({e["code"] for e in errors}) == 1:
+        return {"code": errors[0]["code"], "description": errors[0]["description"]}
+    return {
+        "code": None,
+        "description": f"None of the {len(errors)} rows was sent; each row's error says why.",
+    }
 
 
 def _iso(moment: datetime) -> str:

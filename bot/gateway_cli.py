@@ -31,7 +31,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from bot import grammar
@@ -268,6 +268,7 @@ def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
         to=command.to,
         text=command.text,
         intent_key="cli",
+        at=command.at,  # moved past SMS_QUIET_HOURS where the recipients are, as in Slack
         client_id=command.client_id,
         template=command.template,
     )
@@ -293,6 +294,8 @@ def _send(
     recorder: _Recorder | None = None,
 ) -> Outcome:
     """One gateway call per distinct text: a template filled in per contact differs."""
+    if prepared is not None:  # its time, past the quiet hours, is the one to send at
+        command = replace(command, at=prepared.intent.at)
     if prepared is None:  # as typed: the gateway normalises (and refuses) the numbers
         planned = tuple(gateway.plan(list(command.to), client_id=command.client_id))
         batches = [TextBatch(command.text, planned, {})]

@@ -21,6 +21,7 @@ names and normalizing numbers is the caller's job.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -419,8 +420,50 @@ def parse_text(
 # --- command-line words -------------------------------------------------------------------------
 
 
+_BULK_VALUED = ("--to-column", "--at")
+
+
+def _refuse_bulk_option_in_text(args: Sequence[str], usage: str) -> None:
+    """An option typed among the text's words (`list.csv Happy --at 09:00 birthday`) is a
+    mistype, as for `send`: refused with the command probably meant and the text as typed."""
+    options: list[str] = []  # every option word, values included, in order
+    before_text: list[str] = []  # those typed before the text's first word
+    positional: list[str] = []
+    text_from, pending, splitting = 0, None, None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        name, eq, _ = arg.partition("=")
+        if arg == "--":
+            return  # what follows is the file and the text, exactly as typed
+        if name in (*_BULK_VALUED, "--dry-run"):
+            taken = list(args[index : index + (1 if eq or name == "--dry-run" else 2)])
+            options += taken
+            if len(positional) < 2:
+                before_text += taken
+            pending = pending or (name if len(positional) >= 2 else None)
+            index += len(taken)
+            continue
+        splitting = splitting or pending
+        if len(positional) == 1:
+            text_from = index
+        positional.append(arg)
+        index += 1
+    if splitting is None:
+        return
+    meant = [PROGRAM, "bulk", *options, positional[0], " ".join(positional[1:])]
+    as_typed = [PROGRAM, "bulk", *before_text, "--", positional[0], " ".join(args[text_from:])]
+    raise UsageError(
+        f"{splitting} is inside the text, where it would be sent as words; options go before "
+        "the file. To send the text exactly as typed, put -- before the file:",
+        usage,
+        [shlex.join(meant), shlex.join(as_typed)],
+    )
+
+
 def _argv_bulk(args: Sequence[str], now: datetime, zone: tzinfo | None) -> Bulk:
     usage = usage_line("bulk", PROGRAM)
+    _refuse_bulk_option_in_text(args, usage)
     positional, options, dry_run = [], {}, False
     words = iter(args)
     for arg in words:

@@ -83,6 +83,8 @@ def checked_name(raw: str, what: str = "contact") -> str:
         )
     if name[0] in "+0123456789(":
         raise ValueError(f"{raw!r} looks like a number; a {what} name must start otherwise.")
+    if name[0] == "-":  # `send --vip hi` reads --vip as an option: the name could never be used
+        raise ValueError(f"{raw!r} looks like an option; a {what} name must start otherwise.")
     return name
 
 

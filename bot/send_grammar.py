@@ -141,12 +141,13 @@ class _SendLine:
         """A send command to copy, in this surface's own quoting (`--` before the text when
         `verbatim`)."""
         marker = [END_OF_OPTIONS] if verbatim else []
+        texts = [text] if text else []  # none: `--template` stands for it
         if self.prefix == SLASH:
             words = [f"{name} {quote_if_needed(value)}" for name, value in options]
             recipients = ",".join(map(quote_if_needed, to))
-            return " ".join([f"{SLASH} send", *words, recipients, *marker, text])
+            return " ".join([f"{SLASH} send", *words, recipients, *marker, *texts])
         pairs = [item for name, value in options for item in (name, value)]
-        return shlex.join([PROGRAM, "send", *pairs, ",".join(to), *marker, text])
+        return shlex.join([PROGRAM, "send", *pairs, ",".join(to), *marker, *texts])
 
 
 def _option_shaped(token: Token) -> bool:
@@ -247,7 +248,9 @@ def _refuse_mistyped(send: _SendLine, rest: Sequence[Token]) -> None:
         words.pop(0)
     meant = " ".join(send.line[token.start : token.end] for token in words)
     as_typed = send.command(send.to, send.typed(rest), send.option_words, verbatim=True)
-    suggestions = [send.command([*send.to, *numbers], meant, options)] if meant else []
+    # With --template there is no text to meet: the numbers and the options are the command.
+    templated = any(name == "--template" for name, _ in options)
+    suggestions = [send.command([*send.to, *numbers], meant, options)] if meant or templated else []
     raise UsageError(
         _mistake(rest, numbers) + " To send the text exactly as typed, put -- before it:",
         send.usage,

@@ -5,7 +5,9 @@ sandbox gateway received."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.storage import open_storage
 from tests.test_cli import clean_env, one_json, run, sandbox
@@ -108,3 +110,19 @@ def test_one_client_id_cannot_name_several_texts(capsys, sandbox) -> None:
     )
     assert code == 1 and "--id names one message" in one_json(out)["error"]["description"]
     assert sandbox.messages() == []
+
+
+def test_a_scheduled_send_waits_out_the_quiet_hours_where_the_number_is(
+    capsys, sandbox, monkeypatch
+) -> None:
+    """SMS_QUIET_HOURS holds scheduled sends from the command line as from Slack: `--at` into
+    the quiet hours in Johannesburg goes to the gateway for when they end there."""
+    _seed()
+    at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
+    local = at.astimezone(ZoneInfo("Africa/Johannesburg"))
+    start, end = local - timedelta(hours=1), local + timedelta(hours=1)
+    monkeypatch.setenv("SMS_QUIET_HOURS", f"{start:%H:%M}-{end:%H:%M}")
+    code, out, _ = run(capsys, "send", "--at", f"{at:%Y-%m-%dT%H:%MZ}", "Ben", "hello")
+    assert code == 0, out
+    (message,) = sandbox.messages()
+    assert int(message.params["scheduled_time"]) == int(end.replace(second=0).timestamp())

@@ -284,3 +284,20 @@ def test_the_command_line_zone_comes_from_tz():
     assert local_zone({"TZ": "Africa/Johannesburg"}) == JOHANNESBURG
     assert local_zone({"TZ": ":America/New_York"}) == NEW_YORK
     assert local_zone({"TZ": "Not/AZone"}) is not None  # falls back to the machine's
+
+
+def test_a_bulk_option_among_the_words_of_its_text_is_refused_with_the_corrected_command():
+    """`sms-bot bulk list.csv Happy --at 09:00 birthday` is read as send's would be: an option
+    splitting the text is a mistype, refused with the command to copy, never a bulk send of
+    "Happy birthday" at 09:00 (the words were joined across it before)."""
+    with pytest.raises(UsageError, match="--at is inside the text") as caught:
+        parse_argv(["bulk", "list.csv", "Happy", "--at", "09:00", "birthday"], now=NOW)
+    meant, as_typed = caught.value.suggestions
+    assert shlex.split(meant) == [
+        "sms-bot", "bulk", "--at", "09:00", "list.csv", "Happy birthday"
+    ]  # fmt: skip
+    assert shlex.split(as_typed)[2:] == ["--", "list.csv", "Happy --at 09:00 birthday"]
+    for command in (meant, as_typed):
+        parse_argv(shlex.split(command)[1:], now=NOW)  # each reads without a refusal
+    trailing = parse_argv(["bulk", "list.csv", "Hi", "there", "--dry-run"], now=NOW)
+    assert trailing.text == "Hi there" and trailing.dry_run

@@ -4,6 +4,7 @@ tests (slash text and command-line words alike)."""
 from __future__ import annotations
 
 import contextlib
+import shlex
 
 import pytest
 from hypothesis import given
@@ -160,3 +161,32 @@ def test_saved_shaped_noise_never_crashes(words: list[str]) -> None:
             parse_text(value, now=NOW)
     with contextlib.suppress(UsageError):
         parse_argv(words, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["template add --vip Hello", "group add --vip Bob", "contact add --vip 27821234567"],
+)
+def test_a_name_shaped_like_an_option_is_refused(typed: str) -> None:
+    """`send` reads a leading `--word` as an option, so a contact, group or template named
+    `--vip` could be saved but never sent to (`/sms send --vip hi`: unknown option)."""
+    with pytest.raises(UsageError, match="looks like an option"):
+        parse_text(typed)
+    with pytest.raises(UsageError, match="looks like an option"):
+        parse_argv(typed.split())
+
+
+def test_a_second_number_before_template_is_offered_with_the_template() -> None:
+    """`send N1 N2 --template T` (a space where the comma belongs) has no text at all: the
+    command to copy is the template send to both numbers, not only "send the words
+    '27825550100 --template T' as typed" (an SMS nobody meant)."""
+    with pytest.raises(UsageError, match="second phone number") as caught:
+        parse_text("send 27825550103 27825550100 --template Reminder")
+    meant = caught.value.suggestions[0]
+    assert parse_text(meant.removeprefix("/sms ")) == Send(
+        to=("27825550103", "27825550100"), text="", template="Reminder"
+    )
+    with pytest.raises(UsageError, match="second phone number") as caught:
+        parse_argv(["send", "27825550103", "27825550100", "--template", "Reminder"])
+    meant = caught.value.suggestions[0]
+    assert parse_argv(shlex.split(meant)[1:]).template == "Reminder"

@@ -42,6 +42,10 @@ INTERRUPTED = (
     "gateway cannot be asked whether it has it, so it was not sent again. Its delivery report "
     "will settle it."
 )
+STOPPED_WHILE_HELD = (
+    "Opted out (texted STOP) while this message waited: not sent. They can opt in again by "
+    "texting START."
+)
 
 
 class TryLater(Exception):
@@ -101,6 +105,10 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
         storage.values.delete(marker)
         offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
         return
+    # After the interrupted case: a message that may have gone out is never called "not sent".
+    waiting = _still_wanted(storage, waiting)
+    if not waiting:
+        return
     storage.values.set(marker, "sending")
     own = {r.msisdn: send.text_for(r) for r in waiting}
     planned = [Planned(r.msisdn, r.climsgid) for r in waiting]
@@ -118,6 +126,22 @@ def hand_over(storage: Storage, gateway: Gateway, send_id: int) -> None:
             _record(storage, text, part, {r.to: r for r in result.messages}, None)
     storage.values.delete(marker)
     offer_later_if_needed(storage, gateway, send_id, datetime.now(UTC))
+
+
+def _still_wanted(storage: Storage, waiting: Sequence[Recipient]) -> list[Recipient]:
+    """The held recipients that may still be texted. One that opted out since the send was
+    held (hours may pass, quiet hours add more) is set aside as opted out, never sent to."""
+    stopped = [r for r in waiting if storage.opt_outs.is_opted_out(r.msisdn)]
+    if stopped:
+        with storage.transaction():
+            for recipient in stopped:
+                storage.sends.record_result(
+                    recipient.id,
+                    apimsgid=None,
+                    error_code=OPTED_OUT,
+                    error_description=STOPPED_WHILE_HELD,
+                )
+    return [r for r in waiting if r not in stopped]
 
 
 def _record(

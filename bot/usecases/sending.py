@@ -40,6 +40,7 @@ from bot.usecases.holding import hold
 from bot.usecases.ports import AppPorts
 from bot.usecases.recording import TextBatch, explain, plan_by_text, store_result
 from bot.usecases.unsettled import offer_later_if_needed
+from bot.when import MAX_SCHEDULE
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ SKIPPED_WORDS = "Opted out (texted STOP): not sent. They can opt in again by tex
 ONE_ID_ONE_TEXT = (
     "--id names one message, but the template gives the recipients different texts; leave out "
     "--id (each text gets IDs of its own)."
+)
+PAST_THE_LIMIT = (
+    "Quiet hours (SMS_QUIET_HOURS) where the recipients are would move this send over 7 days "
+    "ahead, past the gateway's limit: pick an earlier time."
 )
 MAX_SEND_RECIPIENTS = 1000  # one Slack command; more is a job for a batch, not a chat command
 
@@ -140,6 +145,8 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
     encoded = _worst_encoding(texts, settings.max_parts, where)
     at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
     if at != intent.at:
+        if at is not None and at - _now() > MAX_SCHEDULE:
+            raise Refusal(PAST_THE_LIMIT, field="when")
         intent = replace(intent, at=at)
     return PreparedSend(intent, sending, encoded, opted_out, text, own)
 

@@ -144,6 +144,19 @@ def test_a_real_process_with_the_in_process_sandbox(clean_env) -> None:  # type:
     assert json.loads(done.stdout)["sent"] == 2
 
 
+def test_a_run_in_which_no_row_went_out_fails_with_the_error_object(
+    capsys, sandbox, clean_env
+) -> None:  # type: ignore[no-untyped-def]
+    """§4: a command that fails prints an `error` object and exits 1. A bulk send of which
+    every row was refused by the gateway has failed, so its JSON carries one (beside the
+    rows' own reasons, as `send`'s does)."""
+    (clean_env / "bad.csv").write_bytes(b"to\n27825550102\n")
+    code, data = _run(capsys, "bulk", "--json", "bad.csv", "Hi")
+    assert code == 1 and data["sent"] == 0
+    assert data["error"]["code"] == "114" and data["error"]["description"]
+    assert data["failed"][0]["error"]["code"] == "114"
+
+
 def test_a_scheduled_bulk_says_plainly_that_nothing_was_sent_yet(capsys, sandbox) -> None:  # type: ignore[no-untyped-def]
     code, data = _run(capsys, "bulk", "--json", "--at", "+2h", "list.csv", "Hi {name}")
     assert code == 0 and data["sent"] == 0 and data["held"] == 3

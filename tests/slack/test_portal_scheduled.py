@@ -203,3 +203,30 @@ def test_an_opted_out_recipient_is_neither_held_nor_handed_over(portal: RunningA
     hand_over(storage, portal.services.gateway, send.id)
     (message,) = portal.sandbox.messages()
     assert message.to == PHONE
+
+
+def test_a_number_that_texts_stop_while_held_is_not_sent_to_when_due(portal: RunningApp) -> None:
+    """A held send waits hours (quiet hours can move it later still): a STOP that arrives in
+    between is honoured when it falls due, never texted over, and the card says why."""
+    send = _held_send(portal)
+    storage = portal.services.storage
+    storage.opt_outs.opt_out(PHONE)
+    hand_over(storage, portal.services.gateway, send.id)
+    assert portal.sandbox.messages() == []
+    (recipient,) = storage.sends.get(send.id).recipients
+    assert recipient.error_code == OPTED_OUT and recipient.apimsgid is None
+
+
+def test_an_interrupted_handover_stays_unknown_even_if_the_number_stopped_since(
+    portal: RunningApp,
+) -> None:
+    """The interrupted attempt may have reached the phone: its outcome is unknown, never
+    "opted out: not sent"."""
+    send = _held_send(portal)
+    storage = portal.services.storage
+    storage.values.set(f"held.inflight.{send.id}", "sending")
+    storage.opt_outs.opt_out(PHONE)
+    hand_over(storage, portal.services.gateway, send.id)
+    assert portal.sandbox.messages() == []
+    (recipient,) = storage.sends.get(send.id).recipients
+    assert recipient.error_code == OUTCOME_UNKNOWN

@@ -42,3 +42,18 @@ def test_outside_quiet_hours_the_time_is_kept(make_app: Callable) -> None:
     wait_for(lambda: app.sandbox.messages(), 10, "the SMS")
     [send] = app.storage.sends.recent_log(msisdn=NUMBER)
     assert send.scheduled_at == at
+
+
+def test_quiet_hours_that_would_move_a_send_past_seven_days_refuse_it_before_any_card(
+    make_app: Callable,
+) -> None:
+    """A time the person may type (within 7 days) that quiet hours push past the gateway's 7
+    days is refused up front, in words about the quiet hours, not posted as a failed card
+    saying the person's own time was more than 7 days ahead."""
+    at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=7, minutes=-30)
+    window, _ = _window_around(at)
+    app: RunningApp = make_app(env={"SMS_QUIET_HOURS": window})
+    _, name = app.command(f"send --at {at:%Y-%m-%dT%H:%MZ} {NUMBER} see you")
+    reply = app.wait_response(name)
+    assert "SMS_QUIET_HOURS" in reply["text"] and "7 days" in reply["text"]
+    assert app.fake.calls_to("chat.postMessage") == [] and app.sandbox.messages() == []

@@ -67,6 +67,19 @@ def test_group_members_must_be_numbers_or_contacts(app: RunningApp) -> None:
     assert "There is a group named crew" in _ask(app, f"contact add Crew {ANN}")["text"]
 
 
+def test_a_bad_member_says_the_group_was_not_changed_not_that_nothing_was_sent(
+    app: RunningApp,
+) -> None:
+    """Members are resolved by send's rules, but a group command sends nothing: its refusal
+    must not read like a failed send."""
+    _ask(app, f"group add crew {BEN}")
+    for command in ("group add crew nobody", "group remove crew nobody"):
+        text = _ask(app, command)["text"]
+        assert "no contact or group by that name" in text
+        assert "Nothing was sent" not in text and "The group was not changed" in text
+    assert app.services.storage.groups.get("crew").members == (BEN,)  # type: ignore[union-attr]
+
+
 def test_a_group_name_sends_to_its_members_skipping_opted_out_ones(app: RunningApp) -> None:
     _ask(app, f"group add crew {ANN} {BEN} {STOPPED}")
     app.services.storage.opt_outs.opt_out(STOPPED, "STOP")

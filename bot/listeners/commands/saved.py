@@ -69,7 +69,7 @@ def _group_add(services: Services, command: grammar.GroupAdd, call: Caller) -> N
             f"There is a contact named {contact.name}; a group needs a name of its own, or "
             "sends to that name would be ambiguous."
         )
-    numbers = [target.msisdn for target in resolve(services, command.members)]
+    numbers = _members(services, command.members)
     before = services.storage.groups.get(command.name)
     new = services.storage.groups.add(command.name, numbers, owner=call.user)
     group = services.storage.groups.get(command.name)
@@ -91,7 +91,7 @@ def _group_remove(services: Services, command: grammar.GroupRemove, call: Caller
         call.reply(group_removed_message(before.name, None, None))
         _tell_owner(services, call, before.owner, before.name, "it was removed")
         return
-    numbers = [target.msisdn for target in resolve(services, command.members)]
+    numbers = _members(services, command.members)
     removed = services.storage.groups.remove_members(command.name, numbers)
     if not removed:
         call.reply(refused_message(f"None of those is in group {before.name}. See /sms groups."))
@@ -100,6 +100,16 @@ def _group_remove(services: Services, command: grammar.GroupRemove, call: Caller
         group_removed_message(before.name, removed, services.storage.groups.get(before.name))
     )
     _tell_owner(services, call, before.owner, before.name, f"{removed} member(s) removed")
+
+
+def _members(services: Services, typed: tuple[str, ...]) -> list[str]:
+    """The members' numbers, resolved as a send's recipients are; a refusal is worded for a
+    group command, which sends nothing."""
+    try:
+        return [target.msisdn for target in resolve(services, typed)]
+    except Refusal as refusal:
+        reason = refusal.reason.replace(" Nothing was sent.", "")
+        raise Refusal(f"{reason} The group was not changed.", refusal.field) from None
 
 
 def _tell_owner(services: Services, call: Caller, owner: str | None, name: str, what: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.domain.delivery import DeliveryState
@@ -102,3 +102,32 @@ def test_a_version_4_database_gets_contact_owners_and_keeps_its_contacts(db_path
         assert bob is not None and (bob.msisdn, bob.owner) == ("27821111111", None)
         store.contacts.save("Bob", "27822222222", owner="U0ALICE")
         assert store.contacts.get("bob").owner == "U0ALICE"  # type: ignore[union-attr]
+
+
+def test_a_version_5_database_takes_todays_templates_groups_bulk_runs_and_slots(
+    db_path: Path,
+) -> None:
+    """Versions 6 to 8 (templates and groups, a recipient's own text, bulk runs, time slots)
+    applied to the database yesterday's sms-bot left: its sends keep their text for every
+    recipient, and each new repository works at once."""
+    raw = database_of_version(db_path, 5)
+    raw.execute(
+        "INSERT INTO sends (id, created_at, slack_user, channel, text, encoding, parts) "
+        "VALUES (1, ?, 'U1', 'C1', 'hello', 'gsm7', 1)",
+        (T0,),
+    )
+    raw.execute(
+        "INSERT INTO recipients (send_id, position, msisdn, climsgid) "
+        "VALUES (1, 0, '27821111111', 'cli1')"
+    )
+    raw.commit()
+    raw.close()
+    with SqliteStorage(db_path, clock=ManualClock(T0)) as store:
+        send = store.sends.get(1)
+        assert send is not None and send.text_for(send.recipients[0]) == "hello"
+        store.templates.save("Reminder", "Hi {first_name}")
+        store.groups.add("crew", ["27821111111"])
+        assert store.templates.get("reminder").text == "Hi {first_name}"  # type: ignore[union-attr]
+        assert store.groups.get("Crew").members == ("27821111111",)  # type: ignore[union-attr]
+        assert store.bulks.get("nothing") is None and store.bulks.by_send(1) is None
+        assert store.slots.take({"slack:C1": timedelta(seconds=1)}) is None  # free: taken
