@@ -164,7 +164,7 @@ def run(
                 return out.outcome(_cancel_held(settings, gateway, command.id))
             if isinstance(command, grammar.Status) and not gateway.capabilities.query_by_client_id:
                 command = grammar.Status(_gateway_id(settings, command.id))
-            if isinstance(command, grammar.Send) and _needs_directory(settings, command):
+            if isinstance(command, grammar.Send):
                 prepared = _address(settings, command)
                 with open_storage(settings.db_path) as storage:  # recorded as serve records
                     return out.outcome(
@@ -241,13 +241,6 @@ def _error_json(error: GatewayError | None) -> dict[str, Any] | None:
     return {"code": error.code, "description": error.explanation}
 
 
-def _needs_directory(settings: Settings, command: grammar.Send) -> bool:
-    """Names (contacts, groups), templates and opt-outs live in the database `serve` uses: when
-    it exists a send is checked as in Slack (opted-out numbers set aside, all of them refused);
-    with none a name is refused as the number it is not, and a template cannot be found."""
-    return command.template is not None or _database_exists(settings)
-
-
 @dataclass(frozen=True)
 class _Directory:
     settings: Settings
@@ -256,12 +249,9 @@ class _Directory:
 
 def _address(settings: Settings, command: grammar.Send) -> PreparedSend:
     """Recipients resolved by the rules of Slack's `/sms send` (contact and group names,
-    opted-out numbers set aside) and each one's text (a template filled in per contact)."""
-    if not _database_exists(settings):
-        raise Refusal(
-            f"Templates are kept in SMS_BOT_DB ({settings.db_path}), which does not exist yet; "
-            "save one in Slack first (/sms template add NAME TEXT)."
-        )
+    opted-out numbers set aside) and each one's text (a template filled in per contact). The
+    database is `serve`'s (created if it does not exist yet, as `serve` and `bulk` do), so what
+    the command line sends shows in `/sms log` and an opt-out binds it as it binds Slack."""
     intent = SendIntent(
         user="",
         channel="",

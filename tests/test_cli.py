@@ -171,7 +171,8 @@ def test_refused_input_is_a_failure_not_a_crash(capsys, sandbox):
     assert one_json(out)["error"] == {
         "code": None,
         "description": "'bob' is not a valid phone number: it contains letters; "
-        "write the number in digits",
+        "write the number in digits. There is no contact or group by that name either. "
+        "Nothing was sent.",
     }
     code, out, _ = run(capsys, "send", "--json", PHONE, "x" * 500)
     assert code == 1 and "parts" in one_json(out)["error"]["description"]

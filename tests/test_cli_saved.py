@@ -59,11 +59,13 @@ def test_an_unknown_field_is_refused_naming_it_before_any_call(capsys, sandbox) 
     assert sandbox.messages() == []
 
 
-def test_a_template_without_a_database_says_where_they_live(capsys, sandbox) -> None:
+def test_a_template_on_a_fresh_machine_is_refused_by_name(capsys, sandbox) -> None:
+    """The command line opens (creates) serve's database as serve does; a template nobody saved
+    there is refused by its name, and nothing is sent."""
     code, _, err = run(capsys, "send", PHONE, "--template", "Reminder")
     assert code == 1
-    assert "SMS_BOT_DB" in err and "does not exist" in err
-    assert not Path(_database()).exists()
+    assert "no template named Reminder" in err
+    assert Path(_database()).exists()
     assert sandbox.messages() == []
 
 
