@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.blocks.base import Block, Message, clip, context, escape, escaped_pieces, section
+from bot.domain.bulk import BulkMessage
 from bot.sms.numbers import display_number
 
 # Slack allows 3000 characters in one section text; a long reassembled SMS (up to 255 parts)
@@ -19,6 +20,7 @@ from bot.sms.numbers import display_number
 _CHUNK = 2900
 _MAX_TEXT_BLOCKS = 40
 _FALLBACK_LIMIT = 300
+_QUOTE_LIMIT = 80  # a bulk message quoted in a note: enough to recognise it
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ def sms_message(
     name = contact_name or display_number(msisdn)
     fallback = escape(clip(f"SMS from {name}: {text}", _FALLBACK_LIMIT))
     return Message(fallback, blocks)
+
+
+def bulk_answered_note(answered: BulkMessage) -> str:
+    """Said when a new conversation answers a bulk message: which run, and its words."""
+    text = escape(clip(answered.text, _QUOTE_LIMIT))
+    return f":mailbox_with_mail: In reply to bulk SMS `{escape(answered.bulk_id)}`: “{text}”"
 
 
 def first_reply_mention(user: str) -> str:

@@ -98,6 +98,15 @@ class BulkRow:
 
 
 @dataclass(frozen=True)
+class BulkMessage:
+    """A bulk row's message as a phone got it: what a reply from that phone answers."""
+
+    bulk_id: str
+    text: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
 class BulkRowResult:
     """A row with what became of its message: one line of the result file."""
 

@@ -1,10 +1,11 @@
 """Conversation threads: where an inbound SMS goes, and the opt-outs and opt-ins it records.
 
 An inbound SMS goes into the thread of the newest card or conversation with its number (7 days),
-else it starts a conversation message in SMS_CHANNEL (product.md §6). All Slack work goes through
-the durable outbox; every post about one number shares an `order_key`, so a conversation's root
-is posted before its replies and replies keep their order. A reply whose thread root is still in
-the outbox names the root item (`thread_root_item`); the outbox resolves it when due.
+else it starts a conversation message in SMS_CHANNEL (product.md §6) — also when a bulk message is
+newer than either: the new conversation then says which run it answers. All Slack work goes through
+the durable outbox; every post about one number shares an `order_key`, so a conversation's root is
+posted before its replies and replies keep their order. A reply whose thread root is still in the
+outbox names the root item (`thread_root_item`); the outbox resolves it when due.
 
 `ConversationRouter.deliver` only writes to storage: the caller wraps it in the same transaction
 that marks the inbox row processed, so an SMS is routed exactly once even across a crash.
@@ -108,7 +109,7 @@ class ConversationRouter:
             sms.text,
             starts_conversation=ref is None,
             missing=sms.missing,
-            notes=[*notes, *self._sender_to_tell(ref)],
+            notes=[*notes, *self._sender_to_tell(ref), *self._bulk_answered(ref, sms, arrived)],
         )
         if ref is None:
             item, conversation_id, channel = *self._start(sms, message), self.channel
@@ -148,6 +149,18 @@ class ConversationRouter:
             return []
         send = self.storage.sends.get(ref.send_id)
         return [blocks.first_reply_mention(send.slack_user)] if send is not None else []
+
+    def _bulk_answered(
+        self, ref: ThreadRef | None, sms: InboundSms, arrived: datetime
+    ) -> list[str]:
+        """A new conversation may be a reply to a bulk message (newer than any card or
+        conversation with the number, so `find_thread` found no thread): say which."""
+        if ref is not None:
+            return []
+        answered = self.storage.bulks.newest_to(
+            sms.msisdn, since=arrived - THREAD_WINDOW, until=sms.received_at
+        )
+        return [] if answered is None else [blocks.bulk_answered_note(answered)]
 
     def _start(self, sms: InboundSms, message: Message) -> tuple[int, int]:
         """Post `message` at the top level; the conversation's thread is that post's."""

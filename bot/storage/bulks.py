@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.bulk import (
+    BulkMessage,
     BulkRow,
     BulkRowResult,
     BulkRun,
@@ -109,6 +110,14 @@ class BulkRepository(Protocol):
 
     def by_send(self, send_id: int) -> str | None:
         """The run a send belongs to (one of its rows), None for any other send."""
+        ...
+
+    def newest_to(
+        self, msisdn: str, since: datetime, until: datetime | None = None
+    ) -> BulkMessage | None:
+        """The newest row message sent to `msisdn` (recorded within since..until, not refused by
+        the gateway, not cancelled): what an SMS from it answers when no card or conversation
+        is newer (`conversations.find_thread` weighs the same rows)."""
         ...
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.domain.bulk import NewBulk, NewBulkRow, RowState, RunState
 from bot.domain.records import NewRecipient, OutboxItem
 from bot.storage import Storage
 from bot.testing.clocks import ManualClock
 from tests.storage.support import at, record
+
+BULK_PLAN = NewBulk(
+    bulk_id="b1",
+    starter="U2",
+    channel="C1",
+    text="Closed on Monday",
+    parts=1,
+    encoding="gsm7",
+    credits_estimate=1.0,
+    rows=1,
+    valid=1,
+    invalid=0,
+    duplicates=0,
+    opted_out=0,
+)
 
 
 def post_done(store: Storage, item: OutboxItem, ts: str) -> bool:
@@ -182,3 +200,48 @@ def test_recent_conversations_newest_first(store: Storage, clock: ManualClock) -
     store.conversations.touch("C1", "1.1", "27821111111")  # activity moves it to the front
     assert [c.id for c in store.conversations.recent()] == [older.id, newer.id]
     assert [c.id for c in store.conversations.recent(limit=1)] == [older.id]
+
+
+def _bulk_row_sent(store: Storage, msisdn: str) -> int:
+    """A bulk run's one row sent to `msisdn`: a recorded send without a card of its own."""
+    row = NewBulkRow(1, msisdn, "Closed on Monday", "cli1", RowState.PENDING)
+    store.bulks.create(BULK_PLAN, [row])
+    assert store.bulks.move("b1", RunState.RUNNING, expect=[RunState.PLANNED])
+    [claimed] = store.bulks.claim_rows("b1", limit=1)
+    send = record(store, msisdn)
+    assert store.bulks.attach_send("b1", claimed.row, send.id)
+    return send.id
+
+
+def test_a_newer_bulk_row_outranks_older_cards_and_conversations(
+    store: Storage, clock: ManualClock
+) -> None:
+    card = record(store, "27821111111")
+    store.sends.attach_card(card.id, "C1", "100.1")
+    store.conversations.start("27821111111", "C9", thread_ts="200.2")
+    before_bulk = clock.utc()
+    clock.advance(86400)
+    _bulk_row_sent(store, "27821111111")
+    week_ago = clock.utc() - timedelta(days=7)
+    # The phone answers the bulk message: a new conversation, neither older thread.
+    assert store.conversations.find_thread("27821111111") is None
+    answered = store.bulks.newest_to("27821111111", since=week_ago)
+    assert answered is not None and (answered.bulk_id, answered.text) == ("b1", "hello")
+    assert answered.sent_at == clock.utc()
+    # An SMS that reached us before the bulk row was sent still answers the older thread.
+    ref = store.conversations.find_thread("27821111111", sent_by=before_bulk)
+    assert ref is not None and ref.thread_ts == "200.2"
+    assert store.bulks.newest_to("27821111111", since=week_ago, until=before_bulk) is None
+    # Once the bulk row is over 7 days old it no longer counts; nor do the older threads.
+    assert store.conversations.find_thread("27821111111", now=at(8 * 86400 + 1)) is None
+    assert store.bulks.newest_to("27821111111", since=at(86400 + 1)) is None
+    # A newer card or conversation wins again.
+    clock.advance(60)
+    store.conversations.touch("C9", "200.2", "27821111111")
+    ref = store.conversations.find_thread("27821111111")
+    assert ref is not None and ref.thread_ts == "200.2"
+    clock.advance(60)
+    new_card = record(store, "27821111111")
+    store.sends.attach_card(new_card.id, "C1", "300.3")
+    ref = store.conversations.find_thread("27821111111")
+    assert ref is not None and (ref.thread_ts, ref.send_id) == ("300.3", new_card.id)

@@ -18,6 +18,7 @@ import bot.storage.postgres.rows as rows
 from bot.domain.bulk import (
     ENDED_RUN_STATES,
     UNSTARTED_RUN_STATES,
+    BulkMessage,
     BulkRow,
     BulkRowResult,
     BulkRun,
@@ -28,7 +29,7 @@ from bot.domain.bulk import (
     RunState,
 )
 from bot.storage.base import DEFAULT_LEASE
-from bot.storage.postgres.database import PostgresDatabase
+from bot.storage.postgres.database import Connection, PostgresDatabase
 
 _TALLY = """
     SELECT count(*) AS total,
@@ -92,6 +93,22 @@ def _result(row: rows.Row) -> BulkRowResult:
     return rows.from_row(
         BulkRowResult, row, row=row["position"], to=row["msisdn"], state=RowState(row["state"])
     )
+
+
+def newest_row_send(
+    conn: Connection, msisdn: str, since: datetime, until: datetime | None
+) -> rows.Row | None:
+    """The newest bulk row's send to `msisdn` recorded within since..until (None: no bound),
+    as `find_thread` counts sends (not refused, not cancelled): bulk_id, text, created_at."""
+    return conn.execute(
+        """SELECT b.bulk_id, s.text, s.created_at
+           FROM recipients r JOIN sends s ON s.id = r.send_id
+           JOIN bulk_rows b ON b.send_id = s.id
+           WHERE r.msisdn = %s AND r.error_code IS NULL AND s.cancelled_at IS NULL
+             AND s.created_at >= %s AND (%s::timestamptz IS NULL OR s.created_at <= %s)
+           ORDER BY s.created_at DESC, s.id DESC LIMIT 1""",
+        (msisdn, since, until, until),
+    ).fetchone()
 
 
 class PostgresBulks:
@@ -282,6 +299,16 @@ class PostgresBulks:
                 "SELECT bulk_id FROM bulk_rows WHERE send_id = %s", (send_id,)
             ).fetchone()
         return None if row is None else str(row["bulk_id"])
+
+    def newest_to(
+        self, msisdn: str, since: datetime, until: datetime | None = None
+    ) -> BulkMessage | None:
+        latest = None if until is None else rows.as_utc(until)
+        with self._db.read() as conn:
+            found = newest_row_send(conn, msisdn, rows.as_utc(since), latest)
+        if found is None:
+            return None
+        return BulkMessage(str(found["bulk_id"]), found["text"], rows.as_utc(found["created_at"]))
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         cutoff = self._db.now(now) - older_than

@@ -16,6 +16,7 @@ import bot.storage.sqlite.rows as rows
 from bot.domain.bulk import (
     ENDED_RUN_STATES,
     UNSTARTED_RUN_STATES,
+    BulkMessage,
     BulkRow,
     BulkRowResult,
     BulkRun,
@@ -76,6 +77,22 @@ def _result(row: sqlite3.Row) -> BulkRowResult:
     return rows.from_row(
         BulkRowResult, row, row=row["position"], to=row["msisdn"], state=RowState(row["state"])
     )
+
+
+def newest_row_send(
+    conn: sqlite3.Connection, msisdn: str, since: float, until: float
+) -> sqlite3.Row | None:
+    """The newest bulk row's send to `msisdn` recorded within since..until, as `find_thread`
+    counts sends (not refused, not cancelled): its bulk_id, text and created_at."""
+    return conn.execute(
+        """SELECT b.bulk_id, s.text, s.created_at
+           FROM recipients r JOIN sends s ON s.id = r.send_id
+           JOIN bulk_rows b ON b.send_id = s.id
+           WHERE r.msisdn = ? AND r.error_code IS NULL AND s.cancelled_at IS NULL
+             AND s.created_at >= ? AND s.created_at <= ?
+           ORDER BY s.created_at DESC, s.id DESC LIMIT 1""",
+        (msisdn, since, until),
+    ).fetchone()
 
 
 class SqliteBulks:
@@ -264,6 +281,16 @@ class SqliteBulks:
                 "SELECT bulk_id FROM bulk_rows WHERE send_id = ?", (send_id,)
             ).fetchone()
         return None if row is None else row["bulk_id"]
+
+    def newest_to(
+        self, msisdn: str, since: datetime, until: datetime | None = None
+    ) -> BulkMessage | None:
+        latest = float("inf") if until is None else self._db.stamp(until)
+        with self._db.read() as conn:
+            found = newest_row_send(conn, msisdn, self._db.stamp(since), latest)
+        if found is None:
+            return None
+        return BulkMessage(found["bulk_id"], found["text"], rows.time_of(found["created_at"]))
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         cutoff = self._db.stamp(now) - older_than.total_seconds()

@@ -1,8 +1,9 @@
 """Conversations in SQLite, and the card-versus-conversation thread lookup.
 
-The lookup reads sends and recipients beside conversations: which thread an SMS from a number
-belongs in depends on both (the newest card sent to it, or the newest conversation with it), and
-one query per side keeps it a consistent snapshot. It writes only conversations.
+The lookup reads sends, recipients and bulk rows beside conversations: which thread an SMS from a
+number belongs in depends on all (the newest card sent to it, the newest conversation with it, or a
+newer bulk row meaning none), and one read keeps it a consistent snapshot. It writes only
+conversations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime, timedelta
 
 import bot.storage.sqlite.rows as rows
 from bot.domain.records import Conversation, ThreadInfo, ThreadRef, ThreadSummary
-from bot.domain.threading import THREAD_WINDOW, conversation_wins
+from bot.domain.threading import THREAD_WINDOW, ThreadChoice, thread_to_use
+from bot.storage.sqlite.bulks import newest_row_send
 from bot.storage.sqlite.database import SqliteDatabase
 
 RECENT_ROWS = 500  # how far back `latest` reads, per table
@@ -87,10 +89,15 @@ class SqliteConversations:
                    ORDER BY updated_at DESC, id DESC LIMIT 1""",
                 (msisdn, cutoff),
             ).fetchone()
-            card_created = None if card is None else card["created_at"]
-            if conversation_wins(None if conv is None else conv["updated_at"], card_created):
+            bulk = newest_row_send(conn, msisdn, cutoff, latest)
+            choice = thread_to_use(
+                None if conv is None else conv["updated_at"],
+                None if card is None else card["created_at"],
+                None if bulk is None else bulk["created_at"],
+            )
+            if choice is ThreadChoice.CONVERSATION:
                 return _conversation_ref(conn, conv)
-            if card is not None:
+            if choice is ThreadChoice.CARD:
                 return _card_ref(conn, card)
         return None
 
