@@ -4,8 +4,8 @@ A legacy Clickatell account takes a scheduled send at once with a delivery time 
 a STOP (or an admin's `/sms optout`, or a gateway opt-out code) recorded meanwhile would not stop
 it. So every opt-out is recorded by `record_opt_out`, which queues the work in the same
 transaction; the outbox later runs `cancel_for_opted_out`, which asks the gateway to cancel each
-of that number's messages still waiting for their time. Messages sms-bot holds itself (the Portal) need no call here: the
-handover skips a number that opted out (`bot.usecases.holding`).
+of that number's messages still waiting for their time. Messages sms-bot holds itself (the
+Portal) need no call here: the handover skips a number that opted out (`bot.usecases.holding`).
 
 Idempotent: a message already final (cancelled, delivered, failed) is left alone, so a repeated
 run never cancels twice; a cancel the gateway refuses (it already went out) changes nothing and
