@@ -18,6 +18,7 @@ class OutboxKind(StrEnum):
     EPHEMERAL = "ephemeral"  # chat.postEphemeral to one person
     SMS = "sms"  # a relayed thread reply's gateway send (not a Slack call)
     HELD = "held"  # a scheduled send sms-bot held, handed to the gateway when due (not Slack)
+    CANCEL_OPTED_OUT = "cancel_opted_out"  # a number opted out: cancel its scheduled messages
     OFFER_RESEND = "offer_resend"  # an unknown outcome still unsettled: offer "Send again"
     BULK_PROGRESS = "bulk_progress"  # a bulk run's tallies changed: post/update its card
     BULK_RESULT = "bulk_result"  # a bulk run ended: upload its result CSV in the card's thread

@@ -9,7 +9,8 @@ per process, starts it, and routes to it (callbacks, thread replies, card refres
     SlackOutbox        worker: paced, coalescing, retrying Slack sender (exactly once), with
                        BacklogNotice: one summary when posts queue up in a channel
     ReplyRelay         thread replies -> SMS (gateway calls on its own pool)
-    HeldSends          scheduled sends sms-bot held, handed to the gateway when due
+    HeldSends          scheduled sends sms-bot held, handed to the gateway when due; and
+                       the scheduled messages of a number that opted out, cancelled there
     BalanceWatcher     worker: one alert in SMS_CHANNEL when credit runs low
 """
 
@@ -153,6 +154,7 @@ class Inbound:
             handlers={
                 OutboxKind.SMS: self.relay.submit,
                 OutboxKind.HELD: self.held.submit,
+                OutboxKind.CANCEL_OPTED_OUT: self.held.submit,
                 OutboxKind.OFFER_RESEND: ResendOffers(storage, self.refresh_card).submit,
             },
             reaction_for=reaction_for,

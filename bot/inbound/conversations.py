@@ -26,6 +26,7 @@ from bot.domain.records import ThreadRef
 from bot.domain.threading import THREAD_WINDOW
 from bot.inbound.auto_replies import AutoReplies
 from bot.storage import Storage
+from bot.usecases.opt_out_cancels import record_opt_out
 
 
 def order_key(msisdn: str) -> str:
@@ -136,7 +137,7 @@ class ConversationRouter:
         found = classify_keyword(sms.text) if sms.missing is None else NO_KEYWORD
         word = found.keyword or ""
         if found.is_opt_out:
-            if self.storage.opt_outs.opt_out(sms.msisdn, word, at=sms.at):
+            if record_opt_out(self.storage, sms.msisdn, word, at=sms.at):
                 return found, [blocks.opt_out_note(sms.msisdn, word)], "out"
         elif found.is_opt_in and self.storage.opt_outs.opt_in(sms.msisdn, word, at=sms.at):
             return found, [blocks.opt_in_note(sms.msisdn)], "in"

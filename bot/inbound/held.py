@@ -1,6 +1,7 @@
 """Deferred gateway-side work the outbox brings back when due: handing held scheduled sends to
-the gateway (`held` items), and offering "Send again" for unknown outcomes no report settled
-(`offer_resend` items).
+the gateway (`held` items), cancelling there the scheduled messages of a number that opted out
+(`cancel_opted_out` items, `bot.usecases.opt_out_cancels`), and offering "Send again" for
+unknown outcomes no report settled (`offer_resend` items).
 
 sms-bot holds a scheduled send itself when the gateway cannot (`bot.usecases.holding`); the
 outbox brings the item back at the scheduled time and hands it here. The gateway call runs on
@@ -17,17 +18,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from bot.domain.outbox import OutboxKind
 from bot.domain.records import OutboxItem
-from bot.gateway.base import Gateway
+from bot.gateway.base import Gateway, NotSent, OutcomeUnknown, Unavailable
 from bot.storage import Storage
 from bot.usecases.holding import TryLater, hand_over
+from bot.usecases.opt_out_cancels import cancel_for_opted_out
 from bot.usecases.unsettled import offer_send_again
 
 log = logging.getLogger(__name__)
 
 
 class HeldSends:
-    """The outbox takeover for `held` items; a worker (alive/stop) for the app's health."""
+    """The outbox takeover for `held` and `cancel_opted_out` items; a worker (alive/stop) for
+    the app's health."""
 
     name = "held-sends"
 
@@ -73,21 +77,31 @@ class HeldSends:
                 self._running.discard(item.id)
 
     def _run(self, item: OutboxItem) -> None:
-        send_id = int(str(item.payload["send_id"]))
         try:
-            hand_over(self.storage, self.gateway, send_id)
+            changed = self._work(item)
         except TryLater as error:
             self._later(item, f"the gateway could not take it now: {error}")
+        except (NotSent, Unavailable, OutcomeUnknown) as error:
+            self._later(item, f"the gateway did not answer: {error}")
         except Exception as error:
-            log.exception("handing over held send %s failed", send_id)
+            log.exception("the gateway work of outbox item %s (%s) failed", item.id, item.kind)
             self._later(item, f"{type(error).__name__}: {error}")
         else:
             with self.storage.transaction():
                 self.storage.outbox.complete(item)
-            self.refresh_card(send_id)
+            for send_id in changed:
+                self.refresh_card(send_id)
         finally:
             with self._lock:
                 self._running.discard(item.id)
+
+    def _work(self, item: OutboxItem) -> list[int]:
+        """Do one item's gateway work; the sends whose cards may show something new."""
+        if item.kind == OutboxKind.CANCEL_OPTED_OUT:
+            return cancel_for_opted_out(self.storage, self.gateway, str(item.payload["msisdn"]))
+        send_id = int(str(item.payload["send_id"]))
+        hand_over(self.storage, self.gateway, send_id)
+        return [send_id]
 
     def _later(self, item: OutboxItem, reason: str) -> None:
         delay = min(300.0, self.backoff * 2 ** min(item.attempts, 10))

@@ -50,6 +50,7 @@ from bot.slack.references import SlackNames
 from bot.sms.encoding import measure
 from bot.sms.refusals import Refused
 from bot.storage import Storage
+from bot.usecases.opt_out_cancels import record_opt_out
 
 log = logging.getLogger(__name__)
 
@@ -440,7 +441,7 @@ class ReplyRelay:
                 recipient.id, apimsgid=None, error_code=code, error_description=words
             )
             if opted_out:
-                self.storage.opt_outs.opt_out(recipient.msisdn, GATEWAY_OPT_OUT)
+                record_opt_out(self.storage, recipient.msisdn, GATEWAY_OPT_OUT)
             self.note_failure(send.id, recipient.msisdn, words, code)
             self._finish(item, send.id)
 

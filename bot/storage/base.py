@@ -128,6 +128,11 @@ class SendRepository(Protocol):
         cancelled, soonest first: what their Home tab offers to cancel."""
         ...
 
+    def scheduled_to(self, msisdn: str, now: datetime | None = None) -> list[Send]:
+        """Sends with a recipient `msisdn`, scheduled for after `now` (default: the backend's
+        clock) and not cancelled, soonest first: what a number that opts out must not get."""
+        ...
+
     def unsettled(self, created_before: datetime, limit: int = 100) -> list[Send]:
         """Sends (not relayed replies, not cancelled) created before `created_before` with a
         recipient that has no outcome at all: a crash cut their gateway call off. A backend

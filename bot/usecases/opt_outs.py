@@ -13,6 +13,7 @@ from bot.domain.keywords import ADMIN_CHANGE, GATEWAY_OPT_OUT
 from bot.domain.records import OptOut
 from bot.sms.numbers import normalize_msisdn
 from bot.storage import Storage
+from bot.usecases.opt_out_cancels import record_opt_out
 
 CSV_COLUMNS = ("number", "contact", "opted_out_at_utc", "how", "by")
 
@@ -36,7 +37,7 @@ def opt_out_by_admin(
     storage: Storage, settings: Settings, number: str, admin: str, at: datetime
 ) -> OptChange:
     msisdn = normalize_msisdn(number, settings.default_region)
-    return OptChange(msisdn, storage.opt_outs.opt_out(msisdn, ADMIN_CHANGE, at=at, by=admin))
+    return OptChange(msisdn, record_opt_out(storage, msisdn, ADMIN_CHANGE, at=at, by=admin))
 
 
 def opt_in_by_admin(

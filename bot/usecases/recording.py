@@ -21,6 +21,7 @@ from bot.gateway.base import (
 from bot.sms.encoding import EncodedText
 from bot.sms.refusals import Refused
 from bot.storage import Storage
+from bot.usecases.opt_out_cancels import record_opt_out
 
 UNKNOWN_WORDS = (
     "Outcome unknown: the gateway did not confirm this message, and it was not sent again. "
@@ -59,7 +60,7 @@ def store_result(
         )
         if isinstance(error, OptedOut):
             # As if the phone had texted STOP: later sends are refused before any call.
-            storage.opt_outs.opt_out(recipient.msisdn, GATEWAY_OPT_OUT)
+            record_opt_out(storage, recipient.msisdn, GATEWAY_OPT_OUT)
 
 
 def _already_sent_words(result: RecipientResult) -> str:

@@ -50,7 +50,7 @@ def apply_status(
     if recipient is None:
         return False
     changed = storage.sends.update_status(recipient.id, status, charge=charge)
-    if status.state is DeliveryState.CANCELLED and _all_cancelled(
+    if status.state is DeliveryState.CANCELLED and all_cancelled(
         storage.sends.get(recipient.send_id)
     ):
         changed = storage.sends.mark_cancelled(recipient.send_id) or changed
@@ -59,7 +59,7 @@ def apply_status(
     return changed
 
 
-def _all_cancelled(send: Send | None) -> bool:
+def all_cancelled(send: Send | None) -> bool:
     """Every recipient the gateway took is cancelled (the others were never sent)."""
     taken = [r for r in send.recipients if r.apimsgid] if send is not None else []
     return bool(taken) and all(r.state is DeliveryState.CANCELLED for r in taken)

@@ -95,3 +95,16 @@ def test_scheduled_sends_of_one_person_soonest_first(store: Storage, clock: Manu
     assert found[0].recipients[0].msisdn == OTHER
     assert [s.id for s in store.sends.scheduled_by("U1", now=at(5000))] == [later.id]
     assert store.sends.scheduled_by("U1", limit=1)[0].id == sooner.id
+
+
+def test_scheduled_sends_to_one_number_soonest_first(store: Storage, clock: ManualClock) -> None:
+    """What a number that opts out must not get: its sends still to come, not cancelled."""
+    later = record(store, PHONE, scheduled_at=at(7200))
+    sooner = record(store, PHONE, scheduled_at=at(3600))
+    record(store, OTHER, scheduled_at=at(600))  # another number
+    record(store, PHONE)  # not scheduled
+    cancelled = record(store, PHONE, scheduled_at=at(600))
+    store.sends.mark_cancelled(cancelled.id)
+    assert [s.id for s in store.sends.scheduled_to(PHONE)] == [sooner.id, later.id]
+    assert [s.id for s in store.sends.scheduled_to(PHONE, now=at(5000))] == [later.id]
+    assert store.sends.scheduled_to("27829999999") == []

@@ -159,6 +159,17 @@ class PostgresSends:
             loaded = [_load(conn, int(row["id"])) for row in found]
         return [send for send in loaded if send is not None]
 
+    def scheduled_to(self, msisdn: str, now: datetime | None = None) -> list[Send]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                """SELECT id FROM sends WHERE scheduled_at > %s AND cancelled_at IS NULL
+                     AND id IN (SELECT send_id FROM recipients WHERE msisdn = %s)
+                   ORDER BY scheduled_at, id""",
+                (self._db.now(now), msisdn),
+            ).fetchall()
+            loaded = [_load(conn, int(row["id"])) for row in found]
+        return [send for send in loaded if send is not None]
+
     def get(self, send_id: int) -> Send | None:
         with self._db.read() as conn:
             return _load(conn, send_id)
