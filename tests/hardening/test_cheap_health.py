@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from bot.inbound.schedule import JOB
 from bot.web import HEALTH_MAX_AGE, CachedCheck
 from tests.hardening.support import (
     FORM,
@@ -39,6 +40,9 @@ def _probe(url: str) -> int:
 
 def test_a_burst_of_probes_writes_nothing(app: InboundHarness) -> None:
     app.wait_idle()
+    # The workers' first pass takes the hourly prune's tick (one slot row written): wait for it,
+    # so a slow start cannot land that write inside the window measured here.
+    wait_for(lambda: f"{JOB}prune" in app.storage.slots.busy(JOB), what="the first prune tick")
     before = _wal_size(app)
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(_probe, [app.url] * PROBES))
