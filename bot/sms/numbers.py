@@ -18,7 +18,9 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
@@ -158,3 +160,24 @@ def display_number(msisdn: str) -> str:
     if number is None:
         return msisdn
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+# Numbers repeat (a team texts the same people): each is parsed once per process.
+normalize_cached = functools.lru_cache(maxsize=4096)(normalize_msisdn)
+
+
+def distinct_recipients(to: Iterable[str], default_region: str | None) -> list[str]:
+    """Each recipient once, in order, normalised where it can be and otherwise kept as given, so
+    the gateway's send refuses it with its own reason rather than the plan dropping it. Raises
+    Refused when there is nobody to send to."""
+    numbers = list(dict.fromkeys(_normalized_or_given(number, default_region) for number in to))
+    if not numbers:
+        raise Refused("There is no recipient: give at least one phone number.")
+    return numbers
+
+
+def _normalized_or_given(number: str, default_region: str | None) -> str:
+    try:
+        return normalize_cached(number, default_region)
+    except Refused:
+        return number

@@ -25,7 +25,6 @@ The batch commands are in `batch`, the send parameters in `params`, the HTTP lay
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import threading
@@ -60,7 +59,7 @@ from bot.gateway.clickatell_http.wire import NoReply, Pairs, Transport
 from bot.gateway.http_deadline import SHARED, Deadlines
 from bot.sms.encoding import EncodedText, Encoding, encode_text
 from bot.sms.identifiers import validate_client_id, validate_sender
-from bot.sms.numbers import normalize_msisdn
+from bot.sms.numbers import normalize_cached
 from bot.sms.refusals import Refused
 
 SESSION_TTL = 900.0  # the gateway's idle expiry (§2)
@@ -75,7 +74,7 @@ _VOUCHER = re.compile(r"[0-9]{16}")  # not \d: it matches other scripts' digits 
 # Conversations send to the same numbers again and again; validating a number with phonenumbers
 # costs more than the rest of preparing a send, so results are kept (errors are not cached).
 # Planning a send (the gateway port) and sending it share this cache.
-normalize = functools.lru_cache(maxsize=4096)(normalize_msisdn)
+normalize = normalize_cached
 
 
 def _recipient_list(to: str | Sequence[str]) -> list[str]:

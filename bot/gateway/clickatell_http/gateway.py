@@ -29,10 +29,11 @@ from bot.gateway.base import (
 )
 from bot.gateway.clickatell_http import types as legacy
 from bot.gateway.clickatell_http.chunks import Chunk, new_climsgid, split
-from bot.gateway.clickatell_http.client import ClickatellClient, normalize
+from bot.gateway.clickatell_http.client import ClickatellClient
 from bot.gateway.clickatell_http.codes import delivery_status
 from bot.gateway.clickatell_http.decoder import ClickatellHttpCallbacks
 from bot.sms.identifiers import validate_client_id
+from bot.sms.numbers import distinct_recipients
 from bot.sms.refusals import Refused
 
 _T = TypeVar("_T")
@@ -69,20 +70,11 @@ class ClickatellHttpGateway:
         """One climsgid per chunk of 300 distinct numbers, derived from `client_id` (a person's
         `--id`) or a fresh one: the same IDs `send` would derive, so recording them first
         lets a crash before the answer be settled by asking the gateway for them."""
-        numbers = list(dict.fromkeys(self._lenient(number) for number in to))
-        if not numbers:
-            raise Refused("There is no recipient: give at least one phone number.")
+        numbers = distinct_recipients(to, self.client.default_region)
         base = validate_client_id(client_id) if client_id is not None else new_climsgid()
         return tuple(
             Planned(n, chunk.climsgid) for chunk in split(numbers, base) for n in chunk.numbers
         )
-
-    def _lenient(self, number: str) -> str:
-        """The number normalised when it can be; otherwise as given, for `send` to refuse."""
-        try:
-            return normalize(number, self.client.default_region)
-        except Refused:
-            return number
 
     def send(
         self,

@@ -18,7 +18,6 @@ would take it again, so `skip_if_sent` cannot stop a repeat here.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
@@ -45,7 +44,7 @@ from bot.gateway.clickatell_platform.decoder import PlatformCallbacks
 from bot.gateway.clickatell_platform.integrations import Outgoing
 from bot.sms.encoding import encode_text
 from bot.sms.identifiers import validate_client_id, validate_sender
-from bot.sms.numbers import normalize_msisdn
+from bot.sms.numbers import distinct_recipients, normalize_cached
 from bot.sms.refusals import Refused
 
 NOT_OFFERED = (
@@ -58,7 +57,7 @@ NOT_SCHEDULED = (
 )
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
-normalize = functools.lru_cache(maxsize=4096)(normalize_msisdn)
+normalize = normalize_cached
 
 
 def new_client_id() -> str:
@@ -101,9 +100,7 @@ class ClickatellPlatformGateway:
 
     def plan(self, to: Sequence[str], *, client_id: str | None = None) -> tuple[Planned, ...]:
         """A client ID per recipient (One API, SMS HTTP) or per request of 200 (SMS REST)."""
-        numbers = list(dict.fromkeys(self._lenient(number) for number in to))
-        if not numbers:
-            raise Refused("There is no recipient: give at least one phone number.")
+        numbers = distinct_recipients(to, self.default_region)
         base = validate_client_id(client_id) if client_id is not None else None
         size = self.integration.batch_size
         if self.integration.shared_client_id:
@@ -118,13 +115,6 @@ class ClickatellPlatformGateway:
         return tuple(
             Planned(n, derived_client_id(base, i, count, "r")) for i, n in enumerate(numbers)
         )
-
-    def _lenient(self, number: str) -> str:
-        """The number normalised when it can be; otherwise as given, for `send` to refuse."""
-        try:
-            return normalize(number, self.default_region)
-        except Refused:
-            return number
 
     def send(
         self,
