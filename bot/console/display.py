@@ -249,8 +249,24 @@ class Display:
         view = activity.view or {}
         if form is not None and view.get("id") == form.view.get("id") and view_fields(form.view):
             form.updates.put(dict(view))
-        elif view_fields(view):
-            self.views.put((None, dict(view)))  # a form to fill in again (it says why on top)
+        else:
+            self._show_or_ask(view)
+
+    def form_answered(self, form: Form, view: dict[str, Any]) -> None:
+        """The app answered a submission with a new view (`response_action: update`). Work it
+        started right after acknowledging may have updated the modal before this answer reached
+        us; those updates are queued on the form and come after the answer, in order."""
+        with self._lock:
+            form.view = view
+            raced = []
+            while not form.updates.empty():
+                raced.append(form.updates.get_nowait())
+            for shown in (view, *raced):
+                self._show_or_ask(shown)
+
+    def _show_or_ask(self, view: Mapping[str, Any]) -> None:
+        if view_fields(view):
+            self.views.put((None, dict(view)))  # a form to fill in (again: it says why on top)
         else:
             self.show_view(view)
 

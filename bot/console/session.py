@@ -356,6 +356,8 @@ class Console:
 
     def _submit(self, form: Form, values: dict[str, str | None]) -> list[str] | None:
         """Submit; the block IDs to ask again when the app rejects answers, None when closed."""
+        while not form.updates.empty():  # a live preview later than PREVIEW_WAIT: Slack shows it
+            form.view = form.updates.get_nowait()
         request = payloads.view_submission(
             self.ws,
             self.user,
@@ -374,8 +376,7 @@ class Console:
             self.terminal.show([f"{BOT_NAME} rejected the form:", *indent(lines, 3)])
             return [k for k in labels if k in errors]
         if action in ("update", "push") and isinstance(data.get("view"), Mapping):
-            form.view = {**data["view"], "id": form.view.get("id")}
-            self.display.views.put((None, form.view))
+            self.display.form_answered(form, {**data["view"], "id": form.view.get("id")})
             return []
         return []
 
