@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -63,13 +64,27 @@ def from_row(cls: type[RowT], row: sqlite3.Row, /, **converted: object) -> RowT:
 
 
 def recipient(row: sqlite3.Row) -> Recipient:
-    state = row["state"]
-    return from_row(
-        Recipient,
-        row,
-        state=None if state is None else DeliveryState(state),
-        status_at=opt_time(row["status_at"]),
-    )
+    return recipients([row])[0]
+
+
+def recipients(found: Sequence[sqlite3.Row]) -> tuple[Recipient, ...]:
+    """Rows of `recipients` to records. A card update loads a send's 1,000 recipients: the
+    column of each field is looked up once for all of them (by name, per row and field, it took
+    most of the load's time), then read by position."""
+    if not found:
+        return ()
+    columns = found[0].keys()
+    names = _field_names(Recipient)
+    where = [columns.index(name) for name in names]
+    state, status_at = names.index("state"), names.index("status_at")
+    made = []
+    for row in found:
+        values = [row[column] for column in where]
+        if values[state] is not None:
+            values[state] = DeliveryState(values[state])
+        values[status_at] = opt_time(values[status_at])
+        made.append(Recipient(*values))
+    return tuple(made)
 
 
 def log_entry(row: sqlite3.Row) -> LogEntry:

@@ -248,7 +248,7 @@ class SqliteSends:
             found = conn.execute(
                 "SELECT * FROM recipients WHERE climsgid = ? ORDER BY id", (climsgid,)
             ).fetchall()
-        return [rows.recipient(row) for row in found]
+        return list(rows.recipients(found))
 
     def find_recipient(
         self, *, apimsgid: str | None = None, climsgid: str | None = None, msisdn: str | None = None
@@ -315,7 +315,7 @@ def _load(conn: sqlite3.Connection, send_id: int) -> Send | None:
         scheduled_at=rows.opt_time(row["scheduled_at"]),
         sandbox=bool(row["sandbox"]),
         cancelled_at=rows.opt_time(row["cancelled_at"]),
-        recipients=tuple(rows.recipient(r) for r in recipients),
+        recipients=rows.recipients(recipients),
     )
 
 
