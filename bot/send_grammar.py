@@ -113,6 +113,7 @@ def _recipients(items: list[str], usage: str) -> tuple[str, ...]:
 
 _OPTION_SHAPED = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=.*)?", re.DOTALL)
 END_OF_OPTIONS = "--"
+BOTH_TEXT_AND_TEMPLATE = "Give either a text or --template NAME, not both."
 
 
 @dataclass
@@ -193,7 +194,7 @@ def _read_text(send: _SendLine, tokens: Sequence[Token]) -> Send:
     rest = list(tokens[_leading_options(send, tokens, 0) :])
     if send.options.get("template"):  # `send TO --template NAME`: the template is the text
         if rest:
-            raise UsageError("Give either a text or --template NAME, not both.", send.usage)
+            raise UsageError(BOTH_TEXT_AND_TEMPLATE, send.usage)
         return Send(to=to, text="", **send.options)  # type: ignore[arg-type]
     if not rest:
         raise UsageError("send needs a text after the recipients.", send.usage)
@@ -209,7 +210,7 @@ def _read_text(send: _SendLine, tokens: Sequence[Token]) -> Send:
                 index = _take_option(send, rest, index)
             text = rest[0].value
     if send.options.get("template"):  # given after the text
-        raise UsageError("Give either a text or --template NAME, not both.", send.usage)
+        raise UsageError(BOTH_TEXT_AND_TEMPLATE, send.usage)
     return Send(to=to, text=text, **send.options)  # type: ignore[arg-type]
 
 
@@ -249,8 +250,11 @@ def _refuse_mistyped(send: _SendLine, rest: Sequence[Token]) -> None:
     meant = " ".join(send.line[token.start : token.end] for token in words)
     as_typed = send.command(send.to, send.typed(rest), send.option_words, verbatim=True)
     # With --template there is no text to meet: the numbers and the options are the command.
+    # Words beside a template: no reading of them is a command (a text and a template), so
+    # only the text as typed is offered.
     templated = any(name == "--template" for name, _ in options)
-    suggestions = [send.command([*send.to, *numbers], meant, options)] if meant or templated else []
+    corrected = bool(meant) != templated
+    suggestions = [send.command([*send.to, *numbers], meant, options)] if corrected else []
     raise UsageError(
         _mistake(rest, numbers) + " To send the text exactly as typed, put -- before it:",
         send.usage,
