@@ -106,6 +106,12 @@ def render(text: str, values: Mapping[str, str]) -> str:
     )
 
 
+def fixed_text(text: str) -> str:
+    """What every message from the template says: the text with its fields left empty (so the
+    least any filled-in message can measure)."""
+    return render(text, {field: "" for field in fields_of(text)})
+
+
 def contact_values(name: str | None) -> dict[str, str]:
     """`{name}` and `{first_name}` for a recipient; empty strings for a number with no contact."""
     full = (name or "").strip()

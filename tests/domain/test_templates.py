@@ -12,6 +12,7 @@ from bot.domain.templates import (
     check_fields,
     contact_values,
     fields_of,
+    fixed_text,
     missing_fields,
     render,
 )
@@ -65,3 +66,8 @@ def test_text_without_braces_renders_to_itself(text):
 @given(st.text(alphabet=st.characters(blacklist_characters="{}:!"), min_size=1).filter(str.strip))
 def test_any_plain_field_name_is_filled_with_its_value(name):
     assert render("<{" + name + "}>", {name: "V"}) == "<V>"
+
+
+def test_the_fixed_text_is_the_template_with_its_fields_empty() -> None:
+    assert fixed_text("Hi {Name}, see you {{soon}} at {time}") == "Hi , see you {soon} at "
+    assert fixed_text("No fields") == "No fields"

@@ -42,6 +42,17 @@ def test_templates_added_listed_replaced_and_removed(app: RunningApp) -> None:
     assert "no template named" in _ask(app, "template remove reminder")["text"]
 
 
+def test_a_template_too_long_for_any_message_is_refused_when_saved(app: RunningApp) -> None:
+    """Its words alone need more parts than SMS_MAX_PARTS (3 here): every send of it would be
+    refused, so saving it is; one that fits until its fields are filled in is kept."""
+    words = "Your appointment is confirmed. " * 17  # 527 characters: 4 parts
+    reply = _ask(app, f"template add Long {words}{{name}}")["text"]
+    assert "Template Long was not saved" in reply and "4 SMS parts" in reply
+    assert app.services.storage.templates.get("Long") is None
+    fits = "Your appointment is confirmed. " * 14  # 434 characters: 3 parts
+    assert "Saved template Long" in _ask(app, f"template add Long {fits}{{name}}")["text"]
+
+
 def test_a_group_is_built_from_numbers_and_contacts_and_shrinks(app: RunningApp) -> None:
     _ask(app, f"contact add Ann {ANN}")
     saved = _shown(_ask(app, f"group add crew Ann, +{BEN}"))

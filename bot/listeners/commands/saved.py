@@ -22,7 +22,9 @@ from bot.blocks.saved import (
     templates_message,
 )
 from bot.container import Services
+from bot.domain.templates import fixed_text
 from bot.listeners.common import Replier
+from bot.sms.encoding import measure
 from bot.usecases.sending import Refusal, resolve
 
 
@@ -37,6 +39,10 @@ class Caller(Protocol):
 
 
 def _template_add(services: Services, command: grammar.TemplateAdd, call: Caller) -> None:
+    too_long = _too_long(command.text, services.settings.max_parts)
+    if too_long:
+        call.reply(refused_message(f"Template {command.name} was not saved: {too_long}"))
+        return
     before = services.storage.templates.get(command.name)
     new = services.storage.templates.save(command.name, command.text, owner=call.user)
     if before is None or before.text == command.text or before.owner == call.user:
@@ -46,6 +52,18 @@ def _template_add(services: Services, command: grammar.TemplateAdd, call: Caller
     if before.owner:
         note = template_changed_note(command.name, call.user, before.text, command.text)
         services.inbound.post(before.owner, note)
+
+
+def _too_long(text: str, max_parts: int) -> str | None:
+    """Why no message from this template could be sent (its words alone need more parts than
+    SMS_MAX_PARTS allows), found when it is saved rather than at every send."""
+    _, _, parts = measure(fixed_text(text))
+    if parts <= max_parts:
+        return None
+    return (
+        f"even with its fields empty, it needs {parts} SMS parts and at most {max_parts} "
+        "are allowed (SMS_MAX_PARTS). Shorten it."
+    )
 
 
 def _template_remove(services: Services, command: grammar.TemplateRemove, call: Caller) -> None:
