@@ -239,13 +239,21 @@ def _target(services: Directory, raw: str) -> Target:
     try:
         msisdn = normalize_msisdn(raw, services.settings.default_region)
     except InvalidNumber as error:
-        hint = (
-            ""
-            if any(c.isdigit() for c in raw)
-            else " There is no contact or group by that name either."
-        )
+        hint = "" if any(c.isdigit() for c in raw) else _unknown_name_hint(services, raw)
         raise Refusal(f"{error}.{hint} Nothing was sent.") from None
     return Target(msisdn, services.storage.contacts.name_for(msisdn))
+
+
+def _unknown_name_hint(services: Directory, raw: str) -> str:
+    """No such name. When a saved name begins with it and goes on (`Night` for "Night shift"),
+    the rest of that name was probably read as the text: say how to quote it."""
+    start = raw.casefold() + " "
+    saved = [c.name for c in services.storage.contacts.all()]
+    saved += [g.name for g in services.storage.groups.all()]
+    longer = sorted(name for name in saved if name.casefold().startswith(start))
+    if longer:
+        return f' Did you mean "{longer[0]}"? A name with spaces goes in quotes.'
+    return " There is no contact or group by that name either."
 
 
 def could_be_name(raw: str) -> bool:

@@ -81,6 +81,18 @@ def test_unknown_contact_name_is_refused(app: RunningApp) -> None:
     _no_gateway_call(app)
 
 
+def test_the_first_word_of_a_saved_name_with_spaces_is_refused_with_how_to_quote_it(
+    app: RunningApp,
+) -> None:
+    app.services.storage.contacts.save("Night shift", ECHO)
+    reply = _ask(app, "send Night shift hello")
+    assert 'Did you mean "Night shift"? A name with spaces goes in quotes.' in reply["text"]
+    _no_gateway_call(app)
+    app.command('send "Night shift" hello')
+    wait_for(lambda: len(app.sandbox.messages()) == 1, 10, "the SMS")
+    assert app.sandbox.messages()[0].text == "hello"
+
+
 def test_opted_out_number_is_refused(app: RunningApp) -> None:
     app.services.storage.opt_outs.opt_out(ECHO, "STOP")
     reply = _ask(app, f"send +{ECHO} hello")
