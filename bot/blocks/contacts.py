@@ -30,15 +30,28 @@ def contacts_message(contacts: Sequence[ContactRow]) -> Message:
 
 
 def contact_saved_message(
-    name: str, msisdn: str, new: bool, replaced: str | None = None
+    name: str,
+    msisdn: str,
+    new: bool,
+    replaced: str | None = None,
+    groups: Sequence[str] = (),
 ) -> Message:
     """`replaced`: the number the name stood for until now (a contact saved again with
-    another number says so, never silently)."""
+    another number says so, never silently); `groups`: those that had it and now have the new
+    one."""
     verb = "Saved" if new else "Updated"
     words = f"{verb} contact {name}: {display_number(msisdn)}"
     if replaced is not None and replaced != msisdn:
         words += f" (replacing {display_number(replaced)})"
+    words += _groups_changed(groups)
     return Message(escape(words), [section(f":bust_in_silhouette: {escape(words)}")])
+
+
+def _groups_changed(groups: Sequence[str]) -> str:
+    if not groups:
+        return ""
+    which = f"The group {groups[0]}" if len(groups) == 1 else "The groups " + ", ".join(groups)
+    return f". {which} now {'has' if len(groups) == 1 else 'have'} the new number."
 
 
 def contact_removed_message(name: str) -> Message:
@@ -46,14 +59,16 @@ def contact_removed_message(name: str) -> Message:
     return Message(escape(words), [section(escape(words))])
 
 
-def contact_replaced_message(name: str, owner: str | None, old: str, new: str) -> Message:
+def contact_replaced_message(
+    name: str, owner: str | None, old: str, new: str, groups: Sequence[str] = ()
+) -> Message:
     """To the person who replaced a contact someone else had saved (the card will show the
     number under the name too, so the change is never silent)."""
     whose = f"<@{owner}>'s" if owner else "an existing"
     words = (
         f"Updated contact {escape(name)}: it was {whose} contact for "
         f"{escape(display_number(old))}, and is now {escape(display_number(new))} for everyone "
-        "who sends to it."
+        f"who sends to it{escape(_groups_changed(groups)) or '.'}"
     )
     if owner:
         words += " They have been told."

@@ -49,6 +49,12 @@ class GroupRepository(Protocol):
         members is removed (a group is never empty)."""
         ...
 
+    def renumber(self, old: str, new: str) -> list[str]:
+        """A number changed (a contact saved with another one): every group holding `old`
+        holds `new` in its place, once (where `new` is a member already, `old` just leaves).
+        The names of the groups changed, sorted ignoring case."""
+        ...
+
     def remove(self, name: str) -> bool:
         """Remove the whole group (any case); False when there was no such group."""
         ...

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.blocks.base import MAX_BLOCKS, SECTION_LIMIT
+from bot.blocks.contacts import contact_replaced_message, contact_saved_message
 from bot.blocks.saved import groups_message, templates_message, templates_view
 from bot.domain.records import Group, Template
 
@@ -40,3 +41,12 @@ def test_saved_words_are_escaped() -> None:
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown and "&amp;" in shown
     group = Group("<b>", ("27821111111",), NOW)
     assert "&lt;b&gt;" in json.dumps(groups_message([group], {}).blocks)
+
+
+def test_a_contacts_changed_number_names_the_groups_that_follow_it() -> None:
+    one = contact_saved_message("Ann", "27825550109", False, "27825550103", ["crew"]).text
+    assert one.endswith("(replacing +27 82 555 0103). The group crew now has the new number.")
+    two = contact_replaced_message("Ann", None, "27825550103", "27825550109", ["crew", "night"])
+    assert "sends to it. The groups crew, night now have the new number." in two.text
+    none = contact_replaced_message("Ann", None, "27825550103", "27825550109").text
+    assert none.endswith("for everyone who sends to it.")

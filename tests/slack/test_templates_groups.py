@@ -68,6 +68,20 @@ def test_a_group_is_built_from_numbers_and_contacts_and_shrinks(app: RunningApp)
     assert "No groups yet" in _ask(app, "groups")["text"]
 
 
+def test_a_contacts_new_number_replaces_the_old_one_in_its_groups(app: RunningApp) -> None:
+    """A group holds numbers; Ann added by name must not keep getting her old phone's texts."""
+    new_phone = "27825550109"
+    _ask(app, f"contact add Ann {ANN}")
+    _ask(app, f"group add crew Ann, {BEN}")
+    saved = _ask(app, f"contact add Ann {new_phone}")["text"]
+    assert (
+        "(replacing +27 82 555 0103)" in saved and "The group crew now has the new number" in saved
+    )
+    assert app.services.storage.groups.get("crew").members == (new_phone, BEN)  # type: ignore[union-attr]
+    app.command("send crew hello")
+    assert set(_sent(app, 2)) == {new_phone, BEN}
+
+
 def test_group_members_must_be_numbers_or_contacts(app: RunningApp) -> None:
     reply = _ask(app, "group add crew nobody")
     assert "no contact or group by that name" in reply["text"]

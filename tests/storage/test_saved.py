@@ -55,6 +55,23 @@ def test_group_members_removed_and_an_emptied_group_goes(store: Storage) -> None
     assert store.groups.get("Crew") is None
 
 
+def test_a_changed_number_is_changed_in_every_group_in_its_place(
+    store: Storage, clock: ManualClock
+) -> None:
+    old, new, other = "27821111111", "27829999999", "27822222222"
+    store.groups.add("Night shift", [other, old, "27823333333"])
+    store.groups.add("crew", [old, new])  # the new number is a member already
+    store.groups.add("Day", [other])
+    clock.advance(60)
+    assert store.groups.renumber(old, new) == ["crew", "Night shift"]
+    night, crew, day = (store.groups.get(n) for n in ("night shift", "crew", "day"))
+    assert night.members == (other, new, "27823333333")  # type: ignore[union-attr]
+    assert crew.members == (new,)  # type: ignore[union-attr]
+    assert night.updated_at == clock.utc() and day.updated_at < clock.utc()  # type: ignore[union-attr]
+    assert store.groups.renumber(old, new) == []  # nothing holds it any more
+    assert store.groups.renumber(new, new) == []
+
+
 def test_groups_listed_by_name_and_removed_whole(store: Storage) -> None:
     store.groups.add("zulu", ["27821111111"])
     store.groups.add("Alpha", ["27822222222", "27821111111"])

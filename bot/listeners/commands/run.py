@@ -303,14 +303,23 @@ def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocati
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
+    groups = _groups_follow(services, before.msisdn if before else None, msisdn)
     if before is None or before.msisdn == msisdn or before.owner == call.user:
         replaced = before.msisdn if before is not None else None
-        call.reply(contact_saved_message(command.name, msisdn, new, replaced))
+        call.reply(contact_saved_message(command.name, msisdn, new, replaced, groups))
         return
-    call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn))
+    call.reply(contact_replaced_message(command.name, before.owner, before.msisdn, msisdn, groups))
     if before.owner:
         note = contact_changed_note(command.name, call.user, before.msisdn, msisdn)
         services.inbound.post(before.owner, note)
+
+
+def _groups_follow(services: Services, old: str | None, new: str) -> list[str]:
+    """A contact's new number replaces the old one in the groups it was added to (a group
+    holds numbers), unless another contact still has the old number; the groups changed."""
+    if old is None or old == new or services.storage.contacts.name_for(old) is not None:
+        return []
+    return services.storage.groups.renumber(old, new)
 
 
 def _contact_remove(services: Services, command: grammar.ContactRemove, call: Invocation) -> None:

@@ -105,6 +105,30 @@ class PostgresGroups:
                 )
             return removed
 
+    def renumber(self, old: str, new: str) -> list[str]:
+        if old == new:
+            return []
+        with self._db.write() as conn:
+            changed = conn.execute(
+                """SELECT name_key, name FROM recipient_groups WHERE name_key IN
+                       (SELECT group_key FROM group_members WHERE msisdn = %s)
+                   ORDER BY name_key FOR UPDATE""",
+                (old,),
+            ).fetchall()
+            if not changed:
+                return []
+            conn.execute(
+                """DELETE FROM group_members WHERE msisdn = %s AND group_key IN
+                       (SELECT group_key FROM group_members WHERE msisdn = %s)""",
+                (old, new),
+            )
+            conn.execute("UPDATE group_members SET msisdn = %s WHERE msisdn = %s", (new, old))
+            conn.execute(
+                "UPDATE recipient_groups SET updated_at = %s WHERE name_key = ANY(%s::text[])",
+                (self._db.now(), [row["name_key"] for row in changed]),
+            )
+            return [row["name"] for row in changed]
+
     def remove(self, name: str) -> bool:
         with self._db.write() as conn:
             cursor = conn.execute(

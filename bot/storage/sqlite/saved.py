@@ -110,6 +110,30 @@ class SqliteGroups:
                 )
             return removed
 
+    def renumber(self, old: str, new: str) -> list[str]:
+        if old == new:
+            return []
+        with self._db.write() as conn:
+            changed = conn.execute(
+                """SELECT name_key, name FROM recipient_groups WHERE name_key IN
+                       (SELECT group_key FROM group_members WHERE msisdn = ?)
+                   ORDER BY name_key""",
+                (old,),
+            ).fetchall()
+            if not changed:
+                return []
+            conn.execute(
+                """DELETE FROM group_members WHERE msisdn = ? AND group_key IN
+                       (SELECT group_key FROM group_members WHERE msisdn = ?)""",
+                (old, new),
+            )
+            conn.execute("UPDATE group_members SET msisdn = ? WHERE msisdn = ?", (new, old))
+            conn.executemany(
+                "UPDATE recipient_groups SET updated_at = ? WHERE name_key = ?",
+                [(self._db.clock(), row["name_key"]) for row in changed],
+            )
+            return [row["name"] for row in changed]
+
     def remove(self, name: str) -> bool:
         key = name_key(name)
         with self._db.write() as conn:
