@@ -246,6 +246,8 @@ def _facts(send: SendRow) -> str:
     facts = [parts, ENCODING_NAMES.get(send.encoding, send.encoding)]
     if send.scheduled_at:
         facts.append(f"scheduled for {local_time(send.scheduled_at)}")
+        if send.asked_at is not None and send.asked_at != send.scheduled_at:
+            facts.append(f"moved from {local_time(send.asked_at)} by quiet hours")
     if send.cancelled_at:
         facts.append(f"cancelled at {local_time(send.cancelled_at)}")
     return " · ".join(facts)

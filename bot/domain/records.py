@@ -89,6 +89,8 @@ class Send:
     card_ts: str | None
     cancelled_at: datetime | None
     recipients: tuple[Recipient, ...]
+    # The time the person asked for, when SMS_QUIET_HOURS moved the send to `scheduled_at`.
+    asked_at: datetime | None = None
 
     def text_for(self, recipient: Recipient) -> str:
         """What this recipient is (or was) sent: their own text when the send was personalised."""

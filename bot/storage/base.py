@@ -86,9 +86,11 @@ class SendRepository(Protocol):
         sandbox: bool = False,
         intent_key: str | None = None,
         thread_ts: str | None = None,
+        asked_at: datetime | None = None,
     ) -> Send:
         """Record a send and its recipients (in order). With an `intent_key` already recorded,
-        nothing is written and the existing send is returned (idempotent)."""
+        nothing is written and the existing send is returned (idempotent). `asked_at`: the
+        time asked for, when quiet hours moved it to `scheduled_at`."""
         ...
 
     def get(self, send_id: int) -> Send | None: ...

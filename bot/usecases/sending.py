@@ -97,6 +97,7 @@ class PreparedSend:
     opted_out: tuple[Target, ...] = ()
     text: str = ""  # what the card shows: the text, or the template when texts differ
     own_texts: Mapping[str, str] = field(default_factory=dict)  # number -> its personal text
+    asked_at: datetime | None = None  # the time asked for, when quiet hours moved it
 
     def text_for(self, msisdn: str) -> str:
         return self.own_texts.get(msisdn, self.text)
@@ -144,11 +145,12 @@ def checked(services: Directory, intent: SendIntent) -> PreparedSend:
     texts = [(labels[number], own_text) for number, own_text in own.items()] or [(None, text)]
     encoded = _worst_encoding(texts, settings.max_parts, where)
     at = after_quiet_hours(settings.quiet_hours, intent.at, sending)
+    asked = None
     if at != intent.at:
         if at is not None and at - _now() > MAX_SCHEDULE:
             raise Refusal(PAST_THE_LIMIT, field="when")
-        intent = replace(intent, at=at)
-    return PreparedSend(intent, sending, encoded, opted_out, text, own)
+        intent, asked = replace(intent, at=at), intent.at
+    return PreparedSend(intent, sending, encoded, opted_out, text, own, asked)
 
 
 def after_quiet_hours(
@@ -360,6 +362,7 @@ def _record(services: AppPorts, prepared: PreparedSend, planned: Sequence[Planne
         scheduled_at=intent.at,
         sandbox=services.sandboxed,
         intent_key=intent.intent_key,
+        asked_at=prepared.asked_at,
     )
 
 

@@ -3,6 +3,7 @@ number is goes out when they end there (the gateway is asked to schedule it for 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from bot.testing.waiting import wait_for
 
 JOBURG = ZoneInfo("Africa/Johannesburg")
 NUMBER = "27821234567"
+CARD_CALLS = ("chat.postMessage", "chat.update")
 
 
 def _window_around(at: datetime) -> tuple[str, datetime]:
@@ -32,6 +34,14 @@ def test_a_scheduled_send_in_quiet_hours_goes_when_they_end(make_app: Callable) 
     [send] = [s for s in app.storage.sends.recent_log(msisdn=NUMBER)]
     assert send.scheduled_at == ends
     assert int(message.params["scheduled_time"]) == int(ends.timestamp())  # Unix seconds
+    # The card says why the send is not at the time asked for.
+    moved = f"moved from <!date^{int(at.timestamp())}^"
+
+    def cards() -> list[str]:
+        shown = [json.dumps(c.params) for m in CARD_CALLS for c in app.fake.calls_to(m)]
+        return [card for card in shown if moved in card]
+
+    assert "by quiet hours" in wait_for(cards, 10, "the card saying why")[-1]
 
 
 def test_outside_quiet_hours_the_time_is_kept(make_app: Callable) -> None:

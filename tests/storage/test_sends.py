@@ -36,12 +36,27 @@ def test_record_send_keeps_everything_in_order(store: Storage, clock: ManualCloc
         2,
         "27830000000",
     )
-    assert send.scheduled_at == scheduled and send.sandbox
+    assert send.scheduled_at == scheduled and send.sandbox and send.asked_at is None
     assert [r.msisdn for r in send.recipients] == ["27821111111", "27822222222", "27820000000"]
     assert send.recipients[0].contact_name == "Bob"
     assert send.recipients[1].apimsgid is None and send.recipients[1].error_code == "105"
     assert store.sends.get(send.id) == send
     assert store.sends.get(9999) is None
+
+
+def test_the_time_asked_for_is_kept_beside_the_time_quiet_hours_chose(store: Storage) -> None:
+    send = store.sends.record(
+        slack_user="U1",
+        channel="C1",
+        text="t",
+        encoding="gsm7",
+        parts=1,
+        scheduled_at=at(36_000),
+        asked_at=at(3600),
+        recipients=[NewRecipient("27821111111", "c1")],
+    )
+    assert (send.scheduled_at, send.asked_at) == (at(36_000), at(3600))
+    assert store.sends.get(send.id) == send
 
 
 def test_intent_key_makes_record_send_idempotent(store: Storage) -> None:

@@ -50,6 +50,7 @@ class PostgresSends:
         sandbox: bool = False,
         intent_key: str | None = None,
         thread_ts: str | None = None,
+        asked_at: datetime | None = None,
     ) -> Send:
         """ON CONFLICT on the intent key: of two replicas recording one intent, one inserts and
         the other waits for its commit and returns that send."""
@@ -57,8 +58,8 @@ class PostgresSends:
         with self._db.write() as conn:
             row = conn.execute(
                 """INSERT INTO sends (created_at, slack_user, channel, text, encoding, parts,
-                       sender, scheduled_at, sandbox, intent_key, thread_ts, created_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                       sender, scheduled_at, sandbox, intent_key, thread_ts, created_by, asked_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (intent_key) DO NOTHING RETURNING id""",
                 (
                     self._db.now(),
@@ -73,6 +74,7 @@ class PostgresSends:
                     intent_key,
                     thread_ts,
                     self._db.claimer,
+                    rows.opt_utc(asked_at),
                 ),
             ).fetchone()
             if row is None:  # the intent was recorded before

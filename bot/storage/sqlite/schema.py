@@ -260,6 +260,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE INDEX inbound_conversation ON inbound_messages(conversation_id)
             WHERE conversation_id IS NOT NULL""",
     ),
+    # 10: the time a person asked for, kept when SMS_QUIET_HOURS moved the send (the card
+    # says so).
+    ("ALTER TABLE sends ADD COLUMN asked_at REAL",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -42,6 +42,7 @@ class SqliteSends:
         sandbox: bool = False,
         intent_key: str | None = None,
         thread_ts: str | None = None,
+        asked_at: datetime | None = None,
     ) -> Send:
         scheduled = rows.opt_seconds(scheduled_at)
         with self._db.write() as conn:
@@ -53,8 +54,8 @@ class SqliteSends:
                     return _load(conn, existing["id"])  # type: ignore[return-value]
             send_id = conn.execute(
                 """INSERT INTO sends (created_at, slack_user, channel, text, encoding, parts,
-                       sender, scheduled_at, sandbox, intent_key, thread_ts)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       sender, scheduled_at, sandbox, intent_key, thread_ts, asked_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     self._db.clock(),
                     slack_user,
@@ -67,6 +68,7 @@ class SqliteSends:
                     int(sandbox),
                     intent_key,
                     thread_ts,
+                    rows.opt_seconds(asked_at),
                 ),
             ).lastrowid
             conn.executemany(
@@ -316,6 +318,7 @@ def _load(conn: sqlite3.Connection, send_id: int) -> Send | None:
         sandbox=bool(row["sandbox"]),
         cancelled_at=rows.opt_time(row["cancelled_at"]),
         recipients=rows.recipients(recipients),
+        asked_at=rows.opt_time(row["asked_at"]),
     )
 
 
