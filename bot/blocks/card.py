@@ -104,6 +104,7 @@ class SendRow(Protocol):
     scheduled_at: datetime | None
     sandbox: bool
     cancelled_at: datetime | None
+    asked_at: datetime | None  # set when quiet hours moved the send from it
 
     @property
     def recipients(self) -> tuple[RecipientRow, ...]: ...

@@ -258,6 +258,7 @@ class Display:
         us; those updates are queued on the form and come after the answer, in order."""
         with self._lock:
             form.view = view
+            self.form = None  # answered: what comes next is a new view, not this form's update
             raced = []
             while not form.updates.empty():
                 raced.append(form.updates.get_nowait())

@@ -57,6 +57,7 @@ class SendRow:
     sandbox: bool = False
     cancelled_at: datetime | None = None
     recipients: tuple[Rcpt, ...] = field(default_factory=lambda: (Rcpt(),))
+    asked_at: datetime | None = None
 
 
 def _dump(message) -> str:

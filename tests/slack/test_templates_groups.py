@@ -72,8 +72,10 @@ def test_a_contacts_new_number_replaces_the_old_one_in_its_groups(app: RunningAp
     """A group holds numbers; Ann added by name must not keep getting her old phone's texts."""
     new_phone = "27825550109"
     _ask(app, f"contact add Ann {ANN}")
-    _ask(app, f"group add crew Ann, {BEN}")
+    _ask(app, f"group add crew Ann, {BEN}", user=BOB)
     saved = _ask(app, f"contact add Ann {new_phone}")["text"]
+    note = app.fake.wait_for_call("chat.postMessage", lambda c: c.params["channel"] == BOB)
+    assert "+27 82 555 0103 is now +27 82 555 0109" in note[0].params["text"]
     assert (
         "(replacing +27 82 555 0103)" in saved and "The group crew now has the new number" in saved
     )

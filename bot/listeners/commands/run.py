@@ -31,6 +31,7 @@ from bot.blocks.results import (
     shared_id_message,
     status_message,
 )
+from bot.blocks.saved import group_changed_note
 from bot.container import Services
 from bot.domain import access
 from bot.domain.access import admin_only_text, not_allowed_text
@@ -41,7 +42,7 @@ from bot.listeners.commands.opt_outs import opt_in_command, opt_out_command, opt
 from bot.listeners.commands.saved import SAVED_HANDLERS
 from bot.listeners.common import Replier, is_admin, may_use, send_and_report
 from bot.listeners.errors import expected, problem_message
-from bot.sms.numbers import normalize_msisdn
+from bot.sms.numbers import display_number, normalize_msisdn
 from bot.storage import StorageError
 from bot.usecases.cancelling import cancel_held
 from bot.usecases.holding import withdraw
@@ -303,7 +304,7 @@ def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocati
     msisdn = normalize_msisdn(command.number, services.settings.default_region)
     before = services.storage.contacts.get(command.name)
     new = services.storage.contacts.save(command.name, msisdn, owner=call.user)
-    groups = _groups_follow(services, before.msisdn if before else None, msisdn)
+    groups = _groups_follow(services, call.user, before.msisdn if before else None, msisdn)
     if before is None or before.msisdn == msisdn or before.owner == call.user:
         replaced = before.msisdn if before is not None else None
         call.reply(contact_saved_message(command.name, msisdn, new, replaced, groups))
@@ -314,12 +315,19 @@ def _contact_add(services: Services, command: grammar.ContactAdd, call: Invocati
         services.inbound.post(before.owner, note)
 
 
-def _groups_follow(services: Services, old: str | None, new: str) -> list[str]:
-    """A contact's new number replaces the old one in the groups it was added to (a group
-    holds numbers), unless another contact still has the old number; the groups changed."""
+def _groups_follow(services: Services, user: str, old: str | None, new: str) -> list[str]:
+    """A contact's new number replaces the old one in every group holding it (a group holds
+    numbers), unless another contact still has the old number; the groups changed. Changing
+    someone else's group is never silent: its owner is told."""
     if old is None or old == new or services.storage.contacts.name_for(old) is not None:
         return []
-    return services.storage.groups.renumber(old, new)
+    changed = services.storage.groups.renumber(old, new)
+    what = f"{display_number(old)} is now {display_number(new)} (a contact's new number)"
+    for name in changed:
+        group = services.storage.groups.get(name)
+        if group is not None and group.owner and group.owner != user:
+            services.inbound.post(group.owner, group_changed_note(name, user, what))
+    return changed
 
 
 def _contact_remove(services: Services, command: grammar.ContactRemove, call: Invocation) -> None:

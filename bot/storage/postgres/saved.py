@@ -112,7 +112,7 @@ class PostgresGroups:
             changed = conn.execute(
                 """SELECT name_key, name FROM recipient_groups WHERE name_key IN
                        (SELECT group_key FROM group_members WHERE msisdn = %s)
-                   ORDER BY name_key FOR UPDATE""",
+                   ORDER BY name_key COLLATE "C" FOR UPDATE""",
                 (old,),
             ).fetchall()
             if not changed:

@@ -128,9 +128,10 @@ class SqliteGroups:
                 (old, new),
             )
             conn.execute("UPDATE group_members SET msisdn = ? WHERE msisdn = ?", (new, old))
+            now = self._db.clock()
             conn.executemany(
                 "UPDATE recipient_groups SET updated_at = ? WHERE name_key = ?",
-                [(self._db.clock(), row["name_key"]) for row in changed],
+                [(now, row["name_key"]) for row in changed],
             )
             return [row["name"] for row in changed]
 
