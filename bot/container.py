@@ -150,14 +150,22 @@ class Services:
         self.inbound.relay.handle_event(body)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """(healthy, details) for /healthz: the database answers and every worker is alive;
-        `backlog` names channels where inbound posts queue up, `slack` says "ok" or
-        "unreachable (…)", `channels_not_postable` names channels that refuse our posts
-        (none of these fails the probe)."""
+        """(healthy, details) for /healthz: the database answers, callbacks are being stored
+        (a write still hanging since the database went away answers them 503 until it ends,
+        so the replica is not ready for them even when a fresh connection works) and every
+        worker is alive; `backlog` names channels where inbound posts queue up, `slack` says
+        "ok" or "unreachable (…)", `channels_not_postable` names channels that refuse our
+        posts (none of these fails the probe)."""
         database = bool(self.storage.healthy())
+        storing = not self.inbound.writer.stuck()
         workers = {w.name: w.alive() for w in [*self.executors, *self.workers]}
-        ok = database and all(workers.values())
-        details = {"database": database, "workers": workers, "gateway": self.gateway_label}
+        ok = database and storing and all(workers.values())
+        details = {
+            "database": database,
+            "storing_callbacks": storing,
+            "workers": workers,
+            "gateway": self.gateway_label,
+        }
         backlog = self.inbound.backlog.waiting()
         if backlog:  # degraded, not failing: posts wait for Slack's pacing, nothing is lost
             details["backlog"] = backlog
