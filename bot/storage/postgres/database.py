@@ -214,7 +214,6 @@ class PostgresDatabase:
                 retries -= 1
             finally:
                 self.pool.putconn(conn)
-            self.pool.check()  # as in `_begun`: a restart cut every idle connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
